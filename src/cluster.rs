@@ -1,0 +1,282 @@
+//! An in-memory cluster of protocol cores joined by FIFO links: the world that the simulator
+//! ([`crate::sim`]) and the exhaustive explorer ([`crate::explore`]) both drive.
+//!
+//! A [`Cluster`] holds only protocol state (cores, messages in flight, requests still to make),
+//! so two clusters that compare equal behave the same from then on; that is what lets the
+//! explorer hash and deduplicate states. Who chooses the next [`Step`] is the caller's business.
+//! No randomness, no clock, no I/O here.
+
+use crate::id::{NodeId, RequestId};
+use crate::protocol::{Action, Message, Node, Options, Phase};
+use crate::quorum::QuorumSystem;
+use std::collections::VecDeque;
+use std::fmt;
+
+/// One thing that can happen next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// The oldest message on the link `from → to` is delivered.
+    Deliver {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+    },
+    /// The node decides it wants the CS.
+    Request(NodeId),
+    /// The node leaves the CS.
+    Exit(NodeId),
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Deliver { from, to } => write!(f, "deliver {from}->{to}"),
+            Step::Request(n) => write!(f, "node {n} requests the CS"),
+            Step::Exit(n) => write!(f, "node {n} exits the CS"),
+        }
+    }
+}
+
+/// What a step did, for statistics and traces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepEffect {
+    /// Messages sent by the step, with their destination (self-messages included).
+    pub sent: Vec<(NodeId, Message)>,
+    /// The message delivered, if the step was a delivery.
+    pub delivered: Option<Message>,
+    /// Self-messages handled within the step (when self-messages are not queued).
+    pub handled_locally: Vec<Message>,
+    /// The request that entered the CS during this step, if any (self-messages handled within
+    /// the step can let the node in).
+    pub entered: Option<RequestId>,
+}
+
+/// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cluster {
+    nodes: Vec<Node>,
+    links: Vec<VecDeque<Message>>,
+    remaining: Vec<u32>,
+    /// Self-messages wait on the self-link like any other (more interleavings) instead of
+    /// being handled within the step that sent them (what the daemon does).
+    queued_self: bool,
+}
+
+impl Cluster {
+    /// `n` nodes on the grid quorums, each of which will request the CS `requests` times.
+    ///
+    /// With `queued_self`, a node's messages to itself travel its self-link and may be
+    /// delivered at any later step; without it they are handled at once, within the step that
+    /// sent them, as the daemon's driver does.
+    pub fn new(n: usize, requests: u32, options: Options, queued_self: bool) -> Cluster {
+        let ids: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
+        let quorums = QuorumSystem::grid(&ids);
+        let nodes = ids
+            .iter()
+            .map(|&id| Node::with_options(id, quorums.quorum(id), options))
+            .collect();
+        Cluster {
+            nodes,
+            links: vec![VecDeque::new(); n * n],
+            remaining: vec![requests; n],
+            queued_self,
+        }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True for a cluster of no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The core of node `id`.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    /// Requests node `id` has yet to make.
+    pub fn remaining(&self, id: NodeId) -> u32 {
+        self.remaining[id.0 as usize]
+    }
+
+    /// Messages in flight on `from → to`, oldest first.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &VecDeque<Message> {
+        &self.links[self.link_index(from, to)]
+    }
+
+    fn link_index(&self, from: NodeId, to: NodeId) -> usize {
+        from.0 as usize * self.nodes.len() + to.0 as usize
+    }
+
+    /// Messages in flight on all links.
+    pub fn in_flight(&self) -> usize {
+        self.links.iter().map(VecDeque::len).sum()
+    }
+
+    /// Appends every step that can happen now to `out` (cleared first), in a fixed order.
+    pub fn enabled(&self, out: &mut Vec<Step>) {
+        out.clear();
+        let n = self.nodes.len();
+        for (i, link) in self.links.iter().enumerate() {
+            if !link.is_empty() {
+                out.push(Step::Deliver {
+                    from: NodeId((i / n) as u32),
+                    to: NodeId((i % n) as u32),
+                });
+            }
+        }
+        for node in &self.nodes {
+            match node.phase() {
+                Phase::Idle if self.remaining[node.id().0 as usize] > 0 => {
+                    out.push(Step::Request(node.id()))
+                }
+                Phase::InCs(_) => out.push(Step::Exit(node.id())),
+                _ => {}
+            }
+        }
+    }
+
+    /// Performs `step`, which must be enabled.
+    pub fn apply(&mut self, step: Step) -> StepEffect {
+        let mut effect = StepEffect::default();
+        let (actor, actions) = match step {
+            Step::Deliver { from, to } => {
+                let i = self.link_index(from, to);
+                let msg = self.links[i].pop_front().expect("deliver on an empty link");
+                effect.delivered = Some(msg);
+                (to, self.nodes[to.0 as usize].handle(from, msg))
+            }
+            Step::Request(id) => {
+                self.remaining[id.0 as usize] -= 1;
+                let actions = self.nodes[id.0 as usize]
+                    .request_cs()
+                    .expect("request from an idle node");
+                (id, actions)
+            }
+            Step::Exit(id) => (
+                id,
+                self.nodes[id.0 as usize]
+                    .exit_cs()
+                    .expect("exit from a node in the CS"),
+            ),
+        };
+        let mut local: VecDeque<Message> = VecDeque::new();
+        let mut actions = actions;
+        loop {
+            for action in actions {
+                match action {
+                    Action::Send { to, msg } => {
+                        effect.sent.push((to, msg));
+                        if to == actor && !self.queued_self {
+                            local.push_back(msg);
+                        } else {
+                            let i = self.link_index(actor, to);
+                            self.links[i].push_back(msg);
+                        }
+                    }
+                    Action::EnterCs { req, .. } => effect.entered = Some(req),
+                    Action::Log(_) => {}
+                }
+            }
+            match local.pop_front() {
+                Some(msg) => {
+                    effect.handled_locally.push(msg);
+                    actions = self.nodes[actor.0 as usize].handle(actor, msg);
+                }
+                None => break,
+            }
+        }
+        effect
+    }
+
+    /// PROTOCOL.md's safety invariants, checked on the current state: at most one node in the
+    /// CS; a node in the CS holds a grant from its whole quorum; every grant a requester counts
+    /// is the voter's current lock (so no vote is held by two requests).
+    pub fn check_safety(&self) -> Result<(), String> {
+        let in_cs: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.phase(), Phase::InCs(_)))
+            .map(Node::id)
+            .collect();
+        if in_cs.len() > 1 {
+            return Err(format!("nodes {in_cs:?} are in the CS at the same time"));
+        }
+        for node in &self.nodes {
+            let req = match node.phase() {
+                Phase::Idle => continue,
+                Phase::Wanting(r) => r,
+                Phase::InCs(r) => {
+                    if node.requester().granted.iter().ne(node.quorum().iter()) {
+                        return Err(format!(
+                            "node {} is in the CS holding grants {:?} of quorum {:?}",
+                            node.id(),
+                            node.requester().granted,
+                            node.quorum()
+                        ));
+                    }
+                    r
+                }
+            };
+            for &v in &node.requester().granted {
+                let lock = self.node(v).voter().lock;
+                if lock != Some(req) {
+                    return Err(format!(
+                        "node {} counts voter {v}'s grant for {req}, but voter {v} is locked by {lock:?}",
+                        node.id()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when nothing more can happen: no message in flight, no request left, nobody in the
+    /// CS or waiting.
+    pub fn is_finished(&self) -> bool {
+        self.in_flight() == 0
+            && self.remaining.iter().all(|&r| r == 0)
+            && self.nodes.iter().all(|n| n.phase() == Phase::Idle)
+    }
+
+    /// The end-of-run check: when quiet, every voter is unlocked with an empty queue.
+    pub fn check_no_vote_leak(&self) -> Result<(), String> {
+        for node in &self.nodes {
+            let v = node.voter();
+            if v.lock.is_some() || !v.queue.is_empty() || !v.told_failed.is_empty() {
+                return Err(format!(
+                    "vote leak at voter {}: lock {:?}, queue {:?}",
+                    node.id(),
+                    v.lock,
+                    v.queue
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A one-line account of who waits for whom, for deadlock reports.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for node in &self.nodes {
+            let v = node.voter();
+            parts.push(format!(
+                "node {}: {:?} granted {:?} failed {:?} yielded {:?} deferred {:?} | lock {:?} queue {:?}",
+                node.id(),
+                node.phase(),
+                node.requester().granted,
+                node.requester().failed,
+                node.requester().yielded,
+                node.requester().deferred,
+                v.lock,
+                v.queue
+            ));
+        }
+        parts.join("\n")
+    }
+}

@@ -1,0 +1,480 @@
+//! The algorithm: Maekawa's quorum voting with Sanders' deadlock correction, as a pure state
+//! machine (PROTOCOL.md §2).
+//!
+//! A [`Node`] is both a requester and a voter. Inputs are [`Node::request_cs`],
+//! [`Node::exit_cs`] and [`Node::handle`]; each returns the [`Action`]s the caller must carry
+//! out, in order. This module must never do I/O, read a clock, spawn a task or know about the
+//! wire format: that is what lets the simulator and the exhaustive explorer drive the very code
+//! the daemon runs through millions of interleavings.
+//!
+//! Messages a node sends to itself are ordinary [`Action::Send`]s with `to == me`; the caller
+//! delivers them back through [`Node::handle`] like any other message.
+
+use crate::id::{NodeId, RequestId};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// The six message kinds of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MsgKind {
+    /// Requester → voter: I want the CS with this request.
+    Request,
+    /// Voter → requester: you have my vote.
+    Grant,
+    /// Voter → requester: a request with higher priority holds or awaits my vote.
+    Failed,
+    /// Voter → requester: a higher-priority request arrived; will you give my vote back?
+    Inquire,
+    /// Requester → voter: I give your vote back (it has not let me in yet).
+    Yield,
+    /// Requester → voter: I am done (or no longer want your vote).
+    Release,
+}
+
+impl MsgKind {
+    /// All kinds, in a fixed order (used for per-kind counters).
+    pub const ALL: [MsgKind; 6] = [
+        MsgKind::Request,
+        MsgKind::Grant,
+        MsgKind::Failed,
+        MsgKind::Inquire,
+        MsgKind::Yield,
+        MsgKind::Release,
+    ];
+
+    /// Position in [`MsgKind::ALL`], for array-indexed counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The stable name used in logs (`"Request"`, `"Grant"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgKind::Request => "Request",
+            MsgKind::Grant => "Grant",
+            MsgKind::Failed => "Failed",
+            MsgKind::Inquire => "Inquire",
+            MsgKind::Yield => "Yield",
+            MsgKind::Release => "Release",
+        }
+    }
+}
+
+impl fmt::Display for MsgKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One protocol message: its kind, the sender's Lamport clock, and the request it is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Message {
+    /// What the message says.
+    pub kind: MsgKind,
+    /// The sender's Lamport clock at the send.
+    pub lamport: u64,
+    /// The request this message is about.
+    pub req: RequestId,
+}
+
+/// What the caller must do, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Deliver `msg` to `to` (possibly this node itself).
+    Send {
+        /// Destination node.
+        to: NodeId,
+        /// The message.
+        msg: Message,
+    },
+    /// The node now holds every vote of its quorum and is in the critical section.
+    EnterCs {
+        /// The request that won.
+        req: RequestId,
+        /// The voters whose grants let it in (its whole quorum), sorted.
+        votes: Vec<NodeId>,
+    },
+    /// A decision worth a log line that sends nothing.
+    Log(LogEvent),
+}
+
+/// Decisions the core makes silently; the driver logs them so a reader can follow the story.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEvent {
+    /// A message that no longer matches the state was dropped.
+    Ignored {
+        /// Who sent it.
+        from: NodeId,
+        /// The message.
+        msg: Message,
+        /// Why it was dropped.
+        why: &'static str,
+    },
+    /// An INQUIRE is held back: this node has no reason yet to think it will lose.
+    InquiryDeferred {
+        /// The voter that asked.
+        voter: NodeId,
+        /// The request it asked about.
+        req: RequestId,
+    },
+}
+
+/// Where the requester side of a node stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Not interested in the CS.
+    Idle,
+    /// Collecting votes for this request.
+    Wanting(RequestId),
+    /// In the critical section with this request.
+    InCs(RequestId),
+}
+
+/// Why an input was refused: the caller asked for something the state does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// `request_cs` while a request is already wanting or in the CS.
+    #[error("node {node} already has request {req} outstanding")]
+    AlreadyRequesting {
+        /// This node.
+        node: NodeId,
+        /// The outstanding request.
+        req: RequestId,
+    },
+    /// `exit_cs` while not in the CS.
+    #[error("node {node} is not in the critical section")]
+    NotInCs {
+        /// This node.
+        node: NodeId,
+    },
+}
+
+/// Switches that exist only to prove the checkers are not vacuous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// Sanders' rule: when a voter's lock changes, send FAILED to every lower-priority queued
+    /// request that has not had one. Turning it off reintroduces Maekawa's original deadlock.
+    pub lock_change_failed: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            lock_change_failed: true,
+        }
+    }
+}
+
+/// The requester's bookkeeping for its current request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RequesterView {
+    /// Voters whose grant this node holds.
+    pub granted: BTreeSet<NodeId>,
+    /// Voters that answered FAILED and have not granted since.
+    pub failed: BTreeSet<NodeId>,
+    /// Voters this node yielded to and that have not granted again.
+    pub yielded: BTreeSet<NodeId>,
+    /// Voters whose INQUIRE is not answered yet.
+    pub deferred: BTreeSet<NodeId>,
+}
+
+/// The voter's bookkeeping.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct VoterView {
+    /// The request that holds this voter's vote.
+    pub lock: Option<RequestId>,
+    /// Requests waiting for the vote; the first is the highest priority.
+    pub queue: BTreeSet<RequestId>,
+    /// An INQUIRE is outstanding for the current lock.
+    pub inquired: bool,
+    /// Queued requests that already know they lost here (sent FAILED, or yielded to us).
+    pub told_failed: BTreeSet<RequestId>,
+}
+
+/// One node's protocol state: requester and voter in one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    me: NodeId,
+    quorum: Vec<NodeId>,
+    clock: u64,
+    phase: Phase,
+    req: RequesterView,
+    voter: VoterView,
+    options: Options,
+}
+
+impl Node {
+    /// A node that starts idle and unlocked; `quorum` is the set of voters it must win.
+    pub fn new(me: NodeId, quorum: &[NodeId]) -> Node {
+        Node::with_options(me, quorum, Options::default())
+    }
+
+    /// As [`Node::new`], with checker-only switches.
+    pub fn with_options(me: NodeId, quorum: &[NodeId], options: Options) -> Node {
+        let mut quorum = quorum.to_vec();
+        quorum.sort();
+        quorum.dedup();
+        Node {
+            me,
+            quorum,
+            clock: 0,
+            phase: Phase::Idle,
+            req: RequesterView::default(),
+            voter: VoterView::default(),
+            options,
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    /// The voters this node must win, sorted.
+    pub fn quorum(&self) -> &[NodeId] {
+        &self.quorum
+    }
+
+    /// The Lamport clock.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// Where the requester side stands.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The requester's bookkeeping for the current request.
+    pub fn requester(&self) -> &RequesterView {
+        &self.req
+    }
+
+    /// The voter's bookkeeping.
+    pub fn voter(&self) -> &VoterView {
+        &self.voter
+    }
+
+    /// The node wants the CS: make a new request and ask every voter of the quorum.
+    #[must_use = "the actions must be carried out"]
+    pub fn request_cs(&mut self) -> Result<Vec<Action>, ProtocolError> {
+        if let Phase::Wanting(req) | Phase::InCs(req) = self.phase {
+            return Err(ProtocolError::AlreadyRequesting { node: self.me, req });
+        }
+        self.clock += 1;
+        let req = RequestId {
+            ts: self.clock,
+            node: self.me,
+        };
+        self.phase = Phase::Wanting(req);
+        self.req = RequesterView::default();
+        let mut out = Vec::with_capacity(self.quorum.len());
+        for i in 0..self.quorum.len() {
+            let to = self.quorum[i];
+            self.send(&mut out, to, MsgKind::Request, req);
+        }
+        Ok(out)
+    }
+
+    /// The node leaves the CS: give every vote back.
+    #[must_use = "the actions must be carried out"]
+    pub fn exit_cs(&mut self) -> Result<Vec<Action>, ProtocolError> {
+        let Phase::InCs(req) = self.phase else {
+            return Err(ProtocolError::NotInCs { node: self.me });
+        };
+        self.phase = Phase::Idle;
+        self.req = RequesterView::default();
+        let mut out = Vec::with_capacity(self.quorum.len());
+        for i in 0..self.quorum.len() {
+            let to = self.quorum[i];
+            self.send(&mut out, to, MsgKind::Release, req);
+        }
+        Ok(out)
+    }
+
+    /// A message arrived from `from` (possibly this node itself).
+    #[must_use = "the actions must be carried out"]
+    pub fn handle(&mut self, from: NodeId, msg: Message) -> Vec<Action> {
+        self.clock = self.clock.max(msg.lamport) + 1;
+        let mut out = Vec::new();
+        match msg.kind {
+            MsgKind::Request => self.on_request(&mut out, from, msg),
+            MsgKind::Yield => self.on_yield(&mut out, from, msg),
+            MsgKind::Release => self.on_release(&mut out, from, msg),
+            MsgKind::Grant => self.on_grant(&mut out, from, msg),
+            MsgKind::Failed => self.on_failed(&mut out, from, msg),
+            MsgKind::Inquire => self.on_inquire(&mut out, from, msg),
+        }
+        out
+    }
+
+    fn send(&mut self, out: &mut Vec<Action>, to: NodeId, kind: MsgKind, req: RequestId) {
+        self.clock += 1;
+        out.push(Action::Send {
+            to,
+            msg: Message {
+                kind,
+                lamport: self.clock,
+                req,
+            },
+        });
+    }
+
+    fn ignore(out: &mut Vec<Action>, from: NodeId, msg: Message, why: &'static str) {
+        out.push(Action::Log(LogEvent::Ignored { from, msg, why }));
+    }
+
+    // ---- voter side -------------------------------------------------------------------------
+
+    fn on_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        let Some(lock) = self.voter.lock else {
+            self.voter.lock = Some(r);
+            self.voter.inquired = false;
+            self.send(out, r.node, MsgKind::Grant, r);
+            return;
+        };
+        if lock == r || self.voter.queue.contains(&r) {
+            return Self::ignore(out, from, msg, "duplicate request");
+        }
+        self.voter.queue.insert(r);
+        let beaten = lock.beats(&r) || self.voter.queue.first().is_some_and(|q| q.beats(&r));
+        if beaten {
+            self.voter.told_failed.insert(r);
+            self.send(out, r.node, MsgKind::Failed, r);
+        } else if !self.voter.inquired {
+            self.voter.inquired = true;
+            self.send(out, lock.node, MsgKind::Inquire, lock);
+        }
+    }
+
+    fn on_yield(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if self.voter.lock != Some(r) {
+            return Self::ignore(
+                out,
+                from,
+                msg,
+                "yield for a request that does not hold the vote",
+            );
+        }
+        self.voter.queue.insert(r);
+        // A requester that yielded keeps us in its `yielded` set until we grant it again, which
+        // makes it yield to any INQUIRE exactly as a FAILED would: it needs no FAILED from us.
+        self.voter.told_failed.insert(r);
+        self.grant_next(out);
+    }
+
+    fn on_release(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if self.voter.lock == Some(r) {
+            self.voter.lock = None;
+            self.grant_next(out);
+        } else if self.voter.queue.remove(&r) {
+            self.voter.told_failed.remove(&r);
+        } else {
+            Self::ignore(
+                out,
+                from,
+                msg,
+                "release for a request that is neither locked nor queued",
+            );
+        }
+    }
+
+    /// Gives the vote to the head of the queue (or unlocks), then applies Sanders' rule.
+    fn grant_next(&mut self, out: &mut Vec<Action>) {
+        self.voter.inquired = false;
+        let Some(head) = self.voter.queue.pop_first() else {
+            self.voter.lock = None;
+            return;
+        };
+        self.voter.told_failed.remove(&head);
+        self.voter.lock = Some(head);
+        self.send(out, head.node, MsgKind::Grant, head);
+        if self.options.lock_change_failed {
+            let untold: Vec<RequestId> = self
+                .voter
+                .queue
+                .iter()
+                .filter(|q| !self.voter.told_failed.contains(q))
+                .copied()
+                .collect();
+            for q in untold {
+                self.voter.told_failed.insert(q);
+                self.send(out, q.node, MsgKind::Failed, q);
+            }
+        }
+    }
+
+    // ---- requester side ---------------------------------------------------------------------
+
+    fn on_grant(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        match self.phase {
+            Phase::Wanting(cur) if cur == r => {
+                if !self.quorum.contains(&from) || self.req.granted.contains(&from) {
+                    return Self::ignore(out, from, msg, "grant from a voter already counted");
+                }
+                self.req.granted.insert(from);
+                self.req.failed.remove(&from);
+                self.req.yielded.remove(&from);
+                if self.req.granted.len() == self.quorum.len() {
+                    self.phase = Phase::InCs(r);
+                    self.req.deferred.clear();
+                    out.push(Action::EnterCs {
+                        req: r,
+                        votes: self.req.granted.iter().copied().collect(),
+                    });
+                }
+            }
+            Phase::InCs(cur) if cur == r => {
+                Self::ignore(out, from, msg, "grant while already in the CS")
+            }
+            _ => {
+                // Never keep a vote we will not use: hand it straight back.
+                self.send(out, from, MsgKind::Release, r);
+            }
+        }
+    }
+
+    fn on_failed(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        if self.phase != Phase::Wanting(msg.req) {
+            return Self::ignore(out, from, msg, "failed for a request that is not waiting");
+        }
+        self.req.failed.insert(from);
+        let deferred = std::mem::take(&mut self.req.deferred);
+        for voter in deferred {
+            if self.req.granted.remove(&voter) {
+                self.req.yielded.insert(voter);
+                self.send(out, voter, MsgKind::Yield, msg.req);
+            }
+        }
+    }
+
+    fn on_inquire(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if self.phase != Phase::Wanting(r) {
+            return Self::ignore(out, from, msg, "inquire for a request that is not waiting");
+        }
+        if !self.req.granted.contains(&from) {
+            return Self::ignore(
+                out,
+                from,
+                msg,
+                "inquire from a voter whose grant is not held",
+            );
+        }
+        if !self.req.failed.is_empty() || !self.req.yielded.is_empty() {
+            self.req.granted.remove(&from);
+            self.req.yielded.insert(from);
+            self.send(out, from, MsgKind::Yield, r);
+        } else {
+            self.req.deferred.insert(from);
+            out.push(Action::Log(LogEvent::InquiryDeferred {
+                voter: from,
+                req: r,
+            }));
+        }
+    }
+}
