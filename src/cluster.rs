@@ -11,6 +11,7 @@ use crate::protocol::{Action, Message, Node, Options, Phase};
 use crate::quorum::QuorumSystem;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 /// One thing that can happen next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,8 +56,11 @@ pub struct StepEffect {
 /// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cluster {
-    nodes: Vec<Node>,
-    links: Vec<VecDeque<Message>>,
+    // Shared until written (`Arc::make_mut`): a step changes one node and a few links, so the
+    // explorer's copy of a state per transition copies little. Unique in the simulator, where
+    // `make_mut` costs nothing.
+    nodes: Vec<Arc<Node>>,
+    links: Vec<Arc<VecDeque<Message>>>,
     remaining: Vec<u32>,
     /// Self-messages wait on the self-link like any other (more interleavings) instead of
     /// being handled within the step that sent them (what the daemon does).
@@ -74,11 +78,11 @@ impl Cluster {
         let quorums = QuorumSystem::grid(&ids);
         let nodes = ids
             .iter()
-            .map(|&id| Node::with_options(id, quorums.quorum(id), options))
+            .map(|&id| Arc::new(Node::with_options(id, quorums.quorum(id), options)))
             .collect();
         Cluster {
             nodes,
-            links: vec![VecDeque::new(); n * n],
+            links: (0..n * n).map(|_| Arc::new(VecDeque::new())).collect(),
             remaining: vec![requests; n],
             queued_self,
         }
@@ -99,6 +103,10 @@ impl Cluster {
         &self.nodes[id.0 as usize]
     }
 
+    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        Arc::make_mut(&mut self.nodes[id.0 as usize])
+    }
+
     /// Requests node `id` has yet to make.
     pub fn remaining(&self, id: NodeId) -> u32 {
         self.remaining[id.0 as usize]
@@ -106,7 +114,7 @@ impl Cluster {
 
     /// Messages in flight on `from → to`, oldest first.
     pub fn link(&self, from: NodeId, to: NodeId) -> &VecDeque<Message> {
-        &self.links[self.link_index(from, to)]
+        self.links[self.link_index(from, to)].as_ref()
     }
 
     fn link_index(&self, from: NodeId, to: NodeId) -> usize {
@@ -115,7 +123,7 @@ impl Cluster {
 
     /// Messages in flight on all links.
     pub fn in_flight(&self) -> usize {
-        self.links.iter().map(VecDeque::len).sum()
+        self.links.iter().map(|l| l.len()).sum()
     }
 
     /// Appends every step that can happen now to `out` (cleared first), in a fixed order.
@@ -147,20 +155,23 @@ impl Cluster {
         let (actor, actions) = match step {
             Step::Deliver { from, to } => {
                 let i = self.link_index(from, to);
-                let msg = self.links[i].pop_front().expect("deliver on an empty link");
+                let msg = Arc::make_mut(&mut self.links[i])
+                    .pop_front()
+                    .expect("deliver on an empty link");
                 effect.delivered = Some(msg);
-                (to, self.nodes[to.0 as usize].handle(from, msg))
+                (to, self.node_mut(to).handle(from, msg))
             }
             Step::Request(id) => {
                 self.remaining[id.0 as usize] -= 1;
-                let actions = self.nodes[id.0 as usize]
+                let actions = self
+                    .node_mut(id)
                     .request_cs()
                     .expect("request from an idle node");
                 (id, actions)
             }
             Step::Exit(id) => (
                 id,
-                self.nodes[id.0 as usize]
+                self.node_mut(id)
                     .exit_cs()
                     .expect("exit from a node in the CS"),
             ),
@@ -176,7 +187,7 @@ impl Cluster {
                             local.push_back(msg);
                         } else {
                             let i = self.link_index(actor, to);
-                            self.links[i].push_back(msg);
+                            Arc::make_mut(&mut self.links[i]).push_back(msg);
                         }
                     }
                     Action::EnterCs { req, .. } => effect.entered = Some(req),
@@ -186,7 +197,7 @@ impl Cluster {
             match local.pop_front() {
                 Some(msg) => {
                     effect.handled_locally.push(msg);
-                    actions = self.nodes[actor.0 as usize].handle(actor, msg);
+                    actions = self.node_mut(actor).handle(actor, msg);
                 }
                 None => break,
             }
@@ -202,7 +213,7 @@ impl Cluster {
             .nodes
             .iter()
             .filter(|n| matches!(n.phase(), Phase::InCs(_)))
-            .map(Node::id)
+            .map(|n| n.id())
             .collect();
         if in_cs.len() > 1 {
             return Err(format!("nodes {in_cs:?} are in the CS at the same time"));

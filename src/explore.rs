@@ -2,8 +2,8 @@
 //! and every moment at which nodes request or leave the CS.
 //!
 //! A depth-first search over [`Cluster`] states, deduplicated by a 128-bit fingerprint of the
-//! whole state (two independent SipHash keys; with a few million states the chance of a
-//! collision hiding a state is below 2^-80). Safety is checked in every state; every state with
+//! whole state (XXH3-128; with tens of millions of states the chance of a collision hiding a
+//! state is below 2^-70). Safety is checked in every state; every state with
 //! no possible step must be the finished one (all requests served, nothing in flight, no vote
 //! held or queued), otherwise it is a deadlock or a vote leak. A failure carries the path of
 //! steps from the start, replayed into a readable trace. Random schedules ([`crate::sim`]) cover
@@ -13,7 +13,7 @@ use crate::cluster::{Cluster, Step};
 use crate::protocol::Options;
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// Which cluster to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,14 +84,45 @@ impl fmt::Display for ExploreFailure {
 
 impl std::error::Error for ExploreFailure {}
 
-fn fingerprint(cluster: &Cluster) -> u128 {
-    let mut a = std::collections::hash_map::DefaultHasher::new();
-    cluster.hash(&mut a);
-    let mut b = std::collections::hash_map::DefaultHasher::new();
-    0x5eed_u64.hash(&mut b);
-    cluster.hash(&mut b);
-    ((a.finish() as u128) << 64) | b.finish() as u128
+/// Serializes a state through its `Hash` impl into a reused buffer, then hashes the bytes in
+/// one pass (much cheaper than feeding a streaming hasher many tiny writes).
+fn fingerprint(cluster: &Cluster, buf: &mut ByteSink) -> u128 {
+    buf.0.clear();
+    cluster.hash(buf);
+    xxhash_rust::xxh3::xxh3_128(&buf.0)
 }
+
+#[derive(Default)]
+struct ByteSink(Vec<u8>);
+
+impl Hasher for ByteSink {
+    fn finish(&self) -> u64 {
+        unreachable!("only used to collect bytes")
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// The fingerprints are already uniformly random: the set needs no second hash of them.
+#[derive(Default)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+type FingerprintSet = HashSet<u128, BuildHasherDefault<FingerprintHasher>>;
 
 struct Frame {
     cluster: Cluster,
@@ -102,7 +133,7 @@ struct Frame {
 /// Explores every reachable state; `Err` on the first violation found.
 pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>> {
     let start = Cluster::new(cfg.nodes, cfg.requests, cfg.options, cfg.queued_self);
-    let mut seen: HashSet<u128> = HashSet::new();
+    let mut seen = FingerprintSet::default();
     let mut report = ExploreReport::default();
     let mut stack: Vec<Frame> = Vec::new();
 
@@ -116,7 +147,8 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
         })
     };
 
-    seen.insert(fingerprint(&start));
+    let mut buf = ByteSink::default();
+    seen.insert(fingerprint(&start, &mut buf));
     report.states = 1;
     let mut enabled = Vec::new();
     start.enabled(&mut enabled);
@@ -150,7 +182,7 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
         let mut next = top.cluster.clone();
         next.apply(step);
         report.transitions += 1;
-        if !seen.insert(fingerprint(&next)) {
+        if !seen.insert(fingerprint(&next, &mut buf)) {
             continue;
         }
         report.states += 1;

@@ -30,9 +30,11 @@ enum Command {
     /// Run the protocol core on random schedules in memory (no network) and check its
     /// invariants after every step; prints entries and messages by type.
     Simulate {
-        /// Cluster size (grid quorums over ids 0..N).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=256))]
-        nodes: u32,
+        /// Cluster size (grid quorums over ids 0..N); a list such as `3,4,9` mixes sizes, seed S
+        /// running on the size at position S mod (list length).
+        #[arg(long, default_value = "3", value_delimiter = ',',
+              value_parser = clap::value_parser!(u32).range(1..=256))]
+        nodes: Vec<u32>,
         /// Seed of the (first) schedule; a failure prints the seed that replays it.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -99,8 +101,9 @@ fn main() -> ExitCode {
             threads,
             without_lock_change_failed,
         } => {
+            let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
             let template = SimConfig {
-                nodes: nodes as usize,
+                nodes: sim::size_for_seed(&sizes, seed),
                 seed,
                 requests,
                 contention,
@@ -114,13 +117,18 @@ fn main() -> ExitCode {
             let result = if schedules == 1 {
                 sim::run(&template)
             } else {
-                sim::run_many(&template, seed, schedules, threads)
+                sim::run_many(&template, &sizes, seed, schedules, threads)
             };
             match result {
                 Ok(stats) => {
                     println!(
-                        "simulated {schedules} schedule(s) of {nodes} nodes x {requests} requests \
+                        "simulated {schedules} schedule(s) of {} nodes x {requests} requests \
                          (seeds {seed}..{}, contention {contention:?}) in {:.1}s: all invariants held",
+                        nodes
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join("/"),
                         seed + schedules - 1,
                         started.elapsed().as_secs_f64()
                     );

@@ -478,3 +478,7 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "protocol/tests.rs"]
+mod tests;

@@ -408,8 +408,11 @@ fn render_trace(trace: &VecDeque<(u64, Step, Option<Message>)>) -> Vec<String> {
 
 /// Runs `count` schedules with seeds `first_seed..first_seed + count` on `threads` threads and
 /// adds up their figures; stops at the first failure (the lowest failing seed of those seen).
+/// Seed `s` runs on `sizes[s % sizes.len()]` nodes (an empty `sizes` keeps the template's).
+/// The first failure by seed among those seen is returned.
 pub fn run_many(
     template: &SimConfig,
+    sizes: &[usize],
     first_seed: u64,
     count: u64,
     threads: usize,
@@ -427,7 +430,15 @@ pub fn run_many(
                         if failed.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
-                        let cfg = SimConfig { seed, ..*template };
+                        let cfg = SimConfig {
+                            seed,
+                            nodes: if sizes.is_empty() {
+                                template.nodes
+                            } else {
+                                size_for_seed(sizes, seed)
+                            },
+                            ..*template
+                        };
                         match run(&cfg) {
                             Ok(s) => total.merge(&s),
                             Err(e) => {
@@ -465,4 +476,9 @@ pub fn run_many(
         Some(e) => Err(e),
         None => Ok(total),
     }
+}
+
+/// The cluster size seed `seed` runs on when a run mixes several sizes (`sizes` non-empty).
+pub fn size_for_seed(sizes: &[usize], seed: u64) -> usize {
+    sizes[(seed % sizes.len() as u64) as usize]
 }
