@@ -124,11 +124,15 @@ fn main() -> ExitCode {
                     println!(
                         "simulated {schedules} schedule(s) of {} nodes x {requests} requests \
                          (seeds {seed}..{}, contention {contention:?}) in {:.1}s: all invariants held",
-                        nodes
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join("/"),
+                        if schedules == 1 {
+                            template.nodes.to_string()
+                        } else {
+                            nodes
+                                .iter()
+                                .map(u32::to_string)
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        },
                         seed + schedules - 1,
                         started.elapsed().as_secs_f64()
                     );
