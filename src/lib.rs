@@ -6,10 +6,15 @@
 //! drive the same core through random and exhaustive schedules to check its invariants.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod check;
 pub mod cluster;
 pub mod config;
+pub mod cslog;
 pub mod explore;
 pub mod id;
+pub mod logfmt;
+pub mod node;
 pub mod protocol;
 pub mod quorum;
 pub mod sim;
+pub mod transport;

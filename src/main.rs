@@ -4,9 +4,11 @@
 use clap::{Parser, Subcommand};
 use maekawa::config::Config;
 use maekawa::explore::{self, ExploreConfig};
+use maekawa::id::NodeId;
+use maekawa::node::{MsRange, NodeSettings, Workload};
 use maekawa::protocol::Options;
 use maekawa::sim::{self, Contention, SimConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -20,12 +22,50 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run one node (daemon) in the foreground: serve its peers, vote, and enter the critical
+    /// section (logs/critical_section.log). SIGTERM/SIGINT leave the CS and exit 0.
+    Node {
+        /// This node's id in the cluster file.
+        #[arg(long)]
+        id: u32,
+        /// The cluster file (node ids and addresses, optional explicit quorums).
+        #[arg(long, default_value = "quorums.json")]
+        config: PathBuf,
+        /// Directory for node-<id>.log, critical_section.log and the incarnation file.
+        #[arg(long, default_value = "logs")]
+        log_dir: PathBuf,
+        /// `auto`: request the CS again after a random think time; `manual`: only on command.
+        #[arg(long, value_enum, default_value_t = Workload::Auto)]
+        workload: Workload,
+        /// Think time before each request, in ms: `A..B` (random in the range) or `A`.
+        #[arg(long, default_value = "100..500")]
+        think_ms: MsRange,
+        /// Time spent in the CS, in ms: `A..B` or `A`.
+        #[arg(long, default_value = "10..50")]
+        hold_ms: MsRange,
+        /// Stop requesting after this many CS entries (the node keeps voting for others).
+        #[arg(long)]
+        max_entries: Option<u64>,
+    },
+    /// Verify a run from its logs: no two CS intervals overlap, every entry's votes are the
+    /// entering node's quorum, and each node received a Grant from every voter before entering.
+    Check {
+        /// The directory the nodes wrote their logs to.
+        #[arg(long, default_value = "logs")]
+        log_dir: PathBuf,
+        /// The cluster file the nodes ran with.
+        #[arg(long, default_value = "quorums.json")]
+        config: PathBuf,
+    },
     /// Print the quorum grid and every node's quorum from quorums.json, and check that any two
     /// quorums intersect.
     Quorums {
         /// The cluster file (node ids and addresses, optional explicit quorums).
         #[arg(long, default_value = "quorums.json")]
         config: PathBuf,
+        /// Print only the node ids, one per line (for scripts).
+        #[arg(long)]
+        ids: bool,
     },
     /// Run the protocol core on random schedules in memory (no network) and check its
     /// invariants after every step; prints entries and messages by type.
@@ -82,15 +122,59 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Quorums { config } => match Config::load(&config) {
+        Command::Node {
+            id,
+            config,
+            log_dir,
+            workload,
+            think_ms,
+            hold_ms,
+            max_entries,
+        } => {
+            let settings = match node_settings(
+                NodeId(id),
+                &config,
+                log_dir,
+                workload,
+                think_ms,
+                hold_ms,
+                max_entries,
+            ) {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            match run_node(settings) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Check { log_dir, config } => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            match maekawa::check::check(&log_dir, &config) {
+                Ok(report) => {
+                    println!("{report}");
+                    if report.passed() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Quorums { config, ids } => match Config::load(&config) {
+            Ok(cfg) if ids => {
+                cfg.ids().iter().for_each(|id| println!("{id}"));
+                ExitCode::SUCCESS
+            }
             Ok(cfg) => {
                 print!("{}", cfg.quorums.render());
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
+            Err(e) => fail(&e),
         },
         Command::Simulate {
             nodes,
@@ -177,5 +261,78 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Bad input or a failed start: one line on stderr, exit code 2.
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn node_settings(
+    id: NodeId,
+    config: &Path,
+    log_dir: PathBuf,
+    workload: Workload,
+    think: MsRange,
+    hold: MsRange,
+    max_entries: Option<u64>,
+) -> anyhow::Result<NodeSettings> {
+    let config = Config::load(config)?;
+    config.node(id)?;
+    Ok(NodeSettings {
+        id,
+        config,
+        log_dir,
+        workload,
+        think,
+        hold,
+        max_entries,
+    })
+}
+
+/// Sets up logging, binds the node's address, and runs the node on a tokio runtime until
+/// SIGTERM or SIGINT.
+fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    let guard = maekawa::logfmt::init(&settings.log_dir, settings.id)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let addr = settings.config.node(settings.id)?.addr.clone();
+        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{}: nodes[id={}].addr: cannot listen on {addr}: {e}; is another node running \
+                 on this address? stop it (scripts/stop.sh) or change the address",
+                settings.config.path.display(),
+                settings.id
+            )
+        })?;
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (_control, control_rx) = tokio::sync::mpsc::channel(16);
+        maekawa::node::run(
+            settings,
+            incoming,
+            maekawa::transport::tcp_connector(),
+            control_rx,
+            shutdown_signal(),
+        )
+        .await?;
+        anyhow::Ok(())
+    });
+    drop(guard);
+    result
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }

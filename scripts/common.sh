@@ -1,0 +1,23 @@
+# Shared settings for the scripts: where the binary, the cluster file and the logs are.
+# Override with MAEKAWA_CONFIG, MAEKAWA_LOG_DIR, MAEKAWA_NODE_ARGS (extra flags for every node).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/target/release/maekawa"
+CONFIG="${MAEKAWA_CONFIG:-$ROOT/quorums.json}"
+LOG_DIR="${MAEKAWA_LOG_DIR:-$ROOT/logs}"
+
+build_if_needed() {
+  (cd "$ROOT" && cargo build --release --quiet) || { echo "error: cargo build --release failed" >&2; exit 1; }
+}
+
+pid_file() { echo "$LOG_DIR/node-$1.pid"; }
+
+# Prints the PID of node $1 if its PID file names a live process.
+running_pid() {
+  local f pid
+  f="$(pid_file "$1")"
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f" 2>/dev/null)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+node_ids() { "$BIN" quorums --config "$CONFIG" --ids; }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Start one node in the background: scripts/start-node.sh ID
+# Its PID goes to logs/node-ID.pid, its stdout/stderr to logs/node-ID.out.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+[ $# -eq 1 ] || { echo "usage: $0 ID" >&2; exit 2; }
+id="$1"
+[ -n "${SKIP_BUILD:-}" ] || build_if_needed
+mkdir -p "$LOG_DIR"
+if pid="$(running_pid "$id")"; then
+  echo "error: node $id is already running (PID $pid, $(pid_file "$id")); stop it first: scripts/stop.sh or kill $pid" >&2
+  exit 1
+fi
+# shellcheck disable=SC2086
+nohup "$BIN" node --id "$id" --config "$CONFIG" --log-dir "$LOG_DIR" ${MAEKAWA_NODE_ARGS:-} \
+  >>"$LOG_DIR/node-$id.out" 2>&1 </dev/null &
+pid=$!
+echo "$pid" >"$(pid_file "$id")"
+# Wait (bounded) until the node has logged its start, or has died.
+for _ in $(seq 1 100); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$(pid_file "$id")"
+    echo "error: node $id exited at once; its last words ($LOG_DIR/node-$id.out):" >&2
+    tail -n 3 "$LOG_DIR/node-$id.out" >&2
+    exit 1
+  fi
+  grep -q '"event":"start"' "$LOG_DIR/node-$id.log" 2>/dev/null && break
+  sleep 0.1
+done
+echo "node $id started: PID $pid, log $LOG_DIR/node-$id.log"

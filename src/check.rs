@@ -1,0 +1,933 @@
+//! `maekawa check`: verifies a finished (or running) cluster from the logs it wrote.
+//!
+//! The CS log is append-only and every line is one `O_APPEND` write, so its file order is the
+//! real order of events; from it alone we prove that no two CS intervals overlap and that every
+//! entry held its whole quorum. Each `node-<id>.log` that is present is then checked against it:
+//! the node received a GRANT for that very request from every voter before it entered, and its
+//! `enter_cs` lines are the CS log's `enter` lines. The rules, exactly:
+//!
+//! * **CS log order** — an `enter` while another node (or the same node) is in the CS, an `exit`
+//!   that does not match the node's open entry, an `enter` before the node's first `start`, a
+//!   request id of another node, entry numbers that do not count 1, 2, 3, ... in each process,
+//!   and an incarnation not larger than the node's previous one are violations.
+//! * **Abandoned CS** — a `start` of node N ends N's open CS (the process was killed). At the end
+//!   of the file an open CS is fine (the node was killed, or still runs). Either is a violation
+//!   only when `node-N.log` shows that process logged `stop`: a node stopped by signal must
+//!   leave the CS first.
+//! * **Votes** — every `enter` lists exactly the node's quorum from the config.
+//! * **Grants** — every `enter_cs` in `node-N.log` follows, within the same process (since its
+//!   last `start`), a `recv` of `msg` = `Grant` to N for the same `req_ts`/`req_node` from every
+//!   member of N's quorum, not given back since: a `send` of `Yield` or `Release` from N to
+//!   that voter for that request cancels the grant until a new one is received.
+//! * **Same entries** — per node and incarnation, the `enter_cs` lines of the node log and the
+//!   `enter` lines of the CS log agree one for one (`entry`, `req_ts`, `req_node`). Lines
+//!   missing from the tail of a process that did not log `stop` are tolerated: a killed process
+//!   loses the log lines still queued in its writer thread (and at most one `enter_cs` may
+//!   precede a CS log line the kill prevented).
+//!
+//! Unknown fields and node-log events are ignored. Lines that cannot be parsed are
+//! [`CheckError`]s (file and line); everything wrong about the *run* is a violation in the
+//! [`CheckReport`]. This module only reads: it never modifies, truncates or rotates a log.
+
+use crate::config::Config;
+use crate::cslog::{self, CsEvent, CsLogError};
+use crate::id::{NodeId, RequestId};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// How many violations [`CheckReport`]'s `Display` prints after the summary.
+pub const SHOWN_VIOLATIONS: usize = 20;
+
+/// Why the logs could not be checked at all (as opposed to a run that broke a rule).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The CS log is missing, unreadable or has a bad line.
+    #[error(transparent)]
+    CsLog(#[from] CsLogError),
+    /// A node log exists but cannot be read.
+    #[error("{path}: cannot read ({source}); check its permissions")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// A node-log line that is not a JSON object, or lacks a field its event must have.
+    #[error("{path}:{line}: {problem}; node logs must hold only lines written by `maekawa node`")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// What a check found. The run is correct exactly when `violations` is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Distinct nodes that wrote to the CS log (a `start` or an `enter`).
+    pub nodes: usize,
+    /// `enter` lines in the CS log.
+    pub entries: u64,
+    /// Entries per node: every node of the config (0 if it never entered) and any other node
+    /// seen in the log.
+    pub entries_per_node: BTreeMap<NodeId, u64>,
+    /// `start` lines in the CS log.
+    pub starts: u64,
+    /// Node logs found and checked; a node without one escapes the grant and entry checks.
+    pub node_logs: Vec<NodeId>,
+    /// Every broken rule, in the order found, each naming its file and line.
+    pub violations: Vec<String>,
+}
+
+impl CheckReport {
+    /// True when the logs show no broken rule.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// One line for the terminal; the violations themselves are in `Display`.
+    pub fn summary(&self) -> String {
+        if self.passed() {
+            let per_node = self
+                .entries_per_node
+                .iter()
+                .map(|(n, c)| format!("{n}: {c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "check passed: {} nodes, {} CS entries ({per_node}), {} starts, {} node logs, 0 violations",
+                self.nodes,
+                self.entries,
+                self.starts,
+                self.node_logs.len()
+            )
+        } else {
+            format!(
+                "check FAILED: {} violation{} in {} CS entries",
+                self.violations.len(),
+                if self.violations.len() == 1 { "" } else { "s" },
+                self.entries
+            )
+        }
+    }
+}
+
+/// The summary, then the first [`SHOWN_VIOLATIONS`] violations, one per line.
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.summary())?;
+        for v in self.violations.iter().take(SHOWN_VIOLATIONS) {
+            write!(f, "\n  {v}")?;
+        }
+        if self.violations.len() > SHOWN_VIOLATIONS {
+            write!(
+                f,
+                "\n  ... and {} more",
+                self.violations.len() - SHOWN_VIOLATIONS
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the run whose logs are in `log_dir` against the quorums of `config`.
+pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError> {
+    let cs_lines = cslog::read_cs_log(&log_dir.join(cslog::FILE_NAME))?;
+    let mut report = CheckReport::default();
+    for id in config.ids() {
+        report.entries_per_node.insert(id, 0);
+    }
+
+    let mut node_logs = BTreeMap::new();
+    for id in config.ids() {
+        let path = log_dir.join(format!("node-{id}.log"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(CheckError::Unreadable { path, source }),
+        };
+        let log = read_node_log(&path, id, &text, config, &mut report.violations)?;
+        node_logs.insert(id, log);
+    }
+    report.node_logs = node_logs.keys().copied().collect();
+
+    let cs_enters = check_cs_order(&cs_lines, config, &node_logs, &mut report);
+    match_entries(&cs_enters, &node_logs, &mut report.violations);
+    Ok(report)
+}
+
+const CS: &str = cslog::FILE_NAME;
+
+/// An entry as either log tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    line: usize,
+    entry: u64,
+    req: RequestId,
+}
+
+/// What one process (incarnation) of a node did, from its node log.
+#[derive(Debug, Default)]
+struct Process {
+    /// Line of its `stop` event, if it logged one.
+    stop: Option<usize>,
+    enters: Vec<Entry>,
+}
+
+/// A node log, by incarnation (`None`: lines before the first `start`).
+#[derive(Debug)]
+struct NodeLog {
+    file: String,
+    processes: BTreeMap<Option<u64>, Process>,
+}
+
+impl NodeLog {
+    fn stopped(&self, incarnation: Option<u64>) -> Option<usize> {
+        self.processes.get(&incarnation).and_then(|p| p.stop)
+    }
+}
+
+/// Parses a node log and checks its grants on the way.
+fn read_node_log(
+    path: &Path,
+    id: NodeId,
+    text: &str,
+    config: &Config,
+    violations: &mut Vec<String>,
+) -> Result<NodeLog, CheckError> {
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into(),
+    );
+    let quorum = config.quorums.quorum(id);
+    let mut log = NodeLog {
+        file,
+        processes: BTreeMap::new(),
+    };
+    let mut incarnation: Option<u64> = None;
+    let mut start_line: BTreeMap<u64, usize> = BTreeMap::new();
+    // Grants received by the current process: (request, voter).
+    let mut grants: HashSet<(RequestId, NodeId)> = HashSet::new();
+
+    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
+    let count = text.lines().count();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let obj = match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(obj)) => obj,
+            // A write still in flight while we read.
+            Err(_) if unterminated_tail && line == count => continue,
+            Ok(_) => return Err(malformed(path, line, "not a JSON object".into())),
+            Err(e) => return Err(malformed(path, line, format!("invalid JSON: {e}"))),
+        };
+        let f = Fields {
+            path,
+            line,
+            obj: &obj,
+        };
+        let Some(event) = obj.get("event").and_then(Value::as_str) else {
+            continue;
+        };
+        match event {
+            "start" => {
+                let inc = f.u64("incarnation")?;
+                if let Some(prev) = incarnation.filter(|&p| inc <= p) {
+                    violations.push(format!(
+                        "{}:{line}: incarnation {inc} starts after incarnation {prev}; incarnations must grow (was the journal deleted?)",
+                        log.file
+                    ));
+                } else if let Some(first) = start_line.get(&inc) {
+                    violations.push(format!(
+                        "{}:{line}: incarnation {inc} starts again (first at line {first}); incarnations must grow",
+                        log.file
+                    ));
+                }
+                start_line.entry(inc).or_insert(line);
+                incarnation = Some(inc);
+                grants.clear();
+                log.processes.entry(incarnation).or_default();
+            }
+            "stop" => {
+                let p = log.processes.entry(incarnation).or_default();
+                p.stop.get_or_insert(line);
+            }
+            "recv" => {
+                if f.str("msg")? != "Grant" || f.node("to")? != id {
+                    continue;
+                }
+                grants.insert((f.req()?, f.node("from")?));
+            }
+            "send" => {
+                let msg = f.str("msg")?;
+                if (msg == "Yield" || msg == "Release") && f.node("from")? == id {
+                    grants.remove(&(f.req()?, f.node("to")?));
+                }
+            }
+            "enter_cs" => {
+                let e = Entry {
+                    line,
+                    entry: f.u64("entry")?,
+                    req: f.req()?,
+                };
+                let missing: Vec<String> = quorum
+                    .iter()
+                    .filter(|&&v| !grants.contains(&(e.req, v)))
+                    .map(NodeId::to_string)
+                    .collect();
+                if !missing.is_empty() {
+                    violations.push(format!(
+                        "{}:{line}: node {id} entered the CS (entry {}, request {}) without a received Grant from node{} {}",
+                        log.file,
+                        e.entry,
+                        e.req,
+                        if missing.len() == 1 { "" } else { "s" },
+                        missing.join(", ")
+                    ));
+                }
+                log.processes.entry(incarnation).or_default().enters.push(e);
+            }
+            _ => {}
+        }
+    }
+    Ok(log)
+}
+
+fn malformed(path: &Path, line: usize, problem: String) -> CheckError {
+    CheckError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        problem,
+    }
+}
+
+/// Typed access to a node-log line's fields, with errors that name the line.
+struct Fields<'a> {
+    path: &'a Path,
+    line: usize,
+    obj: &'a Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn event(&self) -> &str {
+        self.obj.get("event").and_then(Value::as_str).unwrap_or("?")
+    }
+
+    fn u64(&self, key: &str) -> Result<u64, CheckError> {
+        self.obj.get(key).and_then(Value::as_u64).ok_or_else(|| {
+            malformed(
+                self.path,
+                self.line,
+                format!(
+                    "{} event: field {key} is missing or not a non-negative integer",
+                    self.event()
+                ),
+            )
+        })
+    }
+
+    fn node(&self, key: &str) -> Result<NodeId, CheckError> {
+        let n = self.u64(key)?;
+        u32::try_from(n).map(NodeId).map_err(|_| {
+            malformed(
+                self.path,
+                self.line,
+                format!("{} event: field {key} = {n} is not a node id", self.event()),
+            )
+        })
+    }
+
+    fn str(&self, key: &str) -> Result<&str, CheckError> {
+        self.obj.get(key).and_then(Value::as_str).ok_or_else(|| {
+            malformed(
+                self.path,
+                self.line,
+                format!(
+                    "{} event: field {key} is missing or not a string",
+                    self.event()
+                ),
+            )
+        })
+    }
+
+    fn req(&self) -> Result<RequestId, CheckError> {
+        Ok(RequestId {
+            ts: self.u64("req_ts")?,
+            node: self.node("req_node")?,
+        })
+    }
+}
+
+/// CS-log entries by node and incarnation, in file order.
+type CsEnters = BTreeMap<(NodeId, Option<u64>), Vec<Entry>>;
+
+/// Walks the CS log in order: overlaps, exits, votes, numbering, abandoned CSs.
+fn check_cs_order(
+    lines: &[cslog::CsLine],
+    config: &Config,
+    node_logs: &BTreeMap<NodeId, NodeLog>,
+    report: &mut CheckReport,
+) -> CsEnters {
+    struct Open {
+        entry: u64,
+        line: usize,
+        incarnation: Option<u64>,
+    }
+    let v = &mut report.violations;
+    let known: BTreeSet<NodeId> = config.ids().into_iter().collect();
+    let mut seen = BTreeSet::new();
+    // Nodes in the CS now (more than one only after a violation).
+    let mut inside: BTreeMap<NodeId, Open> = BTreeMap::new();
+    let mut incarnation: BTreeMap<NodeId, u64> = BTreeMap::new();
+    let mut next_entry: BTreeMap<NodeId, u64> = BTreeMap::new();
+    let mut enters = CsEnters::new();
+
+    // A CS that its process left open is a violation only if that process logged `stop`.
+    let abandoned = |v: &mut Vec<String>, node: NodeId, open: &Open, at: &str| {
+        if let Some(log) = node_logs.get(&node) {
+            if let Some(stop) = log.stopped(open.incarnation) {
+                v.push(format!(
+                    "{CS}:{}: node {node} still in the CS (entry {}) {at}, but its process stopped normally ({}:{stop}); a stopping node must leave the CS first",
+                    open.line, open.entry, log.file
+                ));
+            }
+        }
+    };
+
+    for l in lines {
+        let line = l.line;
+        let node = match &l.event {
+            CsEvent::Start { node, .. }
+            | CsEvent::Enter { node, .. }
+            | CsEvent::Exit { node, .. } => *node,
+        };
+        if seen.insert(node) && !known.contains(&node) {
+            v.push(format!(
+                "{CS}:{line}: node {node} is not in {}; check the log directory and --config",
+                config.path.display()
+            ));
+        }
+        match &l.event {
+            CsEvent::Start {
+                incarnation: inc, ..
+            } => {
+                report.starts += 1;
+                if let Some(open) = inside.remove(&node) {
+                    abandoned(v, node, &open, &format!("when it restarted at line {line}"));
+                }
+                if let Some(&prev) = incarnation.get(&node) {
+                    if *inc <= prev {
+                        v.push(format!(
+                            "{CS}:{line}: node {node} starts incarnation {inc} after incarnation {prev}; incarnations must grow (was the journal deleted?)"
+                        ));
+                    }
+                }
+                incarnation.insert(node, *inc);
+                next_entry.insert(node, 1);
+            }
+            CsEvent::Enter {
+                entry,
+                request,
+                votes,
+                ..
+            } => {
+                report.entries += 1;
+                *report.entries_per_node.entry(node).or_default() += 1;
+                let inc = incarnation.get(&node).copied();
+                if inc.is_none() {
+                    v.push(format!(
+                        "{CS}:{line}: node {node} entered (entry {entry}) before any start line of its own; a node logs start before it talks to peers"
+                    ));
+                }
+                if let Some(open) = inside.get(&node) {
+                    v.push(format!(
+                        "{CS}:{line}: node {node} entered (entry {entry}) while its entry {} is still in the CS since line {}",
+                        open.entry, open.line
+                    ));
+                }
+                for (other, open) in inside.iter().filter(|(o, _)| **o != node) {
+                    v.push(format!(
+                        "{CS}:{line}: node {node} entered (entry {entry}) while node {other} is in the CS since line {}",
+                        open.line
+                    ));
+                }
+                let expected = next_entry.get(&node).copied().unwrap_or(1);
+                if *entry != expected {
+                    v.push(format!(
+                        "{CS}:{line}: node {node} entry {entry} where entry {expected} was due; entries count 1, 2, 3, ... in each process"
+                    ));
+                }
+                next_entry.insert(node, entry + 1);
+                if request.node != node {
+                    v.push(format!(
+                        "{CS}:{line}: node {node} entered with request {request} of node {}",
+                        request.node
+                    ));
+                }
+                let mut sorted = votes.clone();
+                sorted.sort();
+                let quorum = config.quorums.quorum(node);
+                if known.contains(&node) && sorted != quorum {
+                    v.push(format!(
+                        "{CS}:{line}: node {node} entered (entry {entry}) with votes {} but its quorum is {}",
+                        list(&sorted),
+                        list(quorum)
+                    ));
+                }
+                inside.insert(
+                    node,
+                    Open {
+                        entry: *entry,
+                        line,
+                        incarnation: inc,
+                    },
+                );
+                enters.entry((node, inc)).or_default().push(Entry {
+                    line,
+                    entry: *entry,
+                    req: *request,
+                });
+            }
+            CsEvent::Exit { entry, .. } => match inside.remove(&node) {
+                Some(open) if open.entry == *entry => {}
+                Some(open) => v.push(format!(
+                    "{CS}:{line}: node {node} exited entry {entry} but its open entry is {} (line {})",
+                    open.entry, open.line
+                )),
+                None => v.push(format!(
+                    "{CS}:{line}: node {node} exited entry {entry} but is not in the CS"
+                )),
+            },
+        }
+    }
+    for (node, open) in &inside {
+        abandoned(v, *node, open, "at the end of the log");
+    }
+    report.nodes = seen.len();
+    enters
+}
+
+fn list(ids: &[NodeId]) -> String {
+    let inner: Vec<String> = ids.iter().map(NodeId::to_string).collect();
+    format!("[{}]", inner.join(","))
+}
+
+/// Compares each node log's `enter_cs` lines with the CS log's `enter` lines, per incarnation.
+fn match_entries(
+    cs_enters: &CsEnters,
+    node_logs: &BTreeMap<NodeId, NodeLog>,
+    violations: &mut Vec<String>,
+) {
+    let empty = Vec::new();
+    for (&node, log) in node_logs {
+        let incarnations: BTreeSet<Option<u64>> = cs_enters
+            .keys()
+            .filter(|(n, _)| *n == node)
+            .map(|&(_, inc)| inc)
+            .chain(log.processes.keys().copied())
+            .collect();
+        for inc in incarnations {
+            let cs = cs_enters.get(&(node, inc)).unwrap_or(&empty);
+            let (nl, stopped) = match log.processes.get(&inc) {
+                Some(p) => (&p.enters, p.stop.is_some()),
+                None => (&empty, false),
+            };
+            let which = match inc {
+                Some(i) => format!("incarnation {i}"),
+                None => "before any start".to_string(),
+            };
+            for (c, n) in cs.iter().zip(nl) {
+                if (c.entry, c.req) != (n.entry, n.req) {
+                    violations.push(format!(
+                        "{}:{}: enter_cs entry {} request {} does not match {CS}:{}: entry {} request {} (node {node}, {which})",
+                        log.file, n.line, n.entry, n.req, c.line, c.entry, c.req
+                    ));
+                }
+            }
+            if cs.len() > nl.len() && stopped {
+                for c in &cs[nl.len()..] {
+                    violations.push(format!(
+                        "{CS}:{}: node {node} entry {} request {} has no enter_cs line in {} ({which})",
+                        c.line, c.entry, c.req, log.file
+                    ));
+                }
+            }
+            // A kill between the node log line and the CS log line can leave one enter_cs over.
+            if nl.len() > cs.len() + usize::from(!stopped) {
+                for n in &nl[cs.len()..] {
+                    violations.push(format!(
+                        "{}:{}: enter_cs entry {} request {} has no enter line in {CS} (node {node}, {which})",
+                        log.file, n.line, n.entry, n.req
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+    use tempfile::TempDir;
+
+    /// Three nodes: grid of 2 columns, Q(0) = {0,1,2}, Q(1) = {0,1}, Q(2) = {0,2}.
+    fn config() -> Config {
+        Config::parse(
+            Path::new("quorums.json"),
+            r#"{"nodes": [{"id": 0, "addr": "127.0.0.1:1"}, {"id": 1, "addr": "127.0.0.1:2"},
+                          {"id": 2, "addr": "127.0.0.1:3"}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// Builds a log directory line by line, the way the daemon would write it.
+    #[derive(Default)]
+    struct Run {
+        cs: String,
+        nodes: BTreeMap<u32, String>,
+    }
+
+    const T: &str = "2025-01-01T00:00:00.000000Z";
+
+    impl Run {
+        fn start(&mut self, node: u32, inc: u64) -> &mut Self {
+            writeln!(
+                self.cs,
+                r#"{{"event":"start","node":{node},"incarnation":{inc},"time":"{T}"}}"#
+            )
+            .unwrap();
+            self.node_line(node, &format!(r#""event":"start","incarnation":{inc}"#))
+        }
+
+        fn node_line(&mut self, node: u32, rest: &str) -> &mut Self {
+            let log = self.nodes.entry(node).or_default();
+            writeln!(
+                log,
+                r#"{{"timestamp":"{T}","level":"INFO","node":{node},{rest}}}"#
+            )
+            .unwrap();
+            self
+        }
+
+        fn grant(&mut self, from: u32, to: u32, ts: u64) -> &mut Self {
+            self.node_line(
+                to,
+                &format!(
+                    r#""event":"recv","msg":"Grant","from":{from},"to":{to},"lamport":{},"req_ts":{ts},"req_node":{to}"#,
+                    ts + 1
+                ),
+            )
+        }
+
+        /// Grants from the whole quorum, then the enter in both logs.
+        fn enter(&mut self, node: u32, entry: u64, ts: u64, votes: &[u32]) -> &mut Self {
+            for &v in votes {
+                self.grant(v, node, ts);
+            }
+            self.enter_only(node, entry, ts, votes)
+        }
+
+        fn enter_only(&mut self, node: u32, entry: u64, ts: u64, votes: &[u32]) -> &mut Self {
+            let votes = format!("{votes:?}").replace(' ', "");
+            writeln!(
+                self.cs,
+                r#"{{"event":"enter","node":{node},"entry":{entry},"request":{{"ts":{ts},"node":{node}}},"votes":{votes},"time":"{T}"}}"#
+            )
+            .unwrap();
+            self.node_line(
+                node,
+                &format!(
+                    r#""event":"enter_cs","entry":{entry},"req_ts":{ts},"req_node":{node},"votes":{votes}"#
+                ),
+            )
+        }
+
+        fn exit(&mut self, node: u32, entry: u64, ts: u64) -> &mut Self {
+            writeln!(
+                self.cs,
+                r#"{{"event":"exit","node":{node},"entry":{entry},"time":"{T}"}}"#
+            )
+            .unwrap();
+            self.node_line(
+                node,
+                &format!(r#""event":"exit_cs","entry":{entry},"req_ts":{ts},"req_node":{node}"#),
+            )
+        }
+
+        fn stop(&mut self, node: u32) -> &mut Self {
+            self.node_line(node, r#""event":"stop""#)
+        }
+
+        fn write(&self) -> TempDir {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(CS), &self.cs).unwrap();
+            for (n, text) in &self.nodes {
+                std::fs::write(dir.path().join(format!("node-{n}.log")), text).unwrap();
+            }
+            dir
+        }
+
+        fn check(&self) -> CheckReport {
+            check(self.write().path(), &config()).unwrap()
+        }
+    }
+
+    /// Three nodes, each entering twice in turn, then stopping.
+    fn clean() -> Run {
+        let mut r = Run::default();
+        r.start(0, 1).start(1, 1).start(2, 1);
+        r.enter(0, 1, 2, &[0, 1, 2]).exit(0, 1, 2);
+        r.enter(1, 1, 3, &[0, 1]).exit(1, 1, 3);
+        r.enter(2, 1, 5, &[0, 2]).exit(2, 1, 5);
+        r.enter(0, 2, 9, &[0, 1, 2]).exit(0, 2, 9);
+        r.enter(1, 2, 11, &[0, 1]).exit(1, 2, 11);
+        r.stop(0).stop(1).stop(2);
+        r
+    }
+
+    #[test]
+    fn a_clean_run_passes() {
+        let report = clean().check();
+        assert!(report.passed(), "{report}");
+        assert_eq!(
+            report.summary(),
+            "check passed: 3 nodes, 5 CS entries (0: 2, 1: 2, 2: 1), 3 starts, 3 node logs, 0 violations"
+        );
+        assert_eq!(report.node_logs, [NodeId(0), NodeId(1), NodeId(2)]);
+    }
+
+    #[test]
+    fn overlap_is_caught() {
+        let mut r = Run::default();
+        r.start(0, 1).start(1, 1);
+        r.enter(0, 1, 2, &[0, 1, 2]);
+        r.enter(1, 1, 3, &[0, 1]);
+        r.exit(0, 1, 2).exit(1, 1, 3);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["critical_section.log:4: node 1 entered (entry 1) while node 0 is in the CS since line 3"],
+            "{report}"
+        );
+        assert_eq!(
+            report.to_string(),
+            "check FAILED: 1 violation in 2 CS entries\n  critical_section.log:4: node 1 entered (entry 1) while node 0 is in the CS since line 3"
+        );
+    }
+
+    #[test]
+    fn wrong_votes_are_caught() {
+        let mut r = Run::default();
+        r.start(2, 1);
+        r.enter(2, 1, 2, &[0, 1, 2]).exit(2, 1, 2);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["critical_section.log:2: node 2 entered (entry 1) with votes [0,1,2] but its quorum is [0,2]"]
+        );
+    }
+
+    #[test]
+    fn missing_grant_is_caught() {
+        let mut r = Run::default();
+        r.start(0, 1);
+        r.grant(0, 0, 2).grant(2, 0, 2).grant(1, 0, 1); // node 1's grant is for another request
+        r.enter_only(0, 1, 2, &[0, 1, 2]).exit(0, 1, 2);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["node-0.log:5: node 0 entered the CS (entry 1, request (2, 0)) without a received Grant from node 1"]
+        );
+    }
+
+    #[test]
+    fn a_grant_yielded_back_does_not_count() {
+        let mut r = Run::default();
+        r.start(1, 1).grant(0, 1, 2).grant(1, 1, 2);
+        r.node_line(
+            1,
+            r#""event":"send","msg":"Yield","from":1,"to":0,"lamport":9,"req_ts":2,"req_node":1"#,
+        );
+        r.enter_only(1, 1, 2, &[0, 1]).exit(1, 1, 2);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["node-1.log:5: node 1 entered the CS (entry 1, request (2, 1)) without a received Grant from node 0"],
+            "{report}"
+        );
+        // Granted again after the yield: fine.
+        let mut r = Run::default();
+        r.start(1, 1).grant(0, 1, 2).grant(1, 1, 2);
+        r.node_line(
+            1,
+            r#""event":"send","msg":"Yield","from":1,"to":0,"lamport":9,"req_ts":2,"req_node":1"#,
+        );
+        r.grant(0, 1, 2).enter_only(1, 1, 2, &[0, 1]).exit(1, 1, 2);
+        let report = r.check();
+        assert!(report.passed(), "{report}");
+    }
+
+    #[test]
+    fn grants_of_an_earlier_process_do_not_count() {
+        let mut r = Run::default();
+        r.start(1, 1).grant(0, 1, 2).grant(1, 1, 2);
+        r.start(1, 2).enter_only(1, 1, 2, &[0, 1]);
+        let report = r.check();
+        assert_eq!(report.violations.len(), 1, "{report}");
+        assert!(report.violations[0].contains("without a received Grant from nodes 0, 1"));
+    }
+
+    #[test]
+    fn killed_in_the_cs_then_restarted_passes() {
+        let mut r = Run::default();
+        r.start(0, 1).start(1, 4);
+        r.enter(1, 1, 3, &[0, 1]);
+        // kill -9 of node 1: no exit, no stop; its log lost the enter_cs line.
+        r.nodes.get_mut(&1).unwrap().truncate(0);
+        r.start(1, 5);
+        r.enter(0, 1, 9, &[0, 1, 2]).exit(0, 1, 9);
+        r.enter(1, 1, 11, &[0, 1]).exit(1, 1, 11).stop(1);
+        // node 0 is killed in the CS at the very end.
+        r.enter(0, 2, 14, &[0, 1, 2]);
+        let report = r.check();
+        assert!(report.passed(), "{report}");
+        assert_eq!(report.starts, 3);
+        assert_eq!(report.entries, 4);
+    }
+
+    #[test]
+    fn stopping_inside_the_cs_is_caught() {
+        let mut r = Run::default();
+        r.start(2, 1).enter(2, 1, 2, &[0, 2]).stop(2);
+        let report = r.check();
+        assert_eq!(report.violations.len(), 1, "{report}");
+        assert!(
+            report.violations[0].starts_with(
+                "critical_section.log:2: node 2 still in the CS (entry 1) at the end of the log, but its process stopped normally (node-2.log:"
+            ),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn bad_exits_numbering_and_incarnations_are_caught() {
+        let mut r = Run::default();
+        r.start(1, 3);
+        r.exit(1, 1, 0);
+        r.enter(1, 2, 4, &[0, 1]).exit(1, 1, 4);
+        r.start(1, 3);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            [
+                "node-1.log:7: incarnation 3 starts after incarnation 3; incarnations must grow (was the journal deleted?)",
+                "critical_section.log:2: node 1 exited entry 1 but is not in the CS",
+                "critical_section.log:3: node 1 entry 2 where entry 1 was due; entries count 1, 2, 3, ... in each process",
+                "critical_section.log:4: node 1 exited entry 1 but its open entry is 2 (line 3)",
+                "critical_section.log:5: node 1 starts incarnation 3 after incarnation 3; incarnations must grow (was the journal deleted?)",
+            ],
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn node_log_and_cs_log_must_agree() {
+        let mut r = clean();
+        // node 2 claims an entry the CS log never saw, in a process that stopped normally.
+        r.start(2, 2).enter(2, 1, 30, &[0, 2]);
+        let cs_len = r.cs.lines().count();
+        r.cs =
+            r.cs.lines()
+                .take(cs_len - 1)
+                .map(|l| format!("{l}\n"))
+                .collect();
+        r.stop(2);
+        let report = r.check();
+        assert_eq!(report.violations.len(), 1, "{report}");
+        assert!(
+            report.violations[0].ends_with(
+                "enter_cs entry 1 request (30, 2) has no enter line in critical_section.log (node 2, incarnation 2)"
+            ),
+            "{report}"
+        );
+
+        // ... and the other way round.
+        let mut r = clean();
+        let log = r.nodes.get_mut(&1).unwrap();
+        *log = log
+            .lines()
+            .filter(|l| !l.contains("\"req_ts\":11,\"req_node\":1,\"votes\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["critical_section.log:12: node 1 entry 2 request (11, 1) has no enter_cs line in node-1.log (incarnation 1)"],
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn malformed_lines_name_file_and_line() {
+        let mut r = clean();
+        r.nodes
+            .get_mut(&2)
+            .unwrap()
+            .insert_str(0, "{\"event\":\"recv\",\"msg\":\"Grant\"}\n");
+        let dir = r.write();
+        let msg = check(dir.path(), &config()).unwrap_err().to_string();
+        assert!(
+            msg.ends_with("node-2.log:1: recv event: field to is missing or not a non-negative integer; node logs must hold only lines written by `maekawa node`"),
+            "{msg}"
+        );
+
+        let mut r = clean();
+        r.cs.push_str("not json\n");
+        let dir = r.write();
+        let msg = check(dir.path(), &config()).unwrap_err().to_string();
+        let last = r.cs.lines().count();
+        assert!(
+            msg.contains(&format!("critical_section.log:{last}: expected")),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_missing_cs_log_is_an_error_and_node_logs_are_optional() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = check(dir.path(), &config()).unwrap_err().to_string();
+        assert!(
+            msg.ends_with(
+                "critical_section.log: not found; is --log-dir the directory the nodes wrote to?"
+            ),
+            "{msg}"
+        );
+        let mut r = clean();
+        r.nodes.clear();
+        let report = r.check();
+        assert!(report.passed(), "{report}");
+        assert!(report.node_logs.is_empty());
+    }
+
+    #[test]
+    fn many_violations_are_cut_at_twenty() {
+        let mut r = Run::default();
+        r.start(0, 1);
+        for e in 1..=25 {
+            r.exit(0, e, 0);
+        }
+        let text = r.check().to_string();
+        assert_eq!(text.lines().count(), 1 + SHOWN_VIOLATIONS + 1, "{text}");
+        assert!(text.starts_with("check FAILED: 25 violations in 0 CS entries\n"));
+        assert!(text.ends_with("\n  ... and 5 more"));
+    }
+}

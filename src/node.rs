@@ -1,0 +1,430 @@
+//! The driver: one task that feeds transport events, timers and control commands into the
+//! protocol core and carries out the core's actions in order.
+//!
+//! It owns the core, the CS log and the transport's sending half; nothing else touches them,
+//! so there is no shared mutable state. Self-messages are handled at once, from a local queue,
+//! after the batch of actions that produced them (the same order `cluster` checks). Every
+//! message sent and received is logged here as a JSON line (see README.md, "Logs").
+
+use crate::config::Config;
+use crate::cslog::CsLog;
+use crate::id::{NodeId, RequestId};
+use crate::protocol::{Action, LogEvent, Message, Node, Phase};
+use crate::sim::SplitMix64;
+use crate::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::info;
+
+/// When the node asks for the CS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// Request again after a random think time.
+    Auto,
+    /// Request only when told to through [`Control`].
+    Manual,
+}
+
+/// A range of milliseconds `A..B` (inclusive) from which a random duration is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsRange {
+    /// Shortest.
+    pub lo: u64,
+    /// Longest.
+    pub hi: u64,
+}
+
+impl MsRange {
+    fn draw(&self, rng: &mut SplitMix64) -> Duration {
+        Duration::from_millis(rng.between(self.lo, self.hi))
+    }
+}
+
+impl fmt::Display for MsRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.lo, self.hi)
+    }
+}
+
+impl FromStr for MsRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MsRange, String> {
+        let bad =
+            || format!("'{s}' is not a range of milliseconds: write A..B (e.g. 50..300) or A");
+        let (lo, hi) = match s.split_once("..") {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (s.trim(), s.trim()),
+        };
+        let lo: u64 = lo.parse().map_err(|_| bad())?;
+        let hi: u64 = hi.parse().map_err(|_| bad())?;
+        if lo > hi {
+            return Err(format!("'{s}': the lower bound is above the upper one"));
+        }
+        Ok(MsRange { lo, hi })
+    }
+}
+
+/// Commands from outside the node (the control service of a later issue, and tests).
+#[derive(Debug)]
+pub enum Control {
+    /// Want the CS now (manual workload).
+    Request,
+    /// Leave the CS now (manual workload).
+    Release,
+}
+
+/// Everything `maekawa node` needs, parsed and validated.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// This node.
+    pub id: NodeId,
+    /// The cluster.
+    pub config: Config,
+    /// Where node-<id>.log and critical_section.log go.
+    pub log_dir: PathBuf,
+    /// When to request.
+    pub workload: Workload,
+    /// Pause between leaving the CS (or starting) and asking again.
+    pub think: MsRange,
+    /// Time spent in the CS.
+    pub hold: MsRange,
+    /// Stop requesting after this many entries (keep voting).
+    pub max_entries: Option<u64>,
+}
+
+/// Why a node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The CS log could not be written.
+    #[error(transparent)]
+    CsLog(#[from] crate::cslog::CsLogError),
+    /// The incarnation file could not be read or written.
+    #[error("{path}: {why}; check that the directory is writable (see --log-dir)")]
+    Incarnation {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        why: String,
+    },
+    /// The gRPC server failed.
+    #[error("serving peers failed: {0}")]
+    Serve(String),
+}
+
+/// Reads, increments and durably stores this node's incarnation: every start gets a number
+/// larger than all before it.
+pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, NodeError> {
+    let path = dir.join(format!("node-{id}.incarnation"));
+    let err = |why: String| NodeError::Incarnation {
+        path: path.clone(),
+        why,
+    };
+    let previous = match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| err(format!("holds '{}', not a number", text.trim())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let next = previous + 1;
+    let tmp = path.with_extension("incarnation.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
+        writeln!(f, "{next}").map_err(|e| err(e.to_string()))?;
+        f.sync_all().map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
+    Ok(next)
+}
+
+/// Runs one node until `shutdown` resolves: serves peers on `incoming`, talks to them through
+/// `connector`, and takes commands from `control`. On shutdown it leaves the CS if inside,
+/// waits (bounded) for its last messages to be acknowledged, and returns its entry count.
+pub async fn run<I, IO, IE>(
+    settings: NodeSettings,
+    incoming: I,
+    connector: Connector,
+    mut control: mpsc::Receiver<Control>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<u64, NodeError>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    let me = settings.id;
+    let incarnation = next_incarnation(&settings.log_dir, me)?;
+    let mut cs_log = CsLog::open(&settings.log_dir)?;
+    // The CS log's start line comes before any peer is contacted: a CS left open by a killed
+    // predecessor ends here.
+    cs_log.start(me, incarnation)?;
+    let quorum = settings.config.quorums.quorum(me).to_vec();
+    let addr = settings
+        .config
+        .node(me)
+        .map(|n| n.addr.clone())
+        .unwrap_or_default();
+    info!(
+        event = "start",
+        incarnation,
+        addr = addr.as_str(),
+        quorum = %json_ids(&quorum),
+        pid = std::process::id(),
+        workload = ?settings.workload,
+    );
+
+    let peers: Vec<(NodeId, String)> = settings
+        .config
+        .nodes
+        .iter()
+        .filter(|n| n.id != me)
+        .map(|n| (n.id, n.addr.clone()))
+        .collect();
+    let tcfg = TransportConfig {
+        me,
+        incarnation,
+        peers,
+    };
+    let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
+    let service = PeerService::new(&tcfg, events_tx.clone());
+    let (stop_serving, stop_serving_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service.into_server())
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stop_serving_rx.await;
+            }),
+    );
+    let transport = Transport::start(&tcfg, connector, events_tx);
+
+    let seed = u64::from(std::process::id()) ^ (u64::from(me.0) << 32) ^ incarnation;
+    let mut driver = Driver {
+        me,
+        core: Node::new(me, &quorum),
+        transport,
+        cs_log,
+        rng: SplitMix64::new(seed),
+        settings,
+        entries: 0,
+        requested_at: None,
+        hold_until: None,
+        think_until: None,
+    };
+    driver.schedule_think();
+
+    tokio::pin!(shutdown);
+    let mut control_open = true;
+    loop {
+        let think = driver.think_until;
+        let hold = driver.hold_until;
+        tokio::select! {
+            _ = &mut shutdown => break,
+            ev = events.recv() => match ev {
+                Some(TransportEvent::Message { from, msg }) => {
+                    driver.log_msg("recv", from, me, &msg);
+                    let actions = driver.core.handle(from, msg);
+                    driver.execute(actions)?;
+                }
+                Some(TransportEvent::PeerUp { peer }) => info!(event = "peer_up", peer = peer.0),
+                Some(TransportEvent::PeerDown { peer, reason }) => {
+                    info!(event = "peer_down", peer = peer.0, reason = reason.as_str())
+                }
+                None => break,
+            },
+            _ = sleep_until_opt(think) => {
+                driver.think_until = None;
+                driver.request()?;
+            }
+            _ = sleep_until_opt(hold) => {
+                driver.hold_until = None;
+                driver.exit()?;
+            }
+            cmd = control.recv(), if control_open => match cmd {
+                Some(Control::Request) => driver.request()?,
+                Some(Control::Release) => driver.exit()?,
+                None => control_open = false,
+            },
+        }
+    }
+    if matches!(driver.core.phase(), Phase::InCs(_)) {
+        driver.exit()?;
+    }
+    let entries = driver.entries;
+    let flushed = driver.transport.close(Duration::from_secs(2)).await;
+    let _ = stop_serving.send(());
+    let served = tokio::time::timeout(Duration::from_secs(2), server).await;
+    info!(event = "stop", entries, flushed);
+    if let Ok(Ok(Err(e))) = served {
+        return Err(NodeError::Serve(e.to_string()));
+    }
+    Ok(entries)
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `[0,1,2]`: id lists are logged as JSON arrays (the log formatter keeps them arrays).
+pub fn json_ids(ids: &[NodeId]) -> String {
+    let parts: Vec<String> = ids.iter().map(|i| i.0.to_string()).collect();
+    format!("[{}]", parts.join(","))
+}
+
+struct Driver {
+    me: NodeId,
+    core: Node,
+    transport: Transport,
+    cs_log: CsLog,
+    rng: SplitMix64,
+    settings: NodeSettings,
+    entries: u64,
+    requested_at: Option<Instant>,
+    hold_until: Option<Instant>,
+    think_until: Option<Instant>,
+}
+
+impl Driver {
+    fn wants_more(&self) -> bool {
+        self.settings.workload == Workload::Auto
+            && self
+                .settings
+                .max_entries
+                .is_none_or(|max| self.entries < max)
+    }
+
+    fn schedule_think(&mut self) {
+        if self.wants_more() {
+            self.think_until = Some(Instant::now() + self.settings.think.draw(&mut self.rng));
+        }
+    }
+
+    fn request(&mut self) -> Result<(), NodeError> {
+        match self.core.request_cs() {
+            Ok(actions) => {
+                if let Phase::Wanting(req) = self.core.phase() {
+                    info!(event = "request_cs", req_ts = req.ts, req_node = req.node.0);
+                }
+                self.requested_at = Some(Instant::now());
+                self.execute(actions)
+            }
+            Err(e) => {
+                info!(event = "refused", what = "request", why = %e);
+                Ok(())
+            }
+        }
+    }
+
+    fn exit(&mut self) -> Result<(), NodeError> {
+        let Phase::InCs(req) = self.core.phase() else {
+            info!(
+                event = "refused",
+                what = "release",
+                why = "not in the critical section"
+            );
+            return Ok(());
+        };
+        // The exit line is written before RELEASE leaves (PROTOCOL.md §4).
+        self.cs_log.exit(self.me, self.entries)?;
+        info!(
+            event = "exit_cs",
+            entry = self.entries,
+            req_ts = req.ts,
+            req_node = req.node.0
+        );
+        let actions = self.core.exit_cs().expect("in the CS, checked above");
+        self.hold_until = None;
+        self.execute(actions)?;
+        self.schedule_think();
+        Ok(())
+    }
+
+    fn log_msg(&self, dir: &'static str, from: NodeId, to: NodeId, msg: &Message) {
+        info!(
+            event = dir,
+            msg = msg.kind.name(),
+            from = from.0,
+            to = to.0,
+            lamport = msg.lamport,
+            req_ts = msg.req.ts,
+            req_node = msg.req.node.0
+        );
+    }
+
+    /// Carries out actions in order; self-messages are handled after the batch that sent them.
+    fn execute(&mut self, actions: Vec<Action>) -> Result<(), NodeError> {
+        let mut local: VecDeque<Message> = VecDeque::new();
+        let mut batch = actions;
+        loop {
+            for action in batch {
+                match action {
+                    Action::Send { to, msg } => {
+                        self.log_msg("send", self.me, to, &msg);
+                        if to == self.me {
+                            local.push_back(msg);
+                        } else {
+                            self.transport.send(to, msg);
+                        }
+                    }
+                    Action::EnterCs { req, votes } => self.enter(req, &votes)?,
+                    Action::Log(LogEvent::Ignored { from, msg, why }) => info!(
+                        event = "ignored",
+                        msg = msg.kind.name(),
+                        from = from.0,
+                        req_ts = msg.req.ts,
+                        req_node = msg.req.node.0,
+                        why
+                    ),
+                    Action::Log(LogEvent::InquiryDeferred { voter, req }) => info!(
+                        event = "inquiry_deferred",
+                        voter = voter.0,
+                        req_ts = req.ts,
+                        req_node = req.node.0
+                    ),
+                }
+            }
+            let Some(msg) = local.pop_front() else {
+                return Ok(());
+            };
+            self.log_msg("recv", self.me, self.me, &msg);
+            batch = self.core.handle(self.me, msg);
+        }
+    }
+
+    fn enter(&mut self, req: RequestId, votes: &[crate::id::NodeId]) -> Result<(), NodeError> {
+        self.entries += 1;
+        // The enter line is written before the node acts in the CS (PROTOCOL.md §4).
+        self.cs_log.enter(self.me, self.entries, req, votes)?;
+        let wait_ms = self
+            .requested_at
+            .take()
+            .map_or(0.0, |t| (t.elapsed().as_secs_f64() * 1e6).round() / 1e3);
+        info!(
+            event = "enter_cs",
+            entry = self.entries,
+            req_ts = req.ts,
+            req_node = req.node.0,
+            votes = %json_ids(votes),
+            wait_ms
+        );
+        if self.settings.workload == Workload::Auto {
+            self.hold_until = Some(Instant::now() + self.settings.hold.draw(&mut self.rng));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,450 @@
+//! gRPC links between nodes: FIFO, exactly-once delivery per ordered pair of live processes
+//! (PROTOCOL.md §2, "Channels").
+//!
+//! For every peer `p`, this node keeps ONE long-lived `Link` stream to `p` and sends every
+//! protocol message for `p` on it, numbered by a per-link sequence number. `p` answers with
+//! cumulative acknowledgements. Unacknowledged messages are kept and resent after a reconnect;
+//! the receiver drops sequence numbers it has already delivered. Links reconnect forever with
+//! capped backoff, so nodes may start in any order.
+//!
+//! The listener (an incoming-connection stream) and the connector (how to reach an address)
+//! are passed in, so the daemon can run over a simulated network too. prost types never leave
+//! this module: the rest of the crate sees [`Message`] and [`TransportEvent`].
+
+use crate::id::{NodeId, RequestId};
+use crate::protocol::{Message, MsgKind};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::{ReceiverStream, WatchStream};
+use tokio_stream::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+mod wire {
+    #![allow(missing_docs, unreachable_pub, clippy::all)]
+    tonic::include_proto!("maekawa.v1");
+}
+
+use wire::peer_client::PeerClient;
+use wire::peer_server::{Peer, PeerServer};
+
+/// What the transport tells the node driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportEvent {
+    /// A message from `from`, delivered in send order, exactly once.
+    Message {
+        /// The sender.
+        from: NodeId,
+        /// The message.
+        msg: Message,
+    },
+    /// Our outgoing link to `peer` is established (after start or a reconnect).
+    PeerUp {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Our outgoing link to `peer` broke; unacknowledged messages will be resent.
+    PeerDown {
+        /// The peer.
+        peer: NodeId,
+        /// Why, as reported by gRPC.
+        reason: String,
+    },
+}
+
+/// How to open a channel to a peer's address; injectable so tests or a simulated network can
+/// replace TCP.
+pub type Connector = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Channel, String>> + Send>> + Send + Sync,
+>;
+
+/// Plain TCP with `TCP_NODELAY` (every protocol message is small and latency-bound).
+pub fn tcp_connector() -> Connector {
+    Arc::new(|addr: String| {
+        Box::pin(async move {
+            let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|e| format!("bad address {addr}: {e}"))?
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(1))
+                .http2_keep_alive_interval(Duration::from_secs(5))
+                .keep_alive_timeout(Duration::from_secs(5));
+            endpoint.connect().await.map_err(|e| format!("{e}"))
+        })
+    })
+}
+
+/// Who this node is on the wire and who its peers are.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// This node.
+    pub me: NodeId,
+    /// This process's incarnation (sent in every Hello).
+    pub incarnation: u64,
+    /// Every other node this node talks to, with its address.
+    pub peers: Vec<(NodeId, String)>,
+}
+
+const MIN_BACKOFF: Duration = Duration::from_millis(20);
+const MAX_BACKOFF: Duration = Duration::from_millis(1000);
+
+/// The sending half held by the driver: one outbox per peer, drained by that peer's link task.
+pub struct Transport {
+    outboxes: HashMap<NodeId, mpsc::UnboundedSender<Message>>,
+    closing: watch::Sender<bool>,
+    links: JoinSet<()>,
+}
+
+impl Transport {
+    /// Starts one link task per peer. Events (delivered messages, link changes) go to `events`;
+    /// the caller must also serve [`Transport::service`] so peers can reach it.
+    pub fn start(
+        cfg: &TransportConfig,
+        connector: Connector,
+        events: mpsc::Sender<TransportEvent>,
+    ) -> Transport {
+        let (closing, closing_rx) = watch::channel(false);
+        let mut outboxes = HashMap::new();
+        let mut links = JoinSet::new();
+        for (peer, addr) in &cfg.peers {
+            let (tx, rx) = mpsc::unbounded_channel();
+            outboxes.insert(*peer, tx);
+            links.spawn(run_link(
+                LinkId {
+                    me: cfg.me,
+                    incarnation: cfg.incarnation,
+                    peer: *peer,
+                    addr: addr.clone(),
+                },
+                connector.clone(),
+                rx,
+                events.clone(),
+                closing_rx.clone(),
+            ));
+        }
+        Transport {
+            outboxes,
+            closing,
+            links,
+        }
+    }
+
+    /// Queues `msg` for `to`; it will be delivered once, in order, whenever `to` is reachable.
+    pub fn send(&self, to: NodeId, msg: Message) {
+        if let Some(outbox) = self.outboxes.get(&to) {
+            // A closed outbox means the link task ended at shutdown: nothing left to deliver to.
+            let _ = outbox.send(msg);
+        }
+    }
+
+    /// Finishes in-flight sends: waits until every queued message is acknowledged, or until
+    /// `deadline` passes (a peer that is down cannot acknowledge). Returns true when all were.
+    pub async fn close(mut self, deadline: Duration) -> bool {
+        let _ = self.closing.send(true);
+        self.outboxes.clear();
+        let all = async { while self.links.join_next().await.is_some() {} };
+        let done = tokio::time::timeout(deadline, all).await.is_ok();
+        self.links.abort_all();
+        done
+    }
+}
+
+struct LinkId {
+    me: NodeId,
+    incarnation: u64,
+    peer: NodeId,
+    addr: String,
+}
+
+/// One outgoing link: connect, send Hello, resend the unacknowledged, then stream the outbox;
+/// on any error, back off and do it again.
+async fn run_link(
+    id: LinkId,
+    connector: Connector,
+    mut outbox: mpsc::UnboundedReceiver<Message>,
+    events: mpsc::Sender<TransportEvent>,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut next_seq: u64 = 1;
+    let mut unacked: VecDeque<wire::Envelope> = VecDeque::new();
+    let mut outbox_open = true;
+    let mut backoff = MIN_BACKOFF;
+    let mut was_up = false;
+    let finished = |closing: &watch::Receiver<bool>, outbox_open: bool, unacked: &VecDeque<_>| {
+        *closing.borrow() && !outbox_open && unacked.is_empty()
+    };
+    loop {
+        // Pull whatever is queued, so a shutdown with nothing to say ends at once.
+        while outbox_open {
+            match outbox.try_recv() {
+                Ok(msg) => {
+                    unacked.push_back(to_envelope(next_seq, &msg));
+                    next_seq += 1;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => outbox_open = false,
+            }
+        }
+        if finished(&closing, outbox_open, &unacked) {
+            return;
+        }
+        let reason = match connect_and_stream(
+            &id,
+            &connector,
+            &mut outbox,
+            &mut outbox_open,
+            &mut next_seq,
+            &mut unacked,
+            &events,
+            &mut closing,
+            &mut was_up,
+            &mut backoff,
+        )
+        .await
+        {
+            Ok(()) => return,
+            Err(reason) => reason,
+        };
+        if was_up {
+            was_up = false;
+            let _ = events
+                .send(TransportEvent::PeerDown {
+                    peer: id.peer,
+                    reason,
+                })
+                .await;
+        }
+        if *closing.borrow() && !outbox_open && unacked.is_empty() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = closing.changed() => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn connect_and_stream(
+    id: &LinkId,
+    connector: &Connector,
+    outbox: &mut mpsc::UnboundedReceiver<Message>,
+    outbox_open: &mut bool,
+    next_seq: &mut u64,
+    unacked: &mut VecDeque<wire::Envelope>,
+    events: &mpsc::Sender<TransportEvent>,
+    closing: &mut watch::Receiver<bool>,
+    was_up: &mut bool,
+    backoff: &mut Duration,
+) -> Result<(), String> {
+    let channel = connector(id.addr.clone()).await?;
+    let mut client = PeerClient::new(channel);
+    let (frames, frames_rx) = mpsc::channel::<wire::LinkFrame>(1024);
+    // Hello goes first and is already queued when the call starts: the server reads it
+    // before it answers with the response headers the call waits for.
+    let hello = wire::LinkFrame {
+        body: Some(wire::link_frame::Body::Hello(wire::Hello {
+            from: id.me.0,
+            to: id.peer.0,
+            incarnation: id.incarnation,
+        })),
+    };
+    let gone = |_| "stream closed".to_string();
+    frames.send(hello).await.map_err(gone)?;
+    let response = client
+        .link(ReceiverStream::new(frames_rx))
+        .await
+        .map_err(|s| s.message().to_string())?;
+    let mut acks = response.into_inner();
+    for env in unacked.iter() {
+        frames.send(frame(*env)).await.map_err(gone)?;
+    }
+    *was_up = true;
+    *backoff = MIN_BACKOFF;
+    let _ = events.send(TransportEvent::PeerUp { peer: id.peer }).await;
+    loop {
+        if *closing.borrow() && !*outbox_open && unacked.is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            ack = acks.message() => match ack {
+                Ok(Some(ack)) => {
+                    while unacked.front().is_some_and(|e| e.seq <= ack.seq) {
+                        unacked.pop_front();
+                    }
+                }
+                Ok(None) => return Err("peer closed the link".into()),
+                Err(status) => return Err(status.message().to_string()),
+            },
+            msg = outbox.recv(), if *outbox_open => match msg {
+                Some(msg) => {
+                    let env = to_envelope(*next_seq, &msg);
+                    *next_seq += 1;
+                    unacked.push_back(env);
+                    frames.send(frame(env)).await.map_err(gone)?;
+                }
+                None => *outbox_open = false,
+            },
+            _ = closing.changed() => {}
+        }
+    }
+}
+
+fn frame(env: wire::Envelope) -> wire::LinkFrame {
+    wire::LinkFrame {
+        body: Some(wire::link_frame::Body::Envelope(env)),
+    }
+}
+
+fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
+    let kind = match msg.kind {
+        MsgKind::Request => wire::Kind::Request,
+        MsgKind::Grant => wire::Kind::Grant,
+        MsgKind::Failed => wire::Kind::Failed,
+        MsgKind::Inquire => wire::Kind::Inquire,
+        MsgKind::Yield => wire::Kind::Yield,
+        MsgKind::Release => wire::Kind::Release,
+    };
+    wire::Envelope {
+        seq,
+        kind: kind as i32,
+        lamport: msg.lamport,
+        req_ts: msg.req.ts,
+        req_node: msg.req.node.0,
+    }
+}
+
+fn from_envelope(env: &wire::Envelope) -> Option<Message> {
+    let kind = match wire::Kind::try_from(env.kind).ok()? {
+        wire::Kind::Unspecified => return None,
+        wire::Kind::Request => MsgKind::Request,
+        wire::Kind::Grant => MsgKind::Grant,
+        wire::Kind::Failed => MsgKind::Failed,
+        wire::Kind::Inquire => MsgKind::Inquire,
+        wire::Kind::Yield => MsgKind::Yield,
+        wire::Kind::Release => MsgKind::Release,
+    };
+    Some(Message {
+        kind,
+        lamport: env.lamport,
+        req: RequestId {
+            ts: env.req_ts,
+            node: NodeId(env.req_node),
+        },
+    })
+}
+
+/// What the receiver remembers of one sender, across that sender's reconnects.
+#[derive(Default)]
+struct Inbound {
+    incarnation: u64,
+    delivered: u64,
+}
+
+/// The receiving half: the gRPC service peers stream into.
+pub struct PeerService {
+    me: NodeId,
+    incarnation: u64,
+    senders: HashMap<NodeId, Arc<Mutex<Inbound>>>,
+    events: mpsc::Sender<TransportEvent>,
+}
+
+impl PeerService {
+    /// A service that accepts links from `peers` and delivers their messages to `events`.
+    pub fn new(cfg: &TransportConfig, events: mpsc::Sender<TransportEvent>) -> PeerService {
+        PeerService {
+            me: cfg.me,
+            incarnation: cfg.incarnation,
+            senders: cfg
+                .peers
+                .iter()
+                .map(|(p, _)| (*p, Arc::new(Mutex::new(Inbound::default()))))
+                .collect(),
+            events,
+        }
+    }
+
+    /// The tonic service to mount on a server.
+    pub fn into_server(self) -> PeerServer<PeerService> {
+        PeerServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl Peer for PeerService {
+    type LinkStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<wire::LinkAck, tonic::Status>> + Send>>;
+
+    async fn link(
+        &self,
+        request: tonic::Request<tonic::Streaming<wire::LinkFrame>>,
+    ) -> Result<tonic::Response<Self::LinkStream>, tonic::Status> {
+        let mut frames = request.into_inner();
+        let hello = match frames.message().await? {
+            Some(wire::LinkFrame {
+                body: Some(wire::link_frame::Body::Hello(h)),
+            }) => h,
+            _ => return Err(tonic::Status::invalid_argument("a link starts with Hello")),
+        };
+        if hello.to != self.me.0 {
+            return Err(tonic::Status::failed_precondition(format!(
+                "this is node {}, not node {}: check the addresses in quorums.json",
+                self.me, hello.to
+            )));
+        }
+        let from = NodeId(hello.from);
+        let Some(state) = self.senders.get(&from).cloned() else {
+            return Err(tonic::Status::permission_denied(format!(
+                "node {from} is not a peer of node {}",
+                self.me
+            )));
+        };
+        {
+            let mut s = state.lock().await;
+            if hello.incarnation > s.incarnation {
+                // A new process on the sender's side numbers its link from 1 again.
+                s.incarnation = hello.incarnation;
+                s.delivered = 0;
+            }
+        }
+        let (acks, acks_rx) = watch::channel(wire::LinkAck {
+            seq: 0,
+            incarnation: self.incarnation,
+        });
+        let events = self.events.clone();
+        let my_incarnation = self.incarnation;
+        tokio::spawn(async move {
+            while let Ok(Some(frame)) = frames.message().await {
+                let Some(wire::link_frame::Body::Envelope(env)) = frame.body else {
+                    continue;
+                };
+                let mut s = state.lock().await;
+                if s.incarnation != hello.incarnation {
+                    return; // superseded by a newer process of the sender
+                }
+                if env.seq > s.delivered {
+                    if let Some(msg) = from_envelope(&env) {
+                        if events
+                            .send(TransportEvent::Message { from, msg })
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    s.delivered = env.seq;
+                }
+                let _ = acks.send(wire::LinkAck {
+                    seq: s.delivered,
+                    incarnation: my_incarnation,
+                });
+            }
+        });
+        let stream = WatchStream::new(acks_rx).map(Ok);
+        Ok(tonic::Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,122 @@
+//! Bad input to `maekawa node` and `maekawa check`: one clear line on stderr, non-zero exit.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn node(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).arg("node").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_id_not_in_the_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 3);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (code, err) = node(&[
+        "--id",
+        "7",
+        "--config",
+        config.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("id 7 is not in the file"), "{err}");
+    assert!(err.contains("quorums.json"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn an_address_already_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = dir.path().join("quorums.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"nodes": [{{"id": 0, "addr": "127.0.0.1:{port}"}}]}}"#),
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (code, err) = node(&[
+        "--id",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(err.to_lowercase().contains("in use"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn an_unwritable_log_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 1);
+    // A directory under a regular file can never be created or written (even by root).
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let logs = file.join("logs");
+    let (code, err) = node(&[
+        "--id",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(logs.to_str().unwrap()), "{err}");
+    assert!(err.contains("--log-dir"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn a_malformed_flag_value_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 1);
+    for (flag, value) in [("--think-ms", "abc"), ("--hold-ms", "9..3"), ("--id", "-1")] {
+        let (code, err) = node(&[
+            "--id",
+            if flag == "--id" { value } else { "0" },
+            "--config",
+            config.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        assert_eq!(code, 2, "{flag} {value}: {err}");
+        assert!(err.contains("error"), "{err}");
+        assert!(
+            err.contains(value) || err.contains(flag),
+            "{flag} {value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn check_on_a_directory_without_logs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 3);
+    let out = Command::new(BIN)
+        .args(["check", "--log-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("critical_section.log"), "{err}");
+}

@@ -1,0 +1,181 @@
+//! Shared helpers for process-level tests: a cluster of real `maekawa node` processes on free
+//! loopback ports in a temporary directory, stopped by PID when the test ends.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_maekawa");
+
+/// Ports that were free a moment ago (bound then released).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// Writes a quorums.json for `n` nodes on free loopback ports.
+pub fn write_config(dir: &Path, n: usize) -> PathBuf {
+    let nodes: Vec<String> = free_ports(n)
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!(r#"    {{"id": {i}, "addr": "127.0.0.1:{p}"}}"#))
+        .collect();
+    let path = dir.join("quorums.json");
+    std::fs::write(
+        &path,
+        format!("{{\n  \"nodes\": [\n{}\n  ]\n}}\n", nodes.join(",\n")),
+    )
+    .unwrap();
+    path
+}
+
+/// Polls `cond` until it holds or `deadline` passes.
+pub fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running cluster; every process still alive is killed (by PID) on drop.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub log_dir: PathBuf,
+    pub children: Vec<Option<Child>>,
+    pub extra_args: Vec<String>,
+}
+
+impl Cluster {
+    pub fn start(n: usize, extra_args: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), n);
+        let log_dir = dir.path().join("logs");
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let mut cluster = Cluster {
+            dir,
+            config,
+            log_dir,
+            children: Vec::new(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        for id in 0..n {
+            let child = cluster.spawn(id);
+            cluster.children.push(Some(child));
+        }
+        cluster
+    }
+
+    pub fn spawn(&self, id: usize) -> Child {
+        Command::new(BIN)
+            .args(["node", "--id", &id.to_string()])
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--log-dir")
+            .arg(&self.log_dir)
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn maekawa node")
+    }
+
+    /// Lines of critical_section.log (empty if not there yet).
+    pub fn cs_lines(&self) -> Vec<serde_json::Value> {
+        read_json_lines(&self.log_dir.join("critical_section.log"))
+    }
+
+    /// CS entries per node so far.
+    pub fn entries(&self, n: usize) -> Vec<usize> {
+        let mut counts = vec![0; n];
+        for line in self.cs_lines() {
+            if line["event"] == "enter" {
+                counts[line["node"].as_u64().unwrap() as usize] += 1;
+            }
+        }
+        counts
+    }
+
+    /// SIGTERM every live node and wait (bounded) for each to exit; returns their statuses.
+    pub fn stop_all(&mut self) -> Vec<ExitStatus> {
+        for child in self.children.iter().flatten() {
+            signal(child.id(), "TERM");
+        }
+        let mut statuses = Vec::new();
+        for slot in self.children.iter_mut() {
+            if let Some(mut child) = slot.take() {
+                statuses.push(wait_exit(&mut child, Duration::from_secs(15)));
+            }
+        }
+        statuses
+    }
+
+    /// Runs `maekawa check` on this cluster's logs.
+    pub fn check(&self) -> std::process::Output {
+        Command::new(BIN)
+            .arg("check")
+            .arg("--log-dir")
+            .arg(&self.log_dir)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+/// Waits for `child` to exit within `deadline`, killing it (and failing) if it does not.
+pub fn wait_exit(child: &mut Child, deadline: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {deadline:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {l}", path.display()))
+        })
+        .collect()
+}
