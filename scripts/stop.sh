@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop every node that has a PID file in the log directory: SIGTERM, wait, report.
+# Stop every node that has a PID file in the log directory: SIGTERM to all, wait, report.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 shopt -s nullglob
@@ -8,7 +8,7 @@ if [ ${#files[@]} -eq 0 ]; then
   echo "no node is running (no PID files in $LOG_DIR)"
   exit 0
 fi
-status=0
+declare -A pids=()
 for f in "${files[@]}"; do
   id="${f##*/node-}"; id="${id%.pid}"
   pid="$(cat "$f" 2>/dev/null)"
@@ -17,7 +17,12 @@ for f in "${files[@]}"; do
     rm -f "$f"
     continue
   fi
-  kill -TERM "$pid"
+  # All at once: each node's last messages reach peers that are still up.
+  kill -TERM "$pid" && pids[$id]=$pid
+done
+status=0
+for id in "${!pids[@]}"; do
+  pid=${pids[$id]}
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
     echo "node $id: PID $pid did not stop within 10 s; sending SIGKILL"
@@ -26,6 +31,6 @@ for f in "${files[@]}"; do
   else
     echo "node $id: stopped (PID $pid)"
   fi
-  rm -f "$f"
+  rm -f "$(pid_file "$id")"
 done
 exit $status

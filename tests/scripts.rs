@@ -1,0 +1,95 @@
+//! The user scripts, end to end: start3.sh, the refusal to start twice, stop.sh leaving no
+//! process behind, and `maekawa check` on the result. (kill-node.sh and a restart are tested
+//! with crash recovery.)
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn script(name: &str, args: &[&str], config: &Path, log_dir: &Path) -> std::process::Output {
+    Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/").to_string() + name)
+        .args(args)
+        .env("MAEKAWA_CONFIG", config)
+        .env("MAEKAWA_LOG_DIR", log_dir)
+        .env("MAEKAWA_NODE_ARGS", "--think-ms 0..20 --hold-ms 0..3")
+        .env("SKIP_BUILD", "1")
+        .output()
+        .unwrap()
+}
+
+fn pid_of(log_dir: &Path, id: usize) -> u32 {
+    std::fs::read_to_string(log_dir.join(format!("node-{id}.pid")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn start3_refuse_twice_and_stop() {
+    // The scripts run target/release/maekawa: make sure it is this build.
+    assert!(
+        BIN.ends_with("target/release/maekawa"),
+        "run the tests with --release (README.md): {BIN}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 3);
+    let logs = dir.path().join("logs");
+    let cs_enters = |node: u64| {
+        read_json_lines(&logs.join("critical_section.log"))
+            .iter()
+            .filter(|l| l["event"] == "enter" && l["node"] == node)
+            .count()
+    };
+
+    let out = script("start3.sh", &[], &config, &logs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pids: Vec<u32> = (0..3).map(|id| pid_of(&logs, id)).collect();
+    wait_for(
+        "all three nodes to enter 5 times",
+        Duration::from_secs(30),
+        || (0..3).all(|n| cs_enters(n) >= 5),
+    );
+
+    let again = script("start3.sh", &[], &config, &logs);
+    assert!(!again.status.success(), "a second start3.sh must refuse");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+
+    let stop = script("stop.sh", &[], &config, &logs);
+    let said = String::from_utf8_lossy(&stop.stdout);
+    assert!(stop.status.success(), "{said}");
+    for &pid in &pids {
+        assert!(
+            !alive(pid),
+            "PID {pid} still running after stop.sh:\n{said}"
+        );
+    }
+    assert_eq!(said.matches("stopped").count(), 3, "{said}");
+    let check = Command::new(BIN)
+        .arg("check")
+        .arg("--log-dir")
+        .arg(&logs)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
