@@ -359,9 +359,12 @@ impl Fields<'_> {
     }
 
     fn req(&self) -> Result<RequestId, CheckError> {
+        // Entries are matched within one incarnation's stretch of the log, so (ts, node)
+        // identifies the request there.
         Ok(RequestId {
             ts: self.u64("req_ts")?,
             node: self.node("req_node")?,
+            inc: 0,
         })
     }
 }

@@ -27,6 +27,20 @@ pub enum Step {
     Request(NodeId),
     /// The node leaves the CS.
     Exit(NodeId),
+    /// `kill -9` of the node and its restart as a new incarnation: its volatile state is lost,
+    /// its journal (the voter lock) is kept. Messages in flight *to* it are either all
+    /// redelivered to the new process (its peers resend what it had not acknowledged) or all
+    /// lost (acknowledged but not yet handled); messages *from* it either all arrive (already
+    /// handed to the peer) or are all lost. Then every link carries a Hello that announces the
+    /// incarnation on either side.
+    Crash {
+        /// The node.
+        node: NodeId,
+        /// In-flight messages to it survive.
+        keep_inbound: bool,
+        /// In-flight messages from it survive.
+        keep_outbound: bool,
+    },
 }
 
 impl fmt::Display for Step {
@@ -35,6 +49,16 @@ impl fmt::Display for Step {
             Step::Deliver { from, to } => write!(f, "deliver {from}->{to}"),
             Step::Request(n) => write!(f, "node {n} requests the CS"),
             Step::Exit(n) => write!(f, "node {n} exits the CS"),
+            Step::Crash {
+                node,
+                keep_inbound,
+                keep_outbound,
+            } => write!(
+                f,
+                "node {node} is killed and restarts (messages to it {}, from it {})",
+                if *keep_inbound { "resent" } else { "lost" },
+                if *keep_outbound { "kept" } else { "lost" }
+            ),
         }
     }
 }
@@ -53,6 +77,35 @@ pub struct StepEffect {
     pub entered: Option<RequestId>,
 }
 
+/// What travels on a link: a protocol message, or the transport's Hello that opens a link
+/// from a (new) incarnation of the sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// A protocol message.
+    Msg(Message),
+    /// The sender is this incarnation.
+    Hello(u64),
+}
+
+/// Crash-related settings of a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CrashModel {
+    /// How many crash-restarts may still happen.
+    pub crashes: u32,
+    /// Whether voters journal their lock (turned off only to show the checkers catch the
+    /// double grant that follows).
+    pub journal: bool,
+}
+
+impl Default for CrashModel {
+    fn default() -> Self {
+        CrashModel {
+            crashes: 0,
+            journal: true,
+        }
+    }
+}
+
 /// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cluster {
@@ -60,8 +113,11 @@ pub struct Cluster {
     // explorer's copy of a state per transition copies little. Unique in the simulator, where
     // `make_mut` costs nothing.
     nodes: Vec<Arc<Node>>,
-    links: Vec<Arc<VecDeque<Message>>>,
+    links: Vec<Arc<VecDeque<Item>>>,
     remaining: Vec<u32>,
+    /// Each voter's journaled lock.
+    journals: Vec<Option<RequestId>>,
+    crash: CrashModel,
     /// Self-messages wait on the self-link like any other (more interleavings) instead of
     /// being handled within the step that sent them (what the daemon does).
     queued_self: bool,
@@ -74,16 +130,35 @@ impl Cluster {
     /// delivered at any later step; without it they are handled at once, within the step that
     /// sent them, as the daemon's driver does.
     pub fn new(n: usize, requests: u32, options: Options, queued_self: bool) -> Cluster {
+        Cluster::with_crashes(n, requests, options, queued_self, CrashModel::default())
+    }
+
+    /// As [`Cluster::new`], allowing crash-restart steps.
+    pub fn with_crashes(
+        n: usize,
+        requests: u32,
+        options: Options,
+        queued_self: bool,
+        crash: CrashModel,
+    ) -> Cluster {
         let ids: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
         let quorums = QuorumSystem::grid(&ids);
         let nodes = ids
             .iter()
-            .map(|&id| Arc::new(Node::with_options(id, quorums.quorum(id), options)))
+            .map(|&id| {
+                let mut node = Node::with_options(id, quorums.quorum(id), options);
+                for &peer in ids.iter().filter(|&&p| p != id) {
+                    node.assume_peer(peer, 1);
+                }
+                Arc::new(node)
+            })
             .collect();
         Cluster {
             nodes,
             links: (0..n * n).map(|_| Arc::new(VecDeque::new())).collect(),
             remaining: vec![requests; n],
+            journals: vec![None; n],
+            crash,
             queued_self,
         }
     }
@@ -112,8 +187,8 @@ impl Cluster {
         self.remaining[id.0 as usize]
     }
 
-    /// Messages in flight on `from → to`, oldest first.
-    pub fn link(&self, from: NodeId, to: NodeId) -> &VecDeque<Message> {
+    /// Items in flight on `from → to`, oldest first.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &VecDeque<Item> {
         self.links[self.link_index(from, to)].as_ref()
     }
 
@@ -147,6 +222,58 @@ impl Cluster {
                 _ => {}
             }
         }
+        if self.crash.crashes > 0 {
+            for node in &self.nodes {
+                for (keep_inbound, keep_outbound) in
+                    [(true, true), (true, false), (false, true), (false, false)]
+                {
+                    out.push(Step::Crash {
+                        node: node.id(),
+                        keep_inbound,
+                        keep_outbound,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Crash-restarts still allowed.
+    pub fn crashes_left(&self) -> u32 {
+        self.crash.crashes
+    }
+
+    fn crash_restart(&mut self, c: NodeId, keep_inbound: bool, keep_outbound: bool) -> Vec<Action> {
+        self.crash.crashes -= 1;
+        let n = self.nodes.len();
+        let old = self.node(c);
+        let (quorum, options, incarnation) =
+            (old.quorum().to_vec(), old.options(), old.incarnation());
+        let lock = if self.crash.journal {
+            self.journals[c.0 as usize]
+        } else {
+            None
+        };
+        let (restored, actions) = Node::restore(c, &quorum, incarnation + 1, lock, options);
+        self.nodes[c.0 as usize] = Arc::new(restored);
+        for x in 0..n as u32 {
+            let x = NodeId(x);
+            let (to_c, from_c) = (self.link_index(x, c), self.link_index(c, x));
+            if x == c {
+                Arc::make_mut(&mut self.links[to_c]).clear();
+                continue;
+            }
+            let inbound = Arc::make_mut(&mut self.links[to_c]);
+            if !keep_inbound {
+                inbound.clear();
+            }
+            inbound.push_front(Item::Hello(self.nodes[x.0 as usize].incarnation()));
+            let outbound = Arc::make_mut(&mut self.links[from_c]);
+            if !keep_outbound {
+                outbound.clear();
+            }
+            outbound.push_back(Item::Hello(incarnation + 1));
+        }
+        actions
     }
 
     /// Performs `step`, which must be enabled.
@@ -155,12 +282,22 @@ impl Cluster {
         let (actor, actions) = match step {
             Step::Deliver { from, to } => {
                 let i = self.link_index(from, to);
-                let msg = Arc::make_mut(&mut self.links[i])
+                let item = Arc::make_mut(&mut self.links[i])
                     .pop_front()
                     .expect("deliver on an empty link");
-                effect.delivered = Some(msg);
-                (to, self.node_mut(to).handle(from, msg))
+                match item {
+                    Item::Msg(msg) => {
+                        effect.delivered = Some(msg);
+                        (to, self.node_mut(to).handle(from, msg))
+                    }
+                    Item::Hello(inc) => (to, self.node_mut(to).peer_incarnation(from, inc)),
+                }
             }
+            Step::Crash {
+                node,
+                keep_inbound,
+                keep_outbound,
+            } => (node, self.crash_restart(node, keep_inbound, keep_outbound)),
             Step::Request(id) => {
                 self.remaining[id.0 as usize] -= 1;
                 let actions = self
@@ -187,10 +324,11 @@ impl Cluster {
                             local.push_back(msg);
                         } else {
                             let i = self.link_index(actor, to);
-                            Arc::make_mut(&mut self.links[i]).push_back(msg);
+                            Arc::make_mut(&mut self.links[i]).push_back(Item::Msg(msg));
                         }
                     }
                     Action::EnterCs { req, .. } => effect.entered = Some(req),
+                    Action::Persist { lock } => self.journals[actor.0 as usize] = lock,
                     Action::Log(_) => {}
                 }
             }

@@ -89,12 +89,19 @@ struct StartLine {
     time: String,
 }
 
+/// The request as the CS log shows it: `{"ts":17,"node":1}` (PROTOCOL.md §4).
+#[derive(Serialize)]
+struct CsRequest {
+    ts: u64,
+    node: NodeId,
+}
+
 #[derive(Serialize)]
 struct EnterLine<'a> {
     event: &'static str,
     node: NodeId,
     entry: u64,
-    request: RequestId,
+    request: CsRequest,
     votes: &'a [NodeId],
     time: String,
 }
@@ -155,7 +162,10 @@ impl CsLog {
             event: "enter",
             node,
             entry,
-            request: req,
+            request: CsRequest {
+                ts: req.ts,
+                node: req.node,
+            },
             votes,
             time: now(),
         })
@@ -289,9 +299,11 @@ mod tests {
     use super::*;
 
     fn req(ts: u64, node: u32) -> RequestId {
+        // The CS log does not carry the incarnation: it reads back as 0.
         RequestId {
             ts,
             node: NodeId(node),
+            inc: 0,
         }
     }
 

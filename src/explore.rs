@@ -9,7 +9,7 @@
 //! steps from the start, replayed into a readable trace. Random schedules ([`crate::sim`]) cover
 //! big clusters; this covers small ones completely.
 
-use crate::cluster::{Cluster, Step};
+use crate::cluster::{Cluster, CrashModel, Step};
 use crate::protocol::Options;
 use std::collections::HashSet;
 use std::fmt;
@@ -29,6 +29,8 @@ pub struct ExploreConfig {
     /// Let self-messages wait on the self-link (many more interleavings) instead of handling
     /// them within the step that sent them, as the daemon does.
     pub queued_self: bool,
+    /// Crash-restarts allowed, and whether voters journal their lock.
+    pub crash: CrashModel,
 }
 
 /// What an exhaustive run covered.
@@ -132,7 +134,13 @@ struct Frame {
 
 /// Explores every reachable state; `Err` on the first violation found.
 pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>> {
-    let start = Cluster::new(cfg.nodes, cfg.requests, cfg.options, cfg.queued_self);
+    let start = Cluster::with_crashes(
+        cfg.nodes,
+        cfg.requests,
+        cfg.options,
+        cfg.queued_self,
+        cfg.crash,
+    );
     let mut seen = FingerprintSet::default();
     let mut report = ExploreReport::default();
     let mut stack: Vec<Frame> = Vec::new();
@@ -212,7 +220,13 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
 /// Replays `path` from the initial state into one line per step, naming the message delivered
 /// and what it caused.
 fn replay(cfg: &ExploreConfig, path: &[Step]) -> Vec<String> {
-    let mut cluster = Cluster::new(cfg.nodes, cfg.requests, cfg.options, cfg.queued_self);
+    let mut cluster = Cluster::with_crashes(
+        cfg.nodes,
+        cfg.requests,
+        cfg.options,
+        cfg.queued_self,
+        cfg.crash,
+    );
     path.iter()
         .map(|&step| {
             let effect = cluster.apply(step);

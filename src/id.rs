@@ -19,16 +19,22 @@ impl fmt::Display for NodeId {
     }
 }
 
-/// One request for the critical section, `(ts, node)`.
+/// One request for the critical section, `(ts, node)` made by incarnation `inc` of `node`.
 ///
 /// The derived `Ord` *is* the priority: a smaller value wins (lower Lamport timestamp first,
-/// node id breaks ties), so every voter ranks competing requests the same way.
+/// node id breaks ties), so every voter ranks competing requests the same way. `inc` makes the
+/// identity unique across restarts: a request of a dead process never equals a live one, so a
+/// stale GRANT or INQUIRE can never be taken as current.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId {
     /// Lamport timestamp at which the request was made.
     pub ts: u64,
     /// The node that wants the critical section.
     pub node: NodeId,
+    /// The incarnation (process start) of `node` that made the request. Absent in the CS
+    /// log's `request` (PROTOCOL.md §4 fixes that shape), so it reads as 0 there.
+    #[serde(default)]
+    pub inc: u64,
 }
 
 impl RequestId {

@@ -2,6 +2,7 @@
 //! Nothing here decides protocol behaviour.
 
 use clap::{Parser, Subcommand};
+use maekawa::cluster::CrashModel;
 use maekawa::config::Config;
 use maekawa::explore::{self, ExploreConfig};
 use maekawa::id::NodeId;
@@ -46,6 +47,9 @@ enum Command {
         /// Stop requesting after this many CS entries (the node keeps voting for others).
         #[arg(long)]
         max_entries: Option<u64>,
+        /// Test-only: run without the voter journal, so a restarted voter can grant twice.
+        #[arg(long, hide = true)]
+        unsafe_no_journal: bool,
     },
     /// Verify a run from its logs: no two CS intervals overlap, every entry's votes are the
     /// entering node's quorum, and each node received a Grant from every voter before entering.
@@ -91,6 +95,12 @@ enum Command {
         /// Worker threads (defaults to the number of cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Crash-restarts (kill -9, restart, journal kept) at random moments of each schedule.
+        #[arg(long, default_value_t = 0)]
+        crashes: u32,
+        /// Test-only: voters keep no journal, to watch the checker catch the double grant.
+        #[arg(long, hide = true)]
+        without_journal: bool,
         /// Test-only: switch off Sanders' lock-change FAILED rule to watch the checker catch
         /// the deadlock it prevents.
         #[arg(long, hide = true)]
@@ -112,6 +122,12 @@ enum Command {
         /// instead of handling them at once, as the daemon does.
         #[arg(long)]
         queued_self: bool,
+        /// Crash-restarts allowed anywhere in the exploration (kill -9, restart, journal kept).
+        #[arg(long, default_value_t = 0)]
+        crashes: u32,
+        /// Test-only: voters keep no journal, to watch the checker catch the double grant.
+        #[arg(long, hide = true)]
+        without_journal: bool,
         /// Test-only: switch off Sanders' lock-change FAILED rule to watch the checker catch
         /// the deadlock it prevents.
         #[arg(long, hide = true)]
@@ -130,6 +146,7 @@ fn main() -> ExitCode {
             think_ms,
             hold_ms,
             max_entries,
+            unsafe_no_journal,
         } => {
             let settings = match node_settings(
                 NodeId(id),
@@ -140,7 +157,10 @@ fn main() -> ExitCode {
                 hold_ms,
                 max_entries,
             ) {
-                Ok(s) => s,
+                Ok(s) => NodeSettings {
+                    unsafe_no_journal,
+                    ..s
+                },
                 Err(e) => return fail(&e),
             };
             match run_node(settings) {
@@ -183,6 +203,8 @@ fn main() -> ExitCode {
             schedules,
             contention,
             threads,
+            crashes,
+            without_journal,
             without_lock_change_failed,
         } => {
             let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
@@ -194,6 +216,8 @@ fn main() -> ExitCode {
                 options: Options {
                     lock_change_failed: !without_lock_change_failed,
                 },
+                crashes,
+                journal: !without_journal,
             };
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -234,6 +258,8 @@ fn main() -> ExitCode {
             requests,
             max_states,
             queued_self,
+            crashes,
+            without_journal,
             without_lock_change_failed,
         } => {
             let cfg = ExploreConfig {
@@ -244,6 +270,10 @@ fn main() -> ExitCode {
                 },
                 max_states,
                 queued_self,
+                crash: CrashModel {
+                    crashes,
+                    journal: !without_journal,
+                },
             };
             let started = Instant::now();
             match explore::explore(&cfg) {
@@ -289,12 +319,15 @@ fn node_settings(
         think,
         hold,
         max_entries,
+        unsafe_no_journal: false,
     })
 }
 
 /// Sets up logging, binds the node's address, and runs the node on a tokio runtime until
 /// SIGTERM or SIGINT.
 fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    // One process per node id: held until this process ends (the OS releases it on kill -9).
+    let _lock = maekawa::proclock::ProcessLock::acquire(&settings.log_dir, settings.id)?;
     let guard = maekawa::logfmt::init(&settings.log_dir, settings.id)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -9,7 +9,8 @@
 use crate::config::Config;
 use crate::cslog::CsLog;
 use crate::id::{NodeId, RequestId};
-use crate::protocol::{Action, LogEvent, Message, Node, Phase};
+use crate::journal::Journal;
+use crate::protocol::{Action, LogEvent, Message, MsgKind, Node, Phase};
 use crate::sim::SplitMix64;
 use crate::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
 use std::collections::VecDeque;
@@ -96,6 +97,9 @@ pub struct NodeSettings {
     pub hold: MsRange,
     /// Stop requesting after this many entries (keep voting).
     pub max_entries: Option<u64>,
+    /// Test-only: run the voter without its journal, to show that a restarted voter then
+    /// grants twice and `maekawa check` catches it. Never for real use.
+    pub unsafe_no_journal: bool,
 }
 
 /// Why a node could not run.
@@ -115,6 +119,12 @@ pub enum NodeError {
     /// The gRPC server failed.
     #[error("serving peers failed: {0}")]
     Serve(String),
+    /// Another process runs this node id.
+    #[error(transparent)]
+    Locked(#[from] crate::proclock::ProcessLockError),
+    /// The voter journal cannot be trusted or written.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
 }
 
 /// Reads, increments and durably stores this node's incarnation: every start gets a number
@@ -146,8 +156,10 @@ pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, NodeError> {
 }
 
 /// Runs one node until `shutdown` resolves: serves peers on `incoming`, talks to them through
-/// `connector`, and takes commands from `control`. On shutdown it leaves the CS if inside,
-/// waits (bounded) for its last messages to be acknowledged, and returns its entry count.
+/// `connector`, and takes commands from `control`. The caller must hold the node's
+/// [`crate::proclock::ProcessLock`] (one process per node id) for as long as this runs. On
+/// shutdown it leaves the CS if inside, waits (bounded) for its last messages to be
+/// acknowledged, and returns its entry count.
 pub async fn run<I, IO, IE>(
     settings: NodeSettings,
     incoming: I,
@@ -167,6 +179,12 @@ where
 {
     let me = settings.id;
     let incarnation = next_incarnation(&settings.log_dir, me)?;
+    let (journal, journaled_lock) = Journal::open(&settings.log_dir, me)?;
+    let journaled_lock = if settings.unsafe_no_journal {
+        None
+    } else {
+        journaled_lock
+    };
     let mut cs_log = CsLog::open(&settings.log_dir)?;
     // The CS log's start line comes before any peer is contacted: a CS left open by a killed
     // predecessor ends here.
@@ -184,6 +202,7 @@ where
         quorum = %json_ids(&quorum),
         pid = std::process::id(),
         workload = ?settings.workload,
+        journaled_lock = %journaled_lock.map_or("none".to_string(), |r| r.to_string()),
     );
 
     let peers: Vec<(NodeId, String)> = settings
@@ -211,9 +230,12 @@ where
     let transport = Transport::start(&tcfg, connector, events_tx);
 
     let seed = u64::from(std::process::id()) ^ (u64::from(me.0) << 32) ^ incarnation;
+    let (core, restore_actions) =
+        Node::restore(me, &quorum, incarnation, journaled_lock, Default::default());
     let mut driver = Driver {
         me,
-        core: Node::new(me, &quorum),
+        core,
+        journal,
         transport,
         cs_log,
         rng: SplitMix64::new(seed),
@@ -223,6 +245,7 @@ where
         hold_until: None,
         think_until: None,
     };
+    driver.execute(restore_actions)?;
     driver.schedule_think();
 
     tokio::pin!(shutdown);
@@ -236,6 +259,11 @@ where
                 Some(TransportEvent::Message { from, msg }) => {
                     driver.log_msg("recv", from, me, &msg);
                     let actions = driver.core.handle(from, msg);
+                    driver.execute(actions)?;
+                }
+                Some(TransportEvent::PeerIncarnation { peer, incarnation }) => {
+                    info!(event = "peer_incarnation", peer = peer.0, incarnation);
+                    let actions = driver.core.peer_incarnation(peer, incarnation);
                     driver.execute(actions)?;
                 }
                 Some(TransportEvent::PeerUp { peer }) => info!(event = "peer_up", peer = peer.0),
@@ -290,6 +318,7 @@ pub fn json_ids(ids: &[NodeId]) -> String {
 struct Driver {
     me: NodeId,
     core: Node,
+    journal: Journal,
     transport: Transport,
     cs_log: CsLog,
     rng: SplitMix64,
@@ -356,15 +385,31 @@ impl Driver {
     }
 
     fn log_msg(&self, dir: &'static str, from: NodeId, to: NodeId, msg: &Message) {
-        info!(
-            event = dir,
-            msg = msg.kind.name(),
-            from = from.0,
-            to = to.0,
-            lamport = msg.lamport,
-            req_ts = msg.req.ts,
-            req_node = msg.req.node.0
-        );
+        if msg.kind == MsgKind::Sync {
+            info!(
+                event = dir,
+                msg = msg.kind.name(),
+                from = from.0,
+                to = to.0,
+                lamport = msg.lamport,
+                req_ts = msg.req.ts,
+                req_node = msg.req.node.0,
+                req_inc = msg.req.inc,
+                holds_grant = msg.holds_grant,
+                to_inc = msg.to_inc
+            );
+        } else {
+            info!(
+                event = dir,
+                msg = msg.kind.name(),
+                from = from.0,
+                to = to.0,
+                lamport = msg.lamport,
+                req_ts = msg.req.ts,
+                req_node = msg.req.node.0,
+                req_inc = msg.req.inc
+            );
+        }
     }
 
     /// Carries out actions in order; self-messages are handled after the batch that sent them.
@@ -383,6 +428,20 @@ impl Driver {
                         }
                     }
                     Action::EnterCs { req, votes } => self.enter(req, &votes)?,
+                    Action::Persist { lock } => {
+                        // Durable before anything after it (a GRANT) is carried out.
+                        if !self.settings.unsafe_no_journal {
+                            self.journal.record(lock)?;
+                        }
+                    }
+                    Action::Log(LogEvent::Revote { what, req, why }) => info!(
+                        event = "revote",
+                        what,
+                        req_ts = req.ts,
+                        req_node = req.node.0,
+                        req_inc = req.inc,
+                        why
+                    ),
                     Action::Log(LogEvent::Ignored { from, msg, why }) => info!(
                         event = "ignored",
                         msg = msg.kind.name(),

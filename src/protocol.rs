@@ -11,7 +11,7 @@
 //! delivers them back through [`Node::handle`] like any other message.
 
 use crate::id::{NodeId, RequestId};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The six message kinds of the protocol.
@@ -29,17 +29,21 @@ pub enum MsgKind {
     Yield,
     /// Requester → voter: I am done (or no longer want your vote).
     Release,
+    /// Requester → voter, on every new link between two incarnations: the request I have now
+    /// (`req.ts == 0`: none). The voter reconciles its lock and queue with it (re-voting).
+    Sync,
 }
 
 impl MsgKind {
     /// All kinds, in a fixed order (used for per-kind counters).
-    pub const ALL: [MsgKind; 6] = [
+    pub const ALL: [MsgKind; 7] = [
         MsgKind::Request,
         MsgKind::Grant,
         MsgKind::Failed,
         MsgKind::Inquire,
         MsgKind::Yield,
         MsgKind::Release,
+        MsgKind::Sync,
     ];
 
     /// Position in [`MsgKind::ALL`], for array-indexed counters.
@@ -56,6 +60,7 @@ impl MsgKind {
             MsgKind::Inquire => "Inquire",
             MsgKind::Yield => "Yield",
             MsgKind::Release => "Release",
+            MsgKind::Sync => "Sync",
         }
     }
 }
@@ -75,11 +80,29 @@ pub struct Message {
     pub lamport: u64,
     /// The request this message is about.
     pub req: RequestId,
+    /// In a `Sync` only: the sender holds the receiver's grant for `req`.
+    pub holds_grant: bool,
+    /// In a `Sync` only: the receiver's incarnation it answers. A Sync meant for an earlier
+    /// process of the receiver is stale (a fresh one follows) and is ignored.
+    pub to_inc: u64,
+}
+
+impl Message {
+    /// For a `Sync`: the sender's current request, if it has one.
+    pub fn synced_request(&self) -> Option<RequestId> {
+        (self.req.ts != 0).then_some(self.req)
+    }
 }
 
 /// What the caller must do, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Make the voter's lock durable (write and fsync) before carrying out any later action:
+    /// a GRANT that follows must never leave before its lock is on disk.
+    Persist {
+        /// The lock to record (`None`: unlocked).
+        lock: Option<RequestId>,
+    },
     /// Deliver `msg` to `to` (possibly this node itself).
     Send {
         /// Destination node.
@@ -108,6 +131,17 @@ pub enum LogEvent {
         /// The message.
         msg: Message,
         /// Why it was dropped.
+        why: &'static str,
+    },
+    /// Re-voting after a restart: the voter changed its lock or queue to match what a
+    /// requester (or a dead incarnation of it) really has.
+    Revote {
+        /// `freed` (a vote given back), `dropped` (a queued request forgotten), `requeued` (a
+        /// lost request taken again), or `regranted` (a grant sent again).
+        what: &'static str,
+        /// The request concerned.
+        req: RequestId,
+        /// Why, in words.
         why: &'static str,
     },
     /// An INQUIRE is held back: this node has no reason yet to think it will lose.
@@ -189,13 +223,19 @@ pub struct VoterView {
     pub inquired: bool,
     /// Queued requests that already know they lost here (sent FAILED, or yielded to us).
     pub told_failed: BTreeSet<RequestId>,
+    /// This process has sent the GRANT for the current lock (false only for a lock restored
+    /// from the journal and not granted again since).
+    pub grant_sent: bool,
 }
 
 /// One node's protocol state: requester and voter in one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Node {
     me: NodeId,
+    incarnation: u64,
     quorum: Vec<NodeId>,
+    /// The newest incarnation seen of each peer.
+    peers: BTreeMap<NodeId, u64>,
     clock: u64,
     phase: Phase,
     req: RequesterView,
@@ -216,7 +256,9 @@ impl Node {
         quorum.dedup();
         Node {
             me,
+            incarnation: 1,
             quorum,
+            peers: BTreeMap::new(),
             clock: 0,
             phase: Phase::Idle,
             req: RequesterView::default(),
@@ -225,9 +267,51 @@ impl Node {
         }
     }
 
+    /// A node after a (re)start as incarnation `incarnation`, with the lock its journal kept.
+    /// Its requester side starts idle: a restarted node has lost its CS and its request. A
+    /// lock held by this node's own earlier incarnation is freed at once (that request is dead).
+    #[must_use = "the actions must be carried out"]
+    pub fn restore(
+        me: NodeId,
+        quorum: &[NodeId],
+        incarnation: u64,
+        lock: Option<RequestId>,
+        options: Options,
+    ) -> (Node, Vec<Action>) {
+        let mut node = Node::with_options(me, quorum, options);
+        node.incarnation = incarnation;
+        node.voter.lock = lock;
+        let mut out = Vec::new();
+        if let Some(l) = lock.filter(|l| l.node == me && l.inc < incarnation) {
+            out.push(Action::Log(LogEvent::Revote {
+                what: "freed",
+                req: l,
+                why: "held by this node's own previous incarnation",
+            }));
+            node.grant_next(&mut out);
+        }
+        (node, out)
+    }
+
+    /// Records a peer's incarnation learned out of band (the checkers' initial state), without
+    /// the reconciliation [`Node::peer_incarnation`] performs.
+    pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
+        self.peers.insert(peer, incarnation);
+    }
+
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.me
+    }
+
+    /// This node's incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The checker-only switches this node runs with.
+    pub fn options(&self) -> Options {
+        self.options
     }
 
     /// The voters this node must win, sorted.
@@ -265,6 +349,7 @@ impl Node {
         let req = RequestId {
             ts: self.clock,
             node: self.me,
+            inc: self.incarnation,
         };
         self.phase = Phase::Wanting(req);
         self.req = RequesterView::default();
@@ -293,6 +378,10 @@ impl Node {
     }
 
     /// A message arrived from `from` (possibly this node itself).
+    ///
+    /// Contract with the transport: nothing sent by a dead incarnation of `from` is handed in
+    /// after [`Node::peer_incarnation`] announced its successor (messages carry the requester's
+    /// incarnation in the request id, not the sender's).
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, msg: Message) -> Vec<Action> {
         self.clock = self.clock.max(msg.lamport) + 1;
@@ -304,6 +393,65 @@ impl Node {
             MsgKind::Grant => self.on_grant(&mut out, from, msg),
             MsgKind::Failed => self.on_failed(&mut out, from, msg),
             MsgKind::Inquire => self.on_inquire(&mut out, from, msg),
+            MsgKind::Sync => self.on_sync(&mut out, from, msg),
+        }
+        out
+    }
+
+    /// A link to `peer` came up and `peer` says it is incarnation `incarnation` (PROTOCOL.md
+    /// §3). If that is news, reconcile: as a voter, forget what `peer`'s older incarnations
+    /// asked for (freeing a vote they held); as a requester, tell `peer` (if it votes for us)
+    /// which request we have now, since a restarted voter lost its queue.
+    #[must_use = "the actions must be carried out"]
+    pub fn peer_incarnation(&mut self, peer: NodeId, incarnation: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
+            return out;
+        }
+        self.peers.insert(peer, incarnation);
+        let dead = |r: &RequestId| r.node == peer && r.inc < incarnation;
+        let dropped: Vec<RequestId> = self
+            .voter
+            .queue
+            .iter()
+            .filter(|r| dead(r))
+            .copied()
+            .collect();
+        for r in dropped {
+            self.voter.queue.remove(&r);
+            self.voter.told_failed.remove(&r);
+            out.push(Action::Log(LogEvent::Revote {
+                what: "dropped",
+                req: r,
+                why: "queued request of a dead incarnation",
+            }));
+        }
+        if let Some(l) = self.voter.lock.filter(|l| dead(l)) {
+            out.push(Action::Log(LogEvent::Revote {
+                what: "freed",
+                req: l,
+                why: "vote held by a dead incarnation",
+            }));
+            self.voter.lock = None;
+            self.grant_next(&mut out);
+        }
+        if self.quorum.contains(&peer) {
+            // The peer's voter side may have restarted: what it knew of us is gone.
+            self.req.failed.remove(&peer);
+            self.req.deferred.remove(&peer);
+            let req = match self.phase {
+                Phase::Wanting(r) | Phase::InCs(r) => r,
+                Phase::Idle => RequestId {
+                    ts: 0,
+                    node: self.me,
+                    inc: self.incarnation,
+                },
+            };
+            self.send(&mut out, peer, MsgKind::Sync, req);
+            if let Some(Action::Send { msg, .. }) = out.last_mut() {
+                msg.holds_grant = self.req.granted.contains(&peer);
+                msg.to_inc = incarnation;
+            }
         }
         out
     }
@@ -316,6 +464,8 @@ impl Node {
                 kind,
                 lamport: self.clock,
                 req,
+                holds_grant: false,
+                to_inc: 0,
             },
         });
     }
@@ -326,11 +476,26 @@ impl Node {
 
     // ---- voter side -------------------------------------------------------------------------
 
+    fn is_dead(&self, r: &RequestId) -> bool {
+        self.peers.get(&r.node).is_some_and(|&k| r.inc < k)
+            || (r.node == self.me && r.inc < self.incarnation)
+    }
+
     fn on_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        if self.is_dead(&msg.req) {
+            return Self::ignore(out, from, msg, "request of a dead incarnation");
+        }
+        self.take_request(out, from, msg);
+    }
+
+    /// The REQUEST rule proper (also used to re-queue a request a restart lost).
+    fn take_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
         let r = msg.req;
         let Some(lock) = self.voter.lock else {
             self.voter.lock = Some(r);
             self.voter.inquired = false;
+            self.voter.grant_sent = true;
+            out.push(Action::Persist { lock: Some(r) });
             self.send(out, r.node, MsgKind::Grant, r);
             return;
         };
@@ -382,15 +547,20 @@ impl Node {
         }
     }
 
-    /// Gives the vote to the head of the queue (or unlocks), then applies Sanders' rule.
+    /// Gives the vote to the head of the queue (or unlocks), then applies Sanders' rule. The
+    /// new lock is persisted before the GRANT leaves.
     fn grant_next(&mut self, out: &mut Vec<Action>) {
         self.voter.inquired = false;
         let Some(head) = self.voter.queue.pop_first() else {
             self.voter.lock = None;
+            self.voter.grant_sent = false;
+            out.push(Action::Persist { lock: None });
             return;
         };
         self.voter.told_failed.remove(&head);
         self.voter.lock = Some(head);
+        self.voter.grant_sent = true;
+        out.push(Action::Persist { lock: Some(head) });
         self.send(out, head.node, MsgKind::Grant, head);
         if self.options.lock_change_failed {
             let untold: Vec<RequestId> = self
@@ -404,6 +574,82 @@ impl Node {
                 self.voter.told_failed.insert(q);
                 self.send(out, q.node, MsgKind::Failed, q);
             }
+        }
+    }
+
+    /// Reconciliation, voter side: make lock and queue agree with what `from` really has.
+    fn on_sync(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        if self.is_dead(&msg.req) {
+            return Self::ignore(out, from, msg, "sync from a dead incarnation");
+        }
+        if msg.to_inc != self.incarnation {
+            return Self::ignore(out, from, msg, "sync meant for an earlier incarnation");
+        }
+        let current = msg.synced_request();
+        let stale: Vec<RequestId> = self
+            .voter
+            .queue
+            .iter()
+            .filter(|r| r.node == from && Some(**r) != current)
+            .copied()
+            .collect();
+        for r in stale {
+            self.voter.queue.remove(&r);
+            self.voter.told_failed.remove(&r);
+            out.push(Action::Log(LogEvent::Revote {
+                what: "dropped",
+                req: r,
+                why: "queued request its requester no longer has",
+            }));
+        }
+        if let Some(l) = self
+            .voter
+            .lock
+            .filter(|l| l.node == from && Some(*l) != current)
+        {
+            out.push(Action::Log(LogEvent::Revote {
+                what: "freed",
+                req: l,
+                why: "vote held by a request its requester no longer has",
+            }));
+            self.voter.lock = None;
+            self.grant_next(out);
+        }
+        let Some(r) = current else { return };
+        if self.voter.lock == Some(r) {
+            // Grant again only a lock restored from the journal whose GRANT the requester
+            // does not have: a second GRANT of this process could cross a YIELD and leave the
+            // requester counting a vote that has moved on.
+            if !msg.holds_grant && !self.voter.grant_sent {
+                out.push(Action::Log(LogEvent::Revote {
+                    what: "regranted",
+                    req: r,
+                    why: "the grant was lost in a restart",
+                }));
+                self.voter.grant_sent = true;
+                self.send(out, r.node, MsgKind::Grant, r);
+                // An INQUIRE sent before this GRANT was ignored (the grant was not held):
+                // ask again if a higher-priority request waits.
+                self.voter.inquired = false;
+                if self.voter.queue.first().is_some_and(|q| q.beats(&r)) {
+                    self.voter.inquired = true;
+                    self.send(out, r.node, MsgKind::Inquire, r);
+                }
+            }
+        } else if !self.voter.queue.contains(&r) {
+            out.push(Action::Log(LogEvent::Revote {
+                what: "requeued",
+                req: r,
+                why: "request lost in a restart",
+            }));
+            self.take_request(
+                out,
+                from,
+                Message {
+                    kind: MsgKind::Request,
+                    ..msg
+                },
+            );
         }
     }
 

@@ -8,7 +8,7 @@
 //! and the command that replays it exactly. Library code so that tests and `maekawa simulate`
 //! share it; it must stay deterministic (no clock, no thread-dependent order within a run).
 
-use crate::cluster::{Cluster, Step};
+use crate::cluster::{Cluster, CrashModel, Step};
 use crate::id::NodeId;
 use crate::protocol::{Message, MsgKind, Options, Phase};
 use std::collections::VecDeque;
@@ -36,6 +36,10 @@ pub struct SimConfig {
     pub contention: Contention,
     /// Core switches (only the checkers' non-vacuity tests turn anything off).
     pub options: Options,
+    /// Crash-restarts of random nodes at random moments (kill -9, restart, journal kept).
+    pub crashes: u32,
+    /// Voters journal their lock (off only to show the checker catches the double grant).
+    pub journal: bool,
 }
 
 impl SimConfig {
@@ -51,6 +55,12 @@ impl SimConfig {
         if !self.options.lock_change_failed {
             cmd.push_str(" --without-lock-change-failed");
         }
+        if self.crashes > 0 {
+            cmd.push_str(&format!(" --crashes {}", self.crashes));
+        }
+        if !self.journal {
+            cmd.push_str(" --without-journal");
+        }
         cmd
     }
 }
@@ -65,7 +75,7 @@ pub struct SimStats {
     /// Steps taken.
     pub steps: u64,
     /// Network messages (a node to another node) by kind, indexed by [`MsgKind::index`].
-    pub network: [u64; 6],
+    pub network: [u64; 7],
     /// Messages a node sent to itself (they cost no network).
     pub self_messages: u64,
     /// Most times one node overtook one waiting request (the bound is 1).
@@ -263,7 +273,19 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
     // interleavings than the daemon can produce); the other half handle them at once, as the
     // daemon's driver does.
     let queued_self = rng.below(2) == 0;
-    let mut cluster = Cluster::new(n, cfg.requests, cfg.options, queued_self);
+    let mut cluster = Cluster::with_crashes(
+        n,
+        cfg.requests,
+        cfg.options,
+        queued_self,
+        CrashModel {
+            crashes: cfg.crashes,
+            journal: cfg.journal,
+        },
+    );
+    // Crashes come at random moments spread over the run: each step has this chance.
+    let crash_period = 20 + rng.below(30 * (n * n) as u64 * cfg.requests as u64 + 1);
+    let (mut made, mut lost) = (0u64, 0u64);
     // Per-run character, drawn from the seed: link speeds and how eager nodes are.
     let link_weight: Vec<u64> = (0..n * n).map(|_| rng.between(1, 16)).collect();
     let request_weight = rng.between(1, 24);
@@ -294,7 +316,18 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
         if enabled.is_empty() {
             break;
         }
-        let step = if cfg.contention == Contention::Full
+        let crash_steps = enabled
+            .iter()
+            .filter(|s| matches!(s, Step::Crash { .. }))
+            .count() as u64;
+        let step = if crash_steps > 0 && rng.below(crash_period) == 0 {
+            let pick = rng.below(crash_steps) as usize;
+            *enabled
+                .iter()
+                .filter(|s| matches!(s, Step::Crash { .. }))
+                .nth(pick)
+                .expect("counted above")
+        } else if cfg.contention == Contention::Full
             && enabled.iter().any(|s| matches!(s, Step::Request(_)))
         {
             *enabled
@@ -307,6 +340,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 Step::Deliver { from, to } => link_weight[from.0 as usize * n + to.0 as usize],
                 Step::Request(_) => request_weight,
                 Step::Exit(_) => exit_weight,
+                Step::Crash { .. } => 0,
             }));
             let total: u64 = weights.iter().sum();
             let mut pick = rng.below(total);
@@ -329,6 +363,10 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 &trace,
             ));
         }
+        if let Step::Crash { node, .. } = step {
+            // A request still waiting dies with its process: it is not owed an entry.
+            lost += u64::from(matches!(cluster.node(node).phase(), Phase::Wanting(_)));
+        }
         let effect = cluster.apply(step);
         if trace.len() == TRACE_LEN {
             trace.pop_front();
@@ -337,7 +375,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
 
         let actor = match step {
             Step::Deliver { to, .. } => to,
-            Step::Request(id) | Step::Exit(id) => id,
+            Step::Request(id) | Step::Exit(id) | Step::Crash { node: id, .. } => id,
         };
         for (to, msg) in &effect.sent {
             if *to == actor {
@@ -347,7 +385,11 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             }
         }
         match step {
-            Step::Request(id) => overtakes.requested(id.0 as usize, step_no),
+            Step::Request(id) => {
+                made += 1;
+                overtakes.requested(id.0 as usize, step_no);
+            }
+            Step::Crash { .. } => {}
             Step::Deliver { .. } | Step::Exit(_) => {}
         }
         for msg in effect.delivered.iter().chain(&effect.handled_locally) {
@@ -360,8 +402,12 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
         }
         if let Some(req) = effect.entered {
             stats.entries += 1;
-            if let Err(what) = overtakes.entered(&cluster, req.node.0 as usize) {
-                return Err(fail(&cluster, step_no, what, &trace));
+            // Crashes reset priorities (a restarted node's clock starts again): the overtaking
+            // bound is checked on crash-free runs.
+            if cfg.crashes == 0 {
+                if let Err(what) = overtakes.entered(&cluster, req.node.0 as usize) {
+                    return Err(fail(&cluster, step_no, what, &trace));
+                }
             }
         }
         if let Err(what) = cluster.check_safety() {
@@ -378,7 +424,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             &trace,
         ));
     }
-    let expected = n as u64 * cfg.requests as u64;
+    let expected = made - lost;
     if stats.entries != expected {
         return Err(fail(
             &cluster,

@@ -47,6 +47,15 @@ pub enum TransportEvent {
         /// The peer.
         peer: NodeId,
     },
+    /// `peer` opened a link to us as `incarnation`, newer than any seen before on this
+    /// process's links: it (re)started, or this is first contact. Comes before any message of
+    /// that incarnation.
+    PeerIncarnation {
+        /// The peer.
+        peer: NodeId,
+        /// Its incarnation.
+        incarnation: u64,
+    },
     /// Our outgoing link to `peer` broke; unacknowledged messages will be resent.
     PeerDown {
         /// The peer.
@@ -308,6 +317,7 @@ fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
         MsgKind::Inquire => wire::Kind::Inquire,
         MsgKind::Yield => wire::Kind::Yield,
         MsgKind::Release => wire::Kind::Release,
+        MsgKind::Sync => wire::Kind::Sync,
     };
     wire::Envelope {
         seq,
@@ -315,6 +325,9 @@ fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
         lamport: msg.lamport,
         req_ts: msg.req.ts,
         req_node: msg.req.node.0,
+        req_inc: msg.req.inc,
+        holds_grant: msg.holds_grant,
+        to_inc: msg.to_inc,
     }
 }
 
@@ -327,6 +340,7 @@ fn from_envelope(env: &wire::Envelope) -> Option<Message> {
         wire::Kind::Inquire => MsgKind::Inquire,
         wire::Kind::Yield => MsgKind::Yield,
         wire::Kind::Release => MsgKind::Release,
+        wire::Kind::Sync => MsgKind::Sync,
     };
     Some(Message {
         kind,
@@ -334,7 +348,10 @@ fn from_envelope(env: &wire::Envelope) -> Option<Message> {
         req: RequestId {
             ts: env.req_ts,
             node: NodeId(env.req_node),
+            inc: env.req_inc,
         },
+        holds_grant: env.holds_grant,
+        to_inc: env.to_inc,
     })
 }
 
@@ -408,10 +425,23 @@ impl Peer for PeerService {
         };
         {
             let mut s = state.lock().await;
+            if hello.incarnation < s.incarnation {
+                return Err(tonic::Status::failed_precondition(format!(
+                    "node {from} incarnation {} is dead: incarnation {} has started since",
+                    hello.incarnation, s.incarnation
+                )));
+            }
             if hello.incarnation > s.incarnation {
                 // A new process on the sender's side numbers its link from 1 again.
                 s.incarnation = hello.incarnation;
                 s.delivered = 0;
+                let news = TransportEvent::PeerIncarnation {
+                    peer: from,
+                    incarnation: hello.incarnation,
+                };
+                if self.events.send(news).await.is_err() {
+                    return Err(tonic::Status::unavailable("node is stopping"));
+                }
             }
         }
         let (acks, acks_rx) = watch::channel(wire::LinkAck {
@@ -546,7 +576,10 @@ mod tests {
             req: RequestId {
                 ts: i,
                 node: NodeId(0),
+                inc: 1,
             },
+            holds_grant: false,
+            to_inc: 0,
         }
     }
 
@@ -626,7 +659,9 @@ mod tests {
                 let seen = match ev {
                     TransportEvent::PeerDown { .. } => "down",
                     TransportEvent::PeerUp { .. } => "up",
-                    TransportEvent::Message { .. } => "message",
+                    TransportEvent::Message { .. } | TransportEvent::PeerIncarnation { .. } => {
+                        "receiver-side event"
+                    }
                 };
                 assert_eq!(seen, expected, "round {round}");
             }

@@ -120,7 +120,11 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
     let me = NodeId(1);
     let quorum = config.quorums.quorum(me).to_vec();
     let votes = serde_json::to_string(&quorum)?;
-    let req = RequestId { ts: 4, node: me };
+    let req = RequestId {
+        ts: 4,
+        node: me,
+        inc: 1,
+    };
 
     let guard = logfmt::init(dir.path(), me)?;
     assert!(

@@ -53,16 +53,22 @@ fn assert_logs_follow_schema(cluster: &Cluster, n: usize) {
             seen.insert(event.to_string());
             match event {
                 "send" | "recv" => {
-                    for key in ["msg", "from", "to", "lamport", "req_ts", "req_node"] {
+                    for key in [
+                        "msg", "from", "to", "lamport", "req_ts", "req_node", "req_inc",
+                    ] {
                         assert!(obj.contains_key(key), "{event} without {key}: {line}");
                     }
                     let msg = line["msg"].as_str().unwrap();
+                    if msg == "Sync" {
+                        assert!(line["holds_grant"].is_boolean(), "{line}");
+                        assert!(line["to_inc"].is_u64(), "{line}");
+                    }
                     assert!(
-                        ["Request", "Grant", "Failed", "Inquire", "Yield", "Release"]
+                        ["Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync"]
                             .contains(&msg),
                         "{line}"
                     );
-                    for key in ["from", "to", "lamport", "req_ts", "req_node"] {
+                    for key in ["from", "to", "lamport", "req_ts", "req_node", "req_inc"] {
                         assert!(line[key].is_u64(), "{key} is a number: {line}");
                     }
                 }

@@ -1,4 +1,5 @@
-//! Unit tests of the sans-IO core, one (or more) per row of the rule table in PROTOCOL.md §2.
+//! Unit tests of the sans-IO core, one (or more) per row of the rule table in PROTOCOL.md §2,
+//! and one per crash/restart rule of §3 (journal, incarnations, re-voting).
 //!
 //! Every expected action list is written out in full, Lamport values included: `+1` before each
 //! send or new request, `clock = max(clock, msg.lamport) + 1` on receipt. Node ids in voter
@@ -14,7 +15,11 @@ fn n(i: u32) -> NodeId {
 }
 
 fn rid(ts: u64, node: u32) -> RequestId {
-    RequestId { ts, node: n(node) }
+    RequestId {
+        ts,
+        node: n(node),
+        inc: 1,
+    }
 }
 
 fn msg(kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Message {
@@ -22,6 +27,8 @@ fn msg(kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Message {
         kind,
         lamport,
         req: rid(ts, node),
+        holds_grant: false,
+        to_inc: 0,
     }
 }
 
@@ -31,6 +38,11 @@ fn send(to: u32, kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Action {
         to: n(to),
         msg: msg(kind, lamport, ts, node),
     }
+}
+
+/// `Action::Persist` of the voter's new lock.
+fn persist(lock: Option<RequestId>) -> Action {
+    Action::Persist { lock }
 }
 
 /// The sends of an action list as `(to, kind, request)`, without Lamport values.
@@ -74,6 +86,78 @@ fn node(me: u32, q: &[u32]) -> Node {
     Node::new(n(me), &q)
 }
 
+/// Request `(ts, node)` made by incarnation `inc` of `node` (`rid` is incarnation 1).
+fn rid_inc(ts: u64, node: u32, inc: u64) -> RequestId {
+    RequestId {
+        ts,
+        node: n(node),
+        inc,
+    }
+}
+
+/// A message of `kind` about `req` (any incarnation), stamped `lamport`.
+fn msg_about(kind: MsgKind, lamport: u64, req: RequestId) -> Message {
+    Message {
+        kind,
+        lamport,
+        req,
+        holds_grant: false,
+        to_inc: 0,
+    }
+}
+
+/// A `Sync` stamped `lamport` saying "my request is `req`" (`ts == 0`: none), whether the sender
+/// holds the receiver's grant, and which incarnation of the receiver it answers.
+fn sync(lamport: u64, req: RequestId, holds_grant: bool, to_inc: u64) -> Message {
+    Message {
+        kind: MsgKind::Sync,
+        lamport,
+        req,
+        holds_grant,
+        to_inc,
+    }
+}
+
+/// `Action::Send` of an arbitrary message.
+fn send_msg(to: u32, msg: Message) -> Action {
+    Action::Send { to: n(to), msg }
+}
+
+/// `Log(Revote)` of `what` about `req`, with the reason blanked (compare through `no_why`).
+fn revote(what: &'static str, req: RequestId) -> Action {
+    Action::Log(LogEvent::Revote { what, req, why: "" })
+}
+
+/// The actions with every `Revote` reason checked non-empty and then blanked, so exact lists
+/// can be compared without pinning the wording (like `assert_ignored`).
+#[track_caller]
+fn no_why(actions: Vec<Action>) -> Vec<Action> {
+    actions
+        .into_iter()
+        .map(|a| match a {
+            Action::Log(LogEvent::Revote { what, req, why }) => {
+                assert!(!why.is_empty(), "a Revote log needs a reason");
+                revote(what, req)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// Node `me` with quorum `q` restarted as incarnation `inc` with journal lock `lock`.
+fn restored(me: u32, q: &[u32], inc: u64, lock: Option<RequestId>) -> (Node, Vec<Action>) {
+    let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
+    Node::restore(n(me), &q, inc, lock, Options::default())
+}
+
+/// Voter 0 (quorum {0, 1, 2}) restarted as incarnation 2 with (5, 1) in its journal: the lock
+/// is kept, its GRANT not sent by this process. Clock 0, queue empty.
+fn voter_restored_with_5_1() -> Node {
+    let (v, out) = restored(0, &[0, 1, 2], 2, Some(rid(5, 1)));
+    assert_eq!(out, vec![]);
+    v
+}
+
 /// Node 1 with quorum {0, 1, 2} after `request_cs`: request (1, 1), clock 4.
 fn wanting_node1() -> Node {
     let mut a = node(1, &[0, 1, 2]);
@@ -96,7 +180,10 @@ fn in_cs_node1() -> Node {
 fn voter_locked_by_5_1() -> Node {
     let mut v = node(0, &[0, 1, 2]);
     let out = v.handle(n(1), msg(MsgKind::Request, 5, 5, 1));
-    assert_eq!(out, vec![send(1, MsgKind::Grant, 7, 5, 1)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(5, 1))), send(1, MsgKind::Grant, 7, 5, 1)]
+    );
     v
 }
 
@@ -172,12 +259,16 @@ fn request_cs_while_wanting_or_in_cs_is_refused() {
 fn request_to_unlocked_voter_is_granted() {
     let mut v = node(0, &[0, 1, 2]);
     let out = v.handle(n(1), msg(MsgKind::Request, 5, 5, 1));
-    assert_eq!(out, vec![send(1, MsgKind::Grant, 7, 5, 1)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(5, 1))), send(1, MsgKind::Grant, 7, 5, 1)]
+    );
     assert_eq!(v.clock(), 7);
     assert_eq!(
         v.voter(),
         &VoterView {
             lock: Some(rid(5, 1)),
+            grant_sent: true,
             ..VoterView::default()
         }
     );
@@ -189,7 +280,10 @@ fn request_to_unlocked_voter_is_granted() {
     let out = s.request_cs().unwrap();
     assert_eq!(out[0], send(0, MsgKind::Request, 2, 1, 0));
     let out = s.handle(n(0), msg(MsgKind::Request, 2, 1, 0));
-    assert_eq!(out, vec![send(0, MsgKind::Grant, 6, 1, 0)]); // clock 4 -> max(4,2)+1=5 -> 6
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(1, 0))), send(0, MsgKind::Grant, 6, 1, 0)]
+    ); // clock 4 -> max(4,2)+1=5 -> 6
     assert_eq!(s.voter().lock, Some(rid(1, 0)));
 }
 
@@ -209,6 +303,7 @@ fn request_beaten_by_the_lock_gets_failed() {
             queue: set(&[rid(5, 3), rid(7, 2)]),
             inquired: false,
             told_failed: set(&[rid(5, 3), rid(7, 2)]),
+            grant_sent: true,
         }
     );
 }
@@ -228,6 +323,7 @@ fn request_beaten_by_a_queued_request_gets_failed() {
             queue: set(&[rid(3, 2), rid(4, 3)]),
             inquired: true,
             told_failed: set(&[rid(4, 3)]),
+            grant_sent: true,
         }
     );
 }
@@ -248,6 +344,7 @@ fn request_that_beats_all_sends_inquire_to_the_lock_holder() {
             queue: set(&[rid(3, 2), rid(9, 3)]),
             inquired: true,
             told_failed: set(&[rid(9, 3)]),
+            grant_sent: true,
         }
     );
 }
@@ -269,6 +366,7 @@ fn request_that_beats_all_when_already_inquired_sends_nothing() {
             queue: set(&[rid(2, 4), rid(3, 2)]),
             inquired: true,
             told_failed: BTreeSet::new(),
+            grant_sent: true,
         }
     );
 }
@@ -605,7 +703,10 @@ fn yield_requeues_and_grants_the_head() {
     let out = v.handle(n(2), msg(MsgKind::Request, 3, 3, 2)); // clock 8
     assert_eq!(out, vec![send(1, MsgKind::Inquire, 9, 5, 1)]);
     let out = v.handle(n(1), msg(MsgKind::Yield, 20, 5, 1)); // clock 21
-    assert_eq!(out, vec![send(2, MsgKind::Grant, 22, 3, 2)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(3, 2))), send(2, MsgKind::Grant, 22, 3, 2)]
+    );
     assert_eq!(v.voter().lock, Some(rid(3, 2)));
     assert_eq!(v.voter().queue, set(&[rid(5, 1)]));
     assert!(!v.voter().inquired);
@@ -635,9 +736,13 @@ fn stale_yield_is_ignored() {
 fn yielded_request_counts_as_told_failed_so_lock_change_sends_it_no_failed() {
     let mut v = voter_locked_by_5_1(); // clock 7
     let _ = v.handle(n(2), msg(MsgKind::Request, 3, 3, 2)); // clock 8, INQUIRE 9
+
+    // (5, 1) is queued with lower priority than the new lock, yet gets no FAILED.
     let out = v.handle(n(1), msg(MsgKind::Yield, 10, 5, 1)); // clock 11
-                                                             // (5, 1) is queued with lower priority than the new lock, yet gets no FAILED.
-    assert_eq!(out, vec![send(2, MsgKind::Grant, 12, 3, 2)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(3, 2))), send(2, MsgKind::Grant, 12, 3, 2)]
+    );
     assert_eq!(v.voter().queue, set(&[rid(5, 1)]));
     assert_eq!(v.voter().told_failed, set(&[rid(5, 1)]));
 
@@ -646,7 +751,10 @@ fn yielded_request_counts_as_told_failed_so_lock_change_sends_it_no_failed() {
     let out = v.handle(n(3), msg(MsgKind::Request, 2, 2, 3)); // clock 13
     assert_eq!(out, vec![send(2, MsgKind::Inquire, 14, 3, 2)]);
     let out = v.handle(n(2), msg(MsgKind::Yield, 15, 3, 2)); // clock 16
-    assert_eq!(out, vec![send(3, MsgKind::Grant, 17, 2, 3)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(2, 3))), send(3, MsgKind::Grant, 17, 2, 3)]
+    );
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -654,12 +762,16 @@ fn yielded_request_counts_as_told_failed_so_lock_change_sends_it_no_failed() {
             queue: set(&[rid(3, 2), rid(5, 1)]),
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(5, 1)]),
+            grant_sent: true,
         }
     );
 
     // When a yielded request is granted again, it leaves `told_failed`.
     let out = v.handle(n(3), msg(MsgKind::Release, 18, 2, 3)); // clock 19
-    assert_eq!(out, vec![send(2, MsgKind::Grant, 20, 3, 2)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(3, 2))), send(2, MsgKind::Grant, 20, 3, 2)]
+    );
     assert_eq!(v.voter().told_failed, set(&[rid(5, 1)]));
 }
 
@@ -713,7 +825,10 @@ fn release_of_the_lock_grants_the_queue_head_then_unlocks() {
     assert_eq!(out, vec![send(1, MsgKind::Inquire, 11, 5, 1)]);
 
     let out = v.handle(n(1), msg(MsgKind::Release, 12, 5, 1)); // clock 13
-    assert_eq!(out, vec![send(3, MsgKind::Grant, 14, 3, 3)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(3, 3))), send(3, MsgKind::Grant, 14, 3, 3)]
+    );
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -721,22 +836,32 @@ fn release_of_the_lock_grants_the_queue_head_then_unlocks() {
             queue: set(&[rid(7, 2)]),
             inquired: false,
             told_failed: set(&[rid(7, 2)]),
+            grant_sent: true,
         }
     );
 
     let out = v.handle(n(3), msg(MsgKind::Release, 15, 3, 3)); // clock 16
-    assert_eq!(out, vec![send(2, MsgKind::Grant, 17, 7, 2)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(7, 2))), send(2, MsgKind::Grant, 17, 7, 2)]
+    );
     assert_eq!(
         v.voter(),
         &VoterView {
             lock: Some(rid(7, 2)),
+            grant_sent: true,
             ..VoterView::default()
         }
     );
 
+    // The queue is empty: the voter unlocks, and the unlocking is persisted too.
     let out = v.handle(n(2), msg(MsgKind::Release, 18, 7, 2)); // clock 19
-    assert_eq!(out, vec![]);
-    assert_eq!(v.voter(), &VoterView::default());
+    assert_eq!(out, vec![persist(None)]);
+    assert_eq!(
+        v.voter(),
+        // Unlocked: `grant_sent` describes no lock, so it is back to false.
+        &VoterView::default()
+    );
     assert_eq!(v.clock(), 19);
 }
 
@@ -751,6 +876,7 @@ fn release_of_a_queued_request_removes_it() {
         v.voter(),
         &VoterView {
             lock: Some(rid(5, 1)),
+            grant_sent: true,
             ..VoterView::default()
         }
     );
@@ -782,7 +908,7 @@ fn voter_with_overtaken_queue(options: Options) -> Node {
         (
             1,
             msg(MsgKind::Request, 5, 5, 1),
-            vec![send(1, MsgKind::Grant, 7, 5, 1)],
+            vec![persist(Some(rid(5, 1))), send(1, MsgKind::Grant, 7, 5, 1)],
         ),
         (
             3,
@@ -813,6 +939,7 @@ fn lock_change_sends_failed_to_untold_lower_requests_only() {
     assert_eq!(
         out,
         vec![
+            persist(Some(rid(2, 4))),
             send(4, MsgKind::Grant, 22, 2, 4),
             send(2, MsgKind::Failed, 23, 3, 2),
         ]
@@ -824,11 +951,15 @@ fn lock_change_sends_failed_to_untold_lower_requests_only() {
             queue: set(&[rid(3, 2), rid(9, 3)]),
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(9, 3)]),
+            grant_sent: true,
         }
     );
     // The next lock change finds everyone told: only the GRANT.
     let out = v.handle(n(4), msg(MsgKind::Release, 24, 2, 4)); // clock 25
-    assert_eq!(out, vec![send(2, MsgKind::Grant, 26, 3, 2)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(3, 2))), send(2, MsgKind::Grant, 26, 3, 2)]
+    );
     assert_eq!(v.voter().told_failed, set(&[rid(9, 3)]));
 }
 
@@ -841,6 +972,7 @@ fn lock_change_on_yield_sends_failed_to_untold_lower_requests() {
     assert_eq!(
         out,
         vec![
+            persist(Some(rid(2, 4))),
             send(4, MsgKind::Grant, 22, 2, 4),
             send(2, MsgKind::Failed, 23, 3, 2),
         ]
@@ -852,6 +984,7 @@ fn lock_change_on_yield_sends_failed_to_untold_lower_requests() {
             queue: set(&[rid(3, 2), rid(5, 1), rid(9, 3)]),
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(5, 1), rid(9, 3)]),
+            grant_sent: true,
         }
     );
 }
@@ -864,7 +997,10 @@ fn lock_change_failed_can_be_switched_off() {
         lock_change_failed: false,
     });
     let out = v.handle(n(1), msg(MsgKind::Release, 20, 5, 1)); // clock 21
-    assert_eq!(out, vec![send(4, MsgKind::Grant, 22, 2, 4)]);
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(2, 4))), send(4, MsgKind::Grant, 22, 2, 4)]
+    );
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -872,8 +1008,636 @@ fn lock_change_failed_can_be_switched_off() {
             queue: set(&[rid(3, 2), rid(9, 3)]),
             inquired: false,
             told_failed: set(&[rid(9, 3)]),
+            grant_sent: true,
         }
     );
+}
+
+// ---- crash and restart (PROTOCOL.md §3) ------------------------------------------------------
+
+// The new message kind has its fixed place in the per-kind counters and its stable log name; a
+// Sync with `ts == 0` carries no request.
+#[test]
+fn sync_is_the_seventh_kind_and_ts_zero_means_no_request() {
+    assert_eq!(MsgKind::ALL.len(), 7);
+    assert_eq!(MsgKind::ALL[6], MsgKind::Sync);
+    assert_eq!(MsgKind::Sync.index(), 6);
+    assert_eq!(MsgKind::Sync.name(), "Sync");
+    assert_eq!(MsgKind::Sync.to_string(), "Sync");
+    assert_eq!(sync(1, rid_inc(0, 1, 3), false, 2).synced_request(), None);
+    assert_eq!(
+        sync(1, rid_inc(4, 1, 3), true, 2).synced_request(),
+        Some(rid_inc(4, 1, 3))
+    );
+}
+
+// §3 "the voter's lock is durable and reloaded at start": a journal lock of another node is
+// kept as is — no action, and `grant_sent == false` (this process has not sent its GRANT). The
+// requester side starts idle with a fresh clock; an empty journal gives an unlocked voter.
+#[test]
+fn restore_keeps_a_journal_lock_of_another_node_without_granting() {
+    let (v, out) = restored(0, &[2, 0, 1], 2, Some(rid(5, 1)));
+    assert_eq!(out, vec![]);
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            grant_sent: false,
+            ..VoterView::default()
+        }
+    );
+    assert_eq!(v.incarnation(), 2);
+    assert_eq!(v.quorum(), &[n(0), n(1), n(2)]);
+    assert_eq!((v.phase(), v.clock()), (Phase::Idle, 0));
+    assert_eq!(v.requester(), &RequesterView::default());
+
+    let (v, out) = restored(0, &[0, 1, 2], 2, None);
+    assert_eq!(out, vec![]);
+    assert_eq!(v.voter(), &VoterView::default());
+}
+
+// §3 "a restarted node has lost its CS and its request": a journal lock held by this node's
+// own earlier incarnation is freed at once, and (the queue being empty after a restart) the
+// voter unlocks, persisting it.
+#[test]
+fn restore_frees_a_journal_lock_of_its_own_earlier_incarnation() {
+    let dead = rid_inc(4, 0, 2);
+    let (v, out) = restored(0, &[0, 1, 2], 3, Some(dead));
+    assert_eq!(no_why(out), vec![revote("freed", dead), persist(None)]);
+    assert_eq!(v.voter(), &VoterView::default());
+    assert_eq!((v.incarnation(), v.clock()), (3, 0));
+}
+
+// §3 re-voting, requester side: news of a voter's incarnation makes an idle requester tell it
+// it has no request (`ts == 0`), answering that incarnation (`to_inc`). The Sync is a send:
+// the clock moves by one.
+#[test]
+fn peer_incarnation_syncs_an_idle_requester_with_no_request() {
+    let mut a = node(1, &[0, 1, 2]);
+    let out = a.peer_incarnation(n(0), 2);
+    assert_eq!(out, vec![send_msg(0, sync(1, rid_inc(0, 1, 1), false, 2))]);
+    assert_eq!(a.clock(), 1);
+
+    // A restarted node syncs with its own incarnation in the (empty) request.
+    let (mut b, _) = restored(1, &[0, 1, 2], 4, None);
+    let out = b.peer_incarnation(n(2), 1);
+    assert_eq!(out, vec![send_msg(2, sync(1, rid_inc(0, 1, 4), false, 1))]);
+}
+
+// §3 "the requester says which request it has and whether it holds the voter's vote": the
+// current request and `holds_grant` for that voter; an INQUIRE deferred for that voter is
+// forgotten (the restarted voter's own `inquired` is gone), the grant is kept.
+#[test]
+fn peer_incarnation_syncs_the_current_request_and_whether_its_grant_is_held() {
+    let mut a = wanting_node1(); // clock 4
+    let _ = a.handle(n(0), msg(MsgKind::Grant, 1, 1, 1)); // clock 5
+    let _ = a.handle(n(0), msg(MsgKind::Inquire, 1, 1, 1)); // clock 6, deferred
+    assert_eq!(a.requester().deferred, nodes(&[0]));
+    let out = a.peer_incarnation(n(0), 2);
+    assert_eq!(out, vec![send_msg(0, sync(7, rid(1, 1), true, 2))]);
+    // Voter 2 has not granted: holds_grant is false.
+    let out = a.peer_incarnation(n(2), 5);
+    assert_eq!(out, vec![send_msg(2, sync(8, rid(1, 1), false, 5))]);
+    assert_eq!(
+        a.requester(),
+        &RequesterView {
+            granted: nodes(&[0]),
+            ..RequesterView::default()
+        }
+    );
+    assert_eq!(a.phase(), Phase::Wanting(rid(1, 1)));
+
+    // In the CS: every grant is held.
+    let mut b = in_cs_node1(); // clock 7
+    let out = b.peer_incarnation(n(2), 2);
+    assert_eq!(out, vec![send_msg(2, sync(8, rid(1, 1), true, 2))]);
+    assert_eq!(b.phase(), Phase::InCs(rid(1, 1)));
+}
+
+// §3 re-voting, requester side: a FAILED from a voter's earlier incarnation is forgotten (the
+// new one lost its queue and will answer the Sync afresh); other voters' FAILEDs are kept.
+#[test]
+fn peer_incarnation_forgets_a_failed_from_the_restarted_voter() {
+    let mut a = wanting_node1(); // clock 4
+    let _ = a.handle(n(2), msg(MsgKind::Failed, 1, 1, 1)); // clock 5
+    let _ = a.handle(n(0), msg(MsgKind::Failed, 1, 1, 1)); // clock 6
+    let out = a.peer_incarnation(n(2), 3);
+    assert_eq!(out, vec![send_msg(2, sync(7, rid(1, 1), false, 3))]);
+    assert_eq!(
+        a.requester(),
+        &RequesterView {
+            failed: nodes(&[0]),
+            ..RequesterView::default()
+        }
+    );
+}
+
+// §3 "on every new link between two incarnations": only news counts — the same or an older
+// incarnation than the newest seen gives no action (not even a clock tick), and so does the
+// node's own id.
+#[test]
+fn peer_incarnation_that_is_not_news_does_nothing() {
+    let mut a = wanting_node1(); // clock 4
+    assert_eq!(a.peer_incarnation(n(0), 3).len(), 1); // clock 5
+    let before = a.clone();
+    assert_eq!(a.peer_incarnation(n(0), 3), vec![]);
+    assert_eq!(a.peer_incarnation(n(0), 2), vec![]);
+    assert_eq!(a.peer_incarnation(n(1), 9), vec![]);
+    assert_eq!(a, before);
+
+    // `assume_peer` records an incarnation without any reconciliation; it is then not news.
+    let mut b = node(1, &[0, 1, 2]);
+    b.assume_peer(n(0), 2);
+    assert_eq!(b.peer_incarnation(n(0), 2), vec![]);
+    assert_eq!(b.clock(), 0);
+    assert_eq!(
+        b.peer_incarnation(n(0), 3),
+        vec![send_msg(0, sync(1, rid_inc(0, 1, 1), false, 3))]
+    );
+}
+
+// §3 "the voter frees a vote held by an older incarnation ... and then re-runs its grant rule":
+// the lock of the dead (5, 1) is freed, the head (2, 4) granted after its Persist, Sanders'
+// FAILED goes to the overtaken (3, 2); then the Sync to the peer (a member of the quorum).
+#[test]
+fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_next() {
+    let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
+    let out = v.peer_incarnation(n(1), 2);
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("freed", rid(5, 1)),
+            persist(Some(rid(2, 4))),
+            send(4, MsgKind::Grant, 15, 2, 4),
+            send(2, MsgKind::Failed, 16, 3, 2),
+            send_msg(1, sync(17, rid_inc(0, 0, 1), false, 2)),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(2, 4)),
+            queue: set(&[rid(3, 2), rid(9, 3)]),
+            inquired: false,
+            told_failed: set(&[rid(3, 2), rid(9, 3)]),
+            grant_sent: true,
+        }
+    );
+
+    // With nothing queued the voter unlocks (persisted).
+    let mut v = voter_locked_by_5_1(); // clock 7
+    let out = v.peer_incarnation(n(1), 2);
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("freed", rid(5, 1)),
+            persist(None),
+            send_msg(1, sync(8, rid_inc(0, 0, 1), false, 2)),
+        ]
+    );
+    assert_eq!(v.voter().lock, None);
+}
+
+// §3: a lock held by the announced incarnation itself is live and stays.
+#[test]
+fn peer_incarnation_keeps_a_lock_of_the_announced_incarnation() {
+    let mut v = node(0, &[0, 1, 2]);
+    let r = rid_inc(5, 1, 2);
+    let out = v.handle(n(1), msg_about(MsgKind::Request, 5, r)); // clock 6
+    assert_eq!(
+        out,
+        vec![
+            persist(Some(r)),
+            send_msg(1, msg_about(MsgKind::Grant, 7, r))
+        ]
+    );
+    let out = v.peer_incarnation(n(1), 2);
+    assert_eq!(out, vec![send_msg(1, sync(8, rid_inc(0, 0, 1), false, 2))]);
+    assert_eq!(v.voter().lock, Some(r));
+}
+
+// §3 re-voting, voter side: queued requests of the peer's older incarnations are dropped (and
+// leave the FAILED set); live ones stay. A peer outside this node's quorum gets no Sync (it
+// votes nothing for us), though its dead requests are dropped all the same.
+#[test]
+fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
+    let mut v = voter_locked_by_5_1(); // clock 7
+    let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
+    let _ = v.handle(n(3), msg(MsgKind::Request, 9, 9, 3)); // clock 10, FAILED 11
+    let out = v.peer_incarnation(n(2), 2);
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("dropped", rid(7, 2)),
+            send_msg(2, sync(12, rid_inc(0, 0, 1), false, 2)),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            queue: set(&[rid(9, 3)]),
+            inquired: false,
+            told_failed: set(&[rid(9, 3)]),
+            grant_sent: true,
+        }
+    );
+
+    // Node 3 is not in voter 0's quorum {0, 1, 2}: no Sync to it.
+    let before = v.clone();
+    assert_eq!(v.peer_incarnation(n(3), 1), vec![]); // (9, 3) is of incarnation 1: live
+    assert_eq!(v.voter(), before.voter());
+    let out = v.peer_incarnation(n(3), 2);
+    assert_eq!(no_why(out), vec![revote("dropped", rid(9, 3))]);
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            grant_sent: true,
+            ..VoterView::default()
+        }
+    );
+    assert_eq!(v.clock(), 12);
+}
+
+// §3 "Every message carries (sender, incarnation)": a Sync addressed to an earlier incarnation
+// of this voter is stale (a fresh one follows) and ignored, changing nothing.
+#[test]
+fn sync_meant_for_an_earlier_incarnation_is_ignored() {
+    let mut v = voter_restored_with_5_1(); // incarnation 2
+    let before = v.voter().clone();
+    let stale = sync(6, rid(5, 1), false, 1);
+    assert_ignored(&v.handle(n(1), stale), 1, stale);
+    assert_eq!(v.voter(), &before);
+    assert_eq!(v.clock(), 7);
+
+    // Nor one for a later incarnation (a fresh voter is incarnation 1).
+    let mut w = node(0, &[0, 1, 2]);
+    let odd = sync(1, rid(3, 1), false, 2);
+    assert_ignored(&w.handle(n(1), odd), 1, odd);
+    assert_eq!(w.voter(), &VoterView::default());
+}
+
+// §3 "the voter frees a vote held by a request the requester no longer has": node 1 says it
+// has no request, so (5, 1) is freed and the grant rule re-run (Persist, GRANT, Sanders).
+#[test]
+fn sync_frees_a_lock_held_by_a_request_its_requester_no_longer_has() {
+    let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
+    let out = v.handle(n(1), sync(20, rid_inc(0, 1, 1), false, 1)); // clock 21
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("freed", rid(5, 1)),
+            persist(Some(rid(2, 4))),
+            send(4, MsgKind::Grant, 22, 2, 4),
+            send(2, MsgKind::Failed, 23, 3, 2),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(2, 4)),
+            queue: set(&[rid(3, 2), rid(9, 3)]),
+            inquired: false,
+            told_failed: set(&[rid(3, 2), rid(9, 3)]),
+            grant_sent: true,
+        }
+    );
+
+    // Node 1 has another request now: the old lock is freed, then the new one is taken under
+    // the REQUEST rule (beaten by the new lock: FAILED).
+    let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
+    let out = v.handle(n(1), sync(20, rid(12, 1), false, 1)); // clock 21
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("freed", rid(5, 1)),
+            persist(Some(rid(2, 4))),
+            send(4, MsgKind::Grant, 22, 2, 4),
+            send(2, MsgKind::Failed, 23, 3, 2),
+            revote("requeued", rid(12, 1)),
+            send(1, MsgKind::Failed, 24, 12, 1),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(2, 4)),
+            queue: set(&[rid(3, 2), rid(9, 3), rid(12, 1)]),
+            inquired: false,
+            told_failed: set(&[rid(3, 2), rid(9, 3), rid(12, 1)]),
+            grant_sent: true,
+        }
+    );
+}
+
+// §3: once a restored lock is freed, the next lock is granted by this process — the GRANT is
+// sent (`grant_sent`), so a Sync crossing it ("I do not hold your grant") gets no second one.
+#[test]
+fn grant_after_freeing_a_restored_lock_counts_as_sent() {
+    let mut v = voter_restored_with_5_1(); // clock 0, grant_sent false
+    let out = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8
+    assert_eq!(out, vec![send(2, MsgKind::Failed, 9, 7, 2)]);
+    let out = v.handle(n(1), sync(10, rid_inc(0, 1, 1), false, 2)); // clock 11
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("freed", rid(5, 1)),
+            persist(Some(rid(7, 2))),
+            send(2, MsgKind::Grant, 12, 7, 2),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(7, 2)),
+            grant_sent: true,
+            ..VoterView::default()
+        }
+    );
+    assert_eq!(v.handle(n(2), sync(9, rid(7, 2), false, 2)), vec![]); // clock 13
+}
+
+// §3 re-voting: queued requests of the syncing node other than the one it has now are
+// dropped (and leave the FAILED set).
+#[test]
+fn sync_drops_queued_requests_its_requester_no_longer_has() {
+    let mut v = voter_locked_by_5_1(); // clock 7
+    let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
+    let out = v.handle(n(2), sync(10, rid_inc(0, 2, 1), false, 1)); // clock 11
+    assert_eq!(no_why(out), vec![revote("dropped", rid(7, 2))]);
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            grant_sent: true,
+            ..VoterView::default()
+        }
+    );
+
+    // With a newer request: the old one dropped, the new one taken (FAILED: the lock wins).
+    let mut v = voter_locked_by_5_1(); // clock 7
+    let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
+    let out = v.handle(n(2), sync(10, rid(12, 2), false, 1)); // clock 11
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("dropped", rid(7, 2)),
+            revote("requeued", rid(12, 2)),
+            send(2, MsgKind::Failed, 12, 12, 2),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            queue: set(&[rid(12, 2)]),
+            inquired: false,
+            told_failed: set(&[rid(12, 2)]),
+            grant_sent: true,
+        }
+    );
+}
+
+// §3 "re-queues a pending request it lost, and then re-runs its grant rule": a synced request
+// the voter has neither locked nor queued goes through the REQUEST rule — GRANT (after its
+// Persist) when unlocked, INQUIRE when it beats the lock, FAILED when beaten.
+#[test]
+fn sync_requeues_a_lost_request_under_the_request_rule() {
+    // Unlocked.
+    let mut v = node(0, &[0, 1, 2]);
+    let out = v.handle(n(1), sync(3, rid(3, 1), false, 1)); // clock 4
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("requeued", rid(3, 1)),
+            persist(Some(rid(3, 1))),
+            send(1, MsgKind::Grant, 5, 3, 1),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(3, 1)),
+            grant_sent: true,
+            ..VoterView::default()
+        }
+    );
+
+    // Beats the restored lock (5, 1): INQUIRE to its holder.
+    let mut v = voter_restored_with_5_1(); // incarnation 2, clock 0
+    let out = v.handle(n(2), sync(3, rid(3, 2), false, 2)); // clock 4
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("requeued", rid(3, 2)),
+            send(1, MsgKind::Inquire, 5, 5, 1),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            queue: set(&[rid(3, 2)]),
+            inquired: true,
+            told_failed: set(&[]),
+            grant_sent: false,
+        }
+    );
+
+    // Beaten by the restored lock: FAILED.
+    let mut v = voter_restored_with_5_1();
+    let out = v.handle(n(2), sync(7, rid(7, 2), false, 2)); // clock 8
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("requeued", rid(7, 2)),
+            send(2, MsgKind::Failed, 9, 7, 2),
+        ]
+    );
+    assert_eq!(v.voter().told_failed, set(&[rid(7, 2)]));
+}
+
+// §3 re-voting: a synced request the voter already queues is left alone (no second FAILED).
+#[test]
+fn sync_of_a_request_already_queued_changes_nothing() {
+    let mut v = voter_locked_by_5_1(); // clock 7
+    let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
+    let before = v.voter().clone();
+    assert_eq!(v.handle(n(2), sync(10, rid(7, 2), false, 1)), vec![]);
+    assert_eq!(v.voter(), &before);
+    assert_eq!(v.clock(), 11);
+}
+
+// §3 "a voter must never grant twice because it forgot a grant", converse: a lock restored
+// from the journal whose GRANT the requester does not hold (it was lost with the crash) is
+// granted again — no Persist, the lock is already durable.
+#[test]
+fn sync_regrants_a_restored_lock_whose_grant_the_requester_lacks() {
+    let mut v = voter_restored_with_5_1();
+    let out = v.handle(n(1), sync(6, rid(5, 1), false, 2)); // clock 7
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("regranted", rid(5, 1)),
+            send(1, MsgKind::Grant, 8, 5, 1),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            grant_sent: true,
+            ..VoterView::default()
+        }
+    );
+    // Granted once: a second (stale) Sync does not grant again.
+    assert_eq!(v.handle(n(1), sync(9, rid(5, 1), false, 2)), vec![]);
+}
+
+// §3 regrant, with a higher-priority request waiting: the INQUIRE sent before the new GRANT was
+// ignored by the requester (it held no grant), so it is sent again after the GRANT.
+#[test]
+fn sync_regrant_inquires_again_when_a_higher_request_waits() {
+    let mut v = voter_restored_with_5_1(); // clock 0
+    let out = v.handle(n(2), msg(MsgKind::Request, 3, 3, 2)); // clock 4
+    assert_eq!(out, vec![send(1, MsgKind::Inquire, 5, 5, 1)]);
+    let out = v.handle(n(1), sync(6, rid(5, 1), false, 2)); // clock 7
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("regranted", rid(5, 1)),
+            send(1, MsgKind::Grant, 8, 5, 1),
+            send(1, MsgKind::Inquire, 9, 5, 1),
+        ]
+    );
+    assert_eq!(
+        v.voter(),
+        &VoterView {
+            lock: Some(rid(5, 1)),
+            queue: set(&[rid(3, 2)]),
+            inquired: true,
+            told_failed: set(&[]),
+            grant_sent: true,
+        }
+    );
+
+    // The INQUIRE was for a request that has gone since: the regrant clears `inquired` (the
+    // ignored INQUIRE is not outstanding), so the next overtaking request inquires afresh.
+    let mut v = voter_restored_with_5_1(); // clock 0
+    let out = v.handle(n(2), msg(MsgKind::Request, 3, 3, 2)); // clock 4
+    assert_eq!(out, vec![send(1, MsgKind::Inquire, 5, 5, 1)]);
+    let out = v.handle(n(2), sync(6, rid_inc(0, 2, 1), false, 2)); // clock 7
+    assert_eq!(no_why(out), vec![revote("dropped", rid(3, 2))]);
+    let out = v.handle(n(1), sync(8, rid(5, 1), false, 2)); // clock 9
+    assert_eq!(
+        no_why(out),
+        vec![
+            revote("regranted", rid(5, 1)),
+            send(1, MsgKind::Grant, 10, 5, 1),
+        ]
+    );
+    assert!(!v.voter().inquired);
+    let out = v.handle(n(4), msg(MsgKind::Request, 2, 2, 4)); // clock 11
+    assert_eq!(out, vec![send(1, MsgKind::Inquire, 12, 5, 1)]);
+}
+
+// §3: a restored lock whose GRANT the requester still holds (it reached it before the crash)
+// is not granted again.
+#[test]
+fn sync_does_not_regrant_a_restored_lock_whose_grant_is_held() {
+    let mut v = voter_restored_with_5_1();
+    let before = v.voter().clone();
+    assert_eq!(v.handle(n(1), sync(6, rid(5, 1), true, 2)), vec![]);
+    assert_eq!(v.voter(), &before);
+    assert!(!v.voter().grant_sent);
+    assert_eq!(v.clock(), 7);
+}
+
+// §3, the rule that keeps a GRANT from crossing a YIELD: a Sync saying "I do not hold your
+// grant" for a lock this process granted itself (`grant_sent`) is not answered with a second
+// GRANT. Here node 1's Sync left before our GRANT reached it; by the time a second GRANT would
+// arrive, node 1 may have yielded (we already inquired) and the vote moved to (3, 2) — node 1
+// would then count a vote that is no longer its own.
+#[test]
+fn sync_never_regrants_a_grant_this_process_sent_so_no_duplicate_grant_crosses_a_yield() {
+    let mut v = voter_locked_by_5_1(); // clock 7, grant_sent
+    let out = v.handle(n(2), msg(MsgKind::Request, 3, 3, 2)); // clock 8
+    assert_eq!(out, vec![send(1, MsgKind::Inquire, 9, 5, 1)]);
+    let before = v.voter().clone();
+    assert_eq!(v.handle(n(1), sync(6, rid(5, 1), false, 1)), vec![]); // clock 10
+    assert_eq!(v.voter(), &before);
+    assert_eq!(v.clock(), 10);
+    // Node 1 yields to the INQUIRE: the vote moves on, and nothing of (5, 1) is in flight.
+    let out = v.handle(n(1), msg(MsgKind::Yield, 11, 5, 1)); // clock 12
+    assert_eq!(
+        out,
+        vec![persist(Some(rid(3, 2))), send(2, MsgKind::Grant, 13, 3, 2)]
+    );
+}
+
+// §3 "a request id from a new incarnation must never equal one from an old one": once a peer's
+// newer incarnation is known (via `peer_incarnation` or `assume_peer`), a REQUEST or Sync of an
+// older one is ignored; the live incarnation's REQUEST is served. The node's own earlier
+// incarnation is dead to it too.
+#[test]
+fn request_or_sync_of_a_dead_incarnation_is_ignored() {
+    let mut v = node(0, &[0, 1, 2]);
+    v.assume_peer(n(1), 2);
+    let req = msg(MsgKind::Request, 5, 5, 1); // incarnation 1
+    assert_ignored(&v.handle(n(1), req), 1, req);
+    let s = sync(6, rid(5, 1), false, 1);
+    assert_ignored(&v.handle(n(1), s), 1, s);
+    assert_eq!(v.voter(), &VoterView::default());
+    assert_eq!(v.clock(), 7);
+
+    let _ = v.peer_incarnation(n(2), 3); // Sync to 2, clock 8
+    let req = msg_about(MsgKind::Request, 4, rid_inc(4, 2, 2));
+    assert_ignored(&v.handle(n(2), req), 2, req); // clock 9
+    let s = sync(4, rid_inc(4, 2, 2), false, 1);
+    assert_ignored(&v.handle(n(2), s), 2, s); // clock 10
+
+    let live = rid_inc(6, 1, 2);
+    let out = v.handle(n(1), msg_about(MsgKind::Request, 6, live)); // clock 11
+    assert_eq!(
+        out,
+        vec![
+            persist(Some(live)),
+            send_msg(1, msg_about(MsgKind::Grant, 12, live))
+        ]
+    );
+
+    let (mut w, _) = restored(0, &[0, 1, 2], 2, None);
+    let own = msg_about(MsgKind::Request, 2, rid_inc(1, 0, 1));
+    assert_ignored(&w.handle(n(0), own), 0, own);
+    assert_eq!(w.voter(), &VoterView::default());
+}
+
+// §3 "never keep a vote you do not use" across a restart: a GRANT for a request of this node's
+// earlier incarnation is returned with RELEASE, even while the new incarnation wants a request
+// with the very same (ts, node) — the incarnation tells them apart.
+#[test]
+fn grant_for_a_request_of_an_earlier_incarnation_is_released() {
+    let (mut a, out) = restored(1, &[0, 1, 2], 2, None);
+    assert_eq!(out, vec![]);
+    let out = a.request_cs().unwrap(); // clock 1, sends 2, 3, 4
+    let new = rid_inc(1, 1, 2);
+    assert_eq!(out[0], send_msg(0, msg_about(MsgKind::Request, 2, new)));
+    assert_eq!(a.phase(), Phase::Wanting(new));
+
+    let old = rid_inc(1, 1, 1);
+    let out = a.handle(n(0), msg_about(MsgKind::Grant, 1, old)); // clock 5
+    assert_eq!(out, vec![send_msg(0, msg_about(MsgKind::Release, 6, old))]);
+    assert!(a.requester().granted.is_empty());
+    // An INQUIRE about the old request is stale as well.
+    let q = msg_about(MsgKind::Inquire, 1, old);
+    assert_ignored(&a.handle(n(0), q), 0, q);
+    assert_eq!(a.phase(), Phase::Wanting(new));
+
+    // Idle, the same.
+    let (mut b, _) = restored(1, &[0, 1, 2], 2, None);
+    let out = b.handle(n(2), msg_about(MsgKind::Grant, 3, old)); // clock 4
+    assert_eq!(out, vec![send_msg(2, msg_about(MsgKind::Release, 5, old))]);
 }
 
 // ---- whole rounds, the test playing the network by hand -------------------------------------
@@ -887,17 +1651,60 @@ struct Net {
     /// Self-messages delivered.
     to_self: usize,
     entries: Vec<(NodeId, RequestId, Vec<NodeId>)>,
+    /// Each node's voter journal: the lock of its last `Persist` (survives restarts).
+    journal: BTreeMap<NodeId, Option<RequestId>>,
+    /// `Revote` decisions logged, as `(node, what, request)`.
+    revotes: Vec<(NodeId, &'static str, RequestId)>,
 }
 
 impl Net {
     fn new(quorums: &[(u32, &[u32])]) -> Net {
+        let mut nodes: BTreeMap<NodeId, Node> =
+            quorums.iter().map(|&(i, q)| (n(i), node(i, q))).collect();
+        // Every node starts knowing every other one as incarnation 1 (as the checkers do).
+        let ids: Vec<NodeId> = nodes.keys().copied().collect();
+        for x in nodes.values_mut() {
+            for &p in &ids {
+                x.assume_peer(p, 1);
+            }
+        }
         Net {
-            nodes: quorums.iter().map(|&(i, q)| (n(i), node(i, q))).collect(),
+            nodes,
             in_flight: VecDeque::new(),
             network: BTreeMap::new(),
             to_self: 0,
             entries: Vec::new(),
+            journal: BTreeMap::new(),
+            revotes: Vec::new(),
         }
+    }
+
+    /// `kill -9` of `who` and a restart as the next incarnation: whatever it had in flight, to or
+    /// from it, is lost; it restores its journal lock; then every link to it comes up again and
+    /// both ends learn the other's incarnation (the restarted end first hears of everyone).
+    ///
+    /// Dropping what the dead process had sent is not just convenient: the core relies on it.
+    /// The transport discards frames of a superseded incarnation once the new one said Hello
+    /// (transport.rs), and must: an old GRANT delivered after the new process regranted can
+    /// cross a YIELD and be counted for a vote that has moved on.
+    fn restart(&mut self, who: u32) {
+        let who = n(who);
+        let old = &self.nodes[&who];
+        let (q, inc) = (old.quorum().to_vec(), old.incarnation() + 1);
+        self.in_flight.retain(|&(f, t, _)| f != who && t != who);
+        let lock = self.journal.get(&who).copied().flatten();
+        let (fresh, out) = Node::restore(who, &q, inc, lock, Options::default());
+        self.nodes.insert(who, fresh);
+        self.carry_out(who, out);
+        let peers: Vec<NodeId> = self.nodes.keys().copied().filter(|&p| p != who).collect();
+        for p in peers {
+            let out = self.nodes.get_mut(&p).unwrap().peer_incarnation(who, inc);
+            self.carry_out(p, out);
+            let p_inc = self.nodes[&p].incarnation();
+            let out = self.nodes.get_mut(&who).unwrap().peer_incarnation(p, p_inc);
+            self.carry_out(who, out);
+        }
+        self.check();
     }
 
     fn carry_out(&mut self, from: NodeId, actions: Vec<Action>) {
@@ -905,6 +1712,12 @@ impl Net {
             match a {
                 Action::Send { to, msg } => self.in_flight.push_back((from, to, msg)),
                 Action::EnterCs { req, votes } => self.entries.push((from, req, votes)),
+                Action::Persist { lock } => {
+                    self.journal.insert(from, lock);
+                }
+                Action::Log(LogEvent::Revote { what, req, .. }) => {
+                    self.revotes.push((from, what, req))
+                }
                 Action::Log(_) => {}
             }
         }
@@ -920,22 +1733,64 @@ impl Net {
         self.carry_out(who, out);
     }
 
+    /// Delivers the oldest message in flight, if any, checking safety after it.
+    fn step(&mut self) -> bool {
+        let Some((from, to, m)) = self.in_flight.pop_front() else {
+            return false;
+        };
+        if from == to {
+            self.to_self += 1;
+        } else {
+            *self.network.entry(m.kind).or_default() += 1;
+        }
+        let out = self.nodes.get_mut(&to).unwrap().handle(from, m);
+        self.carry_out(to, out);
+        self.check();
+        true
+    }
+
     /// Delivers until nothing is in flight, checking safety after every step.
     fn run(&mut self) {
-        while let Some((from, to, m)) = self.in_flight.pop_front() {
-            if from == to {
-                self.to_self += 1;
-            } else {
-                *self.network.entry(m.kind).or_default() += 1;
+        while self.step() {}
+    }
+
+    /// Runs, letting whoever is in the CS out, until nothing more happens.
+    fn run_to_quiet(&mut self) {
+        loop {
+            self.run();
+            match self.in_cs() {
+                Some(who) => self.exit(who),
+                None => break,
             }
-            let out = self.nodes.get_mut(&to).unwrap().handle(from, m);
-            self.carry_out(to, out);
-            let in_cs = self
-                .nodes
-                .values()
-                .filter(|x| matches!(x.phase(), Phase::InCs(_)))
-                .count();
-            assert!(in_cs <= 1, "safety: {in_cs} nodes in the CS");
+        }
+    }
+
+    /// The request `who` wants or holds the CS with.
+    fn current(&self, who: u32) -> RequestId {
+        match self.nodes[&n(who)].phase() {
+            Phase::Wanting(r) | Phase::InCs(r) => r,
+            Phase::Idle => panic!("node {who} has no request"),
+        }
+    }
+
+    /// Safety after every step: at most one node in the CS; every grant a requester counts is
+    /// the lock of that voter (one vote, never two); every voter's lock is in its journal.
+    fn check(&self) {
+        let in_cs = self
+            .nodes
+            .values()
+            .filter(|x| matches!(x.phase(), Phase::InCs(_)))
+            .count();
+        assert!(in_cs <= 1, "safety: {in_cs} nodes in the CS");
+        for x in self.nodes.values() {
+            if let Phase::Wanting(r) | Phase::InCs(r) = x.phase() {
+                for v in &x.requester().granted {
+                    let lock = self.nodes[v].voter().lock;
+                    assert_eq!(lock, Some(r), "{} counts {v}'s grant for {r}", x.id());
+                }
+            }
+            let journal = self.journal.get(&x.id()).copied().flatten();
+            assert_eq!(journal, x.voter().lock, "lock of {} not persisted", x.id());
         }
     }
 
@@ -1044,4 +1899,183 @@ fn concurrent_requests_on_a_grid_all_enter_once() {
         set(&order),
         set(&[rid(1, 0), rid(1, 1), rid(1, 2), rid(1, 3)])
     );
+}
+
+/// The 2x2 grid: quorums {0,1,2}, {0,1,3}, {0,2,3}, {1,2,3}.
+fn grid() -> Net {
+    Net::new(&[
+        (0, &[0, 1, 2]),
+        (1, &[0, 1, 3]),
+        (2, &[0, 2, 3]),
+        (3, &[1, 2, 3]),
+    ])
+}
+
+// §3 as users see it: voter 0 is killed while node 1 is in the CS with its vote and node 2
+// waits for it. The journal keeps 0's lock, so the vote is not given twice; node 2's lost
+// request is re-queued through its Sync (re-voting), and everyone gets in, with no vote leak.
+#[test]
+fn voter_restart_during_a_cs_requeues_the_lost_request_and_everyone_enters() {
+    let mut net = grid();
+    net.request(1);
+    net.run();
+    assert_eq!(net.in_cs(), Some(n(1)));
+    net.request(2);
+    net.run();
+    let (r1, r2) = (net.current(1), net.current(2));
+    assert_eq!(net.nodes[&n(0)].voter().queue, set(&[r2]));
+
+    net.restart(0);
+    assert_eq!(net.nodes[&n(0)].incarnation(), 2);
+    assert_eq!(net.nodes[&n(0)].voter().lock, Some(r1));
+    assert!(net.nodes[&n(0)].voter().queue.is_empty());
+    net.run();
+    assert_eq!(net.in_cs(), Some(n(1)));
+    assert_eq!(net.revotes, vec![(n(0), "requeued", r2)]);
+    assert_eq!(net.nodes[&n(0)].voter().queue, set(&[r2]));
+
+    net.run_to_quiet();
+    net.assert_quiet();
+    let order: Vec<(NodeId, RequestId)> = net.entries.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(order, vec![(n(1), r1), (n(2), r2)]);
+}
+
+// §3: voter 0 is killed after persisting its lock but before its GRANT left (the GRANT is
+// lost). The restored lock is granted again on node 1's Sync, exactly once.
+#[test]
+fn voter_restart_before_its_grant_left_regrants_it() {
+    let mut net = grid();
+    net.request(1);
+    assert!(net.step()); // voter 0 takes (1, 1): Persist, then the GRANT is in flight
+    let r1 = net.current(1);
+    assert_eq!(net.journal[&n(0)], Some(r1));
+    net.restart(0);
+    net.run();
+    assert_eq!(net.in_cs(), Some(n(1)));
+    assert_eq!(net.revotes, vec![(n(0), "regranted", r1)]);
+    net.run_to_quiet();
+    net.assert_quiet();
+    assert_eq!(net.entries.len(), 1);
+}
+
+// §3: node 1 is killed in the CS. Its own voter frees its dead lock at restore, the other voters
+// free theirs on learning the new incarnation, and waiting node 2 gets in; node 1's new
+// incarnation then gets in with a request that is not its old one.
+#[test]
+fn requester_restart_in_the_cs_frees_its_votes() {
+    let mut net = grid();
+    net.request(1);
+    net.run();
+    net.request(2);
+    net.run();
+    let (r1, r2) = (net.current(1), net.current(2));
+    assert_eq!(net.in_cs(), Some(n(1)));
+
+    net.restart(1);
+    assert_eq!(net.nodes[&n(1)].phase(), Phase::Idle);
+    assert_eq!(
+        net.revotes,
+        vec![
+            (n(1), "freed", r1),
+            (n(0), "freed", r1),
+            (n(3), "freed", r1),
+        ]
+    );
+    net.run();
+    assert_eq!(net.in_cs(), Some(n(2)));
+    net.run_to_quiet();
+
+    net.request(1);
+    let r1_new = net.current(1);
+    assert_eq!(r1_new.inc, 2);
+    net.run_to_quiet();
+    net.assert_quiet();
+    let order: Vec<(NodeId, RequestId)> = net.entries.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(order, vec![(n(1), r1), (n(2), r2), (n(1), r1_new)]);
+}
+
+// §3 under contention: every node of the grid requests at once, then one node is killed and
+// restarted after every possible number of deliveries. Safety (one CS, one vote per voter,
+// every lock journaled) is checked after each step; every request of a node that was not
+// restarted enters exactly once, and the system ends quiet (no deadlock, no vote leak).
+#[test]
+fn a_restart_at_any_point_of_a_contended_round_is_safe_and_live() {
+    for who in 0..4u32 {
+        for k in 0.. {
+            let mut net = grid();
+            for r in [3, 1, 0, 2] {
+                net.request(r);
+            }
+            let mut delivered = 0;
+            while delivered < k && net.step() {
+                delivered += 1;
+            }
+            let ended = delivered < k;
+            let before: Vec<(NodeId, RequestId)> = net.entries.iter().map(|e| (e.0, e.1)).collect();
+            net.restart(who);
+            net.run_to_quiet();
+            net.assert_quiet();
+            let entered: Vec<NodeId> = net.entries.iter().map(|e| e.0).collect();
+            for other in (0..4).filter(|&o| o != who) {
+                let times = entered.iter().filter(|&&e| e == n(other)).count();
+                assert_eq!(
+                    times, 1,
+                    "restart {who} after {k}: node {other} entered {times}x"
+                );
+            }
+            // The restarted node entered only if it was in before the crash.
+            let before_who = before.iter().filter(|e| e.0 == n(who)).count();
+            let times_who = entered.iter().filter(|&&e| e == n(who)).count();
+            assert_eq!(times_who, before_who, "restart {who} after {k}");
+            if ended {
+                break;
+            }
+        }
+    }
+}
+
+// §3 under contention, twice: as in the test above, with a second restart (of any node, the
+// same one included) after every possible number of further deliveries.
+#[test]
+fn two_restarts_at_any_points_of_a_contended_round_are_safe_and_live() {
+    for (first, second) in (0..4u32).flat_map(|a| (0..4u32).map(move |b| (a, b))) {
+        for k1 in 0.. {
+            let mut ended1 = false;
+            for k2 in 0.. {
+                let mut net = grid();
+                for r in [3, 1, 0, 2] {
+                    net.request(r);
+                }
+                let mut delivered = 0;
+                while delivered < k1 && net.step() {
+                    delivered += 1;
+                }
+                ended1 = delivered < k1;
+                net.restart(first);
+                let mut delivered = 0;
+                while delivered < k2 && net.step() {
+                    delivered += 1;
+                }
+                let ended2 = delivered < k2;
+                net.restart(second);
+                net.run_to_quiet();
+                net.assert_quiet();
+                let entered: Vec<NodeId> = net.entries.iter().map(|e| e.0).collect();
+                for other in (0..4).filter(|&o| o != first && o != second) {
+                    let times = entered.iter().filter(|&&e| e == n(other)).count();
+                    assert_eq!(
+                        times, 1,
+                        "restarts {first}@{k1}, {second}@{k2}: node {other} entered {times}x"
+                    );
+                }
+                assert!(entered.len() <= 4, "{entered:?}");
+                if ended2 {
+                    break;
+                }
+            }
+            if ended1 {
+                break;
+            }
+        }
+    }
 }

@@ -76,6 +76,50 @@ impl Cluster {
         cluster
     }
 
+    /// A cluster of `n` configured nodes of which none runs yet.
+    pub fn prepare(n: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), n);
+        let log_dir = dir.path().join("logs");
+        std::fs::create_dir_all(&log_dir).unwrap();
+        Cluster {
+            dir,
+            config,
+            log_dir,
+            children: (0..n).map(|_| None).collect(),
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// Starts node `id` with its own flags (replacing any dead process in its slot).
+    pub fn start_node(&mut self, id: usize, args: &[&str]) {
+        let child = Command::new(BIN)
+            .args(["node", "--id", &id.to_string()])
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--log-dir")
+            .arg(&self.log_dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn maekawa node");
+        self.children[id] = Some(child);
+    }
+
+    /// `kill -9` node `id` (by PID) and reap it.
+    pub fn kill9(&mut self, id: usize) {
+        let mut child = self.children[id].take().expect("node is running");
+        signal(child.id(), "KILL");
+        child.wait().unwrap();
+    }
+
+    /// Lines of node `id`'s log so far.
+    pub fn node_log(&self, id: usize) -> Vec<serde_json::Value> {
+        read_json_lines(&self.log_dir.join(format!("node-{id}.log")))
+    }
+
     pub fn spawn(&self, id: usize) -> Child {
         Command::new(BIN)
             .args(["node", "--id", &id.to_string()])
@@ -171,7 +215,13 @@ pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    text.lines()
+    // A line still being written (no newline yet) is left for the next read.
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    complete
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             serde_json::from_str(l)
