@@ -120,3 +120,61 @@ fn check_on_a_directory_without_logs_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("critical_section.log"), "{err}");
 }
+
+#[test]
+fn a_second_process_for_the_same_node_id_is_refused_and_named() {
+    let mut cluster = Cluster::prepare(2);
+    cluster.start_node(0, &[]);
+    let first = cluster.children[0].as_ref().unwrap().id();
+    wait_for("node 0 to start", std::time::Duration::from_secs(10), || {
+        cluster
+            .node_log(0)
+            .iter()
+            .any(|l| l["event"] == "start")
+    });
+    let (code, err) = node(&[
+        "--id",
+        "0",
+        "--config",
+        cluster.config.to_str().unwrap(),
+        "--log-dir",
+        cluster.log_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already running"), "{err}");
+    assert!(err.contains(&format!("PID {first}")), "names the holder: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    // The refused process changed nothing: still one start line.
+    let starts = cluster
+        .cs_lines()
+        .iter()
+        .filter(|l| l["event"] == "start")
+        .count();
+    assert_eq!(starts, 1);
+}
+
+#[test]
+fn a_corrupt_journal_is_never_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 1);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // Two records, the first damaged: not a torn tail, so the voter cannot know its vote.
+    std::fs::write(
+        logs.join("node-0.journal"),
+        "{\"seq\":1,\"lock\":null,\"sum\":\"0000000000000000\"}\n{\"seq\":2,\"lock\":null,\"sum\":\"0000000000000000\"}\n",
+    )
+    .unwrap();
+    let (code, err) = node(&[
+        "--id",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("node-0.journal:1"), "{err}");
+    assert!(err.contains("corrupt"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
