@@ -9,6 +9,7 @@
 pub mod check;
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod cslog;
 pub mod explore;
 pub mod id;
@@ -20,3 +21,4 @@ pub mod protocol;
 pub mod quorum;
 pub mod sim;
 pub mod transport;
+mod wire;

@@ -51,6 +51,19 @@ enum Command {
         #[arg(long, hide = true)]
         unsafe_no_journal: bool,
     },
+    /// Control a running node: ask it for the CS, make it leave, or show its state (who it
+    /// waits for, who holds its vote, its queue). For `--workload manual` nodes this is the only
+    /// way they act.
+    Ctl {
+        /// The node to talk to (its address comes from the cluster file).
+        #[arg(long)]
+        node: Option<u32>,
+        /// The cluster file.
+        #[arg(long, default_value = "quorums.json")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
     /// Verify a run from its logs: no two CS intervals overlap, every entry's votes are the
     /// entering node's quorum, and each node received a Grant from every voter before entering.
     Check {
@@ -135,6 +148,21 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum CtlAction {
+    /// Want the CS: the node enters when its votes arrive, and (manual workload) stays until
+    /// `release`.
+    Request,
+    /// Leave the CS.
+    Release,
+    /// Show the node's state; `--all` shows every node of the cluster file in one table.
+    Status {
+        /// Every node, one table.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -168,6 +196,11 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Command::Ctl {
+            node,
+            config,
+            action,
+        } => run_ctl(node, &config, action),
         Command::Check { log_dir, config } => {
             let config = match Config::load(&config) {
                 Ok(c) => c,
@@ -345,12 +378,10 @@ fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         })?;
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let (_control, control_rx) = tokio::sync::mpsc::channel(16);
         maekawa::node::run(
             settings,
             incoming,
             maekawa::transport::tcp_connector(),
-            control_rx,
             shutdown_signal(),
         )
         .await?;
@@ -367,5 +398,64 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+/// `maekawa ctl`: exit 0 on success, 1 when the node refuses, 2 for bad input or a node that
+/// does not answer.
+fn run_ctl(node: Option<u32>, config: &Path, action: CtlAction) -> ExitCode {
+    use maekawa::control::{render_status, render_table, CtlClient, CtlError};
+    let config = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let all = matches!(action, CtlAction::Status { all: true });
+    if all {
+        let rows = runtime.block_on(async {
+            let mut rows = Vec::new();
+            for n in &config.nodes {
+                let row = match CtlClient::connect(n.id, &n.addr).await {
+                    Ok(mut c) => c.status().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                rows.push((n.id, row));
+            }
+            rows
+        });
+        print!("{}", render_table(&rows));
+        return ExitCode::SUCCESS;
+    }
+    let Some(id) = node else {
+        return fail(&"ctl needs --node ID (or `ctl status --all`)");
+    };
+    let addr = match config.node(NodeId(id)) {
+        Ok(n) => n.addr.clone(),
+        Err(e) => return fail(&e),
+    };
+    let result = runtime.block_on(async {
+        let mut client = CtlClient::connect(NodeId(id), &addr).await?;
+        match action {
+            CtlAction::Request => client.request().await,
+            CtlAction::Release => client.release().await,
+            CtlAction::Status { .. } => client.status().await.map(|s| render_status(&s)),
+        }
+    });
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(CtlError::Refused(why)) => {
+            eprintln!("error: {why}");
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(&e),
     }
 }

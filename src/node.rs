@@ -7,6 +7,7 @@
 //! message sent and received is logged here as a JSON line (see README.md, "Logs").
 
 use crate::config::Config;
+use crate::control::ControlService;
 use crate::cslog::CsLog;
 use crate::id::{NodeId, RequestId};
 use crate::journal::Journal;
@@ -71,13 +72,45 @@ impl FromStr for MsRange {
     }
 }
 
-/// Commands from outside the node (the control service of a later issue, and tests).
+/// Commands from outside the node (`maekawa ctl` through the control service), each with
+/// where to send the answer.
 #[derive(Debug)]
 pub enum Control {
-    /// Want the CS now (manual workload).
-    Request,
-    /// Leave the CS now (manual workload).
-    Release,
+    /// Want the CS now.
+    Request(oneshot::Sender<Result<String, String>>),
+    /// Leave the CS now.
+    Release(oneshot::Sender<Result<String, String>>),
+    /// Describe the node's state.
+    Status(oneshot::Sender<Status>),
+}
+
+/// A node's state as `maekawa ctl status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The node.
+    pub node: NodeId,
+    /// Its incarnation.
+    pub incarnation: u64,
+    /// Idle, wanting or in the CS (with the request).
+    pub phase: Phase,
+    /// Its Lamport clock.
+    pub lamport: u64,
+    /// Voters whose grant it holds.
+    pub granted: Vec<NodeId>,
+    /// Voters it still waits for.
+    pub missing: Vec<NodeId>,
+    /// Voters that answered FAILED.
+    pub failed: Vec<NodeId>,
+    /// Voters it yielded to.
+    pub yielded: Vec<NodeId>,
+    /// The request its own vote is given to.
+    pub lock: Option<RequestId>,
+    /// Requests waiting for its vote, highest priority first.
+    pub queue: Vec<RequestId>,
+    /// CS entries of this process.
+    pub entries: u64,
+    /// How it decides to request.
+    pub workload: Workload,
 }
 
 /// Everything `maekawa node` needs, parsed and validated.
@@ -155,8 +188,8 @@ pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, NodeError> {
     Ok(next)
 }
 
-/// Runs one node until `shutdown` resolves: serves peers on `incoming`, talks to them through
-/// `connector`, and takes commands from `control`. The caller must hold the node's
+/// Runs one node until `shutdown` resolves: serves peers and `maekawa ctl` on `incoming`, and
+/// talks to peers through `connector`. The caller must hold the node's
 /// [`crate::proclock::ProcessLock`] (one process per node id) for as long as this runs. On
 /// shutdown it leaves the CS if inside, waits (bounded) for its last messages to be
 /// acknowledged, and returns its entry count.
@@ -164,7 +197,6 @@ pub async fn run<I, IO, IE>(
     settings: NodeSettings,
     incoming: I,
     connector: Connector,
-    mut control: mpsc::Receiver<Control>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<u64, NodeError>
 where
@@ -219,10 +251,12 @@ where
     };
     let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
     let service = PeerService::new(&tcfg, events_tx.clone());
+    let (control_tx, mut control) = mpsc::channel::<Control>(16);
     let (stop_serving, stop_serving_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service.into_server())
+            .add_service(ControlService::new(control_tx).into_server())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop_serving_rx.await;
             }),
@@ -281,8 +315,39 @@ where
                 driver.exit()?;
             }
             cmd = control.recv(), if control_open => match cmd {
-                Some(Control::Request) => driver.request()?,
-                Some(Control::Release) => driver.exit()?,
+                Some(Control::Request(reply)) => {
+                    let answer = match driver.core.phase() {
+                        Phase::Idle => {
+                            driver.think_until = None;
+                            driver.request()?;
+                            match driver.core.phase() {
+                                Phase::Wanting(r) => Ok(format!("node {me} requested the CS with {r}")),
+                                Phase::InCs(r) => Ok(format!("node {me} requested the CS with {r} and entered")),
+                                Phase::Idle => Err(format!("node {me} could not request")),
+                            }
+                        }
+                        Phase::Wanting(r) => Err(format!("node {me} already waits for the CS with request {r}")),
+                        Phase::InCs(r) => Err(format!("node {me} is already in the CS with request {r}")),
+                    };
+                    let _ = reply.send(answer);
+                }
+                Some(Control::Release(reply)) => {
+                    let answer = match driver.core.phase() {
+                        Phase::InCs(r) => {
+                            driver.exit()?;
+                            Ok(format!("node {me} left the CS (request {r})"))
+                        }
+                        Phase::Wanting(r) => Err(format!(
+                            "node {me} is not in the CS: it still waits for votes from {} for request {r}",
+                            json_ids(&driver.status().missing)
+                        )),
+                        Phase::Idle => Err(format!("node {me} is not in the CS (it has no request)")),
+                    };
+                    let _ = reply.send(answer);
+                }
+                Some(Control::Status(reply)) => {
+                    let _ = reply.send(driver.status());
+                }
                 None => control_open = false,
             },
         }
@@ -330,6 +395,34 @@ struct Driver {
 }
 
 impl Driver {
+    fn status(&self) -> Status {
+        let view = self.core.requester();
+        let waiting = !matches!(self.core.phase(), Phase::Idle);
+        Status {
+            node: self.me,
+            incarnation: self.core.incarnation(),
+            phase: self.core.phase(),
+            lamport: self.core.clock(),
+            granted: view.granted.iter().copied().collect(),
+            missing: if waiting {
+                self.core
+                    .quorum()
+                    .iter()
+                    .filter(|v| !view.granted.contains(v))
+                    .copied()
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            failed: view.failed.iter().copied().collect(),
+            yielded: view.yielded.iter().copied().collect(),
+            lock: self.core.voter().lock,
+            queue: self.core.voter().queue.iter().copied().collect(),
+            entries: self.entries,
+            workload: self.settings.workload,
+        }
+    }
+
     fn wants_more(&self) -> bool {
         self.settings.workload == Workload::Auto
             && self

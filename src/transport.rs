@@ -24,11 +24,7 @@ use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
-mod wire {
-    #![allow(missing_docs, unreachable_pub, clippy::all)]
-    tonic::include_proto!("maekawa.v1");
-}
-
+use crate::wire;
 use wire::peer_client::PeerClient;
 use wire::peer_server::{Peer, PeerServer};
 

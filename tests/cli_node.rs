@@ -126,12 +126,11 @@ fn a_second_process_for_the_same_node_id_is_refused_and_named() {
     let mut cluster = Cluster::prepare(2);
     cluster.start_node(0, &[]);
     let first = cluster.children[0].as_ref().unwrap().id();
-    wait_for("node 0 to start", std::time::Duration::from_secs(10), || {
-        cluster
-            .node_log(0)
-            .iter()
-            .any(|l| l["event"] == "start")
-    });
+    wait_for(
+        "node 0 to start",
+        std::time::Duration::from_secs(10),
+        || cluster.node_log(0).iter().any(|l| l["event"] == "start"),
+    );
     let (code, err) = node(&[
         "--id",
         "0",
@@ -142,7 +141,10 @@ fn a_second_process_for_the_same_node_id_is_refused_and_named() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already running"), "{err}");
-    assert!(err.contains(&format!("PID {first}")), "names the holder: {err}");
+    assert!(
+        err.contains(&format!("PID {first}")),
+        "names the holder: {err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     // The refused process changed nothing: still one start line.
     let starts = cluster

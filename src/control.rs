@@ -1,0 +1,321 @@
+//! The control service every daemon serves beside the peer links, and the client side of
+//! `maekawa ctl`: ask a node for the CS, make it leave, and look at its state.
+//!
+//! The service only forwards commands to the node's driver task (the one owner of the core)
+//! and carries the answers back; it never touches protocol state itself. prost types stay in
+//! this module and `transport`.
+
+use crate::id::{NodeId, RequestId};
+use crate::node::{Control, Status, Workload};
+use crate::protocol::Phase;
+use crate::wire;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tonic::transport::Endpoint;
+use wire::control_client::ControlClient;
+use wire::control_server::ControlServer;
+
+/// The gRPC face of a node's driver for `maekawa ctl`.
+pub struct ControlService {
+    driver: mpsc::Sender<Control>,
+}
+
+impl ControlService {
+    /// A service forwarding to the driver behind `driver`.
+    pub fn new(driver: mpsc::Sender<Control>) -> ControlService {
+        ControlService { driver }
+    }
+
+    /// The tonic service to mount on the node's server.
+    pub fn into_server(self) -> ControlServer<ControlService> {
+        ControlServer::new(self)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Control,
+    ) -> Result<T, tonic::Status> {
+        let (tx, rx) = oneshot::channel();
+        self.driver
+            .send(make(tx))
+            .await
+            .map_err(|_| tonic::Status::unavailable("the node is stopping"))?;
+        rx.await
+            .map_err(|_| tonic::Status::unavailable("the node is stopping"))
+    }
+}
+
+fn reply(answer: Result<String, String>) -> tonic::Response<wire::CtlReply> {
+    let (ok, message) = match answer {
+        Ok(m) => (true, m),
+        Err(m) => (false, m),
+    };
+    tonic::Response::new(wire::CtlReply { ok, message })
+}
+
+fn to_wire(r: RequestId) -> wire::WireRequest {
+    wire::WireRequest {
+        ts: r.ts,
+        node: r.node.0,
+        inc: r.inc,
+    }
+}
+
+fn from_wire(r: &wire::WireRequest) -> RequestId {
+    RequestId {
+        ts: r.ts,
+        node: NodeId(r.node),
+        inc: r.inc,
+    }
+}
+
+fn ids(v: &[NodeId]) -> Vec<u32> {
+    v.iter().map(|n| n.0).collect()
+}
+
+#[tonic::async_trait]
+impl wire::control_server::Control for ControlService {
+    async fn request(
+        &self,
+        _: tonic::Request<wire::CtlEmpty>,
+    ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        Ok(reply(self.ask(Control::Request).await?))
+    }
+
+    async fn release(
+        &self,
+        _: tonic::Request<wire::CtlEmpty>,
+    ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        Ok(reply(self.ask(Control::Release).await?))
+    }
+
+    async fn status(
+        &self,
+        _: tonic::Request<wire::CtlEmpty>,
+    ) -> Result<tonic::Response<wire::NodeStatus>, tonic::Status> {
+        let s = self.ask(Control::Status).await?;
+        let (phase, request) = match s.phase {
+            Phase::Idle => ("idle", None),
+            Phase::Wanting(r) => ("wanting", Some(to_wire(r))),
+            Phase::InCs(r) => ("in_cs", Some(to_wire(r))),
+        };
+        Ok(tonic::Response::new(wire::NodeStatus {
+            node: s.node.0,
+            incarnation: s.incarnation,
+            phase: phase.into(),
+            lamport: s.lamport,
+            request,
+            granted: ids(&s.granted),
+            missing: ids(&s.missing),
+            failed: ids(&s.failed),
+            yielded: ids(&s.yielded),
+            lock: s.lock.map(to_wire),
+            queue: s.queue.into_iter().map(to_wire).collect(),
+            entries: s.entries,
+            workload: format!("{:?}", s.workload).to_lowercase(),
+        }))
+    }
+}
+
+/// Why `maekawa ctl` could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// Nothing answers at the node's address.
+    #[error("node {node} is not running (nothing answers on {addr}); start it with scripts/start-node.sh {node}")]
+    NotRunning {
+        /// The node.
+        node: NodeId,
+        /// Its address from the cluster file.
+        addr: String,
+    },
+    /// The node answered but refused (e.g. release while not in the CS).
+    #[error("{0}")]
+    Refused(String),
+    /// The call failed after connecting.
+    #[error("node {node} at {addr}: {why}")]
+    Call {
+        /// The node.
+        node: NodeId,
+        /// Its address.
+        addr: String,
+        /// What gRPC said.
+        why: String,
+    },
+}
+
+/// A connection to one node's control service.
+pub struct CtlClient {
+    node: NodeId,
+    addr: String,
+    inner: ControlClient<tonic::transport::Channel>,
+}
+
+impl CtlClient {
+    /// Connects to node `node` at `addr` (from the cluster file).
+    pub async fn connect(node: NodeId, addr: &str) -> Result<CtlClient, CtlError> {
+        let not_running = || CtlError::NotRunning {
+            node,
+            addr: addr.to_string(),
+        };
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|_| not_running())?
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .map_err(|_| not_running())?;
+        Ok(CtlClient {
+            node,
+            addr: addr.to_string(),
+            inner: ControlClient::new(channel),
+        })
+    }
+
+    fn call_error(&self, s: tonic::Status) -> CtlError {
+        CtlError::Call {
+            node: self.node,
+            addr: self.addr.clone(),
+            why: s.message().to_string(),
+        }
+    }
+
+    /// Asks the node to want the CS.
+    pub async fn request(&mut self) -> Result<String, CtlError> {
+        let r = self.inner.request(wire::CtlEmpty {}).await;
+        self.answer(r)
+    }
+
+    /// Asks the node to leave the CS.
+    pub async fn release(&mut self) -> Result<String, CtlError> {
+        let r = self.inner.release(wire::CtlEmpty {}).await;
+        self.answer(r)
+    }
+
+    fn answer(
+        &self,
+        r: Result<tonic::Response<wire::CtlReply>, tonic::Status>,
+    ) -> Result<String, CtlError> {
+        let reply = r.map_err(|s| self.call_error(s))?.into_inner();
+        if reply.ok {
+            Ok(reply.message)
+        } else {
+            Err(CtlError::Refused(reply.message))
+        }
+    }
+
+    /// The node's state.
+    pub async fn status(&mut self) -> Result<Status, CtlError> {
+        let s = self
+            .inner
+            .status(wire::CtlEmpty {})
+            .await
+            .map_err(|s| self.call_error(s))?
+            .into_inner();
+        let req = s.request.as_ref().map(from_wire);
+        let phase = match (s.phase.as_str(), req) {
+            ("wanting", Some(r)) => Phase::Wanting(r),
+            ("in_cs", Some(r)) => Phase::InCs(r),
+            _ => Phase::Idle,
+        };
+        let nodes = |v: &[u32]| v.iter().map(|&n| NodeId(n)).collect();
+        Ok(Status {
+            node: NodeId(s.node),
+            incarnation: s.incarnation,
+            phase,
+            lamport: s.lamport,
+            granted: nodes(&s.granted),
+            missing: nodes(&s.missing),
+            failed: nodes(&s.failed),
+            yielded: nodes(&s.yielded),
+            lock: s.lock.as_ref().map(from_wire),
+            queue: s.queue.iter().map(from_wire).collect(),
+            entries: s.entries,
+            workload: if s.workload == "manual" {
+                Workload::Manual
+            } else {
+                Workload::Auto
+            },
+        })
+    }
+}
+
+/// One node's status as a block of text.
+pub fn render_status(s: &Status) -> String {
+    let list = |v: &[NodeId]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.iter()
+                .map(|n| n.0.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let (state, req) = match s.phase {
+        Phase::Idle => ("idle", "-".to_string()),
+        Phase::Wanting(r) => ("waiting for votes", r.to_string()),
+        Phase::InCs(r) => ("in the CS", r.to_string()),
+    };
+    let queue: Vec<String> = s.queue.iter().map(|r| r.to_string()).collect();
+    format!(
+        "node {} (incarnation {}, {:?} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
+        s.node,
+        s.incarnation,
+        s.workload,
+        s.lamport,
+        list(&s.granted),
+        list(&s.missing),
+        list(&s.failed),
+        list(&s.yielded),
+        s.lock.map_or("nobody".to_string(), |r| format!("node {} {r}", r.node)),
+        if queue.is_empty() { "-".to_string() } else { queue.join(", ") },
+        s.entries
+    )
+}
+
+/// Every node's status in one table; nodes that do not answer are shown as such.
+pub fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
+    let mut out = format!(
+        "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
+        "node", "state", "lamport", "request", "holds", "missing", "vote for", "queue"
+    );
+    let list = |v: &[NodeId]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.iter()
+                .map(|n| n.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
+    for (id, row) in rows {
+        match row {
+            Ok(s) => {
+                let (state, req) = match s.phase {
+                    Phase::Idle => ("idle", "-".to_string()),
+                    Phase::Wanting(r) => ("waiting", r.to_string()),
+                    Phase::InCs(r) => ("IN CS", r.to_string()),
+                };
+                let queue: Vec<String> = s.queue.iter().map(|r| r.to_string()).collect();
+                out.push_str(&format!(
+                    "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
+                    id.0,
+                    state,
+                    s.lamport,
+                    req,
+                    list(&s.granted),
+                    list(&s.missing),
+                    s.lock
+                        .map_or("-".to_string(), |r| format!("{} {r}", r.node)),
+                    if queue.is_empty() {
+                        "-".to_string()
+                    } else {
+                        queue.join(" ")
+                    }
+                ));
+            }
+            Err(why) => out.push_str(&format!("{:<5} {why}\n", id.0)),
+        }
+    }
+    out
+}
