@@ -238,24 +238,33 @@ impl CtlClient {
     }
 }
 
+/// `a, b, c` (or `-` for none), joined with `sep`.
+fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
+    let parts: Vec<String> = items.into_iter().map(|x| x.to_string()).collect();
+    if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(sep)
+    }
+}
+
+/// The request shown for a phase (`-` when idle).
+fn phase_request(phase: Phase) -> String {
+    match phase {
+        Phase::Idle => "-".to_string(),
+        Phase::Wanting(r) | Phase::InCs(r) => r.to_string(),
+    }
+}
+
 /// One node's status as a block of text.
 pub fn render_status(s: &Status) -> String {
-    let list = |v: &[NodeId]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.iter()
-                .map(|n| n.0.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+    let list = |v: &[NodeId]| listed(v, ", ");
+    let state = match s.phase {
+        Phase::Idle => "idle",
+        Phase::Wanting(_) => "waiting for votes",
+        Phase::InCs(_) => "in the CS",
     };
-    let (state, req) = match s.phase {
-        Phase::Idle => ("idle", "-".to_string()),
-        Phase::Wanting(r) => ("waiting for votes", r.to_string()),
-        Phase::InCs(r) => ("in the CS", r.to_string()),
-    };
-    let queue: Vec<String> = s.queue.iter().map(|r| r.to_string()).collect();
+    let req = phase_request(s.phase);
     format!(
         "node {} (incarnation {}, {:?} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
         s.node,
@@ -267,7 +276,7 @@ pub fn render_status(s: &Status) -> String {
         list(&s.failed),
         list(&s.yielded),
         s.lock.map_or("nobody".to_string(), |r| format!("node {} {r}", r.node)),
-        if queue.is_empty() { "-".to_string() } else { queue.join(", ") },
+        listed(&s.queue, ", "),
         s.entries
     )
 }
@@ -278,25 +287,16 @@ pub fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
         "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
         "node", "state", "lamport", "request", "holds", "missing", "vote for", "queue"
     );
-    let list = |v: &[NodeId]| {
-        if v.is_empty() {
-            "-".to_string()
-        } else {
-            v.iter()
-                .map(|n| n.0.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        }
-    };
+    let list = |v: &[NodeId]| listed(v, ",");
     for (id, row) in rows {
         match row {
             Ok(s) => {
-                let (state, req) = match s.phase {
-                    Phase::Idle => ("idle", "-".to_string()),
-                    Phase::Wanting(r) => ("waiting", r.to_string()),
-                    Phase::InCs(r) => ("IN CS", r.to_string()),
+                let state = match s.phase {
+                    Phase::Idle => "idle",
+                    Phase::Wanting(_) => "waiting",
+                    Phase::InCs(_) => "IN CS",
                 };
-                let queue: Vec<String> = s.queue.iter().map(|r| r.to_string()).collect();
+                let req = phase_request(s.phase);
                 out.push_str(&format!(
                     "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
                     id.0,
@@ -307,11 +307,7 @@ pub fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
                     list(&s.missing),
                     s.lock
                         .map_or("-".to_string(), |r| format!("{} {r}", r.node)),
-                    if queue.is_empty() {
-                        "-".to_string()
-                    } else {
-                        queue.join(" ")
-                    }
+                    listed(&s.queue, " ")
                 ));
             }
             Err(why) => out.push_str(&format!("{:<5} {why}\n", id.0)),
