@@ -6,6 +6,7 @@
 //! drive the same core through random and exhaustive schedules to check its invariants.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod bench;
 pub mod check;
 pub mod cluster;
 pub mod config;

@@ -64,6 +64,29 @@ enum Command {
         #[command(subcommand)]
         action: CtlAction,
     },
+    /// Benchmark real daemons on loopback under full contention: entries per second, messages
+    /// per entry, acquire latency, one-way latency T and the 2T bound, RSS and CPU, and the
+    /// check of the run's logs.
+    Bench {
+        /// Daemons to start.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=256))]
+        nodes: u32,
+        /// How long they contend, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Time in the CS, ms.
+        #[arg(long, default_value_t = 0)]
+        hold_ms: u64,
+        /// Pause before asking again, ms (0: full contention).
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Keep the run's logs in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
     /// Verify a run from its logs: no two CS intervals overlap, every entry's votes are the
     /// entering node's quorum, and each node received a Grant from every voter before entering.
     Check {
@@ -201,6 +224,41 @@ fn main() -> ExitCode {
             config,
             action,
         } => run_ctl(node, &config, action),
+        Command::Bench {
+            nodes,
+            seconds,
+            hold_ms,
+            think_ms,
+            json,
+            keep,
+        } => {
+            let settings = maekawa::bench::BenchSettings {
+                nodes: nodes as usize,
+                seconds,
+                hold_ms,
+                think_ms,
+                progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                keep,
+            };
+            match maekawa::bench::run(&settings) {
+                Ok(report) => {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&report).expect("serializable")
+                        );
+                    } else {
+                        print!("{}", maekawa::bench::render(&report));
+                    }
+                    if report.check_passed {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => fail(&e),
+            }
+        }
         Command::Check { log_dir, config } => {
             let config = match Config::load(&config) {
                 Ok(c) => c,

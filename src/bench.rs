@@ -1,0 +1,440 @@
+//! `maekawa bench`: real daemons on loopback under full contention, measured from their own
+//! logs and from /proc, in one run.
+//!
+//! It starts N `maekawa node` processes (this very binary) in a temporary directory, lets them
+//! contend for S seconds, samples each daemon's peak RSS and CPU time, stops them with SIGTERM,
+//! and reads the logs: CS entries per second, network messages per entry by type, acquire
+//! latency (request to entry), the one-way message latency T, and the throughput against the
+//! synchronization-delay bound 1 / (2T + hold). It ends with `maekawa check` on the same logs.
+//! Linux only (/proc). It measures; it asserts nothing.
+
+use crate::check;
+use crate::config::Config;
+use crate::id::NodeId;
+use crate::protocol::MsgKind;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchSettings {
+    /// Daemons to start.
+    pub nodes: usize,
+    /// How long they contend.
+    pub seconds: f64,
+    /// Time in the CS, ms.
+    pub hold_ms: u64,
+    /// Pause before asking again, ms.
+    pub think_ms: u64,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Keep the run's directory (logs) instead of deleting it.
+    pub keep: Option<PathBuf>,
+}
+
+/// One daemon's resource use.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonUsage {
+    /// Node id.
+    pub node: u32,
+    /// Peak resident set size, KiB (VmHWM).
+    pub peak_rss_kib: u64,
+    /// User + system CPU time, seconds.
+    pub cpu_seconds: f64,
+}
+
+/// The measured figures of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Daemons.
+    pub nodes: usize,
+    /// Requested run time, s.
+    pub seconds: f64,
+    /// Hold time, ms.
+    pub hold_ms: u64,
+    /// Think time, ms.
+    pub think_ms: u64,
+    /// CS entries in the run.
+    pub entries: u64,
+    /// Entries per second between the first and the last entry.
+    pub entries_per_second: f64,
+    /// Network messages (between different nodes) per entry, by kind.
+    pub messages_per_entry_by_type: BTreeMap<String, f64>,
+    /// Network messages per entry, all kinds.
+    pub messages_per_entry: f64,
+    /// Acquire latency (request to entry), ms: median.
+    pub acquire_p50_ms: f64,
+    /// Acquire latency, 99th percentile, ms.
+    pub acquire_p99_ms: f64,
+    /// Acquire latency, maximum, ms.
+    pub acquire_max_ms: f64,
+    /// One-way latency of a message over an established link (send to receive log lines of
+    /// network messages), median, ms.
+    pub one_way_t_ms: f64,
+    /// The synchronization-delay bound 1 / (2T + hold), entries per second.
+    pub bound_entries_per_second: f64,
+    /// Measured throughput over the bound.
+    pub ratio_to_bound: f64,
+    /// Resource use of each daemon.
+    pub daemons: Vec<DaemonUsage>,
+    /// `maekawa check`'s summary line.
+    pub check: String,
+    /// Whether the check passed.
+    pub check_passed: bool,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Setting up the directory, ports or processes failed.
+    #[error("bench setup: {0}")]
+    Setup(String),
+    /// A daemon died during the run.
+    #[error("node {node} exited during the run ({status}); see {log}")]
+    Died {
+        /// The node.
+        node: usize,
+        /// How it ended.
+        status: String,
+        /// Its stderr file.
+        log: String,
+    },
+    /// The logs could not be read.
+    #[error(transparent)]
+    Check(#[from] check::CheckError),
+}
+
+struct Daemons {
+    children: Vec<Child>,
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn setup_err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Setup(e.to_string())
+}
+
+/// Runs the benchmark and measures it.
+pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
+    let tmp = tempdir()?;
+    let dir = settings.keep.clone().unwrap_or_else(|| tmp.clone());
+    let log_dir = dir.join("logs");
+    std::fs::create_dir_all(&log_dir).map_err(setup_err)?;
+    let config_path = dir.join("quorums.json");
+    write_config(&config_path, settings.nodes)?;
+    let config = Config::load(&config_path).map_err(setup_err)?;
+    let exe = std::env::current_exe().map_err(setup_err)?;
+
+    let mut daemons = Daemons {
+        children: Vec::new(),
+    };
+    for id in 0..settings.nodes {
+        let err =
+            std::fs::File::create(log_dir.join(format!("node-{id}.out"))).map_err(setup_err)?;
+        let child = Command::new(&exe)
+            .args(["node", "--id", &id.to_string()])
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--log-dir")
+            .arg(&log_dir)
+            .args(["--think-ms", &settings.think_ms.to_string()])
+            .args(["--hold-ms", &settings.hold_ms.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .map_err(setup_err)?;
+        daemons.children.push(child);
+    }
+
+    let bar = settings.progress.then(|| {
+        let bar = indicatif::ProgressBar::new((settings.seconds * 10.0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let started = Instant::now();
+    let cs_log = log_dir.join(crate::cslog::FILE_NAME);
+    let mut usage = vec![(0u64, 0.0f64); settings.nodes];
+    while started.elapsed().as_secs_f64() < settings.seconds {
+        std::thread::sleep(Duration::from_millis(100));
+        for (id, child) in daemons.children.iter_mut().enumerate() {
+            if let Some(status) = child.try_wait().map_err(setup_err)? {
+                return Err(BenchError::Died {
+                    node: id,
+                    status: status.to_string(),
+                    log: log_dir.join(format!("node-{id}.out")).display().to_string(),
+                });
+            }
+            usage[id] = proc_usage(child.id()).unwrap_or(usage[id]);
+        }
+        if let Some(bar) = &bar {
+            bar.set_position((started.elapsed().as_secs_f64() * 10.0) as u64);
+            bar.set_message(format!("{} CS entries", count_enters(&cs_log)));
+        }
+    }
+    for child in &daemons.children {
+        // SAFETY: plain kill(2) on the PID of a child we own and have not reaped.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    for child in &mut daemons.children {
+        let _ = child.wait();
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+
+    let report = measure(settings, &config, &log_dir, &usage)?;
+    if settings.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(report)
+}
+
+fn tempdir() -> Result<PathBuf, BenchError> {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("maekawa-bench-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(setup_err)?;
+    Ok(dir)
+}
+
+fn write_config(path: &Path, n: usize) -> Result<(), BenchError> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(setup_err)?;
+    let nodes: Vec<String> = listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+            format!(r#"{{"id": {i}, "addr": "127.0.0.1:{port}"}}"#)
+        })
+        .collect();
+    std::fs::write(path, format!("{{\"nodes\": [{}]}}\n", nodes.join(", "))).map_err(setup_err)
+}
+
+/// (peak RSS KiB, CPU seconds) of a process, from /proc.
+fn proc_usage(pid: u32) -> Option<(u64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which ends with the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some((hwm, ticks / hz))
+}
+
+fn count_enters(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.matches("\"event\":\"enter\"").count())
+        .unwrap_or(0)
+}
+
+fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(s).ok()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Reads the run's logs into the report.
+fn measure(
+    settings: &BenchSettings,
+    config: &Config,
+    log_dir: &Path,
+    usage: &[(u64, f64)],
+) -> Result<BenchReport, BenchError> {
+    let mut enter_times = Vec::new();
+    let mut waits = Vec::new();
+    let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    // (from, to, lamport) -> send time; matched with the receive line.
+    let mut sends: BTreeMap<(u64, u64, u64), SystemTime> = BTreeMap::new();
+    let mut recvs: Vec<((u64, u64, u64), SystemTime)> = Vec::new();
+    for id in 0..settings.nodes {
+        let path = log_dir.join(format!("node-{id}.log"));
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        for line in std::io::BufReader::new(file).lines().map_while(Result::ok) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let event = v["event"].as_str().unwrap_or("");
+            let time = v["timestamp"].as_str().and_then(parse_time);
+            match event {
+                "enter_cs" => {
+                    waits.push(v["wait_ms"].as_f64().unwrap_or(0.0));
+                    if let Some(t) = time {
+                        enter_times.push(t);
+                    }
+                }
+                "send" | "recv" if v["from"] != v["to"] => {
+                    let key = (
+                        v["from"].as_u64().unwrap_or(0),
+                        v["to"].as_u64().unwrap_or(0),
+                        v["lamport"].as_u64().unwrap_or(0),
+                    );
+                    if event == "send" {
+                        let kind = v["msg"].as_str().unwrap_or("?").to_string();
+                        *by_kind.entry(kind).or_default() += 1;
+                        if let Some(t) = time {
+                            sends.insert(key, t);
+                        }
+                    } else if let Some(t) = time {
+                        recvs.push((key, t));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let entries = enter_times.len() as u64;
+    enter_times.sort();
+    let span = match (enter_times.first(), enter_times.last()) {
+        (Some(a), Some(b)) => b.duration_since(*a).unwrap_or_default().as_secs_f64(),
+        _ => 0.0,
+    };
+    let entries_per_second = if span > 0.0 {
+        (entries.saturating_sub(1)) as f64 / span
+    } else {
+        0.0
+    };
+    let mut one_way: Vec<f64> = recvs
+        .iter()
+        .filter_map(|(k, r)| {
+            let s = sends.get(k)?;
+            Some(r.duration_since(*s).ok()?.as_secs_f64() * 1000.0)
+        })
+        .collect();
+    one_way.sort_by(f64::total_cmp);
+    let t_ms = percentile(&one_way, 0.5);
+    waits.sort_by(f64::total_cmp);
+    let total: u64 = by_kind.values().sum();
+    let per = |n: u64| {
+        if entries == 0 {
+            0.0
+        } else {
+            n as f64 / entries as f64
+        }
+    };
+    let mut messages_per_entry_by_type = BTreeMap::new();
+    for kind in MsgKind::ALL {
+        let n = by_kind.get(kind.name()).copied().unwrap_or(0);
+        messages_per_entry_by_type.insert(kind.name().to_string(), round3(per(n)));
+    }
+    let bound = 1000.0 / (2.0 * t_ms + settings.hold_ms as f64).max(f64::MIN_POSITIVE);
+    let report = check::check(log_dir, config)?;
+    Ok(BenchReport {
+        nodes: settings.nodes,
+        seconds: settings.seconds,
+        hold_ms: settings.hold_ms,
+        think_ms: settings.think_ms,
+        entries,
+        entries_per_second: round3(entries_per_second),
+        messages_per_entry_by_type,
+        messages_per_entry: round3(per(total)),
+        acquire_p50_ms: round3(percentile(&waits, 0.5)),
+        acquire_p99_ms: round3(percentile(&waits, 0.99)),
+        acquire_max_ms: round3(waits.last().copied().unwrap_or(0.0)),
+        one_way_t_ms: round3(t_ms),
+        bound_entries_per_second: round3(bound),
+        ratio_to_bound: round3(if bound > 0.0 {
+            entries_per_second / bound
+        } else {
+            0.0
+        }),
+        daemons: usage
+            .iter()
+            .enumerate()
+            .map(|(i, &(rss, cpu))| DaemonUsage {
+                node: NodeId(i as u32).0,
+                peak_rss_kib: rss,
+                cpu_seconds: round3(cpu),
+            })
+            .collect(),
+        check: report.summary(),
+        check_passed: report.passed(),
+    })
+}
+
+/// The report as text for people.
+pub fn render(r: &BenchReport) -> String {
+    let mut out = format!(
+        "maekawa bench: {} nodes, {} s, hold {} ms, think {} ms\n",
+        r.nodes, r.seconds, r.hold_ms, r.think_ms
+    );
+    out.push_str(&format!(
+        "  CS entries            {} ({:.1}/s)\n",
+        r.entries, r.entries_per_second
+    ));
+    out.push_str(&format!(
+        "  messages per entry    {:.2}  ({})\n",
+        r.messages_per_entry,
+        r.messages_per_entry_by_type
+            .iter()
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    out.push_str(&format!(
+        "  acquire latency       p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",
+        r.acquire_p50_ms, r.acquire_p99_ms, r.acquire_max_ms
+    ));
+    out.push_str(&format!(
+        "  one-way latency T     {:.3} ms (median, send to receive)\n",
+        r.one_way_t_ms
+    ));
+    out.push_str(&format!(
+        "  2T bound              {:.1} entries/s = 1 / (2T + hold); measured/bound = {:.2}\n",
+        r.bound_entries_per_second, r.ratio_to_bound
+    ));
+    for d in &r.daemons {
+        out.push_str(&format!(
+            "  node {:<3} peak RSS {:>6.1} MiB, CPU {:.2} s\n",
+            d.node,
+            d.peak_rss_kib as f64 / 1024.0,
+            d.cpu_seconds
+        ));
+    }
+    out.push_str(&format!("  {}\n", r.check));
+    out
+}

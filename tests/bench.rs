@@ -1,0 +1,47 @@
+//! `maekawa bench` end to end: its report is complete and the check of its run passed.
+//! (No timing thresholds: speed goals live in BENCHMARKS.md, not in tests.)
+
+use std::process::Command;
+
+#[test]
+fn bench_reports_every_figure_and_a_passed_check() {
+    let out = Command::new(env!("CARGO_BIN_EXE_maekawa"))
+        .args(["bench", "--nodes", "3", "--seconds", "3", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for key in [
+        "entries",
+        "entries_per_second",
+        "messages_per_entry",
+        "acquire_p50_ms",
+        "acquire_p99_ms",
+        "acquire_max_ms",
+        "one_way_t_ms",
+        "bound_entries_per_second",
+        "ratio_to_bound",
+    ] {
+        assert!(r[key].is_number(), "{key} missing: {text}");
+    }
+    assert!(r["entries"].as_u64().unwrap() > 0, "{text}");
+    let by_type = r["messages_per_entry_by_type"].as_object().unwrap();
+    for kind in [
+        "Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync",
+    ] {
+        assert!(by_type[kind].is_number(), "{kind}: {text}");
+    }
+    let daemons = r["daemons"].as_array().unwrap();
+    assert_eq!(daemons.len(), 3);
+    for d in daemons {
+        assert!(d["peak_rss_kib"].as_u64().unwrap() > 0, "{d}");
+        assert!(d["cpu_seconds"].is_number(), "{d}");
+    }
+    assert_eq!(r["check_passed"], true, "{text}");
+    assert!(r["check"].as_str().unwrap().starts_with("check passed"));
+}
