@@ -20,6 +20,8 @@ pub mod node;
 pub mod proclock;
 pub mod protocol;
 pub mod quorum;
+pub mod report;
 pub mod sim;
+pub mod timeline;
 pub mod transport;
 mod wire;

@@ -64,6 +64,36 @@ enum Command {
         #[command(subcommand)]
         action: CtlAction,
     },
+    /// Tell the story of a run from its logs: for one CS entry (--node, --entry) every message
+    /// about that request on both sides, in causal order, with the votes and any
+    /// FAILED/INQUIRE/YIELD detours; without --entry a summary per node and overall.
+    Report {
+        /// The directory the nodes wrote their logs to.
+        #[arg(long, default_value = "logs")]
+        log_dir: PathBuf,
+        /// The node whose entry to tell.
+        #[arg(long, requires = "entry")]
+        node: Option<u32>,
+        /// The entry number (per node and process, as in the logs).
+        #[arg(long, requires = "node")]
+        entry: Option<u64>,
+        /// The process (incarnation) of that node; default: the last one that has that entry.
+        #[arg(long, requires = "entry")]
+        incarnation: Option<u64>,
+        /// `text` for the terminal, `markdown` for a report, `mermaid` for a sequence diagram.
+        #[arg(long, value_enum, default_value_t = maekawa::report::Format::Text)]
+        format: maekawa::report::Format,
+    },
+    /// Draw who was in the CS when, as an SVG picture: one lane per node, CS intervals,
+    /// waiting intervals, kills and restarts, re-votes.
+    Timeline {
+        /// The directory the nodes wrote their logs to.
+        #[arg(long, default_value = "logs")]
+        log_dir: PathBuf,
+        /// Where to write the SVG.
+        #[arg(short, long, default_value = "timeline.svg")]
+        output: PathBuf,
+    },
     /// Benchmark real daemons on loopback under full contention: entries per second, messages
     /// per entry, acquire latency, one-way latency T and the 2T bound, RSS and CPU, and the
     /// check of the run's logs.
@@ -224,6 +254,50 @@ fn main() -> ExitCode {
             config,
             action,
         } => run_ctl(node, &config, action),
+        Command::Report {
+            log_dir,
+            node,
+            entry,
+            incarnation,
+            format,
+        } => {
+            let result = match (node, entry) {
+                (Some(node), Some(entry)) => maekawa::report::entry_report(
+                    &log_dir,
+                    &maekawa::report::EntrySelector {
+                        node,
+                        entry,
+                        incarnation,
+                    },
+                    format,
+                ),
+                _ => maekawa::report::summary_report(&log_dir, format),
+            };
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Timeline { log_dir, output } => {
+            match maekawa::timeline::render_timeline(&log_dir, &output) {
+                Ok(s) => {
+                    println!(
+                        "wrote {}: {} nodes, {} CS entries, {} restarts, {} re-votes over {:.1} s",
+                        output.display(),
+                        s.nodes,
+                        s.entries,
+                        s.restarts,
+                        s.revotes,
+                        s.span_ms / 1000.0
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
         Command::Bench {
             nodes,
             seconds,

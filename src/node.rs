@@ -297,6 +297,7 @@ where
                 }
                 Some(TransportEvent::PeerIncarnation { peer, incarnation }) => {
                     info!(event = "peer_incarnation", peer = peer.0, incarnation);
+                    driver.transport.kick(peer);
                     let actions = driver.core.peer_incarnation(peer, incarnation);
                     driver.execute(actions)?;
                 }

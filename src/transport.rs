@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tokio_stream::StreamExt;
@@ -99,6 +99,7 @@ const MAX_BACKOFF: Duration = Duration::from_millis(1000);
 /// The sending half held by the driver: one outbox per peer, drained by that peer's link task.
 pub struct Transport {
     outboxes: HashMap<NodeId, mpsc::UnboundedSender<Message>>,
+    kicks: HashMap<NodeId, Arc<Notify>>,
     closing: watch::Sender<bool>,
     links: JoinSet<()>,
 }
@@ -113,10 +114,13 @@ impl Transport {
     ) -> Transport {
         let (closing, closing_rx) = watch::channel(false);
         let mut outboxes = HashMap::new();
+        let mut kicks = HashMap::new();
         let mut links = JoinSet::new();
         for (peer, addr) in &cfg.peers {
             let (tx, rx) = mpsc::unbounded_channel();
             outboxes.insert(*peer, tx);
+            let kick = Arc::new(Notify::new());
+            kicks.insert(*peer, kick.clone());
             links.spawn(run_link(
                 LinkId {
                     me: cfg.me,
@@ -128,10 +132,12 @@ impl Transport {
                 rx,
                 events.clone(),
                 closing_rx.clone(),
+                kick,
             ));
         }
         Transport {
             outboxes,
+            kicks,
             closing,
             links,
         }
@@ -142,6 +148,14 @@ impl Transport {
         if let Some(outbox) = self.outboxes.get(&to) {
             // A closed outbox means the link task ended at shutdown: nothing left to deliver to.
             let _ = outbox.send(msg);
+        }
+    }
+
+    /// `peer` is reachable again (it just opened a link to us): if our link to it is waiting
+    /// out a reconnect backoff, try now rather than up to a second later.
+    pub fn kick(&self, peer: NodeId) {
+        if let Some(kick) = self.kicks.get(&peer) {
+            kick.notify_one();
         }
     }
 
@@ -172,6 +186,7 @@ async fn run_link(
     mut outbox: mpsc::UnboundedReceiver<Message>,
     events: mpsc::Sender<TransportEvent>,
     mut closing: watch::Receiver<bool>,
+    kick: Arc<Notify>,
 ) {
     let mut next_seq: u64 = 1;
     let mut unacked: VecDeque<wire::Envelope> = VecDeque::new();
@@ -228,6 +243,7 @@ async fn run_link(
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = closing.changed() => {}
+            _ = kick.notified() => backoff = MIN_BACKOFF,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }

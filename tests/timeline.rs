@@ -1,0 +1,147 @@
+//! `maekawa timeline` on the logs of real runs: the SVG parses, has one lane label per node, a
+//! CS bar for every `enter` line, and marks restarts and a node killed inside the CS.
+
+mod common;
+
+use common::*;
+use maekawa::timeline::{render_timeline, CS_FILL, KILL_STROKE};
+use serde_json::Value;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+const BUSY: [&str; 4] = ["--think-ms", "0..10", "--hold-ms", "0..2"];
+
+fn enters_of(c: &Cluster, node: u64) -> usize {
+    c.cs_lines()
+        .iter()
+        .filter(|l| l["event"] == "enter" && l["node"] == node)
+        .count()
+}
+
+/// The text of every `<text>` element, trimmed (the SVG backend puts it on its own line).
+fn texts(doc: &roxmltree::Document<'_>) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+fn count(doc: &roxmltree::Document<'_>, tag: &str, attr: &str, value: &str) -> usize {
+    doc.descendants()
+        .filter(|n| n.has_tag_name(tag) && n.attribute(attr) == Some(value))
+        .count()
+}
+
+fn assert_one_label_per_node(doc: &roxmltree::Document<'_>, n: usize) {
+    let texts = texts(doc);
+    for id in 0..n {
+        let label = format!("node {id}");
+        assert_eq!(
+            texts.iter().filter(|t| **t == label).count(),
+            1,
+            "{label:?} once among {texts:?}"
+        );
+    }
+    let lanes = texts.iter().filter(|t| t.starts_with("node ")).count();
+    assert_eq!(lanes, n, "one lane label per node: {texts:?}");
+}
+
+#[test]
+fn the_timeline_of_a_real_run_has_a_lane_per_node_and_a_bar_per_entry() {
+    let mut c = Cluster::start(3, &BUSY);
+    wait_for("every node to enter 5 times", WAIT, || {
+        c.entries(3).iter().all(|&e| e >= 5)
+    });
+    c.kill9(1);
+    let before = enters_of(&c, 1);
+    c.start_node(1, &BUSY);
+    wait_for("the restarted node 1 to enter twice", WAIT, || {
+        enters_of(&c, 1) >= before + 2
+    });
+    c.stop_all();
+
+    let out = c.dir.path().join("timeline.svg");
+    let summary = render_timeline(&c.log_dir, &out).expect("render the timeline");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the timeline is well-formed XML");
+    assert!(doc.root_element().has_tag_name("svg"), "root is <svg>");
+    assert_one_label_per_node(&doc, 3);
+
+    let cs = c.cs_lines();
+    let enters = cs.iter().filter(|l| l["event"] == "enter").count();
+    let bars = count(&doc, "rect", "fill", CS_FILL);
+    assert!(bars >= enters, "{bars} CS bars for {enters} enter lines");
+    let revotes: usize = (0..3)
+        .map(|id| {
+            c.node_log(id)
+                .iter()
+                .filter(|l: &&Value| l["event"] == "revote")
+                .count()
+        })
+        .sum();
+    assert_eq!(summary.nodes, 3);
+    assert_eq!(summary.entries, enters);
+    assert_eq!(summary.restarts, 1, "one kill and restart");
+    assert_eq!(summary.revotes, revotes);
+    assert!(summary.span_ms > 0.0);
+    // The restart line (a 2-point red polyline) is there, besides the legend's.
+    let red_lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(KILL_STROKE))
+        .count();
+    assert!(red_lines >= 2, "a restart line and the legend's");
+}
+
+#[test]
+fn a_node_killed_in_the_cs_is_drawn_ending_at_its_restart() {
+    let mut c = Cluster::prepare(3);
+    // Node 0 only votes; node 1 enters and stays; node 2 asks later and waits behind it.
+    c.start_node(0, &["--max-entries", "0"]);
+    let hold = [
+        "--think-ms",
+        "200",
+        "--hold-ms",
+        "600000",
+        "--max-entries",
+        "1",
+    ];
+    c.start_node(1, &hold);
+    c.start_node(
+        2,
+        &["--think-ms", "600", "--hold-ms", "0", "--max-entries", "1"],
+    );
+    wait_for("node 1 to enter the CS", WAIT, || enters_of(&c, 1) == 1);
+    wait_for("node 2 to ask for the CS", WAIT, || {
+        c.node_log(2).iter().any(|l| l["event"] == "request_cs")
+    });
+    c.kill9(1);
+    c.start_node(1, &["--max-entries", "0"]);
+    wait_for("node 2 to enter after node 1's restart", WAIT, || {
+        enters_of(&c, 2) == 1
+    });
+    c.stop_all();
+
+    let out = c.dir.path().join("timeline.svg");
+    let summary = render_timeline(&c.log_dir, &out).expect("render the timeline");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the timeline is well-formed XML");
+    assert_one_label_per_node(&doc, 3);
+    assert_eq!(summary.entries, 2);
+    assert_eq!(summary.restarts, 1);
+    // The killed CS's red outline, and the legend's.
+    assert_eq!(count(&doc, "rect", "stroke", KILL_STROKE), 1 + 1);
+}
+
+#[test]
+fn a_directory_without_a_cs_log_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = render_timeline(dir.path(), &dir.path().join("t.svg")).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("critical_section.log")
+            && msg.contains("not found")
+            && msg.contains("--log-dir"),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "one line: {msg}");
+}
