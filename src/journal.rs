@@ -95,6 +95,8 @@ pub struct Journal {
     /// Set when a write or sync failed: the tail may hold a partial record, so appending more
     /// could bury it mid-file.
     broken: bool,
+    /// Records written since the last sync.
+    unsynced: bool,
     compact_at: u64,
 }
 
@@ -146,6 +148,7 @@ impl Journal {
             len: replay.good_len,
             seq: replay.seq,
             broken: false,
+            unsynced: false,
             compact_at: COMPACT_AT,
         };
         Ok((journal, replay.lock))
@@ -155,6 +158,33 @@ impl Journal {
     /// lose it, so a GRANT may leave. After an `Err` the journal refuses further records
     /// ([`JournalError::Broken`]); the node must stop and replay it on restart.
     pub fn record(&mut self, lock: Option<RequestId>) -> Result<(), JournalError> {
+        self.write(lock)?;
+        self.sync()
+    }
+
+    /// Makes every record written so far durable. Callers that [`Journal::write`] several
+    /// decisions call this once before any GRANT those decisions protect may leave: one fsync
+    /// for a whole batch.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        if let Err(source) = self.file.sync_data() {
+            self.broken = true;
+            return Err(JournalError::Io {
+                path: self.path.clone(),
+                op: "sync",
+                source,
+            });
+        }
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Appends the new lock without waiting for the disk: not durable until
+    /// [`Journal::sync`]. A crash before that may tear or lose it, which replay tolerates for
+    /// the last record (no GRANT can have depended on it).
+    pub fn write(&mut self, lock: Option<RequestId>) -> Result<(), JournalError> {
         if self.broken {
             return Err(JournalError::Broken {
                 path: self.path.clone(),
@@ -190,8 +220,8 @@ impl Journal {
             move |source| JournalError::Io { path, op, source }
         };
         self.file.write_all(line).map_err(io_err("append to"))?;
-        self.file.sync_data().map_err(io_err("sync"))?;
         self.len += line.len() as u64;
+        self.unsynced = true;
         Ok(())
     }
 
@@ -214,6 +244,8 @@ impl Journal {
         std::fs::rename(&tmp, &self.path)
             .map_err(io_err("rename the compacted copy over", &self.path))?;
         sync_dir(&self.path)?;
+        // The compacted file holds only the newest record, already durable.
+        self.unsynced = false;
         self.file = OpenOptions::new()
             .read(true)
             .append(true)

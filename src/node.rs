@@ -270,6 +270,8 @@ where
         me,
         core,
         journal,
+        outgoing: Vec::new(),
+        unsynced: false,
         transport,
         cs_log,
         rng: SplitMix64::new(seed),
@@ -280,6 +282,7 @@ where
         think_until: None,
     };
     driver.execute(restore_actions)?;
+    driver.flush()?;
     driver.schedule_think();
 
     tokio::pin!(shutdown);
@@ -290,20 +293,13 @@ where
         tokio::select! {
             _ = &mut shutdown => break,
             ev = events.recv() => match ev {
-                Some(TransportEvent::Message { from, msg }) => {
-                    driver.log_msg("recv", from, me, &msg);
-                    let actions = driver.core.handle(from, msg);
-                    driver.execute(actions)?;
-                }
-                Some(TransportEvent::PeerIncarnation { peer, incarnation }) => {
-                    info!(event = "peer_incarnation", peer = peer.0, incarnation);
-                    driver.transport.kick(peer);
-                    let actions = driver.core.peer_incarnation(peer, incarnation);
-                    driver.execute(actions)?;
-                }
-                Some(TransportEvent::PeerUp { peer }) => info!(event = "peer_up", peer = peer.0),
-                Some(TransportEvent::PeerDown { peer, reason }) => {
-                    info!(event = "peer_down", peer = peer.0, reason = reason.as_str())
+                Some(ev) => {
+                    driver.on_event(ev)?;
+                    // Whatever else has already arrived joins this batch (one fsync for all).
+                    for _ in 0..256 {
+                        let Ok(ev) = events.try_recv() else { break };
+                        driver.on_event(ev)?;
+                    }
                 }
                 None => break,
             },
@@ -352,9 +348,12 @@ where
                 None => control_open = false,
             },
         }
+        driver.flush()?;
     }
+    driver.flush()?;
     if matches!(driver.core.phase(), Phase::InCs(_)) {
         driver.exit()?;
+        driver.flush()?;
     }
     let entries = driver.entries;
     let flushed = driver.transport.close(Duration::from_secs(2)).await;
@@ -385,6 +384,10 @@ struct Driver {
     me: NodeId,
     core: Node,
     journal: Journal,
+    /// Network messages of the current batch, held until the journal is synced.
+    outgoing: Vec<(NodeId, Message)>,
+    /// Journal records written in this batch and not yet synced.
+    unsynced: bool,
     transport: Transport,
     cs_log: CsLog,
     rng: SplitMix64,
@@ -396,6 +399,43 @@ struct Driver {
 }
 
 impl Driver {
+    fn on_event(&mut self, ev: TransportEvent) -> Result<(), NodeError> {
+        match ev {
+            TransportEvent::Message { from, msg } => {
+                self.log_msg("recv", from, self.me, &msg);
+                let actions = self.core.handle(from, msg);
+                self.execute(actions)
+            }
+            TransportEvent::PeerIncarnation { peer, incarnation } => {
+                info!(event = "peer_incarnation", peer = peer.0, incarnation);
+                self.transport.kick(peer);
+                let actions = self.core.peer_incarnation(peer, incarnation);
+                self.execute(actions)
+            }
+            TransportEvent::PeerUp { peer } => {
+                info!(event = "peer_up", peer = peer.0);
+                Ok(())
+            }
+            TransportEvent::PeerDown { peer, reason } => {
+                info!(event = "peer_down", peer = peer.0, reason = reason.as_str());
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends a batch: one fsync for every lock it changed, then its messages leave, in order.
+    fn flush(&mut self) -> Result<(), NodeError> {
+        if self.unsynced {
+            self.journal.sync()?;
+            self.unsynced = false;
+        }
+        for (to, msg) in std::mem::take(&mut self.outgoing) {
+            self.log_msg("send", self.me, to, &msg);
+            self.transport.send(to, msg);
+        }
+        Ok(())
+    }
+
     fn status(&self) -> Status {
         let view = self.core.requester();
         let waiting = !matches!(self.core.phase(), Phase::Idle);
@@ -514,18 +554,21 @@ impl Driver {
             for action in batch {
                 match action {
                     Action::Send { to, msg } => {
-                        self.log_msg("send", self.me, to, &msg);
                         if to == self.me {
+                            self.log_msg("send", self.me, to, &msg);
                             local.push_back(msg);
                         } else {
-                            self.transport.send(to, msg);
+                            // Logged when it really leaves, in `flush`.
+                            self.outgoing.push((to, msg));
                         }
                     }
                     Action::EnterCs { req, votes } => self.enter(req, &votes)?,
                     Action::Persist { lock } => {
-                        // Durable before anything after it (a GRANT) is carried out.
+                        // Written now, made durable by `flush` before any message of this
+                        // batch (the GRANT it protects among them) leaves.
                         if !self.settings.unsafe_no_journal {
-                            self.journal.record(lock)?;
+                            self.journal.write(lock)?;
+                            self.unsynced = true;
                         }
                     }
                     Action::Log(LogEvent::Revote { what, req, why }) => info!(
