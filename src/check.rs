@@ -215,20 +215,8 @@ fn read_node_log(
     // Grants received by the current process: (request, voter).
     let mut grants: HashSet<(RequestId, NodeId)> = HashSet::new();
 
-    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
-    let count = text.lines().count();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let obj = match serde_json::from_str::<Value>(raw) {
-            Ok(Value::Object(obj)) => obj,
-            // A write still in flight while we read.
-            Err(_) if unterminated_tail && line == count => continue,
-            Ok(_) => return Err(malformed(path, line, "not a JSON object".into())),
-            Err(e) => return Err(malformed(path, line, format!("invalid JSON: {e}"))),
-        };
+    for (line, obj) in crate::logfmt::json_objects(text) {
+        let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,
             line,

@@ -251,6 +251,35 @@ impl Visit for LineVisitor {
     }
 }
 
+/// The reading side of this format: the JSON objects of a node log's text, numbered from 1,
+/// skipping blank lines and a last line still being written (no newline yet and not valid
+/// JSON, as a running node may leave it). A line that is not a JSON object gives `Err` with
+/// what is wrong, for the caller to report with the file name.
+pub fn json_objects(
+    text: &str,
+) -> impl Iterator<
+    Item = (
+        usize,
+        Result<serde_json::Map<String, serde_json::Value>, String>,
+    ),
+> + '_ {
+    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
+    let count = text.lines().count();
+    text.lines()
+        .enumerate()
+        .filter(|(_, raw)| !raw.trim().is_empty())
+        .filter_map(move |(i, raw)| {
+            let line = i + 1;
+            match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(serde_json::Value::Object(obj)) => Some((line, Ok(obj))),
+                // A write still in flight while we read.
+                Err(_) if unterminated_tail && line == count => None,
+                Ok(_) => Some((line, Err("not a JSON object".to_string()))),
+                Err(e) => Some((line, Err(format!("invalid JSON: {e}")))),
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

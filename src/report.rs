@@ -302,20 +302,9 @@ fn read_node_log(node: NodeId, path: &Path) -> Result<NodeLog, ReportError> {
 fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, ReportError> {
     let mut lines = Vec::new();
     let mut inc = None;
-    // The last line may still be being written by a running node: leave it for the next read.
-    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
-    let count = text.lines().count();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let obj = match serde_json::from_str::<Value>(raw) {
-            Ok(Value::Object(obj)) => obj,
-            Err(_) if unterminated_tail && line == count => continue,
-            Ok(_) => return Err(malformed(path, line, "not a JSON object".into())),
-            Err(e) => return Err(malformed(path, line, format!("invalid JSON: {e}"))),
-        };
+    // The last line may still be being written by a running node: `json_objects` leaves it.
+    for (line, obj) in crate::logfmt::json_objects(text) {
+        let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,
             line,

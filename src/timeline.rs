@@ -504,22 +504,10 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
         line,
         problem,
     };
-    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
-    let count = text.lines().count();
     let mut events = NodeEvents::default();
     let mut waiting: Option<Micros> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let obj = match serde_json::from_str::<Value>(raw) {
-            Ok(Value::Object(obj)) => obj,
-            // A write still in flight while we read.
-            Err(_) if unterminated_tail && line == count => continue,
-            Ok(_) => return Err(malformed(line, "not a JSON object".into())),
-            Err(e) => return Err(malformed(line, format!("invalid JSON: {e}"))),
-        };
+    for (line, obj) in crate::logfmt::json_objects(text) {
+        let obj = obj.map_err(|problem| malformed(line, problem))?;
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;
         };
