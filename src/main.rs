@@ -494,8 +494,7 @@ fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     // One process per node id: held until this process ends (the OS releases it on kill -9).
     let _lock = maekawa::proclock::ProcessLock::acquire(&settings.log_dir, settings.id)?;
     let guard = maekawa::logfmt::init(&settings.log_dir, settings.id)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let result = runtime.block_on(async {
