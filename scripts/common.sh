@@ -5,7 +5,9 @@ BIN="$ROOT/target/release/maekawa"
 CONFIG="${MAEKAWA_CONFIG:-$ROOT/quorums.json}"
 LOG_DIR="${MAEKAWA_LOG_DIR:-$ROOT/logs}"
 
+# Builds the release binary if it is missing or stale (SKIP_BUILD=1: the caller already did).
 build_if_needed() {
+  [ -n "${SKIP_BUILD:-}" ] && [ -x "$BIN" ] && return 0
   (cd "$ROOT" && cargo build --release --quiet) || { echo "error: cargo build --release failed" >&2; exit 1; }
 }
 

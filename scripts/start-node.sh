@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 [ $# -eq 1 ] || { echo "usage: $0 ID" >&2; exit 2; }
 id="$1"
-[ -n "${SKIP_BUILD:-}" ] || build_if_needed
+build_if_needed
 mkdir -p "$LOG_DIR"
 if pid="$(running_pid "$id")"; then
   echo "error: node $id is already running (PID $pid, $(pid_file "$id")); stop it first: scripts/stop.sh or kill $pid" >&2
