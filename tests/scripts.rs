@@ -20,6 +20,19 @@ fn script(name: &str, args: &[&str], config: &Path, log_dir: &Path) -> std::proc
         .unwrap()
 }
 
+/// Runs stop.sh when the test ends, even by a panic: the scripts start daemons in the
+/// background (not children of the test), so nothing else would stop them.
+struct StopOnDrop<'a> {
+    config: &'a Path,
+    logs: &'a Path,
+}
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = script("stop.sh", &[], self.config, self.logs);
+    }
+}
+
 fn pid_of(log_dir: &Path, id: usize) -> u32 {
     std::fs::read_to_string(log_dir.join(format!("node-{id}.pid")))
         .unwrap()
@@ -52,6 +65,10 @@ fn start3_refuse_twice_and_stop() {
             .count()
     };
 
+    let _stop = StopOnDrop {
+        config: &config,
+        logs: &logs,
+    };
     let out = script("start3.sh", &[], &config, &logs);
     assert!(
         out.status.success(),
