@@ -367,8 +367,11 @@ where
     Ok(entries)
 }
 
+/// A deadline already reached is ready at once: tokio's timer wheel only fires on its next
+/// millisecond tick, which made `--hold-ms 0` hold the CS for about 1 ms.
 async fn sleep_until_opt(t: Option<Instant>) {
     match t {
+        Some(t) if t <= Instant::now() => {}
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
