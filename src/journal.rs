@@ -44,6 +44,25 @@ const COMPACT_AT: u64 = 64 * 1024;
 /// `,"sum":"` + 16 hex digits + `"}`.
 const SUM_SUFFIX_LEN: usize = 26;
 
+/// One `sync_data` of the journal, taken out by [`Journal::sync_job`] so that it can block
+/// another thread instead of the node's event loop.
+#[derive(Debug)]
+pub struct SyncJob {
+    file: File,
+    path: PathBuf,
+}
+
+impl SyncJob {
+    /// Blocks until every record written before the job was taken is on disk.
+    pub fn run(self) -> Result<(), JournalError> {
+        self.file.sync_data().map_err(|source| JournalError::Io {
+            path: self.path,
+            op: "sync",
+            source,
+        })
+    }
+}
+
 /// Why the journal could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -179,6 +198,29 @@ impl Journal {
         }
         self.unsynced = false;
         Ok(())
+    }
+
+    /// Takes the pending sync out of the journal, to run on a blocking thread while the
+    /// caller's runtime goes on sending what need not wait for the disk. `None` when every
+    /// record is already durable. The journal counts the records as synced from here on, so
+    /// the caller must stop if [`SyncJob::run`] fails.
+    pub fn sync_job(&mut self) -> Result<Option<SyncJob>, JournalError> {
+        if !self.unsynced {
+            return Ok(None);
+        }
+        let file = self.file.try_clone().map_err(|source| {
+            self.broken = true;
+            JournalError::Io {
+                path: self.path.clone(),
+                op: "sync",
+                source,
+            }
+        })?;
+        self.unsynced = false;
+        Ok(Some(SyncJob {
+            file,
+            path: self.path.clone(),
+        }))
     }
 
     /// Appends the new lock without waiting for the disk: not durable until

@@ -2,20 +2,27 @@
 //!
 //! Every line starts with `timestamp` (RFC 3339, UTC, microseconds), `level` and `node`, then
 //! carries the event's fields at the top level in the order they were given, so that `jq` and
-//! [`crate::check`] can read `event`, `msg`, `from`, `votes`, ... directly. Lines go through a
-//! non-blocking writer thread so that logging never waits on the disk inside the driver. This
-//! module only formats and writes; it must not decide what gets logged (the daemon does) and it
-//! never rotates or truncates the file.
+//! [`crate::check`] can read `event`, `msg`, `from`, `votes`, ... directly.
+//!
+//! While the driver works through a batch of events it holds the lines in memory
+//! ([`hold_lines`]) and writes them with one `write(2)` ([`write_held_lines`]) before any
+//! message of the batch can leave, so a `send` line is in the file (the page cache, which
+//! outlives a `kill -9`) before its `recv` can be. A writer thread fed line by line (tracing-appender's
+//! non-blocking writer) cost a futex wake-up and a context switch per line, the largest
+//! user-space cost in `maekawa bench` (BENCHMARKS.md). This module only formats and writes; it
+//! must not decide what gets logged (the daemon does) and it never rotates or truncates the
+//! file.
 
 use crate::id::NodeId;
 use std::fmt::{self, Write as _};
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -57,10 +64,9 @@ pub fn log_path(log_dir: &Path, node: NodeId) -> PathBuf {
 
 /// Installs the global subscriber that writes INFO and above to `<log_dir>/node-<id>.log`.
 ///
-/// Keep the returned guard until the process exits: dropping it flushes the lines still queued
-/// for the writer thread. The writer is not lossy: if the disk falls behind, logging waits
-/// rather than silently dropping a line the checker would miss.
-pub fn init(log_dir: &Path, node: NodeId) -> Result<WorkerGuard, LogInitError> {
+/// Keep the returned guard until the process exits: dropping it writes any line still held.
+/// Nothing is dropped: a line is either written at once or held until the holder writes it.
+pub fn init(log_dir: &Path, node: NodeId) -> Result<LogGuard, LogInitError> {
     init_with_level(log_dir, node, LevelFilter::INFO)
 }
 
@@ -69,30 +75,153 @@ pub fn init_with_level(
     log_dir: &Path,
     node: NodeId,
     level: LevelFilter,
-) -> Result<WorkerGuard, LogInitError> {
+) -> Result<LogGuard, LogInitError> {
     if !log_dir.is_dir() {
         return Err(LogInitError::NoDir {
             dir: log_dir.to_path_buf(),
         });
     }
     let path = log_path(log_dir, node);
-    // Opened here rather than by `tracing_appender::rolling::never`, which panics on failure;
-    // the effect is the same: one file, appended to, never rolled.
-    let file = OpenOptions::new()
+    // Tried here first for an error that names the path and the fix; the appender below
+    // opens the same file the same way (append, create) and never rolls it.
+    let open_error = |source| LogInitError::Open {
+        path: path.clone(),
+        source,
+    };
+    OpenOptions::new()
         .append(true)
         .create(true)
         .open(&path)
-        .map_err(|source| LogInitError::Open {
-            path: path.clone(),
-            source,
-        })?;
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("maekawa-log")
-        .finish(file);
-    let subscriber = tracing_subscriber::registry().with(layer(node, writer).with_filter(level));
+        .map_err(open_error)?;
+    let file = RollingFileAppender::builder()
+        .rotation(Rotation::NEVER)
+        .filename_prefix(format!("node-{node}.log"))
+        .build(log_dir)
+        .map_err(|e| open_error(io::Error::other(e.to_string())))?;
+    let sink = LineSink::new(file);
+    let subscriber =
+        tracing_subscriber::registry().with(layer(node, sink.clone()).with_filter(level));
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LogInitError::AlreadySet)?;
-    Ok(guard)
+    // `set_global_default` succeeds once per process, so this is the first and only sink.
+    let _ = GLOBAL_SINK.set(sink.clone());
+    Ok(LogGuard(sink))
+}
+
+/// The sink of the global subscriber, for [`hold_lines`] and [`write_held_lines`].
+static GLOBAL_SINK: OnceLock<LineSink> = OnceLock::new();
+
+/// From now on, lines of the global log are kept in memory until [`write_held_lines`]. The
+/// daemon's driver calls it when it starts on a batch of events. Without [`init`] (tests
+/// with their own subscriber), it does nothing.
+pub fn hold_lines() {
+    if let Some(sink) = GLOBAL_SINK.get() {
+        sink.hold();
+    }
+}
+
+/// Writes the held lines of the global log with one `write(2)`, and goes on holding. The
+/// driver calls it before it lets the batch's messages leave.
+pub fn write_held_lines() {
+    if let Some(sink) = GLOBAL_SINK.get() {
+        sink.write_held();
+    }
+}
+
+/// Returned by [`init`]; dropping it writes the lines still held.
+#[derive(Debug)]
+#[must_use = "dropping the guard at once would only write the held lines early"]
+pub struct LogGuard(LineSink);
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Where formatted lines go: straight to the writer, or, while held, into a buffer that
+/// [`LineSink::release`] writes at once. Cloning shares the sink.
+#[derive(Clone)]
+pub struct LineSink {
+    inner: Arc<Mutex<SinkState>>,
+}
+
+impl fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("LineSink")
+            .field("held", &state.held)
+            .field("buffered_bytes", &state.buf.len())
+            .finish()
+    }
+}
+
+struct SinkState {
+    out: Box<dyn io::Write + Send>,
+    held: bool,
+    buf: Vec<u8>,
+}
+
+impl LineSink {
+    /// A sink writing to `out`, not holding.
+    pub fn new(out: impl io::Write + Send + 'static) -> LineSink {
+        LineSink {
+            inner: Arc::new(Mutex::new(SinkState {
+                out: Box::new(out),
+                held: false,
+                buf: Vec::with_capacity(16 * 1024),
+            })),
+        }
+    }
+
+    /// Keeps the following lines in memory until [`LineSink::release`].
+    pub fn hold(&self) {
+        self.state().held = true;
+    }
+
+    /// Writes the held lines in one write and stops holding.
+    pub fn release(&self) {
+        self.state().held = false;
+        self.write_held();
+    }
+
+    /// Writes the held lines in one write; later lines are still held. A failing log must not
+    /// take the node down, so an error is dropped (and the held lines with it).
+    pub fn write_held(&self) {
+        let mut state = self.state();
+        let SinkState { out, buf, .. } = &mut *state;
+        if !buf.is_empty() {
+            let _ = out.write_all(buf);
+            buf.clear();
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SinkState> {
+        // A panic while holding the lock cannot leave the state inconsistent: keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl io::Write for LineSink {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        let mut state = self.state();
+        if state.held {
+            state.buf.extend_from_slice(line);
+        } else {
+            state.out.write_all(line)?;
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LineSink {
+    type Writer = LineSink;
+    fn make_writer(&'a self) -> LineSink {
+        self.clone()
+    }
 }
 
 /// A [`Layer`] writing every event as one flat JSON line to `make_writer`.
@@ -379,6 +508,48 @@ mod tests {
                 r#"{"timestamp":"T","level":"ERROR","node":2,"event":"x","field_node":9,"err":"NotFound"}"#,
             ]
         );
+    }
+
+    #[test]
+    fn held_lines_wait_for_one_write_and_nothing_is_dropped() {
+        /// Counts the writes it gets, to see one write per batch.
+        #[derive(Clone, Default)]
+        struct Counting(Arc<Mutex<(usize, Vec<u8>)>>);
+        impl io::Write for Counting {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                let mut s = self.0.lock().unwrap();
+                s.0 += 1;
+                s.1.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Counting::default();
+        let sink = LineSink::new(out.clone());
+        let mut w = sink.clone();
+        w.write_all(b"a\n").unwrap();
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            (1, b"a\n".to_vec()),
+            "not held: written at once"
+        );
+        sink.hold();
+        w.write_all(b"b\n").unwrap();
+        w.write_all(b"c\n").unwrap();
+        assert_eq!(out.0.lock().unwrap().0, 1, "held lines wait");
+        sink.write_held();
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            (2, b"a\nb\nc\n".to_vec()),
+            "one write for both"
+        );
+        w.write_all(b"d\n").unwrap();
+        assert_eq!(out.0.lock().unwrap().0, 2, "still holding after write_held");
+        sink.release();
+        w.write_all(b"e\n").unwrap();
+        assert_eq!(*out.0.lock().unwrap(), (4, b"a\nb\nc\nd\ne\n".to_vec()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::control::ControlService;
 use crate::cslog::CsLog;
 use crate::id::{NodeId, RequestId};
 use crate::journal::Journal;
+use crate::logfmt;
 use crate::protocol::{Action, LogEvent, Message, MsgKind, Node, Phase};
 use crate::sim::SplitMix64;
 use crate::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
@@ -271,6 +272,7 @@ where
         core,
         journal,
         outgoing: Vec::new(),
+        held_from: None,
         unsynced: false,
         transport,
         cs_log,
@@ -282,11 +284,13 @@ where
         think_until: None,
     };
     driver.execute(restore_actions)?;
-    driver.flush()?;
+    driver.flush().await?;
     driver.schedule_think();
 
     tokio::pin!(shutdown);
     let mut control_open = true;
+    // Each batch's lines are written together by `flush` (see `logfmt`).
+    logfmt::hold_lines();
     loop {
         let think = driver.think_until;
         let hold = driver.hold_until;
@@ -348,12 +352,15 @@ where
                 None => control_open = false,
             },
         }
-        driver.flush()?;
+        driver.flush().await?;
     }
-    driver.flush()?;
+    driver.flush().await?;
     if matches!(driver.core.phase(), Phase::InCs(_)) {
         driver.exit()?;
-        driver.flush()?;
+        driver.flush().await?;
+    }
+    if driver.unsynced {
+        driver.journal.sync()?;
     }
     let entries = driver.entries;
     let flushed = driver.transport.close(Duration::from_secs(2)).await;
@@ -364,6 +371,7 @@ where
         return Err(NodeError::Serve(e.to_string()));
     }
     info!(event = "stop", entries, flushed);
+    logfmt::write_held_lines();
     Ok(entries)
 }
 
@@ -387,9 +395,16 @@ struct Driver {
     me: NodeId,
     core: Node,
     journal: Journal,
-    /// Network messages of the current batch, held until the journal is synced.
+    /// Network messages of the current batch, in the order the core sent them.
     outgoing: Vec<(NodeId, Message)>,
-    /// Journal records written in this batch and not yet synced.
+    /// Where in `outgoing` the messages start that must wait for the journal sync: those sent
+    /// after the batch's first lock change (the GRANT it protects, and everything after it, so
+    /// that every link keeps the core's order). The ones before it (a RELEASE on leaving the CS,
+    /// say) leave at once.
+    held_from: Option<usize>,
+    /// Journal records written and not yet synced. A record nothing waits for (an unlock with
+    /// no GRANT after it) is left to the page cache, which outlives a `kill -9`; the next sync
+    /// covers it, and losing it to a power cut only brings back an older, stricter lock.
     unsynced: bool,
     transport: Transport,
     cs_log: CsLog,
@@ -426,16 +441,33 @@ impl Driver {
         }
     }
 
-    /// Ends a batch: one fsync for every lock it changed, then its messages leave, in order.
-    fn flush(&mut self) -> Result<(), NodeError> {
-        if self.unsynced {
-            self.journal.sync()?;
-            self.unsynced = false;
-        }
-        for (to, msg) in std::mem::take(&mut self.outgoing) {
+    /// Ends a batch: the messages sent before its first lock change leave, then one fsync
+    /// covers every lock it changed, then the rest leave, in order.
+    async fn flush(&mut self) -> Result<(), NodeError> {
+        let mut outgoing = std::mem::take(&mut self.outgoing);
+        let held = outgoing.split_off(self.held_from.take().unwrap_or(outgoing.len()));
+        for (to, msg) in outgoing {
             self.log_msg("send", self.me, to, &msg);
             self.transport.send(to, msg);
         }
+        // Nothing leaves before this task yields (one thread runs the link tasks too): the
+        // lines are in the file before any message they describe is on the wire.
+        logfmt::write_held_lines();
+        if self.unsynced && !held.is_empty() {
+            // On a blocking thread: meanwhile this runtime's link tasks write out what just
+            // left (the RELEASE of a node leaving the CS), instead of waiting for the disk.
+            if let Some(job) = self.journal.sync_job()? {
+                tokio::task::spawn_blocking(move || job.run())
+                    .await
+                    .expect("the journal sync thread does not panic")?;
+            }
+            self.unsynced = false;
+        }
+        for (to, msg) in held {
+            self.log_msg("send", self.me, to, &msg);
+            self.transport.send(to, msg);
+        }
+        logfmt::write_held_lines();
         Ok(())
     }
 
@@ -572,6 +604,7 @@ impl Driver {
                         if !self.settings.unsafe_no_journal {
                             self.journal.write(lock)?;
                             self.unsynced = true;
+                            self.held_from.get_or_insert(self.outgoing.len());
                         }
                     }
                     Action::Log(LogEvent::Revote { what, req, why }) => info!(
