@@ -273,7 +273,6 @@ where
         journal,
         outgoing: Vec::new(),
         held_from: None,
-        unsynced: false,
         transport,
         cs_log,
         rng: SplitMix64::new(seed),
@@ -359,8 +358,8 @@ where
         driver.exit()?;
         driver.flush().await?;
     }
-    if driver.unsynced {
-        driver.journal.sync()?;
+    if let Some(job) = driver.journal.sync_job()? {
+        job.run()?;
     }
     let entries = driver.entries;
     let flushed = driver.transport.close(Duration::from_secs(2)).await;
@@ -402,10 +401,6 @@ struct Driver {
     /// that every link keeps the core's order). The ones before it (a RELEASE on leaving the CS,
     /// say) leave at once.
     held_from: Option<usize>,
-    /// Journal records written and not yet synced. A record nothing waits for (an unlock with
-    /// no GRANT after it) is left to the page cache, which outlives a `kill -9`; the next sync
-    /// covers it, and losing it to a power cut only brings back an older, stricter lock.
-    unsynced: bool,
     transport: Transport,
     cs_log: CsLog,
     rng: SplitMix64,
@@ -442,18 +437,15 @@ impl Driver {
     }
 
     /// Ends a batch: the messages sent before its first lock change leave, then one fsync
-    /// covers every lock it changed, then the rest leave, in order.
+    /// covers every lock it changed, then the rest leave, in order. A record nothing waits for
+    /// (an unlock with no GRANT after it) is left to the page cache, which outlives a `kill -9`;
+    /// the next sync covers it, and losing it to a power cut only brings back an older, stricter
+    /// lock.
     async fn flush(&mut self) -> Result<(), NodeError> {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         let held = outgoing.split_off(self.held_from.take().unwrap_or(outgoing.len()));
-        for (to, msg) in outgoing {
-            self.log_msg("send", self.me, to, &msg);
-            self.transport.send(to, msg);
-        }
-        // Nothing leaves before this task yields (one thread runs the link tasks too): the
-        // lines are in the file before any message they describe is on the wire.
-        logfmt::write_held_lines();
-        if self.unsynced && !held.is_empty() {
+        self.send_logged(outgoing);
+        if !held.is_empty() {
             // On a blocking thread: meanwhile this runtime's link tasks write out what just
             // left (the RELEASE of a node leaving the CS), instead of waiting for the disk.
             if let Some(job) = self.journal.sync_job()? {
@@ -461,14 +453,20 @@ impl Driver {
                     .await
                     .expect("the journal sync thread does not panic")?;
             }
-            self.unsynced = false;
+            self.send_logged(held);
         }
-        for (to, msg) in held {
+        Ok(())
+    }
+
+    /// Logs and hands `msgs` to their links, then writes the batch's log lines. Nothing leaves
+    /// before this task yields (one thread runs the link tasks too), so the lines are in the
+    /// file before any message they describe is on the wire.
+    fn send_logged(&mut self, msgs: Vec<(NodeId, Message)>) {
+        for (to, msg) in msgs {
             self.log_msg("send", self.me, to, &msg);
             self.transport.send(to, msg);
         }
         logfmt::write_held_lines();
-        Ok(())
     }
 
     fn status(&self) -> Status {
@@ -603,7 +601,6 @@ impl Driver {
                         // batch (the GRANT it protects among them) leaves.
                         if !self.settings.unsafe_no_journal {
                             self.journal.write(lock)?;
-                            self.unsynced = true;
                             self.held_from.get_or_insert(self.outgoing.len());
                         }
                     }
