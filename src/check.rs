@@ -22,8 +22,8 @@
 //! * **Same entries** — per node and incarnation, the `enter_cs` lines of the node log and the
 //!   `enter` lines of the CS log agree one for one (`entry`, `req_ts`, `req_node`). Lines
 //!   missing from the tail of a process that did not log `stop` are tolerated: a killed process
-//!   loses the log lines of the batch it was working on, not yet written (and at most one `enter_cs` may
-//!   precede a CS log line the kill prevented).
+//!   loses the lines of the batch it was working on, not yet written (and at most one
+//!   `enter_cs` may precede a CS log line the kill prevented).
 //!
 //! Unknown fields and node-log events are ignored. Lines that cannot be parsed are
 //! [`CheckError`]s (file and line); everything wrong about the *run* is a violation in the

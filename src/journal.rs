@@ -185,19 +185,10 @@ impl Journal {
     /// decisions call this once before any GRANT those decisions protect may leave: one fsync
     /// for a whole batch.
     pub fn sync(&mut self) -> Result<(), JournalError> {
-        if !self.unsynced {
-            return Ok(());
+        match self.sync_job()? {
+            Some(job) => job.run().inspect_err(|_| self.broken = true),
+            None => Ok(()),
         }
-        if let Err(source) = self.file.sync_data() {
-            self.broken = true;
-            return Err(JournalError::Io {
-                path: self.path.clone(),
-                op: "sync",
-                source,
-            });
-        }
-        self.unsynced = false;
-        Ok(())
     }
 
     /// Takes the pending sync out of the journal, to run on a blocking thread while the

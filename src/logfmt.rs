@@ -7,9 +7,9 @@
 //! While the driver works through a batch of events it holds the lines in memory
 //! ([`hold_lines`]) and writes them with one `write(2)` ([`write_held_lines`]) before any
 //! message of the batch can leave, so a `send` line is in the file (the page cache, which
-//! outlives a `kill -9`) before its `recv` can be. A writer thread fed line by line (tracing-appender's
-//! non-blocking writer) cost a futex wake-up and a context switch per line, the largest
-//! user-space cost in `maekawa bench` (BENCHMARKS.md). This module only formats and writes; it
+//! outlives a `kill -9`) before its `recv` can be. A writer thread fed line by line
+//! (tracing-appender's non-blocking writer) cost a futex wake-up and a context switch per
+//! line, the largest user-space cost in `maekawa bench` (BENCHMARKS.md). This module only formats and writes; it
 //! must not decide what gets logged (the daemon does) and it never rotates or truncates the
 //! file.
 
@@ -111,8 +111,8 @@ pub fn init_with_level(
 static GLOBAL_SINK: OnceLock<LineSink> = OnceLock::new();
 
 /// From now on, lines of the global log are kept in memory until [`write_held_lines`]. The
-/// daemon's driver calls it when it starts on a batch of events. Without [`init`] (tests
-/// with their own subscriber), it does nothing.
+/// daemon's driver calls it once, before its event loop, and writes the lines at the end of
+/// each batch. Without [`init`] (tests with their own subscriber), it does nothing.
 pub fn hold_lines() {
     if let Some(sink) = GLOBAL_SINK.get() {
         sink.hold();

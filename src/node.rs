@@ -358,9 +358,7 @@ where
         driver.exit()?;
         driver.flush().await?;
     }
-    if let Some(job) = driver.journal.sync_job()? {
-        job.run()?;
-    }
+    driver.journal.sync()?;
     let entries = driver.entries;
     let flushed = driver.transport.close(Duration::from_secs(2)).await;
     // Peers' streams into this node never end by themselves: stop serving without waiting.
