@@ -8,10 +8,11 @@
 //! synchronization-delay bound 1 / (2T + hold). It ends with `maekawa check` on the same logs.
 //! Linux only (/proc). It measures; it asserts nothing.
 
-use crate::check;
 use crate::config::Config;
-use crate::id::NodeId;
-use crate::protocol::MsgKind;
+use crate::logdir;
+use crate::logs::check;
+use maekawa_core::id::NodeId;
+use maekawa_core::protocol::MsgKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -140,8 +141,8 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         children: Vec::new(),
     };
     for id in 0..settings.nodes {
-        let err =
-            std::fs::File::create(log_dir.join(format!("node-{id}.out"))).map_err(setup_err)?;
+        let err = std::fs::File::create(logdir::stderr(&log_dir, NodeId(id as u32)))
+            .map_err(setup_err)?;
         let child = Command::new(&exe)
             .args(["node", "--id", &id.to_string()])
             .arg("--config")
@@ -168,7 +169,7 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         bar
     });
     let started = Instant::now();
-    let cs_log = log_dir.join(crate::cslog::FILE_NAME);
+    let cs_log = logdir::cs_log(&log_dir);
     let mut usage = vec![(0u64, 0.0f64); settings.nodes];
     while started.elapsed().as_secs_f64() < settings.seconds {
         std::thread::sleep(Duration::from_millis(100));
@@ -177,7 +178,9 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
                 return Err(BenchError::Died {
                     node: id,
                     status: status.to_string(),
-                    log: log_dir.join(format!("node-{id}.out")).display().to_string(),
+                    log: logdir::stderr(&log_dir, NodeId(id as u32))
+                        .display()
+                        .to_string(),
                 });
             }
             usage[id] = proc_usage(child.id()).unwrap_or(usage[id]);
@@ -289,7 +292,7 @@ fn measure(
     let mut sends: BTreeMap<(u64, u64, u64), SystemTime> = BTreeMap::new();
     let mut recvs: Vec<((u64, u64, u64), SystemTime)> = Vec::new();
     for id in 0..settings.nodes {
-        let path = log_dir.join(format!("node-{id}.log"));
+        let path = logdir::node_log(log_dir, NodeId(id as u32));
         let Ok(file) = std::fs::File::open(&path) else {
             continue;
         };

@@ -4,10 +4,10 @@
 //! Everything a user can get wrong in that file is caught here, before any node starts, and
 //! reported as one line that names the file, the field and the fix. This module only reads the
 //! file: it must not open sockets, resolve host names or start anything, and it leaves the
-//! quorum rules themselves to [`crate::quorum`].
+//! quorum rules themselves to [`maekawa_core::quorum`].
 
-use crate::id::NodeId;
-use crate::quorum::{QuorumError, QuorumSystem};
+use maekawa_core::id::NodeId;
+use maekawa_core::quorum::{QuorumError, QuorumSystem};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::cell::RefCell;

@@ -1,14 +1,14 @@
 //! `maekawa check` and the three log modules behind it.
 //!
 //! The library test runs in a process of its own (the node log needs the global subscriber,
-//! which only one test per process may install): what `logfmt::init` and `CsLog` write is what
+//! which only one test per process may install): what `node_log::init` and `CsLog` write is what
 //! `check` reads. The command-line tests run the built binary on hand-written log directories.
 
-use maekawa::check;
 use maekawa::config::Config;
-use maekawa::cslog::CsLog;
-use maekawa::id::{NodeId, RequestId};
-use maekawa::logfmt;
+use maekawa::daemon::cslog::CsLog;
+use maekawa::daemon::node_log;
+use maekawa::logs::check;
+use maekawa_core::id::{NodeId, RequestId};
 use std::path::Path;
 use std::process::Command;
 
@@ -126,9 +126,9 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
         inc: 1,
     };
 
-    let guard = logfmt::init(dir.path(), me)?;
+    let guard = node_log::init(dir.path(), me)?;
     assert!(
-        logfmt::init(dir.path(), me).is_err(),
+        node_log::init(dir.path(), me).is_err(),
         "a second init must be refused"
     );
     let mut cs = CsLog::open(dir.path())?;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{read_json_lines, Cluster};
-use maekawa::report::{entry_report, summary_report, EntrySelector, Format};
+use maekawa::logs::report::{entry_report, summary_report, EntrySelector, Format};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use maekawa::timeline::{render_timeline, CS_FILL, KILL_STROKE};
+use maekawa::logs::timeline::{render_timeline, CS_FILL, KILL_STROKE};
 use serde_json::Value;
 use std::time::Duration;
 

@@ -28,7 +28,7 @@
 //! This module only reads the log directory: it never writes, truncates or locks a file there,
 //! never talks to a running node, and does not judge the run (that is `maekawa check`).
 
-use crate::id::{NodeId, RequestId};
+use maekawa_core::id::{NodeId, RequestId};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -303,7 +303,7 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
     let mut lines = Vec::new();
     let mut inc = None;
     // The last line may still be being written by a running node: `json_objects` leaves it.
-    for (line, obj) in crate::logfmt::json_objects(text) {
+    for (line, obj) in crate::logs::reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,

@@ -31,7 +31,8 @@
 //! (a bad line before the last, a checksummed line that does not parse, a `seq` that does not
 //! increase) is [`JournalError::Corrupt`].
 
-use crate::id::{NodeId, RequestId};
+use crate::logdir;
+use maekawa_core::id::{NodeId, RequestId};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -126,7 +127,7 @@ impl Journal {
     /// A torn last record is cut off (and the cut made durable) so later appends start on a
     /// clean line.
     pub fn open(dir: &Path, node: NodeId) -> Result<(Journal, Option<RequestId>), JournalError> {
-        let path = dir.join(format!("node-{node}.journal"));
+        let path = logdir::journal(dir, node);
         let io_err = |op, path: &Path| {
             let path = path.to_path_buf();
             move |source| JournalError::Io { path, op, source }

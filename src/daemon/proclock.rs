@@ -8,7 +8,8 @@
 //! This module must not delete the lock file (a process that opened the old inode would then lock
 //! a different file than the next starter) nor signal the holder: stopping it is the user's call.
 
-use crate::id::NodeId;
+use crate::logdir;
+use maekawa_core::id::NodeId;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ impl ProcessLock {
     /// Takes `<dir>/node-<node>.lock` without waiting and writes this process's PID into it, or
     /// says which process already holds it, so two processes never vote as the same node.
     pub fn acquire(dir: &Path, node: NodeId) -> Result<ProcessLock, ProcessLockError> {
-        let path = dir.join(format!("node-{node}.lock"));
+        let path = logdir::process_lock(dir, node);
         let io_err = |op| {
             let path = path.clone();
             move |source| ProcessLockError::Io { path, op, source }

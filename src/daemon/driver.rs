@@ -6,192 +6,47 @@
 //! after the batch of actions that produced them (the same order `cluster` checks). Every
 //! message sent and received is logged here as a JSON line (see README.md, "Logs").
 
-use crate::config::Config;
-use crate::control::ControlService;
-use crate::cslog::CsLog;
-use crate::id::{NodeId, RequestId};
-use crate::journal::Journal;
-use crate::logfmt;
-use crate::protocol::{Action, LogEvent, Message, MsgKind, Node, Phase};
-use crate::sim::SplitMix64;
-use crate::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
+use super::command::{Control, Status};
+use super::control::ControlService;
+use super::cslog::CsLog;
+use super::incarnation::{next_incarnation, IncarnationError};
+use super::journal::Journal;
+use super::node_log;
+use super::settings::{NodeSettings, Workload};
+use super::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
+use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Node, Phase};
+use maekawa_core::sim::SplitMix64;
 use std::collections::VecDeque;
-use std::fmt;
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::info;
-
-/// When the node asks for the CS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Workload {
-    /// Request again after a random think time.
-    Auto,
-    /// Request only when told to through [`Control`].
-    Manual,
-}
-
-/// A range of milliseconds `A..B` (inclusive) from which a random duration is drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MsRange {
-    /// Shortest.
-    pub lo: u64,
-    /// Longest.
-    pub hi: u64,
-}
-
-impl MsRange {
-    fn draw(&self, rng: &mut SplitMix64) -> Duration {
-        Duration::from_millis(rng.between(self.lo, self.hi))
-    }
-}
-
-impl fmt::Display for MsRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}..{}", self.lo, self.hi)
-    }
-}
-
-impl FromStr for MsRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<MsRange, String> {
-        let bad =
-            || format!("'{s}' is not a range of milliseconds: write A..B (e.g. 50..300) or A");
-        let (lo, hi) = match s.split_once("..") {
-            Some((a, b)) => (a.trim(), b.trim()),
-            None => (s.trim(), s.trim()),
-        };
-        let lo: u64 = lo.parse().map_err(|_| bad())?;
-        let hi: u64 = hi.parse().map_err(|_| bad())?;
-        if lo > hi {
-            return Err(format!("'{s}': the lower bound is above the upper one"));
-        }
-        Ok(MsRange { lo, hi })
-    }
-}
-
-/// Commands from outside the node (`maekawa ctl` through the control service), each with
-/// where to send the answer.
-#[derive(Debug)]
-pub enum Control {
-    /// Want the CS now.
-    Request(oneshot::Sender<Result<String, String>>),
-    /// Leave the CS now.
-    Release(oneshot::Sender<Result<String, String>>),
-    /// Describe the node's state.
-    Status(oneshot::Sender<Status>),
-}
-
-/// A node's state as `maekawa ctl status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// The node.
-    pub node: NodeId,
-    /// Its incarnation.
-    pub incarnation: u64,
-    /// Idle, wanting or in the CS (with the request).
-    pub phase: Phase,
-    /// Its Lamport clock.
-    pub lamport: u64,
-    /// Voters whose grant it holds.
-    pub granted: Vec<NodeId>,
-    /// Voters it still waits for.
-    pub missing: Vec<NodeId>,
-    /// Voters that answered FAILED.
-    pub failed: Vec<NodeId>,
-    /// Voters it yielded to.
-    pub yielded: Vec<NodeId>,
-    /// The request its own vote is given to.
-    pub lock: Option<RequestId>,
-    /// Requests waiting for its vote, highest priority first.
-    pub queue: Vec<RequestId>,
-    /// CS entries of this process.
-    pub entries: u64,
-    /// How it decides to request.
-    pub workload: Workload,
-}
-
-/// Everything `maekawa node` needs, parsed and validated.
-#[derive(Debug, Clone)]
-pub struct NodeSettings {
-    /// This node.
-    pub id: NodeId,
-    /// The cluster.
-    pub config: Config,
-    /// Where node-<id>.log and critical_section.log go.
-    pub log_dir: PathBuf,
-    /// When to request.
-    pub workload: Workload,
-    /// Pause between leaving the CS (or starting) and asking again.
-    pub think: MsRange,
-    /// Time spent in the CS.
-    pub hold: MsRange,
-    /// Stop requesting after this many entries (keep voting).
-    pub max_entries: Option<u64>,
-    /// Test-only: run the voter without its journal, to show that a restarted voter then
-    /// grants twice and `maekawa check` catches it. Never for real use.
-    pub unsafe_no_journal: bool,
-}
 
 /// Why a node could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// The CS log could not be written.
     #[error(transparent)]
-    CsLog(#[from] crate::cslog::CsLogError),
+    CsLog(#[from] crate::daemon::cslog::CsLogError),
     /// The incarnation file could not be read or written.
-    #[error("{path}: {why}; check that the directory is writable (see --log-dir)")]
-    Incarnation {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        why: String,
-    },
+    #[error(transparent)]
+    Incarnation(#[from] IncarnationError),
     /// The gRPC server failed.
     #[error("serving peers failed: {0}")]
     Serve(String),
     /// Another process runs this node id.
     #[error(transparent)]
-    Locked(#[from] crate::proclock::ProcessLockError),
+    Locked(#[from] crate::daemon::proclock::ProcessLockError),
     /// The voter journal cannot be trusted or written.
     #[error(transparent)]
-    Journal(#[from] crate::journal::JournalError),
-}
-
-/// Reads, increments and durably stores this node's incarnation: every start gets a number
-/// larger than all before it.
-pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, NodeError> {
-    let path = dir.join(format!("node-{id}.incarnation"));
-    let err = |why: String| NodeError::Incarnation {
-        path: path.clone(),
-        why,
-    };
-    let previous = match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| err(format!("holds '{}', not a number", text.trim())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(err(e.to_string())),
-    };
-    let next = previous + 1;
-    let tmp = path.with_extension("incarnation.tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
-        writeln!(f, "{next}").map_err(|e| err(e.to_string()))?;
-        f.sync_all().map_err(|e| err(e.to_string()))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
-    Ok(next)
+    Journal(#[from] crate::daemon::journal::JournalError),
 }
 
 /// Runs one node until `shutdown` resolves: serves peers and `maekawa ctl` on `incoming`, and
 /// talks to peers through `connector`. The caller must hold the node's
-/// [`crate::proclock::ProcessLock`] (one process per node id) for as long as this runs. On
+/// [`crate::daemon::proclock::ProcessLock`] (one process per node id) for as long as this runs. On
 /// shutdown it leaves the CS if inside, waits (bounded) for its last messages to be
 /// acknowledged, and returns its entry count.
 pub async fn run<I, IO, IE>(
@@ -288,8 +143,8 @@ where
 
     tokio::pin!(shutdown);
     let mut control_open = true;
-    // Each batch's lines are written together by `flush` (see `logfmt`).
-    logfmt::hold_lines();
+    // Each batch's lines are written together by `flush` (see `node_log`).
+    node_log::hold_lines();
     loop {
         let think = driver.think_until;
         let hold = driver.hold_until;
@@ -368,7 +223,7 @@ where
         return Err(NodeError::Serve(e.to_string()));
     }
     info!(event = "stop", entries, flushed);
-    logfmt::write_held_lines();
+    node_log::write_held_lines();
     Ok(entries)
 }
 
@@ -464,7 +319,7 @@ impl Driver {
             self.log_msg("send", self.me, to, &msg);
             self.transport.send(to, msg);
         }
-        logfmt::write_held_lines();
+        node_log::write_held_lines();
     }
 
     fn status(&self) -> Status {
@@ -634,7 +489,11 @@ impl Driver {
         }
     }
 
-    fn enter(&mut self, req: RequestId, votes: &[crate::id::NodeId]) -> Result<(), NodeError> {
+    fn enter(
+        &mut self,
+        req: RequestId,
+        votes: &[maekawa_core::id::NodeId],
+    ) -> Result<(), NodeError> {
         self.entries += 1;
         // The enter line is written before the node acts in the CS (PROTOCOL.md §4).
         self.cs_log.enter(self.me, self.entries, req, votes)?;

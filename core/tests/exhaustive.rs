@@ -1,8 +1,8 @@
 //! Exhaustive checking of small clusters: every reachable state, every delivery order.
 
-use maekawa::cluster::CrashModel;
-use maekawa::explore::{explore, ExploreConfig};
-use maekawa::protocol::Options;
+use maekawa_core::cluster::CrashModel;
+use maekawa_core::explore::{explore, ExploreConfig};
+use maekawa_core::protocol::Options;
 
 fn config(nodes: usize, requests: u32, lock_change_failed: bool) -> ExploreConfig {
     ExploreConfig {

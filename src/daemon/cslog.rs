@@ -4,21 +4,20 @@
 //! Every node appends one JSON line when it starts, one when it enters the CS and one when it
 //! leaves. Each line goes out in a single `write` on a file opened with `O_APPEND`, so lines
 //! from different processes never interleave and the file order is the global order of events:
-//! that is what lets [`crate::check`] prove mutual exclusion from the file alone. This module
-//! only writes and reads that file; it must not decide when a node may enter (that is the
-//! protocol's job) and it does not fsync (the order, not durability, is the contract).
+//! that is what lets `maekawa check` ([`crate::logs::check`]) prove mutual exclusion from the
+//! file alone. This module only writes that file (its reader is [`crate::logs::cslog`]); it
+//! must not decide when a node may enter (that is the protocol's job) and it does not fsync
+//! (the order, not durability, is the contract).
 
-use crate::id::{NodeId, RequestId};
-use serde::{Deserialize, Serialize};
+use crate::logdir;
+use maekawa_core::id::{NodeId, RequestId};
+use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// The file name inside the log directory; scripts and tests expect exactly this name.
-pub const FILE_NAME: &str = "critical_section.log";
-
-/// Why the CS log cannot be written or read. Each message names the file and how to fix it.
+/// Why the CS log cannot be written. Each message names the file and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum CsLogError {
     /// The file cannot be opened for appending (missing directory, permissions, ...).
@@ -46,30 +45,6 @@ pub enum CsLogError {
         written: usize,
         /// Bytes in the line.
         len: usize,
-    },
-    /// There is no CS log to read.
-    #[error("{path}: not found; is --log-dir the directory the nodes wrote to?")]
-    NotFound {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The file exists but cannot be read.
-    #[error("{path}: cannot read ({source}); check its permissions")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: io::Error,
-    },
-    /// A line that is not one of the three event objects.
-    #[error("{path}:{line}: {problem}; every line must be a start, enter or exit object as written by `maekawa node`")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// The 1-based line number.
-        line: usize,
-        /// What the parser said.
-        problem: String,
     },
 }
 
@@ -121,7 +96,7 @@ fn now() -> String {
 impl CsLog {
     /// Opens (creating if needed) `<log_dir>/critical_section.log` for appending.
     pub fn open(log_dir: &Path) -> Result<CsLog, CsLogError> {
-        let path = log_dir.join(FILE_NAME);
+        let path = logdir::cs_log(log_dir);
         let file = OpenOptions::new()
             .append(true)
             .create(true)
@@ -208,95 +183,10 @@ impl CsLog {
     }
 }
 
-/// One line of the CS log, as read back. Unknown extra fields are ignored so that older checkers
-/// can read newer logs; an unknown `event` is an error.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
-pub enum CsEvent {
-    /// A process of `node` started; its predecessor's open CS (if any) ended.
-    Start {
-        /// The node.
-        node: NodeId,
-        /// The new process's incarnation number.
-        incarnation: u64,
-        /// When, as written (RFC 3339).
-        time: String,
-    },
-    /// `node` entered the CS.
-    Enter {
-        /// The node.
-        node: NodeId,
-        /// Per-process entry number, from 1.
-        entry: u64,
-        /// The request that won.
-        request: RequestId,
-        /// The voters whose grants it held.
-        votes: Vec<NodeId>,
-        /// When, as written (RFC 3339).
-        time: String,
-    },
-    /// `node` left the CS.
-    Exit {
-        /// The node.
-        node: NodeId,
-        /// The entry number it left.
-        entry: u64,
-        /// When, as written (RFC 3339).
-        time: String,
-    },
-}
-
-/// A parsed line with its place in the file, so that findings can point at it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsLine {
-    /// 1-based line number.
-    pub line: usize,
-    /// What the line says.
-    pub event: CsEvent,
-}
-
-/// Reads a whole CS log in file order (which is the global order of events).
-///
-/// Blank lines are skipped. An unterminated last line that does not parse is skipped too: it
-/// can only be a write still in flight while the file is read; any other bad line is an error.
-pub fn read_cs_log(path: &Path) -> Result<Vec<CsLine>, CsLogError> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == io::ErrorKind::NotFound {
-            CsLogError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            CsLogError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    })?;
-    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
-    let count = text.lines().count();
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        if raw.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<CsEvent>(raw) {
-            Ok(event) => out.push(CsLine { line: i + 1, event }),
-            Err(_) if unterminated_tail && i + 1 == count => {}
-            Err(e) => {
-                return Err(CsLogError::Malformed {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    problem: e.to_string(),
-                })
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logdir::CS_LOG as FILE_NAME;
 
     fn req(ts: u64, node: u32) -> RequestId {
         // The CS log does not carry the incarnation: it reads back as 0.
@@ -341,79 +231,8 @@ mod tests {
     }
 
     #[test]
-    fn two_writers_append_and_read_back_in_order() {
+    fn an_unwritable_dir_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = CsLog::open(dir.path()).unwrap();
-        let mut b = CsLog::open(dir.path()).unwrap();
-        a.start(NodeId(0), 1).unwrap();
-        b.start(NodeId(1), 3).unwrap();
-        a.enter(NodeId(0), 1, req(2, 0), &[NodeId(0), NodeId(1)])
-            .unwrap();
-        a.exit(NodeId(0), 1).unwrap();
-        let lines = read_cs_log(&dir.path().join(FILE_NAME)).unwrap();
-        assert_eq!(lines.len(), 4);
-        assert_eq!(lines[1].line, 2);
-        assert!(matches!(
-            lines[1].event,
-            CsEvent::Start {
-                node: NodeId(1),
-                incarnation: 3,
-                ..
-            }
-        ));
-        assert_eq!(
-            lines[2].event,
-            CsEvent::Enter {
-                node: NodeId(0),
-                entry: 1,
-                request: req(2, 0),
-                votes: vec![NodeId(0), NodeId(1)],
-                time: match &lines[2].event {
-                    CsEvent::Enter { time, .. } => time.clone(),
-                    _ => unreachable!(),
-                },
-            }
-        );
-    }
-
-    #[test]
-    fn reader_ignores_extra_fields_and_blank_lines_but_names_bad_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
-        std::fs::write(
-            &path,
-            "{\"event\":\"exit\",\"node\":2,\"entry\":1,\"time\":\"t\",\"new\":true}\n\n\
-             {\"event\":\"enter\",\"node\":2}\n",
-        )
-        .unwrap();
-        let err = read_cs_log(&path).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.contains("critical_section.log:3: missing field"),
-            "{msg}"
-        );
-
-        std::fs::write(
-            &path,
-            "{\"event\":\"exit\",\"node\":2,\"entry\":1,\"time\":\"t\",\"new\":true}\n\n{\"event\":\"ent",
-        )
-        .unwrap();
-        let lines = read_cs_log(&path).unwrap();
-        assert_eq!(lines.len(), 1, "torn tail skipped");
-    }
-
-    #[test]
-    fn missing_file_and_unwritable_dir_say_what_to_do() {
-        let dir = tempfile::tempdir().unwrap();
-        let msg = read_cs_log(&dir.path().join(FILE_NAME))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.ends_with(
-                "critical_section.log: not found; is --log-dir the directory the nodes wrote to?"
-            ),
-            "{msg}"
-        );
         let msg = CsLog::open(&dir.path().join("nope"))
             .unwrap_err()
             .to_string();

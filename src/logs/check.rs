@@ -30,8 +30,9 @@
 //! [`CheckReport`]. This module only reads: it never modifies, truncates or rotates a log.
 
 use crate::config::Config;
-use crate::cslog::{self, CsEvent, CsLogError};
-use crate::id::{NodeId, RequestId};
+use crate::logdir;
+use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
+use maekawa_core::id::{NodeId, RequestId};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
@@ -46,7 +47,7 @@ pub const SHOWN_VIOLATIONS: usize = 20;
 pub enum CheckError {
     /// The CS log is missing, unreadable or has a bad line.
     #[error(transparent)]
-    CsLog(#[from] CsLogError),
+    CsLog(#[from] ReadCsLogError),
     /// A node log exists but cannot be read.
     #[error("{path}: cannot read ({source}); check its permissions")]
     Unreadable {
@@ -138,7 +139,7 @@ impl fmt::Display for CheckReport {
 
 /// Checks the run whose logs are in `log_dir` against the quorums of `config`.
 pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError> {
-    let cs_lines = cslog::read_cs_log(&log_dir.join(cslog::FILE_NAME))?;
+    let cs_lines = cslog::read_cs_log(&logdir::cs_log(log_dir))?;
     let mut report = CheckReport::default();
     for id in config.ids() {
         report.entries_per_node.insert(id, 0);
@@ -146,7 +147,7 @@ pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError>
 
     let mut node_logs = BTreeMap::new();
     for id in config.ids() {
-        let path = log_dir.join(format!("node-{id}.log"));
+        let path = logdir::node_log(log_dir, id);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -162,7 +163,7 @@ pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError>
     Ok(report)
 }
 
-const CS: &str = cslog::FILE_NAME;
+const CS: &str = logdir::CS_LOG;
 
 /// An entry as either log tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +216,7 @@ fn read_node_log(
     // Grants received by the current process: (request, voter).
     let mut grants: HashSet<(RequestId, NodeId)> = HashSet::new();
 
-    for (line, obj) in crate::logfmt::json_objects(text) {
+    for (line, obj) in crate::logs::reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,

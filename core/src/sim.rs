@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 /// How often nodes want the CS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contention {
     /// Think and hold times are random: sometimes alone, sometimes crowded.
     Random,

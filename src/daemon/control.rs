@@ -5,10 +5,11 @@
 //! and carries the answers back; it never touches protocol state itself. prost types stay in
 //! this module and `transport`.
 
-use crate::id::{NodeId, RequestId};
-use crate::node::{Control, Status, Workload};
-use crate::protocol::Phase;
-use crate::wire;
+use crate::daemon::command::{Control, Status};
+use crate::daemon::settings::Workload;
+use crate::daemon::wire;
+use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::protocol::Phase;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tonic::transport::Endpoint;
@@ -236,82 +237,4 @@ impl CtlClient {
             },
         })
     }
-}
-
-/// `a, b, c` (or `-` for none), joined with `sep`.
-fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
-    let parts: Vec<String> = items.into_iter().map(|x| x.to_string()).collect();
-    if parts.is_empty() {
-        "-".to_string()
-    } else {
-        parts.join(sep)
-    }
-}
-
-/// The request shown for a phase (`-` when idle).
-fn phase_request(phase: Phase) -> String {
-    match phase {
-        Phase::Idle => "-".to_string(),
-        Phase::Wanting(r) | Phase::InCs(r) => r.to_string(),
-    }
-}
-
-/// One node's status as a block of text.
-pub fn render_status(s: &Status) -> String {
-    let list = |v: &[NodeId]| listed(v, ", ");
-    let state = match s.phase {
-        Phase::Idle => "idle",
-        Phase::Wanting(_) => "waiting for votes",
-        Phase::InCs(_) => "in the CS",
-    };
-    let req = phase_request(s.phase);
-    format!(
-        "node {} (incarnation {}, {:?} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
-        s.node,
-        s.incarnation,
-        s.workload,
-        s.lamport,
-        list(&s.granted),
-        list(&s.missing),
-        list(&s.failed),
-        list(&s.yielded),
-        s.lock.map_or("nobody".to_string(), |r| format!("node {} {r}", r.node)),
-        listed(&s.queue, ", "),
-        s.entries
-    )
-}
-
-/// Every node's status in one table; nodes that do not answer are shown as such.
-pub fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
-    let mut out = format!(
-        "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
-        "node", "state", "lamport", "request", "holds", "missing", "vote for", "queue"
-    );
-    let list = |v: &[NodeId]| listed(v, ",");
-    for (id, row) in rows {
-        match row {
-            Ok(s) => {
-                let state = match s.phase {
-                    Phase::Idle => "idle",
-                    Phase::Wanting(_) => "waiting",
-                    Phase::InCs(_) => "IN CS",
-                };
-                let req = phase_request(s.phase);
-                out.push_str(&format!(
-                    "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
-                    id.0,
-                    state,
-                    s.lamport,
-                    req,
-                    list(&s.granted),
-                    list(&s.missing),
-                    s.lock
-                        .map_or("-".to_string(), |r| format!("{} {r}", r.node)),
-                    listed(&s.queue, " ")
-                ));
-            }
-            Err(why) => out.push_str(&format!("{:<5} {why}\n", id.0)),
-        }
-    }
-    out
 }

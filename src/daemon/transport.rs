@@ -11,8 +11,8 @@
 //! are passed in, so the daemon can run over a simulated network too. prost types never leave
 //! this module: the rest of the crate sees [`Message`] and [`TransportEvent`].
 
-use crate::id::{NodeId, RequestId};
-use crate::protocol::{Message, MsgKind};
+use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::protocol::{Message, MsgKind};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -24,7 +24,7 @@ use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::wire;
+use crate::daemon::wire;
 use wire::peer_client::PeerClient;
 use wire::peer_server::{Peer, PeerServer};
 

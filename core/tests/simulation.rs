@@ -1,10 +1,10 @@
 //! The seeded simulator over many schedules, and the message cost of one uncontended entry.
 
-use maekawa::cluster::{Cluster, Step};
-use maekawa::id::NodeId;
-use maekawa::protocol::{MsgKind, Options};
-use maekawa::quorum::QuorumSystem;
-use maekawa::sim::{self, Contention, SimConfig, SplitMix64};
+use maekawa_core::cluster::{Cluster, Step};
+use maekawa_core::id::NodeId;
+use maekawa_core::protocol::{MsgKind, Options};
+use maekawa_core::quorum::QuorumSystem;
+use maekawa_core::sim::{self, Contention, SimConfig, SplitMix64};
 
 fn template(contention: Contention) -> SimConfig {
     SimConfig {

@@ -2,7 +2,7 @@
 //!
 //! Every line starts with `timestamp` (RFC 3339, UTC, microseconds), `level` and `node`, then
 //! carries the event's fields at the top level in the order they were given, so that `jq` and
-//! [`crate::check`] can read `event`, `msg`, `from`, `votes`, ... directly.
+//! [`crate::logs::check`] can read `event`, `msg`, `from`, `votes`, ... directly.
 //!
 //! While the driver works through a batch of events it holds the lines in memory
 //! ([`hold_lines`]) and writes them with one `write(2)` ([`write_held_lines`]) before any
@@ -13,7 +13,8 @@
 //! must not decide what gets logged (the daemon does) and it never rotates or truncates the
 //! file.
 
-use crate::id::NodeId;
+use crate::logdir;
+use maekawa_core::id::NodeId;
 use std::fmt::{self, Write as _};
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
@@ -53,13 +54,8 @@ pub enum LogInitError {
         source: io::Error,
     },
     /// Another global subscriber was installed first.
-    #[error("a global tracing subscriber is already installed; call logfmt::init once per process, before anything logs")]
+    #[error("a global tracing subscriber is already installed; call node_log::init once per process, before anything logs")]
     AlreadySet,
-}
-
-/// The path of node `node`'s log inside `log_dir`.
-pub fn log_path(log_dir: &Path, node: NodeId) -> PathBuf {
-    log_dir.join(format!("node-{node}.log"))
 }
 
 /// Installs the global subscriber that writes INFO and above to `<log_dir>/node-<id>.log`.
@@ -81,7 +77,7 @@ pub fn init_with_level(
             dir: log_dir.to_path_buf(),
         });
     }
-    let path = log_path(log_dir, node);
+    let path = logdir::node_log(log_dir, node);
     // Tried here first for an error that names the path and the fix; the appender below
     // opens the same file the same way (append, create) and never rolls it.
     let open_error = |source| LogInitError::Open {
@@ -95,7 +91,7 @@ pub fn init_with_level(
         .map_err(open_error)?;
     let file = RollingFileAppender::builder()
         .rotation(Rotation::NEVER)
-        .filename_prefix(format!("node-{node}.log"))
+        .filename_prefix(logdir::node_log_name(node))
         .build(log_dir)
         .map_err(|e| open_error(io::Error::other(e.to_string())))?;
     let sink = LineSink::new(file);
@@ -380,35 +376,6 @@ impl Visit for LineVisitor {
     }
 }
 
-/// The reading side of this format: the JSON objects of a node log's text, numbered from 1,
-/// skipping blank lines and a last line still being written (no newline yet and not valid
-/// JSON, as a running node may leave it). A line that is not a JSON object gives `Err` with
-/// what is wrong, for the caller to report with the file name.
-pub fn json_objects(
-    text: &str,
-) -> impl Iterator<
-    Item = (
-        usize,
-        Result<serde_json::Map<String, serde_json::Value>, String>,
-    ),
-> + '_ {
-    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
-    let count = text.lines().count();
-    text.lines()
-        .enumerate()
-        .filter(|(_, raw)| !raw.trim().is_empty())
-        .filter_map(move |(i, raw)| {
-            let line = i + 1;
-            match serde_json::from_str::<serde_json::Value>(raw) {
-                Ok(serde_json::Value::Object(obj)) => Some((line, Ok(obj))),
-                // A write still in flight while we read.
-                Err(_) if unterminated_tail && line == count => None,
-                Ok(_) => Some((line, Err("not a JSON object".to_string()))),
-                Err(e) => Some((line, Err(format!("invalid JSON: {e}")))),
-            }
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,9 +526,5 @@ mod tests {
         let msg = init(&missing, NodeId(0)).unwrap_err().to_string();
         assert!(msg.contains("logs: log directory does not exist"), "{msg}");
         assert!(msg.contains("--log-dir"), "{msg}");
-        assert_eq!(
-            log_path(dir.path(), NodeId(4)),
-            dir.path().join("node-4.log")
-        );
     }
 }

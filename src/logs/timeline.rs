@@ -10,11 +10,12 @@
 //!
 //! The SVG is drawn with `plotters` (its SVG backend, with its built-in text layout estimate:
 //! no system fonts are needed). This module only reads the logs and writes the one picture it
-//! is asked for; it must not judge the run (that is [`crate::check`]), and it never modifies,
+//! is asked for; it must not judge the run (that is [`crate::logs::check`]), and it never modifies,
 //! truncates or rotates a log.
 
-use crate::cslog::{self, CsEvent, CsLogError};
-use crate::id::NodeId;
+use crate::logdir;
+use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
+use maekawa_core::id::NodeId;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
@@ -55,7 +56,7 @@ const FONT: &str = "sans-serif";
 pub enum TimelineError {
     /// `critical_section.log` is missing, unreadable or has a bad line.
     #[error(transparent)]
-    CsLog(#[from] CsLogError),
+    CsLog(#[from] ReadCsLogError),
     /// The logs hold no event to draw.
     #[error("{path}: no start, enter or exit line yet; let the nodes run (scripts/start3.sh) until they have started, then draw again")]
     Empty {
@@ -179,7 +180,7 @@ struct NodeEvents {
 
 impl Timeline {
     fn read(log_dir: &Path) -> Result<Timeline, TimelineError> {
-        let cs_path = log_dir.join(cslog::FILE_NAME);
+        let cs_path = logdir::cs_log(log_dir);
         let cs_lines = cslog::read_cs_log(&cs_path)?;
         let node_logs = read_node_logs(log_dir)?;
 
@@ -506,7 +507,7 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
     };
     let mut events = NodeEvents::default();
     let mut waiting: Option<Micros> = None;
-    for (line, obj) in crate::logfmt::json_objects(text) {
+    for (line, obj) in crate::logs::reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(line, problem))?;
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;
@@ -709,7 +710,7 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(
             err,
-            TimelineError::CsLog(CsLogError::NotFound { .. })
+            TimelineError::CsLog(ReadCsLogError::NotFound { .. })
         ));
         assert!(
             msg.contains("critical_section.log") && msg.contains("--log-dir"),

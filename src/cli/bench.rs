@@ -1,0 +1,61 @@
+//! `maekawa bench`: start real daemons under full contention and print what they did.
+
+use super::fail;
+use clap::Args;
+use maekawa::bench::{self, BenchSettings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `maekawa bench`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Daemons to start.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=256))]
+    nodes: u32,
+    /// How long they contend, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Time in the CS, ms.
+    #[arg(long, default_value_t = 0)]
+    hold_ms: u64,
+    /// Pause before asking again, ms (0: full contention).
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Keep the run's logs in this directory.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+}
+
+/// Exit 0 when the run's logs pass `check`, 1 when they do not, 2 when the run could not be
+/// set up.
+pub(crate) fn run(args: BenchArgs) -> ExitCode {
+    let settings = BenchSettings {
+        nodes: args.nodes as usize,
+        seconds: args.seconds,
+        hold_ms: args.hold_ms,
+        think_ms: args.think_ms,
+        progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        keep: args.keep,
+    };
+    match bench::run(&settings) {
+        Ok(report) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serializable")
+                );
+            } else {
+                print!("{}", bench::render(&report));
+            }
+            if report.check_passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}

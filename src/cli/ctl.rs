@@ -1,0 +1,180 @@
+//! `maekawa ctl`: ask a running node for the CS, make it leave, or show its state, and print
+//! what it says.
+
+use super::fail;
+use clap::{Args, Subcommand};
+use maekawa::config::Config;
+use maekawa::daemon::command::Status;
+use maekawa::daemon::control::{CtlClient, CtlError};
+use maekawa_core::id::NodeId;
+use maekawa_core::protocol::Phase;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `maekawa ctl`.
+#[derive(Args, Debug)]
+pub(crate) struct CtlArgs {
+    /// The node to talk to (its address comes from the cluster file).
+    #[arg(long)]
+    node: Option<u32>,
+    /// The cluster file.
+    #[arg(long, default_value = "quorums.json")]
+    config: PathBuf,
+    #[command(subcommand)]
+    action: CtlAction,
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlAction {
+    /// Want the CS: the node enters when its votes arrive, and (manual workload) stays until
+    /// `release`.
+    Request,
+    /// Leave the CS.
+    Release,
+    /// Show the node's state; `--all` shows every node of the cluster file in one table.
+    Status {
+        /// Every node, one table.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Exit 0 on success, 1 when the node refuses, 2 for bad input or a node that does not answer.
+pub(crate) fn run(args: CtlArgs) -> ExitCode {
+    let CtlArgs {
+        node,
+        config,
+        action,
+    } = args;
+    let config = match Config::load(&config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let all = matches!(action, CtlAction::Status { all: true });
+    if all {
+        let rows = runtime.block_on(async {
+            let mut rows = Vec::new();
+            for n in &config.nodes {
+                let row = match CtlClient::connect(n.id, &n.addr).await {
+                    Ok(mut c) => c.status().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                rows.push((n.id, row));
+            }
+            rows
+        });
+        print!("{}", render_table(&rows));
+        return ExitCode::SUCCESS;
+    }
+    let Some(id) = node else {
+        return fail(&"ctl needs --node ID (or `ctl status --all`)");
+    };
+    let addr = match config.node(NodeId(id)) {
+        Ok(n) => n.addr.clone(),
+        Err(e) => return fail(&e),
+    };
+    let result = runtime.block_on(async {
+        let mut client = CtlClient::connect(NodeId(id), &addr).await?;
+        match action {
+            CtlAction::Request => client.request().await,
+            CtlAction::Release => client.release().await,
+            CtlAction::Status { .. } => client.status().await.map(|s| render_status(&s)),
+        }
+    });
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(CtlError::Refused(why)) => {
+            eprintln!("error: {why}");
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `a, b, c` (or `-` for none), joined with `sep`.
+fn listed<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
+    let parts: Vec<String> = items.into_iter().map(|x| x.to_string()).collect();
+    if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(sep)
+    }
+}
+
+/// The request shown for a phase (`-` when idle).
+fn phase_request(phase: Phase) -> String {
+    match phase {
+        Phase::Idle => "-".to_string(),
+        Phase::Wanting(r) | Phase::InCs(r) => r.to_string(),
+    }
+}
+
+/// One node's status as a block of text.
+fn render_status(s: &Status) -> String {
+    let list = |v: &[NodeId]| listed(v, ", ");
+    let state = match s.phase {
+        Phase::Idle => "idle",
+        Phase::Wanting(_) => "waiting for votes",
+        Phase::InCs(_) => "in the CS",
+    };
+    let req = phase_request(s.phase);
+    format!(
+        "node {} (incarnation {}, {:?} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
+        s.node,
+        s.incarnation,
+        s.workload,
+        s.lamport,
+        list(&s.granted),
+        list(&s.missing),
+        list(&s.failed),
+        list(&s.yielded),
+        s.lock.map_or("nobody".to_string(), |r| format!("node {} {r}", r.node)),
+        listed(&s.queue, ", "),
+        s.entries
+    )
+}
+
+/// Every node's status in one table; nodes that do not answer are shown as such.
+fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
+    let mut out = format!(
+        "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
+        "node", "state", "lamport", "request", "holds", "missing", "vote for", "queue"
+    );
+    let list = |v: &[NodeId]| listed(v, ",");
+    for (id, row) in rows {
+        match row {
+            Ok(s) => {
+                let state = match s.phase {
+                    Phase::Idle => "idle",
+                    Phase::Wanting(_) => "waiting",
+                    Phase::InCs(_) => "IN CS",
+                };
+                let req = phase_request(s.phase);
+                out.push_str(&format!(
+                    "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
+                    id.0,
+                    state,
+                    s.lamport,
+                    req,
+                    list(&s.granted),
+                    list(&s.missing),
+                    s.lock
+                        .map_or("-".to_string(), |r| format!("{} {r}", r.node)),
+                    listed(&s.queue, " ")
+                ));
+            }
+            Err(why) => out.push_str(&format!("{:<5} {why}\n", id.0)),
+        }
+    }
+    out
+}

@@ -1,0 +1,114 @@
+//! `maekawa node`: run one daemon in the foreground until SIGTERM or SIGINT.
+
+use super::fail;
+use clap::Args;
+use maekawa::config::Config;
+use maekawa::daemon::{self, MsRange, NodeSettings, Workload};
+use maekawa_core::id::NodeId;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Flags of `maekawa node`.
+#[derive(Args, Debug)]
+pub(crate) struct NodeArgs {
+    /// This node's id in the cluster file.
+    #[arg(long)]
+    id: u32,
+    /// The cluster file (node ids and addresses, optional explicit quorums).
+    #[arg(long, default_value = "quorums.json")]
+    config: PathBuf,
+    /// Directory for node-<id>.log, critical_section.log and the incarnation file.
+    #[arg(long, default_value = "logs")]
+    log_dir: PathBuf,
+    /// `auto`: request the CS again after a random think time; `manual`: only on command.
+    #[arg(long, value_enum, default_value_t = Workload::Auto)]
+    workload: Workload,
+    /// Think time before each request, in ms: `A..B` (random in the range) or `A`.
+    #[arg(long, default_value = "100..500")]
+    think_ms: MsRange,
+    /// Time spent in the CS, in ms: `A..B` or `A`.
+    #[arg(long, default_value = "10..50")]
+    hold_ms: MsRange,
+    /// Stop requesting after this many CS entries (the node keeps voting for others).
+    #[arg(long)]
+    max_entries: Option<u64>,
+    /// Test-only: run without the voter journal, so a restarted voter can grant twice.
+    #[arg(long, hide = true)]
+    unsafe_no_journal: bool,
+}
+
+/// Validates the flags, then runs the node; exit 0 after a clean stop, 2 for bad input or a
+/// failed start.
+pub(crate) fn run(args: NodeArgs) -> ExitCode {
+    let settings = match node_settings(&args) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match run_node(settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
+    let id = NodeId(args.id);
+    let config = Config::load(&args.config)?;
+    config.node(id)?;
+    Ok(NodeSettings {
+        id,
+        config,
+        log_dir: args.log_dir.clone(),
+        workload: args.workload,
+        think: args.think_ms,
+        hold: args.hold_ms,
+        max_entries: args.max_entries,
+        unsafe_no_journal: args.unsafe_no_journal,
+    })
+}
+
+/// Sets up logging, binds the node's address, and runs the node on a tokio runtime until
+/// SIGTERM or SIGINT.
+fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    // One process per node id: held until this process ends (the OS releases it on kill -9).
+    let _lock = daemon::proclock::ProcessLock::acquire(&settings.log_dir, settings.id)?;
+    let guard = daemon::node_log::init(&settings.log_dir, settings.id)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let addr = settings.config.node(settings.id)?.addr.clone();
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| listen_error(&settings.config.path, settings.id, &addr, e))?;
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        daemon::run(
+            settings,
+            incoming,
+            daemon::transport::tcp_connector(),
+            shutdown_signal(),
+        )
+        .await?;
+        anyhow::Ok(())
+    });
+    drop(guard);
+    result
+}
+
+fn listen_error(config: &Path, id: NodeId, addr: &str, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: nodes[id={id}].addr: cannot listen on {addr}: {e}; is another node running on this \
+         address? stop it (scripts/stop.sh) or change the address",
+        config.display()
+    )
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

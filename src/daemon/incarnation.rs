@@ -1,0 +1,48 @@
+//! The incarnation number: every start of a node gets one larger than all before it, kept in
+//! `node-<id>.incarnation` and written durably before the node talks to anyone.
+//!
+//! Incarnations are what let peers tell a restarted node from its dead predecessor
+//! (PROTOCOL.md). This module only keeps the number; it does not decide what a new
+//! incarnation means to the protocol.
+
+use crate::logdir;
+use maekawa_core::id::NodeId;
+use std::path::{Path, PathBuf};
+
+/// The incarnation file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {why}; check that the directory is writable (see --log-dir)")]
+pub struct IncarnationError {
+    /// The file.
+    pub path: PathBuf,
+    /// What failed.
+    pub why: String,
+}
+
+/// Reads, increments and durably stores this node's incarnation: every start gets a number
+/// larger than all before it.
+pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, IncarnationError> {
+    let path = logdir::incarnation(dir, id);
+    let err = |why: String| IncarnationError {
+        path: path.clone(),
+        why,
+    };
+    let previous = match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| err(format!("holds '{}', not a number", text.trim())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let next = previous + 1;
+    let tmp = path.with_extension("incarnation.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
+        writeln!(f, "{next}").map_err(|e| err(e.to_string()))?;
+        f.sync_all().map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
+    Ok(next)
+}

@@ -1,0 +1,24 @@
+//! The daemon: one node of the cluster as a process. It drives the protocol core with real
+//! sockets, timers and files.
+//!
+//! [`driver`] is the one task that owns the core: it feeds it what [`transport`] receives,
+//! timers and [`command`]s from [`control`], and carries out the core's actions in order:
+//! [`journal`] before a GRANT leaves, [`cslog`] at each entry and exit, [`node_log`] for every
+//! line. [`proclock`] and [`incarnation`] make each start a single, new process. Nothing in
+//! this folder reads logs back (that is `crate::logs`), and prost types never leave
+//! [`transport`] and [`control`].
+
+pub mod command;
+pub mod control;
+pub mod cslog;
+pub mod driver;
+pub mod incarnation;
+pub mod journal;
+pub mod node_log;
+pub mod proclock;
+pub mod settings;
+pub mod transport;
+mod wire;
+
+pub use driver::{run, NodeError};
+pub use settings::{MsRange, NodeSettings, Workload};

@@ -1,0 +1,82 @@
+//! What `maekawa node` was told to do: the parsed, validated settings of one daemon.
+//!
+//! Plain data, shared by the CLI that fills it and the driver that follows it; nothing here
+//! acts.
+
+use crate::config::Config;
+use maekawa_core::id::NodeId;
+use maekawa_core::sim::SplitMix64;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// When the node asks for the CS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// Request again after a random think time.
+    Auto,
+    /// Request only when told to through [`Control`].
+    Manual,
+}
+
+/// A range of milliseconds `A..B` (inclusive) from which a random duration is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsRange {
+    /// Shortest.
+    pub lo: u64,
+    /// Longest.
+    pub hi: u64,
+}
+
+impl MsRange {
+    pub(crate) fn draw(&self, rng: &mut SplitMix64) -> Duration {
+        Duration::from_millis(rng.between(self.lo, self.hi))
+    }
+}
+
+impl fmt::Display for MsRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.lo, self.hi)
+    }
+}
+
+impl FromStr for MsRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MsRange, String> {
+        let bad =
+            || format!("'{s}' is not a range of milliseconds: write A..B (e.g. 50..300) or A");
+        let (lo, hi) = match s.split_once("..") {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (s.trim(), s.trim()),
+        };
+        let lo: u64 = lo.parse().map_err(|_| bad())?;
+        let hi: u64 = hi.parse().map_err(|_| bad())?;
+        if lo > hi {
+            return Err(format!("'{s}': the lower bound is above the upper one"));
+        }
+        Ok(MsRange { lo, hi })
+    }
+}
+
+/// Everything `maekawa node` needs, parsed and validated.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// This node.
+    pub id: NodeId,
+    /// The cluster.
+    pub config: Config,
+    /// Where node-<id>.log and critical_section.log go.
+    pub log_dir: PathBuf,
+    /// When to request.
+    pub workload: Workload,
+    /// Pause between leaving the CS (or starting) and asking again.
+    pub think: MsRange,
+    /// Time spent in the CS.
+    pub hold: MsRange,
+    /// Stop requesting after this many entries (keep voting).
+    pub max_entries: Option<u64>,
+    /// Test-only: run the voter without its journal, to show that a restarted voter then
+    /// grants twice and `maekawa check` catches it. Never for real use.
+    pub unsafe_no_journal: bool,
+}

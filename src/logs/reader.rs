@@ -1,0 +1,52 @@
+//! The one reader of node logs (`node-<id>.log`) that `check`, `report` and `timeline` share.
+//!
+//! The format is written by [`crate::daemon::node_log`]: one flat JSON object per line
+//! (README.md, "Logs"). This module only turns text into objects; what the lines mean is each
+//! tool's business. It never modifies a log.
+
+/// The reading side of this format: the JSON objects of a node log's text, numbered from 1,
+/// skipping blank lines and a last line still being written (no newline yet and not valid
+/// JSON, as a running node may leave it). A line that is not a JSON object gives `Err` with
+/// what is wrong, for the caller to report with the file name.
+pub fn json_objects(
+    text: &str,
+) -> impl Iterator<
+    Item = (
+        usize,
+        Result<serde_json::Map<String, serde_json::Value>, String>,
+    ),
+> + '_ {
+    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
+    let count = text.lines().count();
+    text.lines()
+        .enumerate()
+        .filter(|(_, raw)| !raw.trim().is_empty())
+        .filter_map(move |(i, raw)| {
+            let line = i + 1;
+            match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(serde_json::Value::Object(obj)) => Some((line, Ok(obj))),
+                // A write still in flight while we read.
+                Err(_) if unterminated_tail && line == count => None,
+                Ok(_) => Some((line, Err("not a JSON object".to_string()))),
+                Err(e) => Some((line, Err(format!("invalid JSON: {e}")))),
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_numbered_from_one_and_a_torn_tail_is_skipped() {
+        let text = "{\"event\":\"a\"}\n\n[1]\n{oops\n{\"event\":\"b\"";
+        let got: Vec<(usize, Result<String, String>)> = json_objects(text)
+            .map(|(n, r)| (n, r.map(|o| o["event"].as_str().unwrap().to_string())))
+            .collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], (1, Ok("a".to_string())));
+        assert_eq!(got[1], (3, Err("not a JSON object".to_string())));
+        assert_eq!(got[2].0, 4);
+        assert!(got[2].1.as_ref().unwrap_err().starts_with("invalid JSON"));
+    }
+}

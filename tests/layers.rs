@@ -1,0 +1,178 @@
+//! The layers of ARCHITECTURE.md, checked: no module imports a layer above its own, `daemon`
+//! and `logs` never import each other, and the control service never imports the driver.
+//!
+//! The core crate's independence is enforced by Cargo itself (`maekawa-core` cannot name this
+//! crate) and by `.ci/run` (its dependency tree); this test covers the folders inside `src/`,
+//! where only discipline would otherwise hold the line. It reads the sources: comments are
+//! skipped, every `crate::<module>` and `super::` path in code counts.
+
+use std::path::{Path, PathBuf};
+
+/// Each top-level module of the library and binary, with its layer (a module may use only
+/// its own layer's modules or lower ones).
+const LAYERS: [(&str, u8); 8] = [
+    ("config", 1),
+    ("logdir", 1),
+    ("daemon", 2),
+    ("logs", 2),
+    ("bench", 3),
+    ("cli", 4),
+    ("main", 4),
+    ("lib", 4),
+];
+
+fn layer(module: &str) -> u8 {
+    LAYERS
+        .iter()
+        .find(|(m, _)| *m == module)
+        .unwrap_or_else(|| {
+            panic!("src/{module}: a top-level module with no layer; add it to ARCHITECTURE.md and tests/layers.rs")
+        })
+        .1
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file under `src/` belongs to: `daemon` for `src/daemon/driver.rs`,
+/// `bench` for `src/bench.rs`.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_str()
+        .unwrap();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The code of a file without its comments (doc links may point anywhere).
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.split("//").next().unwrap_or("")))
+}
+
+/// Every top-level module a line names as `crate::<module>` (or `maekawa::<module>`, in the
+/// binary).
+fn named_modules(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for prefix in ["crate::", "maekawa::"] {
+        let mut rest = line;
+        while let Some(at) = rest.find(prefix) {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + prefix.len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue; // e.g. `maekawa_core::` or `my_crate::`
+            }
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_imports_a_layer_above_its_own() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut violations = Vec::new();
+    for file in &files {
+        let from = module_of(&src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in code_lines(&text) {
+            for to in named_modules(line) {
+                if to == from {
+                    continue;
+                }
+                let (lf, lt) = (layer(&from), layer(&to));
+                let sideways = lf == lt && lf == 2;
+                if lt > lf || sideways {
+                    violations.push(format!(
+                        "{}:{n}: {from} (layer {lf}) uses {to} (layer {lt})",
+                        file.strip_prefix(&src).unwrap().display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "imports against the layers of ARCHITECTURE.md:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_control_service_never_imports_the_driver() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/daemon/control.rs");
+    let text = std::fs::read_to_string(path).unwrap();
+    for (n, line) in code_lines(&text) {
+        assert!(
+            !line.contains("driver::"),
+            "src/daemon/control.rs:{n}: imports the driver; use daemon::command instead"
+        );
+    }
+}
+
+#[test]
+fn the_core_crate_never_names_this_crate() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("core/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() >= 6, "core/src has its modules");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in code_lines(&text) {
+            for forbidden in [
+                "maekawa::",
+                "tokio",
+                "tonic",
+                "prost",
+                "std::fs",
+                "std::net",
+            ] {
+                let hit = line.match_indices(forbidden).any(|(at, _)| {
+                    !line[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                assert!(
+                    !hit,
+                    "{}:{n}: the core crate names `{forbidden}`; it must stay sans-IO",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_checker_sees_an_upward_import() {
+    // The scanner itself: a daemon file naming `crate::logs` or `crate::bench` is caught, a
+    // `maekawa_core::` path or a comment is not.
+    assert_eq!(named_modules("use crate::logs::check;"), ["logs"]);
+    assert_eq!(named_modules("let x = crate::bench::run(s);"), ["bench"]);
+    assert!(named_modules("use maekawa_core::id::NodeId;").is_empty());
+    let text = "// see crate::logs::check\nuse crate::config::Config;";
+    let named: Vec<String> = code_lines(text)
+        .flat_map(|(_, l)| named_modules(l))
+        .collect();
+    assert_eq!(named, ["config"]);
+    assert!(layer("logs") > layer("config") && layer("cli") > layer("bench"));
+}
