@@ -235,25 +235,13 @@ fn write_config(path: &Path, n: usize) -> Result<(), BenchError> {
     std::fs::write(path, format!("{{\"nodes\": [{}]}}\n", nodes.join(", "))).map_err(setup_err)
 }
 
-/// (peak RSS KiB, CPU seconds) of a process, from /proc.
+/// (peak RSS KiB, CPU seconds) of a process, from /proc (`VmHWM`, `utime + stime`).
 fn proc_usage(pid: u32) -> Option<(u64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which ends with the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Some((hwm, ticks / hz))
+    let process = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
+    let peak_rss_kib = process.status().ok()?.vmhwm?;
+    let stat = process.stat().ok()?;
+    let cpu_seconds = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
+    Some((peak_rss_kib, cpu_seconds))
 }
 
 fn count_enters(path: &Path) -> usize {
