@@ -4,7 +4,7 @@
 //! The core crate's independence is enforced by Cargo itself (`maekawa-core` cannot name this
 //! crate) and by `.ci/run` (its dependency tree); this test covers the folders inside `src/`,
 //! where only discipline would otherwise hold the line. It reads the sources: comments are
-//! skipped, every `crate::<module>` and `super::` path in code counts.
+//! skipped; every `crate::<module>` path in code (and `maekawa::<module>` in the binary) counts.
 
 use std::path::{Path, PathBuf};
 
@@ -175,4 +175,94 @@ fn the_checker_sees_an_upward_import() {
         .collect();
     assert_eq!(named, ["config"]);
     assert!(layer("logs") > layer("config") && layer("cli") > layer("bench"));
+}
+
+/// The paths ARCHITECTURE.md names: backticked ones (`src/daemon/`, `core/tests/`) and the
+/// file names of its message-flow picture (`daemon/driver.rs` means `src/daemon/driver.rs`).
+fn paths_in_architecture_md(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || "`(),".contains(c)) {
+        let word = word.trim_end_matches(['.', ':', ';']);
+        let is_path = word.ends_with(".rs") || word.ends_with('/') || word.ends_with(".md");
+        if !is_path || word.starts_with("http") || word.contains("<") {
+            continue;
+        }
+        if [
+            "src/", "core/", "tests/", "docs/", "scripts/", "proto/", "bench/",
+        ]
+        .iter()
+        .any(|p| word.starts_with(p))
+        {
+            out.push(word.to_string());
+        } else if ["daemon/", "logs/", "cli/"]
+            .iter()
+            .any(|p| word.starts_with(p))
+        {
+            out.push(format!("src/{word}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn architecture_md_matches_the_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let named = paths_in_architecture_md(&text);
+    assert!(
+        named.len() > 20,
+        "ARCHITECTURE.md names its paths: {named:?}"
+    );
+    for path in &named {
+        assert!(
+            root.join(path).exists(),
+            "ARCHITECTURE.md names {path}, which does not exist"
+        );
+    }
+    // Every top-level module, and every module of daemon/ and logs/, is on the map.
+    let src = root.join("src");
+    for dir in [src.clone(), src.join("daemon"), src.join("logs")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            let module = name.trim_end_matches(".rs");
+            if module == "mod" || module == "lib" {
+                continue;
+            }
+            assert!(
+                text.contains(&format!("`{module}`"))
+                    || named
+                        .iter()
+                        .any(|n| n.ends_with(&format!("/{name}"))
+                            || n.ends_with(&format!("/{name}/"))),
+                "{} is not on the map in ARCHITECTURE.md",
+                path.strip_prefix(root).unwrap().display()
+            );
+        }
+    }
+    // Its layer table is the one this test enforces.
+    let mut table = Vec::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(Ok(level)) = cells.get(1).map(|c| c.parse::<u8>()) else {
+            continue;
+        };
+        for path in paths_in_architecture_md(cells[2]) {
+            let Some(rest) = path.strip_prefix("src/") else {
+                continue;
+            };
+            let module = rest
+                .trim_end_matches('/')
+                .trim_end_matches(".rs")
+                .to_string();
+            table.push((module, level));
+        }
+    }
+    for (module, level) in LAYERS.iter().filter(|(m, _)| *m != "lib") {
+        assert!(
+            table.contains(&(module.to_string(), *level)),
+            "ARCHITECTURE.md's layer table does not put src/{module} in layer {level}: {table:?}"
+        );
+    }
+    assert_eq!(table.len(), LAYERS.len() - 1, "{table:?}");
 }
