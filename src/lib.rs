@@ -4,7 +4,7 @@
 //! The algorithm lives in the `maekawa-core` crate, a pure state machine (events in, actions
 //! out) with the simulator and explorer that check it. This crate is everything around it that
 //! touches the world, in layers (ARCHITECTURE.md): [`config`] and [`logdir`] at the bottom,
-//! then [`daemon`] (runs a node) beside [`logs`] (reads what nodes wrote), then [`bench`]
+//! then [`daemon`] (runs a node) beside [`logs`] (reads what nodes wrote), then [`bench`](mod@bench)
 //! (starts daemons and reads their logs). A module never imports a layer above its own.
 #![warn(missing_docs, unreachable_pub)]
 

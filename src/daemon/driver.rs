@@ -170,39 +170,7 @@ where
                 driver.exit()?;
             }
             cmd = control.recv(), if control_open => match cmd {
-                Some(Control::Request(reply)) => {
-                    let answer = match driver.core.phase() {
-                        Phase::Idle => {
-                            driver.think_until = None;
-                            driver.request()?;
-                            match driver.core.phase() {
-                                Phase::Wanting(r) => Ok(format!("node {me} requested the CS with {r}")),
-                                Phase::InCs(r) => Ok(format!("node {me} requested the CS with {r} and entered")),
-                                Phase::Idle => Err(format!("node {me} could not request")),
-                            }
-                        }
-                        Phase::Wanting(r) => Err(format!("node {me} already waits for the CS with request {r}")),
-                        Phase::InCs(r) => Err(format!("node {me} is already in the CS with request {r}")),
-                    };
-                    let _ = reply.send(answer);
-                }
-                Some(Control::Release(reply)) => {
-                    let answer = match driver.core.phase() {
-                        Phase::InCs(r) => {
-                            driver.exit()?;
-                            Ok(format!("node {me} left the CS (request {r})"))
-                        }
-                        Phase::Wanting(r) => Err(format!(
-                            "node {me} is not in the CS: it still waits for votes from {} for request {r}",
-                            json_ids(&driver.status().missing)
-                        )),
-                        Phase::Idle => Err(format!("node {me} is not in the CS (it has no request)")),
-                    };
-                    let _ = reply.send(answer);
-                }
-                Some(Control::Status(reply)) => {
-                    let _ = reply.send(driver.status());
-                }
+                Some(cmd) => driver.on_control(cmd)?,
                 None => control_open = false,
             },
         }
@@ -320,6 +288,53 @@ impl Driver {
             self.transport.send(to, msg);
         }
         node_log::write_held_lines();
+    }
+
+    /// Answers a command from `maekawa ctl` (through the control service).
+    fn on_control(&mut self, cmd: Control) -> Result<(), NodeError> {
+        let me = self.me;
+        match cmd {
+            Control::Request(reply) => {
+                let answer = match self.core.phase() {
+                    Phase::Idle => {
+                        self.think_until = None;
+                        self.request()?;
+                        match self.core.phase() {
+                            Phase::Wanting(r) => Ok(format!("node {me} requested the CS with {r}")),
+                            Phase::InCs(r) => {
+                                Ok(format!("node {me} requested the CS with {r} and entered"))
+                            }
+                            Phase::Idle => Err(format!("node {me} could not request")),
+                        }
+                    }
+                    Phase::Wanting(r) => Err(format!(
+                        "node {me} already waits for the CS with request {r}"
+                    )),
+                    Phase::InCs(r) => {
+                        Err(format!("node {me} is already in the CS with request {r}"))
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Release(reply) => {
+                let answer = match self.core.phase() {
+                    Phase::InCs(r) => {
+                        self.exit()?;
+                        Ok(format!("node {me} left the CS (request {r})"))
+                    }
+                    Phase::Wanting(r) => Err(format!(
+                        "node {me} is not in the CS: it still waits for votes from {} for request {r}",
+                        json_ids(&self.status().missing)
+                    )),
+                    Phase::Idle => Err(format!("node {me} is not in the CS (it has no request)")),
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+        }
+        Ok(())
     }
 
     fn status(&self) -> Status {

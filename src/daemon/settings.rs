@@ -16,7 +16,7 @@ use std::time::Duration;
 pub enum Workload {
     /// Request again after a random think time.
     Auto,
-    /// Request only when told to through [`Control`].
+    /// Request only when told to through [`Control`](super::command::Control).
     Manual,
 }
 
@@ -66,7 +66,7 @@ pub struct NodeSettings {
     pub id: NodeId,
     /// The cluster.
     pub config: Config,
-    /// Where node-<id>.log and critical_section.log go.
+    /// Where `node-<id>.log` and `critical_section.log` go.
     pub log_dir: PathBuf,
     /// When to request.
     pub workload: Workload,

@@ -106,7 +106,7 @@ pub struct Transport {
 
 impl Transport {
     /// Starts one link task per peer. Events (delivered messages, link changes) go to `events`;
-    /// the caller must also serve [`Transport::service`] so peers can reach it.
+    /// the caller must also serve a [`PeerService`] so peers can reach it.
     pub fn start(
         cfg: &TransportConfig,
         connector: Connector,
