@@ -1,10 +1,10 @@
 //! `maekawa explore`: visit every reachable state of a small cluster and print how many there
 //! were, or the first bad state and the path to it.
 
+use super::Mutations;
 use clap::Args;
 use maekawa_core::cluster::CrashModel;
 use maekawa_core::explore::{explore, ExploreConfig};
-use maekawa_core::protocol::Options;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -27,13 +27,8 @@ pub(crate) struct ExploreArgs {
     /// Crash-restarts allowed anywhere in the exploration (kill -9, restart, journal kept).
     #[arg(long, default_value_t = 0)]
     crashes: u32,
-    /// Test-only: voters keep no journal, to watch the checker catch the double grant.
-    #[arg(long, hide = true)]
-    without_journal: bool,
-    /// Test-only: switch off Sanders' lock-change FAILED rule to watch the checker catch
-    /// the deadlock it prevents.
-    #[arg(long, hide = true)]
-    without_lock_change_failed: bool,
+    #[command(flatten)]
+    mutations: Mutations,
 }
 
 /// Exit 0 when every state is safe, deadlock-free and leaks no vote; 1 otherwise.
@@ -41,14 +36,12 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
     let cfg = ExploreConfig {
         nodes: args.nodes as usize,
         requests: args.requests,
-        options: Options {
-            lock_change_failed: !args.without_lock_change_failed,
-        },
+        options: args.mutations.options(),
         max_states: args.max_states,
         queued_self: args.queued_self,
         crash: CrashModel {
             crashes: args.crashes,
-            journal: !args.without_journal,
+            journal: args.mutations.journal(),
         },
     };
     let started = Instant::now();

@@ -15,7 +15,37 @@ pub(crate) mod report;
 pub(crate) mod simulate;
 pub(crate) mod timeline;
 
+use clap::Args;
+use maekawa_core::protocol::Options;
 use std::process::ExitCode;
+
+/// The switches of `simulate` and `explore` that remove a safeguard on purpose, to show that
+/// the checkers catch its absence (docs/VERIFICATION.md). Hidden from `--help`: never for
+/// real use.
+#[derive(Args, Debug)]
+pub(crate) struct Mutations {
+    /// Test-only: voters keep no journal, to watch the checker catch the double grant.
+    #[arg(long, hide = true)]
+    without_journal: bool,
+    /// Test-only: switch off Sanders' lock-change FAILED rule to watch the checker catch
+    /// the deadlock it prevents.
+    #[arg(long, hide = true)]
+    without_lock_change_failed: bool,
+}
+
+impl Mutations {
+    /// The protocol options with the chosen safeguards removed.
+    pub(crate) fn options(&self) -> Options {
+        Options {
+            lock_change_failed: !self.without_lock_change_failed,
+        }
+    }
+
+    /// Whether voters keep their journal across a crash.
+    pub(crate) fn journal(&self) -> bool {
+        !self.without_journal
+    }
+}
 
 /// Bad input or a failed start: one line on stderr, exit code 2.
 pub(crate) fn fail(e: &dyn std::fmt::Display) -> ExitCode {

@@ -1,8 +1,8 @@
 //! `maekawa simulate`: run the protocol core on seeded random schedules in memory and print
 //! what happened, or the failure and the seed that replays it.
 
+use super::Mutations;
 use clap::Args;
-use maekawa_core::protocol::Options;
 use maekawa_core::sim::{self, Contention, SimConfig};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -34,13 +34,8 @@ pub(crate) struct SimulateArgs {
     /// Crash-restarts (kill -9, restart, journal kept) at random moments of each schedule.
     #[arg(long, default_value_t = 0)]
     crashes: u32,
-    /// Test-only: voters keep no journal, to watch the checker catch the double grant.
-    #[arg(long, hide = true)]
-    without_journal: bool,
-    /// Test-only: switch off Sanders' lock-change FAILED rule to watch the checker catch
-    /// the deadlock it prevents.
-    #[arg(long, hide = true)]
-    without_lock_change_failed: bool,
+    #[command(flatten)]
+    mutations: Mutations,
 }
 
 /// [`Contention`] as a flag value: the core crate knows nothing of clap.
@@ -71,8 +66,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         contention,
         threads,
         crashes,
-        without_journal,
-        without_lock_change_failed,
+        mutations,
     } = args;
     let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
     let template = SimConfig {
@@ -80,11 +74,9 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         seed,
         requests,
         contention: contention.into(),
-        options: Options {
-            lock_change_failed: !without_lock_change_failed,
-        },
+        options: mutations.options(),
         crashes,
-        journal: !without_journal,
+        journal: mutations.journal(),
     };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
