@@ -1,0 +1,232 @@
+//! The summary of a whole run: per node and overall, entries, waits, messages sent by type,
+//! messages per entry, re-votes and restarts, counted from the node logs.
+//!
+//! It gives its facts as table cells (a headline, a header, one row per node plus `all`, and a
+//! legend), which the text and Markdown renderers lay out; it never chooses a format itself,
+//! and it only counts the lines `node_logs` read.
+
+use super::node_logs::{Dir, Ev, NodeLog};
+use maekawa_core::id::NodeId;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The message types in the order a reader expects them; others seen in a log follow.
+const MSG_ORDER: [&str; 7] = [
+    "Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync",
+];
+
+/// What one node's log counts up to.
+#[derive(Debug, Default)]
+struct NodeStats {
+    entries: u64,
+    wait_sum: f64,
+    wait_max: f64,
+    /// Network messages this node sent, by type.
+    sent: BTreeMap<String, u64>,
+    /// Messages this node sent to itself.
+    to_itself: u64,
+    /// Network messages about this node's requests, whoever sent them.
+    about_own: u64,
+    starts: u64,
+    revotes: BTreeMap<String, u64>,
+}
+
+/// The counts of a run, per node: what the text and Markdown summaries show.
+pub(super) struct Summary {
+    nodes: BTreeMap<NodeId, NodeStats>,
+    /// Message types seen, in [`MSG_ORDER`] then by name.
+    types: Vec<String>,
+}
+
+impl Summary {
+    /// Counts every node log (one row per log, even a node that never entered).
+    pub(super) fn build(logs: &[NodeLog]) -> Summary {
+        let mut nodes: BTreeMap<NodeId, NodeStats> = logs
+            .iter()
+            .map(|l| (l.node, NodeStats::default()))
+            .collect();
+        let mut about: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for log in logs {
+            let s = nodes.get_mut(&log.node).expect("one entry per log");
+            for line in &log.lines {
+                match &line.ev {
+                    Ev::Start { .. } => s.starts += 1,
+                    Ev::EnterCs { wait_ms, .. } => {
+                        s.entries += 1;
+                        s.wait_sum += wait_ms;
+                        s.wait_max = s.wait_max.max(*wait_ms);
+                    }
+                    Ev::Msg {
+                        dir: Dir::Send,
+                        msg,
+                        from,
+                        to,
+                        req,
+                        ..
+                    } => {
+                        if from == to {
+                            s.to_itself += 1;
+                        } else {
+                            *s.sent.entry(msg.clone()).or_default() += 1;
+                            *about.entry(req.node).or_default() += 1;
+                        }
+                    }
+                    Ev::Revote { what, .. } => *s.revotes.entry(what.clone()).or_default() += 1,
+                    _ => {}
+                }
+            }
+        }
+        for (node, n) in about {
+            if let Some(s) = nodes.get_mut(&node) {
+                s.about_own = n;
+            }
+        }
+        let seen: BTreeSet<&String> = nodes.values().flat_map(|s| s.sent.keys()).collect();
+        let mut types: Vec<String> = MSG_ORDER.iter().map(|t| t.to_string()).collect();
+        types.extend(
+            seen.into_iter()
+                .filter(|t| !MSG_ORDER.contains(&t.as_str()))
+                .cloned(),
+        );
+        Summary { nodes, types }
+    }
+
+    /// The column names of the table, the message types seen included.
+    pub(super) fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = ["node", "entries", "mean wait ms", "max wait ms"]
+            .map(String::from)
+            .to_vec();
+        h.extend(self.types.iter().cloned());
+        h.extend(["to itself", "msgs/entry", "restarts", "re-votes"].map(String::from));
+        h
+    }
+
+    fn row(&self, name: String, stats: &[&NodeStats]) -> Vec<String> {
+        let entries: u64 = stats.iter().map(|s| s.entries).sum();
+        let wait_sum: f64 = stats.iter().map(|s| s.wait_sum).sum();
+        let wait_max = stats.iter().map(|s| s.wait_max).fold(0.0, f64::max);
+        let about: u64 = stats.iter().map(|s| s.about_own).sum();
+        let mut row = vec![name, entries.to_string()];
+        if entries == 0 {
+            row.extend(["-".to_string(), "-".to_string()]);
+        } else {
+            row.push(format!("{:.3}", wait_sum / entries as f64));
+            row.push(format!("{wait_max:.3}"));
+        }
+        for t in &self.types {
+            let n: u64 = stats
+                .iter()
+                .map(|s| s.sent.get(t).copied().unwrap_or(0))
+                .sum();
+            row.push(n.to_string());
+        }
+        row.push(stats.iter().map(|s| s.to_itself).sum::<u64>().to_string());
+        row.push(if entries == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2}", about as f64 / entries as f64)
+        });
+        let restarts: u64 = stats.iter().map(|s| s.starts.saturating_sub(1)).sum();
+        row.push(restarts.to_string());
+        row.push(
+            stats
+                .iter()
+                .flat_map(|s| s.revotes.values())
+                .sum::<u64>()
+                .to_string(),
+        );
+        row
+    }
+
+    /// The table's cells: one row per node, then `all`.
+    pub(super) fn rows(&self) -> Vec<Vec<String>> {
+        let mut rows: Vec<Vec<String>> = self
+            .nodes
+            .iter()
+            .map(|(n, s)| self.row(n.to_string(), &[s]))
+            .collect();
+        let all: Vec<&NodeStats> = self.nodes.values().collect();
+        rows.push(self.row("all".to_string(), &all));
+        rows
+    }
+
+    /// One sentence with the run's totals: the first line of the text and Markdown reports.
+    pub(super) fn headline(&self, dir: &Path) -> String {
+        let entries: u64 = self.nodes.values().map(|s| s.entries).sum();
+        let network: u64 = self.nodes.values().flat_map(|s| s.sent.values()).sum();
+        let restarts: u64 = self
+            .nodes
+            .values()
+            .map(|s| s.starts.saturating_sub(1))
+            .sum();
+        let per_entry = if entries == 0 {
+            String::new()
+        } else {
+            format!(" ({:.2} per entry)", network as f64 / entries as f64)
+        };
+        format!(
+            "run in {}: {} nodes, {entries} CS entries, {network} network messages{per_entry}, {restarts} restarts, re-votes: {}",
+            dir.display(),
+            self.nodes.len(),
+            self.revotes()
+        )
+    }
+
+    fn revotes(&self) -> String {
+        let mut by_what: BTreeMap<&str, u64> = BTreeMap::new();
+        for s in self.nodes.values() {
+            for (what, n) in &s.revotes {
+                *by_what.entry(what.as_str()).or_default() += n;
+            }
+        }
+        if by_what.is_empty() {
+            "none".to_string()
+        } else {
+            by_what
+                .iter()
+                .map(|(w, n)| format!("{w} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+
+    /// What each column counts, printed under the table.
+    pub(super) const LEGEND: &'static str = "Request..Sync: network messages the node sent (to another node), by type; to itself: messages a node sent to itself (no network); msgs/entry: network messages about the node's own requests, whoever sent them, per entry (3(|Q|-1) without contention); restarts: start lines minus one; re-votes: revote lines the node wrote";
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::logs::report::test_logs::restarted;
+    use crate::logs::report::{summary_report, Format, ReportError};
+
+    #[test]
+    fn the_summary_counts_entries_messages_revotes_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        restarted(dir.path());
+        let md = summary_report(dir.path(), Format::Markdown).unwrap();
+        let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(
+            table,
+            [
+                "| node | entries | mean wait ms | max wait ms | Request | Grant | Failed | Inquire | Yield | Release | Sync | to itself | msgs/entry | restarts | re-votes |",
+                "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+                "| 0 | 0 | - | - | 0 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | - | 0 | 1 |",
+                "| 1 | 2 | 1.500 | 2.000 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2.00 | 1 | 0 |",
+                "| all | 2 | 1.500 | 2.000 | 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 2.00 | 1 | 1 |",
+            ],
+            "{md}"
+        );
+        assert!(md.contains("1 restarts, re-votes: freed 1**"), "{md}");
+        let text = summary_report(dir.path(), Format::Text).unwrap();
+        assert!(
+            text.lines()
+                .nth(4)
+                .unwrap()
+                .starts_with("all         2         1.500        2.000"),
+            "{text}"
+        );
+        let err = summary_report(dir.path(), Format::Mermaid).unwrap_err();
+        assert!(matches!(err, ReportError::MermaidSummary));
+        assert!(err.to_string().contains("add --node N --entry K"), "{err}");
+    }
+}
