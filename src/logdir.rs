@@ -23,6 +23,13 @@ pub fn node_log_name(node: NodeId) -> String {
     format!("node-{node}.log")
 }
 
+/// The node whose log a file name is (`node-4.log` → 4), for tools that list the directory;
+/// `None` for any other file.
+pub fn node_of_log_name(name: &str) -> Option<NodeId> {
+    let id = name.strip_prefix("node-")?.strip_suffix(".log")?;
+    id.parse::<u32>().ok().map(NodeId)
+}
+
 /// `node-<id>.log`: one flat JSON object per line.
 pub fn node_log(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(node_log_name(node))
@@ -62,5 +69,14 @@ mod tests {
         assert_eq!(incarnation(d, n), Path::new("logs/node-4.incarnation"));
         assert_eq!(process_lock(d, n), Path::new("logs/node-4.lock"));
         assert_eq!(stderr(d, n), Path::new("logs/node-4.out"));
+        assert_eq!(node_of_log_name(&node_log_name(n)), Some(n));
+        for other in [
+            "node-4.journal",
+            "node-x.log",
+            "critical_section.log",
+            "node-.log",
+        ] {
+            assert_eq!(node_of_log_name(other), None, "{other}");
+        }
     }
 }

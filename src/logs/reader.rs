@@ -4,6 +4,28 @@
 //! (README.md, "Logs"). This module only turns text into objects; what the lines mean is each
 //! tool's business. It never modifies a log.
 
+use crate::logdir;
+use maekawa_core::id::NodeId;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Every `node-<id>.log` in `dir`, by node. Other files are not looked at.
+pub fn node_log_paths(dir: &Path) -> io::Result<BTreeMap<NodeId, PathBuf>> {
+    let mut paths = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(node) = entry
+            .file_name()
+            .to_str()
+            .and_then(logdir::node_of_log_name)
+        {
+            paths.insert(node, entry.path());
+        }
+    }
+    Ok(paths)
+}
+
 /// The reading side of this format: the JSON objects of a node log's text, numbered from 1,
 /// skipping blank lines and a last line still being written (no newline yet and not valid
 /// JSON, as a running node may leave it). A line that is not a JSON object gives `Err` with
@@ -48,5 +70,28 @@ mod tests {
         assert_eq!(got[1], (3, Err("not a JSON object".to_string())));
         assert_eq!(got[2].0, 4);
         assert!(got[2].1.as_ref().unwrap_err().starts_with("invalid JSON"));
+    }
+
+    #[test]
+    fn node_log_paths_lists_only_node_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "node-2.log",
+            "node-10.log",
+            "node-2.journal",
+            "critical_section.log",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let paths = node_log_paths(dir.path()).unwrap();
+        assert_eq!(
+            paths.into_iter().collect::<Vec<_>>(),
+            [
+                (NodeId(2), dir.path().join("node-2.log")),
+                (NodeId(10), dir.path().join("node-10.log"))
+            ]
+        );
+        let missing = node_log_paths(&dir.path().join("nope")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 }

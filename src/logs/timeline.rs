@@ -15,6 +15,7 @@
 
 use crate::logdir;
 use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
+use crate::logs::reader;
 use maekawa_core::id::NodeId;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -464,8 +465,8 @@ fn draw_header(
 /// Every `node-<id>.log` in `log_dir`, read.
 fn read_node_logs(log_dir: &Path) -> Result<BTreeMap<NodeId, NodeEvents>, TimelineError> {
     let mut out = BTreeMap::new();
-    let entries = match std::fs::read_dir(log_dir) {
-        Ok(entries) => entries,
+    let paths = match reader::node_log_paths(log_dir) {
+        Ok(paths) => paths,
         // No directory: read_cs_log has already said so; nothing else to read.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
         Err(source) => {
@@ -475,25 +476,12 @@ fn read_node_logs(log_dir: &Path) -> Result<BTreeMap<NodeId, NodeEvents>, Timeli
             })
         }
     };
-    for entry in entries {
-        let entry = entry.map_err(|source| TimelineError::ListDir {
-            dir: log_dir.to_path_buf(),
-            source,
-        })?;
-        let name = entry.file_name();
-        let Some(id) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("node-")?.strip_suffix(".log"))
-            .and_then(|id| id.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
+    for (node, path) in paths {
         let text = std::fs::read_to_string(&path).map_err(|source| TimelineError::Unreadable {
             path: path.clone(),
             source,
         })?;
-        out.insert(NodeId(id), read_node_log(&path, &text)?);
+        out.insert(node, read_node_log(&path, &text)?);
     }
     Ok(out)
 }
@@ -507,7 +495,7 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
     };
     let mut events = NodeEvents::default();
     let mut waiting: Option<Micros> = None;
-    for (line, obj) in crate::logs::reader::json_objects(text) {
+    for (line, obj) in reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(line, problem))?;
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;

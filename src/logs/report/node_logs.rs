@@ -7,6 +7,7 @@
 //! logs is skipped here.
 
 use super::ReportError;
+use crate::logs::reader;
 use maekawa_core::id::{NodeId, RequestId};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -103,24 +104,10 @@ pub(super) struct NodeLog {
 /// `node-<id>.log` files of `dir`, by node id: listed before any is read, so that a wrong
 /// `--node` is named before a bad line of another log.
 pub(super) fn paths(dir: &Path) -> Result<BTreeMap<NodeId, PathBuf>, ReportError> {
-    let read_dir = |source| ReportError::ReadDir {
+    let paths = reader::node_log_paths(dir).map_err(|source| ReportError::ReadDir {
         dir: dir.to_path_buf(),
         source,
-    };
-    let mut paths = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).map_err(read_dir)? {
-        let entry = entry.map_err(read_dir)?;
-        let name = entry.file_name();
-        let Some(id) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("node-"))
-            .and_then(|n| n.strip_suffix(".log"))
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        paths.insert(NodeId(id), entry.path());
-    }
+    })?;
     if paths.is_empty() {
         return Err(ReportError::NoLogs {
             dir: dir.to_path_buf(),
@@ -149,7 +136,7 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
     let mut lines = Vec::new();
     let mut inc = None;
     // The last line may still be being written by a running node: `json_objects` leaves it.
-    for (line, obj) in crate::logs::reader::json_objects(text) {
+    for (line, obj) in reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,
