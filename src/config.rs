@@ -5,6 +5,13 @@
 //! reported as one line that names the file, the field and the fix. This module only reads the
 //! file: it must not open sockets, resolve host names or start anything, and it leaves the
 //! quorum rules themselves to [`maekawa_core::quorum`].
+//!
+//! The file is parsed into a [`Value`] and walked by hand rather than read into
+//! `#[derive(Deserialize)]` structs. That was tried, with `serde_path_to_error` for the field
+//! paths, and came out longer. Derive alone takes `[0, "h:1"]` for a node and `null` for an
+//! absent field, its errors name Rust types (`expected u32`) where these messages quote the
+//! value found, and serde_json has no check for repeated keys. Keeping these messages took a
+//! wrapper type, a table from path to message and this module's own visitor anyway.
 
 use maekawa_core::id::NodeId;
 use maekawa_core::quorum::{QuorumError, QuorumSystem};
@@ -1171,6 +1178,137 @@ mod tests {
             let msg = err(t);
             let first = msg["quorums.json: ".len()..].chars().next().unwrap();
             assert!(!first.is_uppercase(), "{msg}");
+        }
+    }
+
+    /// The exact words of one message for each check (the other tests look for parts of them),
+    /// so that a rewrite of the reading code can be held to every byte.
+    #[test]
+    fn messages_word_for_word() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"[]"#,
+                r#"quorums.json: top level: expected an object, found an array; write the file as {"nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...], "quorums": {"0": [0, 1, 2], ...}} ("quorums" is optional)"#,
+            ),
+            (
+                r#"{"nodes": null}"#,
+                r#"quorums.json: nodes: expected a list of nodes, found null; write it as "nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...]"#,
+            ),
+            (
+                r#"{}"#,
+                r#"quorums.json: nodes: missing; add "nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...] listing every node"#,
+            ),
+            (
+                r#"{"nodes": []}"#,
+                r#"quorums.json: nodes: the list is empty; list every node as {"id": 0, "addr": "127.0.0.1:50051"}"#,
+            ),
+            (
+                r#"{"nodes": ["a:1"]}"#,
+                r#"quorums.json: nodes[0]: expected a node object, found the string "a:1"; write every node as {"id": 0, "addr": "127.0.0.1:50051"}"#,
+            ),
+            (
+                r#"{"nodes": [{"addr": "a:1"}]}"#,
+                r#"quorums.json: nodes[0].id: missing; give the node an id, as in {"id": 0, "addr": "127.0.0.1:50051"}"#,
+            ),
+            (
+                r#"{"nodes": [{"id": "\u0007x\"y", "addr": "a:1"}]}"#,
+                r#"quorums.json: nodes[0].id: expected a non-negative integer id, found the string "\u{7}x\"y"; use a distinct integer like 0, 1, 2"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 4294967296, "addr": "a:1"}]}"#,
+                r#"quorums.json: nodes[0].id: id 4294967296 is too large (at most 4294967295); use a distinct integer like 0, 1, 2"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 18446744073709551616, "addr": "a:1"}]}"#,
+                r#"quorums.json: nodes[0].id: expected a non-negative integer id, found 1.8446744073709552e+19; use a distinct integer like 0, 1, 2"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0}]}"#,
+                r#"quorums.json: nodes[0].addr: missing; give the node a host:port, as in {"id": 0, "addr": "127.0.0.1:50051"}"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": 50051}]}"#,
+                r#"quorums.json: nodes[0].addr: expected a "host:port" string, found 50051; quote it, e.g. "127.0.0.1:50051""#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "[nothost]:1"}]}"#,
+                r#"quorums.json: nodes[0].addr: "[nothost]:1" is not host:port ("nothost" in brackets is not an IPv6 address); write it like "127.0.0.1:50051", "node1:50051" or "[::1]:50051""#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "Node-A:50051"}, {"id": 1, "addr": "node-a:50051"}]}"#,
+                r#"quorums.json: nodes[1].addr: duplicate address "node-a:50051" (also nodes[0]); give every node its own host:port"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum": {}}"#,
+                r#"quorums.json: quorum: unknown field; remove it or fix its spelling (the file has "nodes" and an optional "quorums")"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1", "a b": 5}]}"#,
+                r#"quorums.json: nodes[0]."a b": unknown field; remove it or fix its spelling (a node has "id" and "addr")"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": null}"#,
+                r#"quorums.json: quorums: expected an object, found null; write it as "quorums": {"0": [0, 1, 2], ...}, or leave it out to use the grid"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": {"0": 0}}"#,
+                r#"quorums.json: quorums.0: expected a list of node ids, found 0; write it as "0": [0, ...]"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": {"0": [0, -1]}}"#,
+                r#"quorums.json: quorums.0[1]: expected a non-negative integer id, found -1; list the ids of the quorum's members, e.g. [0, 1, 2]"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": {"0": [0], "01": [0]}}"#,
+                r#"quorums.json: quorums."01": the key is not a node id; key every quorum by its owner's id in decimal, e.g. "0": [0, 1, 2]"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": {"0": [0], "9": [9]}}"#,
+                r#"quorums.json: quorums.9: node 9 is not in nodes; remove this quorum or add node 9 to nodes"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}, {"id": 1, "addr": "a:2"}], "quorums": {"0": [0, 1], "1": [0]}}"#,
+                r#"quorums.json: quorums.1: does not contain node 1 itself; add 1 to it (every node votes in its own quorum)"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}, {"id": 1, "addr": "a:2"}], "quorums": {"0": [0, 1], "1": [0, 1, 7]}}"#,
+                r#"quorums.json: quorums.1: names node 7, which is not in nodes; remove it from the quorum or add node 7 to nodes"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}, {"id": 1, "addr": "a:2"}], "quorums": {"0": [0, 1]}}"#,
+                r#"quorums.json: quorums.1: missing, but node 1 is in nodes; give it a quorum, or leave out "quorums" to use the grid"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}, {"id": 1, "addr": "a:2"}], "quorums": {"0": [0], "1": [1]}}"#,
+                r#"quorums.json: quorums.0 and quorums.1 do not intersect ({0} and {1}); add a common node to both (any two quorums must share a voter)"#,
+            ),
+            (
+                "{\"nodes\": [\n  {\"id\": 0, \"addr\": \"127.0.0.1:1\"},\n]}",
+                r#"quorums.json: line 3 column 1: invalid JSON: trailing comma; fix the syntax there"#,
+            ),
+            (
+                r#"{"nodes": []} x"#,
+                r#"quorums.json: line 1 column 15: invalid JSON: trailing characters; fix the syntax there"#,
+            ),
+            (
+                r#""#,
+                r#"quorums.json: line 1 column 0: invalid JSON: EOF while parsing a value; fix the syntax there"#,
+            ),
+            (
+                "{\"nodes\": [{\"id\": 0, \"addr\": \"a:1\",\n \"addr\": \"a:2\"}]}",
+                r#"quorums.json: nodes[0].addr: the key appears twice (second at line 2 column 7); keep only one"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "x": {"a": 1, "a": 2}}"#,
+                r#"quorums.json: x.a: the key appears twice (second at line 1 column 55); keep only one"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": {"0": [0], "0": [0]}}"#,
+                r#"quorums.json: quorums.0: the key appears twice (second at line 1 column 63); keep only one"#,
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(err(text), *message, "{text}");
         }
     }
 }
