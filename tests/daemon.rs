@@ -27,6 +27,47 @@ fn run_until_every_node_entered(n: usize, times: usize, deadline: Duration) {
     );
     assert!(summary.starts_with("check passed"), "{summary}");
     assert_logs_follow_schema(&cluster, n);
+    assert_log_order_follows_the_clock(&cluster, n);
+}
+
+/// Within each process of a node (from one `start` line to the next), the `send` lines are in
+/// the order of the node's Lamport clock (every send ticks it, so strictly increasing) and the
+/// timestamps never go back: a report built from the file tells events in the order they
+/// happened.
+fn assert_log_order_follows_the_clock(cluster: &Cluster, n: usize) {
+    for id in 0..n {
+        let path = cluster.log_dir.join(format!("node-{id}.log"));
+        let mut last_send: Option<(u64, String)> = None;
+        let mut last_time = String::new();
+        let mut sends = 0;
+        for line in read_json_lines(&path) {
+            let event = line["event"].as_str().unwrap_or("");
+            let time = line["timestamp"].as_str().unwrap().to_string();
+            assert!(
+                time >= last_time,
+                "{}: a line stamped {time} after one stamped {last_time}: {line}",
+                path.display()
+            );
+            last_time = time;
+            match event {
+                "start" => last_send = None,
+                "send" => {
+                    sends += 1;
+                    let lamport = line["lamport"].as_u64().unwrap();
+                    if let Some((before, text)) = &last_send {
+                        assert!(
+                            lamport > *before,
+                            "{}: send with lamport {lamport} logged after one with {before}:\n{text}\n{line}",
+                            path.display()
+                        );
+                    }
+                    last_send = Some((lamport, line.to_string()));
+                }
+                _ => {}
+            }
+        }
+        assert!(sends > 10, "{}: only {sends} send lines", path.display());
+    }
 }
 
 fn assert_logs_follow_schema(cluster: &Cluster, n: usize) {

@@ -128,6 +128,7 @@ where
         journal,
         outgoing: Vec::new(),
         held_from: None,
+        log_mark: None,
         transport,
         cs_log,
         rng: SplitMix64::new(seed),
@@ -222,6 +223,9 @@ struct Driver {
     /// that every link keeps the core's order). The ones before it (a RELEASE on leaving the CS,
     /// say) leave at once.
     held_from: Option<usize>,
+    /// Where the batch's log lines reach its first lock change ([`node_log::held_mark`]): the
+    /// lines after it wait for the journal sync, with the messages they describe.
+    log_mark: Option<usize>,
     transport: Transport,
     cs_log: CsLog,
     rng: SplitMix64,
@@ -262,32 +266,40 @@ impl Driver {
     /// (an unlock with no GRANT after it) is left to the page cache, which outlives a `kill -9`;
     /// the next sync covers it, and losing it to a power cut only brings back an older, stricter
     /// lock.
+    ///
+    /// The batch's log lines are in the core's order (so a node's `send` lines follow its
+    /// Lamport clock), and each is in the file before the message it describes is on the wire:
+    /// nothing leaves before this task yields (one thread runs the link tasks too). The lines
+    /// from the first lock change on wait for the fsync with the messages they describe, and
+    /// are stamped when they are written: a `send` line's time is when its message left.
     async fn flush(&mut self) -> Result<(), NodeError> {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         let held = outgoing.split_off(self.held_from.take().unwrap_or(outgoing.len()));
-        self.send_logged(outgoing);
-        if !held.is_empty() {
-            // On a blocking thread: meanwhile this runtime's link tasks write out what just
-            // left (the RELEASE of a node leaving the CS), instead of waiting for the disk.
-            if let Some(job) = self.journal.sync_job()? {
-                tokio::task::spawn_blocking(move || job.run())
-                    .await
-                    .expect("the journal sync thread does not panic")?;
-            }
-            self.send_logged(held);
+        let mark = self.log_mark.take();
+        if held.is_empty() {
+            node_log::write_held_lines();
+            self.send_all(outgoing);
+            return Ok(());
         }
+        node_log::write_held_lines_before(mark.unwrap_or(0));
+        self.send_all(outgoing);
+        // On a blocking thread: meanwhile this runtime's link tasks write out what just left
+        // (the RELEASE of a node leaving the CS), instead of waiting for the disk.
+        if let Some(job) = self.journal.sync_job()? {
+            tokio::task::spawn_blocking(move || job.run())
+                .await
+                .expect("the journal sync thread does not panic")?;
+        }
+        node_log::write_held_lines_restamped();
+        self.send_all(held);
         Ok(())
     }
 
-    /// Logs and hands `msgs` to their links, then writes the batch's log lines. Nothing leaves
-    /// before this task yields (one thread runs the link tasks too), so the lines are in the
-    /// file before any message they describe is on the wire.
-    fn send_logged(&mut self, msgs: Vec<(NodeId, Message)>) {
+    /// Hands `msgs` to their links; their `send` lines were logged when the core sent them.
+    fn send_all(&mut self, msgs: Vec<(NodeId, Message)>) {
         for (to, msg) in msgs {
-            self.log_msg("send", self.me, to, &msg);
             self.transport.send(to, msg);
         }
-        node_log::write_held_lines();
     }
 
     /// Answers a command from `maekawa ctl` (through the control service).
@@ -455,11 +467,11 @@ impl Driver {
             for action in batch {
                 match action {
                     Action::Send { to, msg } => {
+                        // Logged now, in the core's order; written by `flush` before it leaves.
+                        self.log_msg("send", self.me, to, &msg);
                         if to == self.me {
-                            self.log_msg("send", self.me, to, &msg);
                             local.push_back(msg);
                         } else {
-                            // Logged when it really leaves, in `flush`.
                             self.outgoing.push((to, msg));
                         }
                     }
@@ -470,6 +482,7 @@ impl Driver {
                         if !self.settings.unsafe_no_journal {
                             self.journal.write(lock)?;
                             self.held_from.get_or_insert(self.outgoing.len());
+                            self.log_mark.get_or_insert_with(node_log::held_mark);
                         }
                     }
                     Action::Log(LogEvent::Revote { what, req, why }) => info!(

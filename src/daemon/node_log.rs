@@ -32,6 +32,9 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 /// write `votes = %json` and readers get `[0,1]`, not `"[0,1]"`.
 pub const ARRAY_FIELDS: [&str; 6] = ["votes", "quorum", "granted", "missing", "queue", "peers"];
 
+/// How every line starts; the time that follows has a fixed width (RFC 3339, microseconds).
+const TIMESTAMP_PREFIX: &str = "{\"timestamp\":\"";
+
 /// Keys every line starts with; an event field of the same name is written as `field_<name>`
 /// so that no line has a key twice.
 const RESERVED: [&str; 3] = ["timestamp", "level", "node"];
@@ -123,6 +126,30 @@ pub fn write_held_lines() {
     }
 }
 
+/// Where the held lines of the global log end now: the lines held after this point can be
+/// kept back with [`write_held_lines_before`] (0 without [`init`]).
+pub fn held_mark() -> usize {
+    GLOBAL_SINK.get().map_or(0, LineSink::mark)
+}
+
+/// Writes the held lines of the global log that came before `mark` (from [`held_mark`]) with
+/// one `write(2)`, and keeps the rest held. The driver writes the lines up to the batch's first
+/// journal write before the messages that need no fsync leave.
+pub fn write_held_lines_before(mark: usize) {
+    if let Some(sink) = GLOBAL_SINK.get() {
+        sink.write_held_before(mark);
+    }
+}
+
+/// Writes every held line of the global log, each stamped anew with the time of this write:
+/// the driver calls it after the journal's fsync, so a `send` line held behind the fsync
+/// carries the time its message left, not the time the core decided to send it.
+pub fn write_held_lines_restamped() {
+    if let Some(sink) = GLOBAL_SINK.get() {
+        sink.write_held_restamped(SystemTime::now());
+    }
+}
+
 /// Returned by [`init`]; dropping it writes the lines still held.
 #[derive(Debug)]
 #[must_use = "dropping the guard at once would only write the held lines early"]
@@ -189,6 +216,47 @@ impl LineSink {
             let _ = out.write_all(buf);
             buf.clear();
         }
+    }
+
+    /// The length of what is held now: a place between two lines.
+    pub fn mark(&self) -> usize {
+        self.state().buf.len()
+    }
+
+    /// Writes the held lines before `mark` (a [`LineSink::mark`]) in one write; the lines
+    /// after it stay held.
+    pub fn write_held_before(&self, mark: usize) {
+        let mut state = self.state();
+        let SinkState { out, buf, .. } = &mut *state;
+        let mark = mark.min(buf.len());
+        if mark > 0 {
+            let _ = out.write_all(&buf[..mark]);
+            buf.drain(..mark);
+        }
+    }
+
+    /// Writes the held lines in one write, after replacing the `timestamp` each starts with
+    /// by `time` (lines from [`format_line`] all start with it, in a fixed width).
+    pub fn write_held_restamped(&self, time: SystemTime) {
+        let stamp = humantime::format_rfc3339_micros(time).to_string();
+        let mut state = self.state();
+        let mut at = 0;
+        while at < state.buf.len() {
+            let end = state.buf[at..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(state.buf.len(), |i| at + i + 1);
+            let value = at + TIMESTAMP_PREFIX.len();
+            let line = &state.buf[at..end];
+            if line.starts_with(TIMESTAMP_PREFIX.as_bytes())
+                && line.get(TIMESTAMP_PREFIX.len() + stamp.len()) == Some(&b'"')
+            {
+                state.buf[value..value + stamp.len()].copy_from_slice(stamp.as_bytes());
+            }
+            at = end;
+        }
+        drop(state);
+        self.write_held();
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, SinkState> {
@@ -261,7 +329,7 @@ pub fn format_line(time: SystemTime, node: NodeId, event: &Event<'_>) -> String 
         out: String::with_capacity(256),
         keys: Vec::new(),
     };
-    v.out.push_str("{\"timestamp\":\"");
+    v.out.push_str(TIMESTAMP_PREFIX);
     let _ = write!(v.out, "{}", humantime::format_rfc3339_micros(time));
     v.out.push_str("\",\"level\":\"");
     v.out.push_str(level_name(meta.level()));
@@ -517,6 +585,47 @@ mod tests {
         sink.release();
         w.write_all(b"e\n").unwrap();
         assert_eq!(*out.0.lock().unwrap(), (4, b"a\nb\nc\nd\ne\n".to_vec()));
+    }
+
+    #[test]
+    fn lines_after_a_mark_wait_and_are_stamped_when_written() {
+        #[derive(Clone, Default)]
+        struct Out(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Out {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Out::default();
+        let sink = LineSink::new(out.clone());
+        sink.hold();
+        let early = "{\"timestamp\":\"2024-01-01T00:00:00.000001Z\",\"event\":\"a\"}\n";
+        let late = "{\"timestamp\":\"2024-01-01T00:00:00.000002Z\",\"event\":\"b\"}\n";
+        let mut w = sink.clone();
+        w.write_all(early.as_bytes()).unwrap();
+        let mark = sink.mark();
+        w.write_all(late.as_bytes()).unwrap();
+        w.write_all(b"not a log line\n").unwrap();
+        sink.write_held_before(mark);
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            early
+        );
+        let later =
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_123_456);
+        sink.write_held_restamped(later);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{early}{{\"timestamp\":\"2023-11-14T22:13:20.123456Z\",\"event\":\"b\"}}\nnot a log line\n"
+            )
+        );
+        assert_eq!(sink.mark(), 0, "nothing is left held");
     }
 
     #[test]
