@@ -15,6 +15,7 @@ fn script(name: &str, args: &[&str], config: &Path, log_dir: &Path) -> std::proc
         .env("MAEKAWA_CONFIG", config)
         .env("MAEKAWA_LOG_DIR", log_dir)
         .env("MAEKAWA_NODE_ARGS", "--think-ms 0..20 --hold-ms 0..3")
+        .env("MAEKAWA_BIN", BIN)
         .env("SKIP_BUILD", "1")
         .output()
         .unwrap()
@@ -48,13 +49,19 @@ fn alive(pid: u32) -> bool {
             .contains(") Z ")
 }
 
+/// The scripts run what MAEKAWA_BIN names: make sure the node is this build, not an older
+/// target/release/maekawa (with CARGO_TARGET_DIR set, cargo never writes there).
+fn assert_runs_this_build(pid: u32) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(
+        exe,
+        std::fs::canonicalize(BIN).unwrap(),
+        "PID {pid} runs another binary than this test's"
+    );
+}
+
 #[test]
 fn start3_refuse_twice_and_stop() {
-    // The scripts run target/release/maekawa: make sure it is this build.
-    assert!(
-        BIN.ends_with("target/release/maekawa"),
-        "run the tests with --release (README.md): {BIN}"
-    );
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), 3);
     let logs = dir.path().join("logs");
@@ -76,6 +83,9 @@ fn start3_refuse_twice_and_stop() {
         String::from_utf8_lossy(&out.stderr)
     );
     let pids: Vec<u32> = (0..3).map(|id| pid_of(&logs, id)).collect();
+    for &pid in &pids {
+        assert_runs_this_build(pid);
+    }
     wait_for(
         "all three nodes to enter 5 times",
         Duration::from_secs(30),
