@@ -1,12 +1,13 @@
 //! The user scripts, end to end: start3.sh, the refusal to start twice, stop.sh leaving no
 //! process behind, and `maekawa check` on the result; a second start3.sh moving the first run
 //! to logs/previous/ while start-node.sh (a restart inside a run) moves nothing. (Crash
-//! recovery itself is tested in crash.rs.)
+//! recovery itself is tested in crash.rs.) And, by reading the scripts: bench-etcd.sh installs
+//! every command it runs, the others run only what every machine has.
 
 mod common;
 
 use common::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -389,4 +390,634 @@ fn start3_keeps_each_run_apart() {
         "start3.sh moved files while node 0 runs"
     );
     drop(hand);
+}
+
+/// What a bash script runs, found by reading it (never running it): the first word of every
+/// simple command, including those inside `$(...)`, backquotes and `<(...)`, and the functions
+/// it defines. It knows quotes, comments, line continuations, here-documents (their bodies are
+/// another program's text), assignments (`A=1 cmd`, `a=(...)`), redirections and their targets,
+/// `for` word lists, `case` patterns, `[[ ... ]]`, and `nohup`/`exec`/`command` in front of a
+/// command (`command -v x` only looks `x` up). Enough for scripts/; what it cannot read
+/// (an unclosed quote or bracket, `;;` outside a `case`) makes it panic rather than guess.
+#[derive(Debug, Default)]
+struct ShellCommands {
+    commands: BTreeSet<String>,
+    functions: BTreeSet<String>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Tok {
+    Word(String),
+    Op(&'static str),
+    Redirect,
+    Newline,
+    FuncDef(String),
+}
+
+impl ShellCommands {
+    fn of(script: &str) -> ShellCommands {
+        let mut found = ShellCommands::default();
+        found.scan(script);
+        found
+    }
+
+    fn scan(&mut self, src: &str) {
+        let tokens = self.tokens(&src.chars().collect::<Vec<_>>());
+        self.parse(&tokens);
+    }
+
+    /// The index just past the `close` that matches the opener before `start`, skipping quoted
+    /// text and nested pairs.
+    fn matching(chars: &[char], start: usize, open: char, close: char) -> usize {
+        let (mut depth, mut i) = (1, start);
+        while i < chars.len() {
+            match chars[i] {
+                '\\' => i += 1,
+                '\'' => {
+                    i += 1;
+                    while chars[i] != '\'' {
+                        i += 1;
+                    }
+                }
+                '"' => {
+                    i += 1;
+                    while chars[i] != '"' {
+                        if chars[i] == '\\' {
+                            i += 1;
+                        } else if chars[i] == '$' && chars.get(i + 1) == Some(&'(') {
+                            i = Self::matching(chars, i + 2, '(', ')') - 1;
+                        }
+                        i += 1;
+                    }
+                }
+                // A here-document: its body, up to the delimiter's line, is not shell text.
+                '<' if chars.get(i + 1) == Some(&'<') && chars.get(i + 2) != Some(&'<') => {
+                    let mut j = i + 2;
+                    while matches!(chars[j], '-' | ' ') {
+                        j += 1;
+                    }
+                    let delimiter: String = chars[j..]
+                        .iter()
+                        .take_while(|c| !c.is_whitespace() && **c != ')')
+                        .filter(|c| !matches!(c, '\'' | '"'))
+                        .collect();
+                    let text: String = chars[j..].iter().collect();
+                    let body = text.find('\n').expect("a here-document has a body") + 1;
+                    let mut at = body;
+                    for line in text[body..].split_inclusive('\n') {
+                        at += line.len();
+                        if line.trim() == delimiter {
+                            break;
+                        }
+                    }
+                    i = j + text[..at].chars().count() - 1;
+                }
+                c if c == open => depth += 1,
+                c if c == close => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        panic!("no {close} closes the {open} before {start}")
+    }
+
+    fn tokens(&mut self, chars: &[char]) -> Vec<Tok> {
+        const OPS: [&str; 16] = [
+            "&&", "||", ";;", "<<<", "<<", ">>", "&>", ">&", "<(", ">(", "|", "&", ";", "(", ")",
+            "<",
+        ];
+        let mut toks = Vec::new();
+        let mut heredocs: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let rest: String = chars[i..chars.len().min(i + 3)].iter().collect();
+            if c == ' ' || c == '\t' {
+                i += 1;
+            } else if rest.starts_with("\\\n") {
+                i += 2;
+            } else if c == '\n' {
+                toks.push(Tok::Newline);
+                i += 1;
+                for delimiter in heredocs.drain(..) {
+                    loop {
+                        let end = chars[i..].iter().position(|&c| c == '\n').map(|p| i + p);
+                        let line: String = chars[i..end.unwrap_or(chars.len())].iter().collect();
+                        i = end.map_or(chars.len(), |e| e + 1);
+                        if line.trim() == delimiter {
+                            break;
+                        }
+                        assert!(end.is_some(), "here-document {delimiter} never ends");
+                    }
+                }
+            } else if c == '#' {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            } else if let Some(op) = OPS.iter().chain(&[">"]).find(|op| rest.starts_with(**op)) {
+                i += op.len();
+                match *op {
+                    "<(" | ">(" => {
+                        let end = Self::matching(chars, i, '(', ')');
+                        self.scan(&chars[i..end - 1].iter().collect::<String>());
+                        i = end;
+                        toks.push(Tok::Word(String::new()));
+                    }
+                    "<<" => {
+                        if chars[i] == '-' {
+                            i += 1;
+                        }
+                        while chars[i] == ' ' {
+                            i += 1;
+                        }
+                        let (word, end) = self.word(chars, i);
+                        heredocs.push(word);
+                        i = end;
+                    }
+                    "<<<" | ">>" | "&>" | ">&" | "<" | ">" => toks.push(Tok::Redirect),
+                    op => toks.push(Tok::Op(op)),
+                }
+            } else {
+                let (word, end) = self.word(chars, i);
+                let fd = word.chars().all(|c| c.is_ascii_digit())
+                    && matches!(chars.get(end), Some('<' | '>'));
+                i = end;
+                if fd {
+                    continue;
+                }
+                if chars.get(i) == Some(&'(') && chars.get(i + 1) == Some(&')') {
+                    i += 2;
+                    toks.push(Tok::FuncDef(word));
+                } else {
+                    toks.push(Tok::Word(word));
+                }
+            }
+        }
+        toks
+    }
+
+    /// One word from `start`, with its quotes removed and every command substitution in it
+    /// scanned; returns the word and the index after it.
+    fn word(&mut self, chars: &[char], start: usize) -> (String, usize) {
+        let mut word = String::new();
+        let mut i = start;
+        let mut quoted = false;
+        while i < chars.len() {
+            let c = chars[i];
+            let next = chars.get(i + 1).copied();
+            match c {
+                '\\' => {
+                    word.extend(next);
+                    i += 2;
+                    continue;
+                }
+                '\'' if !quoted => {
+                    let end = i + 1 + chars[i + 1..].iter().position(|&c| c == '\'').unwrap();
+                    word.extend(&chars[i + 1..end]);
+                    i = end + 1;
+                    continue;
+                }
+                '"' => quoted = !quoted,
+                '$' if next == Some('(') && chars.get(i + 2) == Some(&'(') => {
+                    let end = Self::matching(chars, i + 2, '(', ')');
+                    word.extend(&chars[i..end]);
+                    i = end;
+                    continue;
+                }
+                '$' if next == Some('(') => {
+                    let end = Self::matching(chars, i + 2, '(', ')');
+                    self.scan(&chars[i + 2..end - 1].iter().collect::<String>());
+                    word.push_str("$(...)");
+                    i = end;
+                    continue;
+                }
+                '$' if next == Some('{') => {
+                    let end = Self::matching(chars, i + 2, '{', '}');
+                    word.extend(&chars[i..end]);
+                    i = end;
+                    continue;
+                }
+                '`' => {
+                    let end = i + 1 + chars[i + 1..].iter().position(|&c| c == '`').unwrap();
+                    self.scan(&chars[i + 1..end].iter().collect::<String>());
+                    word.push_str("$(...)");
+                    i = end + 1;
+                    continue;
+                }
+                // An array assignment: a=(...) is one word.
+                '(' if !quoted && word.ends_with('=') => {
+                    let end = Self::matching(chars, i + 1, '(', ')');
+                    self.scan_words(&chars[i + 1..end - 1]);
+                    word.push_str("(...)");
+                    i = end;
+                    continue;
+                }
+                ' ' | '\t' | '\n' | ';' | '&' | '|' | '(' | ')' | '<' | '>' if !quoted => break,
+                _ => word.push(c),
+            }
+            i += 1;
+        }
+        (word, i)
+    }
+
+    /// The words of an array literal: only their command substitutions run.
+    fn scan_words(&mut self, chars: &[char]) {
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i].is_whitespace() {
+                i += 1;
+            } else {
+                i = self.word(chars, i).1.max(i + 1);
+            }
+        }
+    }
+
+    fn parse(&mut self, toks: &[Tok]) {
+        #[derive(Debug, PartialEq)]
+        enum Case {
+            Head,
+            Pattern,
+            Body,
+        }
+        let is_assignment = |w: &str| {
+            let Some(eq) = w.find('=') else { return false };
+            let name = w[..eq].trim_end_matches('+');
+            let name = name.split('[').next().unwrap();
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let (mut command_here, mut word_list, mut in_test, mut redirect, mut prefix) =
+            (true, false, false, false, false);
+        let mut cases: Vec<Case> = Vec::new();
+        for tok in toks {
+            match tok {
+                Tok::Redirect => redirect = true,
+                Tok::Word(_) if redirect => redirect = false,
+                Tok::FuncDef(name) => {
+                    self.functions.insert(name.clone());
+                    command_here = true;
+                }
+                Tok::Op(op) if in_test && *op != ")" => {}
+                Tok::Newline | Tok::Op(";" | "&" | "&&" | "||" | "|" | "(") => {
+                    word_list = false;
+                    command_here = true;
+                    prefix = false;
+                }
+                Tok::Op(")") if cases.last() == Some(&Case::Pattern) => {
+                    *cases.last_mut().unwrap() = Case::Body;
+                    command_here = true;
+                }
+                Tok::Op(";;") => {
+                    assert_eq!(cases.last(), Some(&Case::Body), ";; outside a case");
+                    *cases.last_mut().unwrap() = Case::Pattern;
+                }
+                Tok::Op(_) => command_here = false,
+                Tok::Word(w) if in_test => in_test = w != "]]",
+                Tok::Word(w) if cases.last() == Some(&Case::Head) => {
+                    if w == "in" {
+                        *cases.last_mut().unwrap() = Case::Pattern;
+                    }
+                }
+                Tok::Word(w) if cases.last() == Some(&Case::Pattern) => {
+                    if w == "esac" {
+                        cases.pop();
+                        command_here = false;
+                    }
+                }
+                Tok::Word(_) if word_list || !command_here => {}
+                Tok::Word(w) if prefix && w.starts_with('-') => command_here = false,
+                Tok::Word(w) => match w.as_str() {
+                    "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "{"
+                    | "time" => {}
+                    "fi" | "done" | "}" => command_here = false,
+                    "esac" => {
+                        assert_eq!(cases.pop(), Some(Case::Body), "esac outside a case");
+                        command_here = false;
+                    }
+                    "for" | "select" => word_list = true,
+                    "case" => cases.push(Case::Head),
+                    "[[" => in_test = true,
+                    w if is_assignment(w) => {}
+                    w => {
+                        self.commands.insert(w.to_string());
+                        prefix = matches!(w, "nohup" | "exec" | "command" | "builtin");
+                        command_here = prefix;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// bash's builtins and what is on every machine this project runs on: Debian's Essential
+/// packages (coreutils, sed, grep, util-linux), apt-get (how the scripts install the rest) and
+/// the Rust toolchain.
+const BASH_BUILTINS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "break",
+    "builtin",
+    "cd",
+    "command",
+    "continue",
+    "declare",
+    "echo",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "getopts",
+    "kill",
+    "local",
+    "mapfile",
+    "printf",
+    "pwd",
+    "read",
+    "readarray",
+    "return",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "test",
+    "trap",
+    "true",
+    "type",
+    "unset",
+    "wait",
+];
+const ALWAYS_THERE: &[&str] = &[
+    // coreutils
+    "basename", "cat", "chmod", "cp", "date", "dirname", "env", "head", "id", "ln", "ls", "mkdir",
+    "mktemp", "mv", "nohup", "readlink", "rm", "seq", "sleep", "sort", "tail", "tee", "touch",
+    "tr", "wc", // sed, grep, util-linux
+    "sed", "grep", "flock", // apt, the Rust toolchain
+    "apt-get", "cargo",
+];
+
+/// What bench-etcd.sh needs beyond ALWAYS_THERE, and the Debian package that has each
+/// (`dpkg -c` on bookworm's packages: etcd-client has /usr/bin/etcdctl, etcd-server
+/// /usr/bin/etcd).
+const DEBIAN_PACKAGE_OF: &[(&str, &str)] = &[
+    ("etcd", "etcd-server"),
+    ("etcdctl", "etcd-client"),
+    ("protoc", "protobuf-compiler"),
+    ("python3", "python3"),
+];
+
+fn read_script(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The `[command]=package` lines of bench-etcd.sh's `declare -A PACKAGE_OF=(...)`.
+fn install_table(script: &str) -> BTreeMap<String, String> {
+    let Some(start) = script.find("declare -A PACKAGE_OF=(") else {
+        return BTreeMap::new();
+    };
+    script[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.trim() != ")")
+        .filter_map(|l| {
+            let (cmd, pkg) = l.trim().strip_prefix('[')?.split_once("]=")?;
+            Some((cmd.to_string(), pkg.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn shell_scanner_finds_what_a_script_runs() {
+    let found = ShellCommands::of(
+        r#"#!/usr/bin/env bash
+source "$(dirname "$0")/common.sh"   # a comment: notacommand
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+X=1 Y="a b" first --flag "$(second | third)" 2>/dev/null >"$out" </dev/null &
+arr=($(fourth)) ; n=$((n + 1)); [ ${#arr[@]} -eq 6 ] || { echo no; exit 1; }
+helper() {
+  local x; command -v notrun >/dev/null && nohup fifth -x \
+    --more args
+}
+for w in a `sixth` c; do [[ $w == x && -n $w ]] && seventh; done
+case "$v" in /*) ;; *) eighth ;; esac
+read -r -a ports <<<"$(helper 2>/dev/null || true)"
+while read -r l; do :; done < <(ninth)
+cat <<'PY' | tenth
+notacommand (either)
+PY
+"$BIN" quorums; ETCDCTL_API=3 eleventh endpoint health
+ports=($(twelfth - <<'PY' 2>/dev/null || true
+print(") notacommand; (")
+PY
+))
+"#,
+    );
+    let expected = [
+        "dirname", "source", "cd", "pwd", "first", "second", "third", "fourth", "[", "echo",
+        "exit", "local", "command", "nohup", "fifth", "sixth", "seventh", "eighth", "read",
+        "helper", "true", ":", "ninth", "cat", "tenth", "$BIN", "eleventh", "twelfth",
+    ];
+    assert_eq!(
+        found.commands,
+        expected
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>()
+    );
+    assert_eq!(found.functions, BTreeSet::from(["helper".to_string()]));
+}
+
+/// Issue 12, item 9: bench-etcd.sh called etcdctl but installed only etcd-server, so on a
+/// fresh machine it stopped with "etcd did not become healthy". Every command it (or
+/// common.sh, which it sources) runs must be a builtin, always there, its own function, or
+/// installed by its PACKAGE_OF table with the right Debian package.
+#[test]
+fn bench_etcd_installs_every_command_it_calls() {
+    let script = read_script("bench-etcd.sh");
+    let mut found = ShellCommands::of(&script);
+    let common = ShellCommands::of(&read_script("common.sh"));
+    found.commands.extend(common.commands);
+    found.functions.extend(common.functions);
+    let table = install_table(&script);
+    // Commands the script builds itself: maekawa (build_if_needed) and the etcd client.
+    let built = ["$BIN", "$CLIENT"];
+    // Needed by the build of bench/etcd-lock, not run by the script.
+    let for_the_build = ["protoc"];
+
+    let mut problems = Vec::new();
+    for cmd in &found.commands {
+        let known = BASH_BUILTINS.contains(&cmd.as_str())
+            || ALWAYS_THERE.contains(&cmd.as_str())
+            || built.contains(&cmd.as_str())
+            || found.functions.contains(cmd);
+        if !known && !table.contains_key(cmd) {
+            problems.push(format!(
+                "runs {cmd}, which PACKAGE_OF does not install (and it is not always there)"
+            ));
+        }
+    }
+    for cmd in for_the_build {
+        if !table.contains_key(cmd) {
+            problems.push(format!(
+                "the etcd client's build needs {cmd}; PACKAGE_OF lacks it"
+            ));
+        }
+    }
+    for (cmd, package) in &table {
+        match DEBIAN_PACKAGE_OF.iter().find(|(c, _)| c == cmd) {
+            Some((_, right)) if right == package => {}
+            Some((_, right)) => {
+                problems.push(format!("{cmd} is in Debian's {right}, not {package}"))
+            }
+            None => problems.push(format!(
+                "{cmd} ({package}): add its Debian package to this test"
+            )),
+        }
+        if !found.commands.contains(cmd) && !for_the_build.contains(&cmd.as_str()) {
+            problems.push(format!("installs {package} for {cmd}, which it never runs"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "scripts/bench-etcd.sh:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The other scripts install nothing, so they may run only what every machine has (and
+/// maekawa, and each other).
+#[test]
+fn scripts_run_only_what_a_fresh_machine_has() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sh") && n != "bench-etcd.sh")
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    let common = ShellCommands::of(&read_script("common.sh"));
+    let mut problems = Vec::new();
+    for name in &names {
+        let found = ShellCommands::of(&read_script(name));
+        for cmd in &found.commands {
+            let sibling = cmd
+                .strip_prefix("$(...)/")
+                .is_some_and(|s| names.iter().any(|n| n == s));
+            let known = BASH_BUILTINS.contains(&cmd.as_str())
+                || ALWAYS_THERE.contains(&cmd.as_str())
+                || cmd == "$BIN"
+                || sibling
+                || found.functions.contains(cmd)
+                || common.functions.contains(cmd);
+            if !known {
+                problems.push(format!("scripts/{name} runs {cmd}"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "not on every machine (install it, or add it to ALWAYS_THERE if it is):\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The install step for real, with a stand-in apt-get: on a machine with none of the commands,
+/// `bench-etcd.sh --install-only` asks apt-get for exactly the right packages, then finds every
+/// command; a second run installs nothing; and a package that does not bring its command is
+/// reported, not left for a confusing failure later.
+#[test]
+fn bench_etcd_install_step_installs_what_is_missing() {
+    let which = |cmd: &str| {
+        let out = Command::new("bash")
+            .args(["-c", &format!("command -v {cmd}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd} not found");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let bash = which("bash");
+    let run = |provides: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for cmd in ["bash", "dirname"] {
+            std::os::unix::fs::symlink(which(cmd), bin.join(cmd)).unwrap();
+        }
+        // apt-get: logs its arguments; `install P...` puts each command of P into bin/.
+        let arms: String = provides
+            .iter()
+            .map(|(pkg, cmd)| format!("      {pkg}) cmds=\"{cmd}\" ;;\n"))
+            .collect();
+        let apt_log = dir.path().join("apt.log");
+        let stub = format!(
+            "#!{bash}\necho \"$*\" >>'{log}'\n[ \"$1\" = install ] || exit 0\nfor p in \"$@\"; do\n  cmds=\"\"\n  case \"$p\" in\n{arms}  esac\n  for c in $cmds; do printf '#!/bin/sh\\nexit 0\\n' >'{bin}'/\"$c\"; /bin/chmod +x '{bin}'/\"$c\"; done\ndone\n",
+            log = apt_log.display(),
+            bin = bin.display(),
+        );
+        std::fs::write(bin.join("apt-get"), stub).unwrap();
+        std::fs::set_permissions(
+            bin.join("apt-get"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let go = || {
+            let out = Command::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/bench-etcd.sh"
+            ))
+            .arg("--install-only")
+            .env_clear()
+            .env("PATH", &bin)
+            .output()
+            .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(&apt_log).unwrap_or_default(),
+            )
+        };
+        let first = go();
+        let second = go();
+        (first, second)
+    };
+
+    let ((ok, said, apt), (again_ok, again_said, again_apt)) = run(DEBIAN_PACKAGE_OF
+        .iter()
+        .map(|(cmd, pkg)| (*pkg, *cmd))
+        .collect::<Vec<_>>()
+        .as_slice());
+    assert!(ok, "{said}");
+    let installs: Vec<&str> = apt.lines().filter(|l| l.starts_with("install")).collect();
+    assert_eq!(installs.len(), 1, "{apt}");
+    let asked: BTreeSet<&str> = installs[0]
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| !w.starts_with('-'))
+        .collect();
+    let right: BTreeSet<&str> = DEBIAN_PACKAGE_OF.iter().map(|(_, p)| *p).collect();
+    assert_eq!(asked, right, "{said}");
+    assert!(apt.starts_with("update"), "apt-get update first: {apt}");
+    assert!(again_ok, "{again_said}");
+    assert_eq!(again_apt, apt, "nothing was missing the second time");
+
+    // etcd-client brings no etcdctl here: said at once, by name.
+    let ((ok, said, _), _) = run(&[
+        ("etcd-server", "etcd"),
+        ("protobuf-compiler", "protoc"),
+        ("python3", "python3"),
+    ]);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("etcdctl is still missing after installing etcd-client"),
+        "{said}"
+    );
 }
