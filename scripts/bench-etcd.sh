@@ -48,7 +48,8 @@ SECONDS_RUN="${1:-10}"
 HOLD="${2:-0}"
 
 build_if_needed
-(cd "$ROOT/bench/etcd-lock" && cargo build --release --quiet) || { echo "error: cargo build --release in bench/etcd-lock failed" >&2; exit 1; }
+echo "building the etcd client (bench/etcd-lock)..."
+(cd "$ROOT/bench/etcd-lock" && cargo build --release) || { echo "error: cargo build --release in bench/etcd-lock failed" >&2; exit 1; }
 # Where that build put it: bench/etcd-lock/target, or CARGO_TARGET_DIR (as in common.sh).
 case "${CARGO_TARGET_DIR:-}" in
   "") CLIENT="$ROOT/bench/etcd-lock/target/release/etcd-lock-bench" ;;

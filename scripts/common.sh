@@ -19,7 +19,9 @@ build_if_needed() {
     return 0
   fi
   [ -n "${SKIP_BUILD:-}" ] && [ -x "$BIN" ] && return 0
-  (cd "$ROOT" && cargo build --release --quiet) || { echo "error: cargo build --release failed" >&2; exit 1; }
+  # Not --quiet: the first build takes minutes, and cargo's progress says what it is doing.
+  [ -x "$BIN" ] || echo "building maekawa (cargo build --release; the first build takes a few minutes)..."
+  (cd "$ROOT" && cargo build --release) || { echo "error: cargo build --release failed" >&2; exit 1; }
 }
 
 pid_file() { echo "$LOG_DIR/node-$1.pid"; }
