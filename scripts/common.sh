@@ -1,14 +1,27 @@
+# shellcheck shell=bash
 # Shared settings for the scripts: where the binary, the cluster file and the logs are.
-# Override with MAEKAWA_CONFIG, MAEKAWA_LOG_DIR, MAEKAWA_NODE_ARGS (extra flags for every node).
+# Override with MAEKAWA_CONFIG, MAEKAWA_LOG_DIR, MAEKAWA_NODE_ARGS (extra flags for every node),
+# MAEKAWA_BIN (run this binary instead of building one: the tests pass the one they built).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/target/release/maekawa"
+# Where `cargo build --release` in $ROOT puts its output: target/, or CARGO_TARGET_DIR (relative
+# to $ROOT when it is relative).
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+BIN="${MAEKAWA_BIN:-$TARGET_DIR/release/maekawa}"
 CONFIG="${MAEKAWA_CONFIG:-$ROOT/quorums.json}"
 LOG_DIR="${MAEKAWA_LOG_DIR:-$ROOT/logs}"
 
-# Builds the release binary if it is missing or stale (SKIP_BUILD=1: the caller already did).
+# Builds the release binary if it is missing or stale (SKIP_BUILD=1: the caller already did;
+# MAEKAWA_BIN: the caller brings its own).
 build_if_needed() {
+  if [ -n "${MAEKAWA_BIN:-}" ]; then
+    [ -x "$BIN" ] || { echo "error: MAEKAWA_BIN=$BIN is not an executable file" >&2; exit 1; }
+    return 0
+  fi
   [ -n "${SKIP_BUILD:-}" ] && [ -x "$BIN" ] && return 0
-  (cd "$ROOT" && cargo build --release --quiet) || { echo "error: cargo build --release failed" >&2; exit 1; }
+  # Not --quiet: the first build takes minutes, and cargo's progress says what it is doing.
+  [ -x "$BIN" ] || echo "building maekawa (cargo build --release; the first build takes a few minutes)..."
+  (cd "$ROOT" && cargo build --release) || { echo "error: cargo build --release failed" >&2; exit 1; }
 }
 
 pid_file() { echo "$LOG_DIR/node-$1.pid"; }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start every node of quorums.json (three in the committed file) in the background.
+# Start every node of quorums.json (three in the committed file) in the background, as a new run:
+# the files a previous run left in the log directory move to previous/<UTC time>/ first.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 build_if_needed
@@ -10,6 +11,53 @@ for id in $ids; do
     exit 1
   fi
 done
+
+# Any node still running in this log directory, with a PID file or not (started by hand, or an
+# id no longer in the cluster file), holds its node-<id>.lock (src/daemon/proclock.rs). Moving a
+# run's journals while one of its nodes lives would make its votes vanish: refuse instead.
+shopt -s nullglob
+for lock in "$LOG_DIR"/node-*.lock; do
+  held=""
+  if command -v flock >/dev/null 2>&1; then
+    rc=0
+    flock --nonblock --conflict-exit-code 75 "$lock" true 2>/dev/null || rc=$?
+    [ "$rc" -eq 75 ] && held=1
+  else
+    # No flock(1): trust the PID the holder wrote into the file.
+    holder="$(cat "$lock" 2>/dev/null || true)"
+    [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null && held=1
+  fi
+  if [ -n "$held" ]; then
+    id="${lock##*/node-}"; id="${id%.lock}"
+    echo "error: node $id is still running in $LOG_DIR (PID $(cat "$lock" 2>/dev/null || echo unknown), holds $lock); stop it first (kill that PID), then run $0 again" >&2
+    exit 1
+  fi
+done
+
+# A new run. No process of the previous one is alive (checked above), so the state that
+# protects a node's restart inside a run (its journal and incarnation) protects nothing any
+# more: it moves with that run's logs, and the new run starts as a new cluster (incarnation 1,
+# no journaled vote). The whole old run stays together, so `maekawa check --log-dir` on the
+# moved directory still checks it. Lock files stay (proclock.rs: never move or delete one);
+# PID files are removed by stop.sh, and a stale one is overwritten.
+old=("$LOG_DIR"/node-*.log "$LOG_DIR"/node-*.out "$LOG_DIR"/node-*.journal \
+  "$LOG_DIR"/node-*.incarnation "$LOG_DIR"/node-*.incarnation.tmp)
+shopt -u nullglob
+[ -e "$LOG_DIR/critical_section.log" ] && old=("$LOG_DIR/critical_section.log" "${old[@]}")
+if [ ${#old[@]} -gt 0 ]; then
+  mkdir -p "$LOG_DIR/previous"
+  dest="$LOG_DIR/previous/$(date -u +%Y%m%dT%H%M%SZ)"
+  n=1
+  base="$dest"
+  until mkdir "$dest" 2>/dev/null; do
+    n=$((n + 1))
+    dest="$base-$n"
+    [ "$n" -lt 100 ] || { echo "error: cannot make a directory under $LOG_DIR/previous" >&2; exit 1; }
+  done
+  mv -- "${old[@]}" "$dest/"
+  echo "previous run moved to $dest/ (${#old[@]} files; check it with: $BIN check --log-dir $dest --config $CONFIG)"
+fi
+
 for id in $ids; do
   SKIP_BUILD=1 "$(dirname "$0")/start-node.sh" "$id"
 done
