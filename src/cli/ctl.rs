@@ -15,10 +15,10 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 pub(crate) struct CtlArgs {
     /// The node to talk to (its address comes from the cluster file).
-    #[arg(long)]
+    #[arg(long, global = true)]
     node: Option<u32>,
     /// The cluster file.
-    #[arg(long, default_value = "quorums.json")]
+    #[arg(long, default_value = "quorums.json", global = true)]
     config: PathBuf,
     #[command(subcommand)]
     action: CtlAction,
