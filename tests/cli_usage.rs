@@ -1,4 +1,5 @@
-//! How `maekawa` reads its command line: where the shared flags may go.
+//! How `maekawa` reads its command line and talks back: where the shared flags may go, and
+//! the help text of every subcommand.
 
 mod common;
 
@@ -43,10 +44,9 @@ fn ctl_flags_are_accepted_before_and_after_the_action() {
         let (code, out, err) = maekawa(&cwd, &args);
         assert_eq!(code, 0, "{args:?}: {err}");
         assert!(
-            out.starts_with("node 0 (incarnation 1, "),
+            out.starts_with("node 0 (incarnation 1, manual workload): idle\n"),
             "{args:?}: {out}"
         );
-        assert!(out.contains(": idle\n"), "{args:?}: {out}");
     }
     for args in [
         &["ctl", "status", "--all", "--config", &config][..],
@@ -83,4 +83,56 @@ fn ctl_flags_are_accepted_before_and_after_the_action() {
     assert!(err.contains("id 7 is not in the file"), "{err}");
     let statuses = c.stop_all();
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}
+
+/// The subcommands listed in the "Commands:" section of a help text (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim_end() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every help text, of `maekawa` and of each subcommand at any depth, is plain text: no
+/// rustdoc links (`[`Control`]`) or Markdown fences leak in from doc comments.
+#[test]
+fn help_texts_have_no_rustdoc_syntax() {
+    let cwd = std::env::temp_dir();
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = Vec::new();
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (code, out, err) = maekawa(&cwd, &args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage: maekawa"), "{args:?}: {out}");
+        for bad in ["[`", "`]", "```"] {
+            assert!(!out.contains(bad), "{args:?} shows {bad:?}:\n{out}");
+        }
+        for sub in subcommands(&out) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+        seen.push(path.join(" "));
+    }
+    // The walk reached every subcommand, the nested ones of ctl included.
+    for expected in [
+        "",
+        "node",
+        "ctl",
+        "ctl status",
+        "ctl request",
+        "report",
+        "explore",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "{expected:?} not in {seen:?}"
+        );
+    }
 }

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use maekawa::config::Config;
 use maekawa::daemon::command::Status;
 use maekawa::daemon::control::{CtlClient, CtlError};
+use maekawa::daemon::Workload;
 use maekawa_core::id::NodeId;
 use maekawa_core::protocol::Phase;
 use std::path::PathBuf;
@@ -128,11 +129,15 @@ fn render_status(s: &Status) -> String {
         Phase::InCs(_) => "in the CS",
     };
     let req = phase_request(s.phase);
+    // The flag's own spelling (`--workload auto`), not the Rust variant's.
+    let workload = match s.workload {
+        Workload::Auto => "auto",
+        Workload::Manual => "manual",
+    };
     format!(
-        "node {} (incarnation {}, {:?} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
+        "node {} (incarnation {}, {workload} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
         s.node,
         s.incarnation,
-        s.workload,
         s.lamport,
         list(&s.granted),
         list(&s.missing),
@@ -177,4 +182,45 @@ fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maekawa_core::id::RequestId;
+
+    fn status(workload: Workload) -> Status {
+        Status {
+            node: NodeId(2),
+            incarnation: 3,
+            phase: Phase::Wanting(RequestId {
+                ts: 7,
+                node: NodeId(2),
+                inc: 3,
+            }),
+            lamport: 9,
+            granted: vec![NodeId(2)],
+            missing: vec![NodeId(0)],
+            failed: vec![NodeId(0)],
+            yielded: vec![],
+            lock: None,
+            queue: vec![],
+            entries: 4,
+            workload,
+        }
+    }
+
+    #[test]
+    fn status_names_the_workload_as_the_flag_does() {
+        let auto = render_status(&status(Workload::Auto));
+        assert!(
+            auto.starts_with("node 2 (incarnation 3, auto workload): waiting for votes\n"),
+            "{auto}"
+        );
+        let manual = render_status(&status(Workload::Manual));
+        assert!(
+            manual.starts_with("node 2 (incarnation 3, manual workload): "),
+            "{manual}"
+        );
+    }
 }
