@@ -1,5 +1,7 @@
 //! The `maekawa` command: parses the command line and hands each subcommand to its module in
 //! [`cli`]. Nothing here decides protocol behaviour.
+// Output goes through cli::output, which survives a reader that leaves (`| head`).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 
@@ -49,7 +51,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let code = match Cli::parse().command {
         Command::Node(args) => cli::node::run(args),
         Command::Ctl(args) => cli::ctl::run(args),
         Command::Report(args) => cli::report::run(args),
@@ -59,5 +61,6 @@ fn main() -> ExitCode {
         Command::Quorums(args) => cli::quorums::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Explore(args) => cli::explore::run(args),
-    }
+    };
+    cli::output::exit_code(code)
 }

@@ -71,7 +71,7 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
             }
             rows
         });
-        print!("{}", render_table(&rows));
+        out!("{}", render_table(&rows));
         return ExitCode::SUCCESS;
     }
     let Some(id) = node else {
@@ -91,11 +91,11 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
     });
     match result {
         Ok(text) => {
-            println!("{}", text.trim_end());
+            outln!("{}", text.trim_end());
             ExitCode::SUCCESS
         }
         Err(CtlError::Refused(why)) => {
-            eprintln!("error: {why}");
+            errln!("error: {why}");
             ExitCode::FAILURE
         }
         Err(e) => fail(&e),
