@@ -1,5 +1,6 @@
-//! How `maekawa` reads its command line and talks back: where the shared flags may go, and
-//! the help text of every subcommand.
+//! How `maekawa` reads its command line and talks back: where the shared flags may go, what
+//! a mistake on the command line prints, the exit codes (README, "Exit codes"), and the help
+//! text of every subcommand.
 
 mod common;
 
@@ -135,4 +136,149 @@ fn help_texts_have_no_rustdoc_syntax() {
             "{expected:?} not in {seen:?}"
         );
     }
+}
+
+/// A mistake on the command line is one `error:` line that names the flag or value, says
+/// where to read more, and exits 2; nothing goes to stdout.
+#[test]
+fn usage_errors_are_one_line_and_exit_2() {
+    let cwd = std::env::temp_dir();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["node", "--id", "0", "--workload", "foo"],
+            &[
+                "'foo'",
+                "--workload",
+                "[possible values: auto, manual]",
+                "(see maekawa node --help)",
+            ],
+        ),
+        (
+            &["node", "--id", "0", "--hold-ms", "9..3"],
+            &[
+                "'9..3'",
+                "the lower bound is above the upper one",
+                "(see maekawa node --help)",
+            ],
+        ),
+        (&["node"], &["--id <ID>", "(see maekawa node --help)"]),
+        (
+            &["ctl", "status", "--confg", "q.json"],
+            &[
+                "'--confg'",
+                "tip: a similar argument exists: '--config'",
+                "(see maekawa ctl status --help)",
+            ],
+        ),
+        (
+            &["ctl", "--node", "1"],
+            &[
+                "requires a subcommand",
+                "[subcommands: request, release, status",
+                "(see maekawa ctl --help)",
+            ],
+        ),
+        (
+            &["report", "--node", "1"],
+            &["--entry <ENTRY>", "(see maekawa report --help)"],
+        ),
+        (
+            &["simulate", "--nodes", "0"],
+            &["'0'", "--nodes", "(see maekawa simulate --help)"],
+        ),
+        (
+            &["explore", "extra"],
+            &["'extra'", "(see maekawa explore --help)"],
+        ),
+        (&["frobnicate"], &["'frobnicate'", "(see maekawa --help)"]),
+    ];
+    for (args, parts) in cases {
+        let (code, out, err) = maekawa(&cwd, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} printed to stdout: {out}");
+        assert!(
+            err.starts_with("error: ") && err.ends_with('\n') && err.lines().count() == 1,
+            "{args:?}: not one error line: {err:?}"
+        );
+        for p in *parts {
+            assert!(err.contains(p), "{args:?}: {p:?} missing from {err:?}");
+        }
+    }
+}
+
+/// `--help` and `--version` are answers, not mistakes: printed in full on stdout, exit 0.
+#[test]
+fn help_and_version_print_in_full_and_exit_0() {
+    let cwd = std::env::temp_dir();
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["help", "ctl"],
+        &["node", "--help"],
+        &["ctl", "status", "--help"],
+    ] {
+        let (code, out, err) = maekawa(&cwd, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert!(out.lines().count() > 5, "{args:?}: {out}");
+        assert!(out.contains("Usage: maekawa"), "{args:?}: {out}");
+    }
+    let (code, out, _) = maekawa(&cwd, &["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("maekawa {}\n", env!("CARGO_PKG_VERSION")));
+    // A command given nothing at all shows its help instead, on stderr, with exit 2.
+    for args in [&[][..], &["ctl"]] {
+        let (code, out, err) = maekawa(&cwd, args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains("Usage: maekawa"), "{args:?}: {err}");
+    }
+}
+
+/// `ctl status --all` follows the rule of `ctl --node N status`, where a node that does not
+/// answer is exit 2: 2 when no node answers, 1 when some do not, 0 when all do; the table is
+/// printed every time, with one row per node.
+#[test]
+fn ctl_status_all_exit_code_says_whether_every_node_answered() {
+    let mut c = Cluster::prepare_outside_ephemeral(2);
+    let config = c.config.to_str().unwrap().to_owned();
+    let cwd = c.log_dir.clone();
+    let all = |cwd: &Path| maekawa(cwd, &["ctl", "--config", &config, "status", "--all"]);
+    let answers = |cwd: &Path, id: &str| {
+        maekawa(cwd, &["ctl", "--config", &config, "--node", id, "status"]).0 == 0
+    };
+
+    let (code, out, err) = all(&cwd);
+    assert_eq!(code, 2, "no node runs: {out}{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(out.matches("is not running").count(), 2, "{out}");
+
+    c.start_node(0, &["--workload", "manual"]);
+    wait_for("node 0 to answer ctl", Duration::from_secs(20), || {
+        answers(&cwd, "0")
+    });
+    let (code, out, err) = all(&cwd);
+    assert_eq!(code, 1, "node 1 is down: {out}{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.lines().nth(1).unwrap().starts_with("0     idle"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .nth(2)
+            .unwrap()
+            .contains("node 1 is not running"),
+        "{out}"
+    );
+
+    c.start_node(1, &["--workload", "manual"]);
+    wait_for("node 1 to answer ctl", Duration::from_secs(20), || {
+        answers(&cwd, "1")
+    });
+    let (code, out, err) = all(&cwd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("not running"), "{out}");
+    let statuses = c.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
 }

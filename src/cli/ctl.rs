@@ -41,6 +41,8 @@ enum CtlAction {
 }
 
 /// Exit 0 on success, 1 when the node refuses, 2 for bad input or a node that does not answer.
+/// `status --all` prints its table whatever the answers, then exits 0 when every node
+/// answered, 1 when some did not, 2 when none did.
 pub(crate) fn run(args: CtlArgs) -> ExitCode {
     let CtlArgs {
         node,
@@ -72,7 +74,16 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
             rows
         });
         out!("{}", render_table(&rows));
-        return ExitCode::SUCCESS;
+        // Like `--node N` for one node: a node that does not answer is exit 2; the table says
+        // which, so some answering and some not is the in-between "no" of exit 1.
+        let answered = rows.iter().filter(|(_, row)| row.is_ok()).count();
+        return if answered == rows.len() {
+            ExitCode::SUCCESS
+        } else if answered == 0 {
+            ExitCode::from(2)
+        } else {
+            ExitCode::FAILURE
+        };
     }
     let Some(id) = node else {
         return fail(&"ctl needs --node ID (or `ctl status --all`)");
