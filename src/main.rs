@@ -1,9 +1,13 @@
 //! The `maekawa` command: parses the command line and hands each subcommand to its module in
 //! [`cli`]. Nothing here decides protocol behaviour.
+// Output goes through cli::output, which survives a reader that leaves (`| head`).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 /// Distributed mutual exclusion without a central server, by Maekawa's quorum voting.
@@ -49,7 +53,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return parse_error(&e, &args),
+    };
+    let code = match cli.command {
         Command::Node(args) => cli::node::run(args),
         Command::Ctl(args) => cli::ctl::run(args),
         Command::Report(args) => cli::report::run(args),
@@ -59,5 +68,96 @@ fn main() -> ExitCode {
         Command::Quorums(args) => cli::quorums::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Explore(args) => cli::explore::run(args),
+    };
+    cli::output::exit_code(code)
+}
+
+/// What a command line that does not parse gets. `--help` and `--version` print as clap
+/// prints them (exit 0); so does a command given nothing at all (`maekawa`, `maekawa ctl`),
+/// whose help goes to stderr with exit 2. Any other mistake is one line and exit 2, like every
+/// other bad input (README, "Exit codes").
+fn parse_error(e: &clap::Error, args: &[OsString]) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Fails only when the reader has left (`| head`): nothing more to say then.
+            let _ = e.print();
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+        }
+        _ => cli::fail(&one_line(&e.render().to_string(), &command_path(args))),
+    }
+}
+
+/// clap's message (`error: ...`, details, a tip, then usage) as one line without the leading
+/// `error: `: the message and its details and tips, then where to read more. Usage is left to
+/// `--help`.
+fn one_line(rendered: &str, command: &str) -> String {
+    let mut line = String::new();
+    for part in rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        if line.is_empty() {
+            line.push_str(part.strip_prefix("error: ").unwrap_or(part));
+        } else {
+            line.push_str(if part.starts_with("tip:") { "; " } else { " " });
+            line.push_str(part);
+        }
+    }
+    format!("{line} (see {command} --help)")
+}
+
+/// The (sub)command the arguments name, as far as they go: `maekawa ctl status`. A word names
+/// a subcommand when the command reached so far has one of that name.
+fn command_path(args: &[OsString]) -> String {
+    let mut command = Cli::command();
+    let mut path = vec![command.get_name().to_owned()];
+    for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if word.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = command.find_subcommand(word).cloned() else {
+            continue;
+        };
+        path.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    path.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_line(args: &[&str]) -> String {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let e = Cli::try_parse_from(&args).expect_err("a usage error");
+        one_line(&e.render().to_string(), &command_path(&args))
+    }
+
+    #[test]
+    fn a_usage_error_is_one_line_with_its_details_and_where_to_read_more() {
+        assert_eq!(
+            error_line(&["maekawa", "node", "--id", "0", "--workload", "foo"]),
+            "invalid value 'foo' for '--workload <WORKLOAD>' [possible values: auto, manual] \
+             (see maekawa node --help)"
+        );
+        assert_eq!(
+            error_line(&["maekawa", "ctl", "status", "--al"]),
+            "unexpected argument '--al' found; tip: a similar argument exists: '--all' \
+             (see maekawa ctl status --help)"
+        );
+        assert_eq!(
+            error_line(&["maekawa", "report", "--node", "1"]),
+            "the following required arguments were not provided: --entry <ENTRY> \
+             (see maekawa report --help)"
+        );
+        assert_eq!(
+            error_line(&["maekawa", "frobnicate"]),
+            "unrecognized subcommand 'frobnicate' (see maekawa --help)"
+        );
     }
 }

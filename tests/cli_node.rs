@@ -180,3 +180,39 @@ fn a_corrupt_journal_is_never_trusted() {
     assert!(err.contains("corrupt"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
+
+#[test]
+fn a_missing_log_dir_is_created() {
+    let mut c = Cluster::prepare_outside_ephemeral(1);
+    c.log_dir = c.dir.path().join("new").join("nested").join("logs");
+    assert!(!c.dir.path().join("new").exists());
+    let child = Command::new(BIN)
+        .args(["node", "--id", "0", "--config"])
+        .arg(&c.config)
+        .arg("--log-dir")
+        .arg(&c.log_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn maekawa node");
+    // In the cluster's slot, so that it is killed (by PID) however this test ends.
+    c.children[0] = Some(child);
+    wait_for(
+        "node 0's start line",
+        std::time::Duration::from_secs(20),
+        || {
+            let child = c.children[0].as_mut().unwrap();
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+                panic!("the node exited ({status}): {err}");
+            }
+            c.node_log(0).iter().any(|l| l["event"] == "start")
+        },
+    );
+    assert!(c.log_dir.join("node-0.lock").is_file());
+    assert!(c.cs_lines().iter().any(|l| l["event"] == "start"));
+    let statuses = c.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}

@@ -63,7 +63,8 @@ fn manual_nodes_driven_by_ctl() {
         voter.contains(", 2)"),
         "node 2's request is in voter 0's queue: {voter}"
     );
-    let (_, table, _) = ctl(&c, &["status", "--all"]);
+    let (code, table, err) = ctl(&c, &["status", "--all"]);
+    assert_eq!(code, 0, "every node answered: {err}");
     assert_eq!(
         table.lines().count(),
         4,

@@ -43,12 +43,12 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
     match bench::run(&settings) {
         Ok(report) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&report).expect("serializable")
                 );
             } else {
-                print!("{}", bench::render(&report));
+                out!("{}", bench::render(&report));
             }
             if report.check_passed {
                 ExitCode::SUCCESS

@@ -26,7 +26,7 @@ pub(crate) fn run(args: CheckArgs) -> ExitCode {
     };
     match check(&args.log_dir, &config) {
         Ok(report) => {
-            println!("{report}");
+            outln!("{report}");
             if report.passed() {
                 ExitCode::SUCCESS
             } else {

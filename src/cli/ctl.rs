@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use maekawa::config::Config;
 use maekawa::daemon::command::Status;
 use maekawa::daemon::control::{CtlClient, CtlError};
+use maekawa::daemon::Workload;
 use maekawa_core::id::NodeId;
 use maekawa_core::protocol::Phase;
 use std::path::PathBuf;
@@ -15,10 +16,10 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 pub(crate) struct CtlArgs {
     /// The node to talk to (its address comes from the cluster file).
-    #[arg(long)]
+    #[arg(long, global = true)]
     node: Option<u32>,
     /// The cluster file.
-    #[arg(long, default_value = "quorums.json")]
+    #[arg(long, default_value = "quorums.json", global = true)]
     config: PathBuf,
     #[command(subcommand)]
     action: CtlAction,
@@ -40,6 +41,8 @@ enum CtlAction {
 }
 
 /// Exit 0 on success, 1 when the node refuses, 2 for bad input or a node that does not answer.
+/// `status --all` prints its table whatever the answers, then exits 0 when every node
+/// answered, 1 when some did not, 2 when none did.
 pub(crate) fn run(args: CtlArgs) -> ExitCode {
     let CtlArgs {
         node,
@@ -70,8 +73,17 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
             }
             rows
         });
-        print!("{}", render_table(&rows));
-        return ExitCode::SUCCESS;
+        out!("{}", render_table(&rows));
+        // Like `--node N` for one node: a node that does not answer is exit 2; the table says
+        // which, so some answering and some not is the in-between "no" of exit 1.
+        let answered = rows.iter().filter(|(_, row)| row.is_ok()).count();
+        return if answered == rows.len() {
+            ExitCode::SUCCESS
+        } else if answered == 0 {
+            ExitCode::from(2)
+        } else {
+            ExitCode::FAILURE
+        };
     }
     let Some(id) = node else {
         return fail(&"ctl needs --node ID (or `ctl status --all`)");
@@ -90,11 +102,11 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
     });
     match result {
         Ok(text) => {
-            println!("{}", text.trim_end());
+            outln!("{}", text.trim_end());
             ExitCode::SUCCESS
         }
         Err(CtlError::Refused(why)) => {
-            eprintln!("error: {why}");
+            errln!("error: {why}");
             ExitCode::FAILURE
         }
         Err(e) => fail(&e),
@@ -128,11 +140,15 @@ fn render_status(s: &Status) -> String {
         Phase::InCs(_) => "in the CS",
     };
     let req = phase_request(s.phase);
+    // The flag's own spelling (`--workload auto`), not the Rust variant's.
+    let workload = match s.workload {
+        Workload::Auto => "auto",
+        Workload::Manual => "manual",
+    };
     format!(
-        "node {} (incarnation {}, {:?} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
+        "node {} (incarnation {}, {workload} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
         s.node,
         s.incarnation,
-        s.workload,
         s.lamport,
         list(&s.granted),
         list(&s.missing),
@@ -177,4 +193,45 @@ fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use maekawa_core::id::RequestId;
+
+    fn status(workload: Workload) -> Status {
+        Status {
+            node: NodeId(2),
+            incarnation: 3,
+            phase: Phase::Wanting(RequestId {
+                ts: 7,
+                node: NodeId(2),
+                inc: 3,
+            }),
+            lamport: 9,
+            granted: vec![NodeId(2)],
+            missing: vec![NodeId(0)],
+            failed: vec![NodeId(0)],
+            yielded: vec![],
+            lock: None,
+            queue: vec![],
+            entries: 4,
+            workload,
+        }
+    }
+
+    #[test]
+    fn status_names_the_workload_as_the_flag_does() {
+        let auto = render_status(&status(Workload::Auto));
+        assert!(
+            auto.starts_with("node 2 (incarnation 3, auto workload): waiting for votes\n"),
+            "{auto}"
+        );
+        let manual = render_status(&status(Workload::Manual));
+        assert!(
+            manual.starts_with("node 2 (incarnation 3, manual workload): "),
+            "{manual}"
+        );
+    }
 }

@@ -47,7 +47,7 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
     let started = Instant::now();
     match explore(&cfg) {
         Ok(report) => {
-            println!(
+            outln!(
                 "explored {} nodes x {} requests in {:.1}s: {report}; \
                  safe, no deadlock, no vote leak",
                 args.nodes,
@@ -57,7 +57,7 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            eprintln!("{failure}");
+            errln!("{failure}");
             ExitCode::FAILURE
         }
     }

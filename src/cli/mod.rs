@@ -5,11 +5,35 @@
 //! it. It holds no protocol, file-format or network logic of its own; what is here is
 //! presentation (how a result is printed) and the process's edges (signals, the runtime).
 
+/// `print!` for a command's output, through [`output::stdout`]: quiet when the reader has
+/// left.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` for a command's output, through [`output::stdout`]: quiet when the reader has
+/// left.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` through [`output::stderr`], which never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod ctl;
 pub(crate) mod explore;
 pub(crate) mod node;
+pub(crate) mod output;
 pub(crate) mod quorums;
 pub(crate) mod report;
 pub(crate) mod simulate;
@@ -49,6 +73,6 @@ impl Mutations {
 
 /// Bad input or a failed start: one line on stderr, exit code 2.
 pub(crate) fn fail(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(2)
 }

@@ -17,7 +17,8 @@ pub(crate) struct NodeArgs {
     /// The cluster file (node ids and addresses, optional explicit quorums).
     #[arg(long, default_value = "quorums.json")]
     config: PathBuf,
-    /// Directory for node-<id>.log, critical_section.log and the incarnation file.
+    /// Directory for node-<id>.log, critical_section.log and the incarnation file (created if
+    /// missing).
     #[arg(long, default_value = "logs")]
     log_dir: PathBuf,
     /// `auto`: request the CS again after a random think time; `manual`: only on command.
@@ -69,6 +70,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
 /// Sets up logging, binds the node's address, and runs the node on a tokio runtime until
 /// SIGTERM or SIGINT.
 fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    create_log_dir(&settings.log_dir)?;
     // One process per node id: held until this process ends (the OS releases it on kill -9).
     let _lock = daemon::proclock::ProcessLock::acquire(&settings.log_dir, settings.id)?;
     let guard = daemon::node_log::init(&settings.log_dir, settings.id)?;
@@ -93,6 +95,18 @@ fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     });
     drop(guard);
     result
+}
+
+/// Creates the log directory and its parents if they are missing, as scripts/start-node.sh
+/// does, so the lock file and the logs have somewhere to go.
+fn create_log_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot create the log directory ({e}); pass --log-dir a directory that can be \
+             created and written",
+            dir.display()
+        )
+    })
 }
 
 fn listen_error(config: &Path, id: NodeId, addr: &str, e: std::io::Error) -> anyhow::Error {

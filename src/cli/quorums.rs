@@ -22,11 +22,11 @@ pub(crate) struct QuorumsArgs {
 pub(crate) fn run(args: QuorumsArgs) -> ExitCode {
     match Config::load(&args.config) {
         Ok(cfg) if args.ids => {
-            cfg.ids().iter().for_each(|id| println!("{id}"));
+            cfg.ids().iter().for_each(|id| outln!("{id}"));
             ExitCode::SUCCESS
         }
         Ok(cfg) => {
-            print!("{}", cfg.quorums.render());
+            out!("{}", cfg.quorums.render());
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),

@@ -43,7 +43,7 @@ pub(crate) fn run(args: ReportArgs) -> ExitCode {
     };
     match result {
         Ok(text) => {
-            print!("{text}");
+            out!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),

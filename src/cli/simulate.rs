@@ -88,7 +88,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
     };
     match result {
         Ok(stats) => {
-            println!(
+            outln!(
                 "simulated {schedules} schedule(s) of {} nodes x {requests} requests \
                  (seeds {seed}..{}, contention {contention:?}) in {:.1}s: all invariants held",
                 if schedules == 1 {
@@ -103,11 +103,11 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
                 seed + schedules - 1,
                 started.elapsed().as_secs_f64()
             );
-            println!("{stats}");
+            outln!("{stats}");
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            eprintln!("{failure}");
+            errln!("{failure}");
             ExitCode::FAILURE
         }
     }

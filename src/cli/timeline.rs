@@ -21,7 +21,7 @@ pub(crate) struct TimelineArgs {
 pub(crate) fn run(args: TimelineArgs) -> ExitCode {
     match render_timeline(&args.log_dir, &args.output) {
         Ok(s) => {
-            println!(
+            outln!(
                 "wrote {}: {} nodes, {} CS entries, {} restarts, {} re-votes over {:.1} s",
                 args.output.display(),
                 s.nodes,

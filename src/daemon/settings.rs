@@ -16,7 +16,7 @@ use std::time::Duration;
 pub enum Workload {
     /// Request again after a random think time.
     Auto,
-    /// Request only when told to through [`Control`](super::command::Control).
+    /// Request only when told to, by `maekawa ctl request`.
     Manual,
 }
 

@@ -19,9 +19,49 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Ports that were free a moment ago and lie below the kernel's ephemeral range
+/// (`ip_local_port_range`, 32768–60999 by default), so that no outgoing connection of a
+/// process running at the same time can be given one before a daemon binds it. The search
+/// starts at a place that depends on the PID and the clock, so tests running at the same time
+/// rarely try the same ports.
+pub fn free_ports_outside_ephemeral(n: usize) -> Vec<u16> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, last) = (10_000u16, low.saturating_sub(1).max(10_001));
+    let span = u32::from(last - first) + 1;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let start = (std::process::id().wrapping_mul(7919) ^ nanos) % span;
+    let mut ports = Vec::new();
+    for i in 0..span {
+        let port = first + ((start + i) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+            if ports.len() == n {
+                return ports;
+            }
+        }
+    }
+    panic!("fewer than {n} free ports in {first}..={last}");
+}
+
 /// Writes a quorums.json for `n` nodes on free loopback ports.
 pub fn write_config(dir: &Path, n: usize) -> PathBuf {
-    let nodes: Vec<String> = free_ports(n)
+    write_config_on(dir, &free_ports(n))
+}
+
+/// Writes a quorums.json for `n` nodes on free loopback ports outside the ephemeral range
+/// ([`free_ports_outside_ephemeral`]).
+pub fn write_config_outside_ephemeral(dir: &Path, n: usize) -> PathBuf {
+    write_config_on(dir, &free_ports_outside_ephemeral(n))
+}
+
+/// Writes a quorums.json with node `i` on `127.0.0.1:ports[i]`.
+pub fn write_config_on(dir: &Path, ports: &[u16]) -> PathBuf {
+    let nodes: Vec<String> = ports
         .iter()
         .enumerate()
         .map(|(i, p)| format!(r#"    {{"id": {i}, "addr": "127.0.0.1:{p}"}}"#))
@@ -89,6 +129,14 @@ impl Cluster {
             children: (0..n).map(|_| None).collect(),
             extra_args: Vec::new(),
         }
+    }
+
+    /// Like [`Cluster::prepare`], with the nodes on ports outside the ephemeral range
+    /// ([`free_ports_outside_ephemeral`]).
+    pub fn prepare_outside_ephemeral(n: usize) -> Cluster {
+        let mut cluster = Cluster::prepare(n);
+        cluster.config = write_config_outside_ephemeral(cluster.dir.path(), n);
+        cluster
     }
 
     /// Starts node `id` with its own flags (replacing any dead process in its slot).

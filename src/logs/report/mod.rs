@@ -48,8 +48,8 @@ pub enum Format {
     Text,
     /// A Markdown table, ready to paste into a report (GitHub renders it).
     Markdown,
-    /// A Mermaid `sequenceDiagram` of one entry (GitHub renders it in a ```` ```mermaid ````
-    /// block). The summary has no picture: asking for one is a [`ReportError::MermaidSummary`].
+    /// A Mermaid sequence diagram of one entry (GitHub renders it in a mermaid code block).
+    /// The summary has no picture: asking for one is an error.
     Mermaid,
 }
 
