@@ -220,19 +220,41 @@ fn tempdir() -> Result<PathBuf, BenchError> {
 }
 
 fn write_config(path: &Path, n: usize) -> Result<(), BenchError> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(setup_err)?;
-    let nodes: Vec<String> = listeners
+    let nodes: Vec<String> = free_ports(n)?
         .iter()
         .enumerate()
-        .map(|(i, l)| {
-            let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-            format!(r#"{{"id": {i}, "addr": "127.0.0.1:{port}"}}"#)
-        })
+        .map(|(i, port)| format!(r#"{{"id": {i}, "addr": "127.0.0.1:{port}"}}"#))
         .collect();
     std::fs::write(path, format!("{{\"nodes\": [{}]}}\n", nodes.join(", "))).map_err(setup_err)
+}
+
+/// `n` loopback ports that were free a moment ago, below the kernel's ephemeral range
+/// (`ip_local_port_range`, 32768–60999 by default): a port from that range can be taken by an
+/// outgoing connection of a daemon that starts first, before the daemon it was meant for binds
+/// it. The search starts at a place that depends on the PID and the clock, so benchmarks
+/// running at the same time rarely try the same ports.
+fn free_ports(n: usize) -> Result<Vec<u16>, BenchError> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, last) = (10_000u16, low.saturating_sub(1).max(10_001));
+    let span = u32::from(last - first) + 1;
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let start = (std::process::id().wrapping_mul(7919) ^ nanos) % span;
+    let ports: Vec<u16> = (0..span)
+        .map(|i| first + ((start + i) % span) as u16)
+        .filter(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .take(n)
+        .collect();
+    if ports.len() < n {
+        return Err(setup_err(format!(
+            "fewer than {n} free ports in {first}..={last}"
+        )));
+    }
+    Ok(ports)
 }
 
 /// (peak RSS KiB, CPU seconds) of a process, from /proc (`VmHWM`, `utime + stime`).

@@ -183,7 +183,7 @@ fn a_corrupt_journal_is_never_trusted() {
 
 #[test]
 fn a_missing_log_dir_is_created() {
-    let mut c = Cluster::prepare_outside_ephemeral(1);
+    let mut c = Cluster::prepare(1);
     c.log_dir = c.dir.path().join("new").join("nested").join("logs");
     assert!(!c.dir.path().join("new").exists());
     let child = Command::new(BIN)

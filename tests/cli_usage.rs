@@ -28,7 +28,7 @@ fn maekawa(cwd: &Path, args: &[&str]) -> (i32, String, String) {
 /// run in a directory without a quorums.json, so a flag that was dropped would show.
 #[test]
 fn ctl_flags_are_accepted_before_and_after_the_action() {
-    let mut c = Cluster::prepare_outside_ephemeral(1);
+    let mut c = Cluster::prepare(1);
     c.start_node(0, &["--workload", "manual"]);
     let config = c.config.to_str().unwrap().to_owned();
     let cwd = c.log_dir.clone();
@@ -240,7 +240,7 @@ fn help_and_version_print_in_full_and_exit_0() {
 /// printed every time, with one row per node.
 #[test]
 fn ctl_status_all_exit_code_says_whether_every_node_answered() {
-    let mut c = Cluster::prepare_outside_ephemeral(2);
+    let mut c = Cluster::prepare(2);
     let config = c.config.to_str().unwrap().to_owned();
     let cwd = c.log_dir.clone();
     let all = |cwd: &Path| maekawa(cwd, &["ctl", "--config", &config, "status", "--all"]);

@@ -8,23 +8,12 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maekawa");
 
-/// Ports that were free a moment ago (bound then released).
-pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
 /// Ports that were free a moment ago and lie below the kernel's ephemeral range
 /// (`ip_local_port_range`, 32768–60999 by default), so that no outgoing connection of a
 /// process running at the same time can be given one before a daemon binds it. The search
 /// starts at a place that depends on the PID and the clock, so tests running at the same time
 /// rarely try the same ports.
-pub fn free_ports_outside_ephemeral(n: usize) -> Vec<u16> {
+pub fn free_ports(n: usize) -> Vec<u16> {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
@@ -48,15 +37,9 @@ pub fn free_ports_outside_ephemeral(n: usize) -> Vec<u16> {
     panic!("fewer than {n} free ports in {first}..={last}");
 }
 
-/// Writes a quorums.json for `n` nodes on free loopback ports.
+/// Writes a quorums.json for `n` nodes on free loopback ports ([`free_ports`]).
 pub fn write_config(dir: &Path, n: usize) -> PathBuf {
     write_config_on(dir, &free_ports(n))
-}
-
-/// Writes a quorums.json for `n` nodes on free loopback ports outside the ephemeral range
-/// ([`free_ports_outside_ephemeral`]).
-pub fn write_config_outside_ephemeral(dir: &Path, n: usize) -> PathBuf {
-    write_config_on(dir, &free_ports_outside_ephemeral(n))
 }
 
 /// Writes a quorums.json with node `i` on `127.0.0.1:ports[i]`.
@@ -129,14 +112,6 @@ impl Cluster {
             children: (0..n).map(|_| None).collect(),
             extra_args: Vec::new(),
         }
-    }
-
-    /// Like [`Cluster::prepare`], with the nodes on ports outside the ephemeral range
-    /// ([`free_ports_outside_ephemeral`]).
-    pub fn prepare_outside_ephemeral(n: usize) -> Cluster {
-        let mut cluster = Cluster::prepare(n);
-        cluster.config = write_config_outside_ephemeral(cluster.dir.path(), n);
-        cluster
     }
 
     /// Starts node `id` with its own flags (replacing any dead process in its slot).
