@@ -437,6 +437,7 @@ fn the_summary_matches_the_raw_counts(dir: &Path, raw: &Raw, cs_entries: &[usize
         }
         assert_eq!(row["to itself"], to_itself.to_string(), "node {node}\n{md}");
         assert_eq!(row["restarts"], "0");
+        assert_eq!(row["clean restarts"], "0");
     }
     let all = by_node["all"];
     for (msg, n) in &total {

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use maekawa::logs::timeline::{render_timeline, CS_FILL, KILL_STROKE};
 use serde_json::Value;
+use std::process::Command;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -144,4 +145,101 @@ fn a_directory_without_a_cs_log_is_a_clear_error() {
         "{msg}"
     );
     assert!(!msg.contains('\n'), "one line: {msg}");
+}
+
+/// Issue 12, item 4: node 1 stops cleanly (SIGTERM: it logs `stop`) and starts again; node 2 is
+/// killed (`kill -9`: no `stop`) and starts again. `maekawa report` and `maekawa timeline` count
+/// and draw only node 2's restart as one after a kill, and node 1's as a clean one.
+#[test]
+fn a_clean_stop_and_start_is_told_apart_from_a_kill() {
+    let mut c = Cluster::start(3, &BUSY);
+    wait_for("every node to enter twice", WAIT, || {
+        c.entries(3).iter().all(|&e| e >= 2)
+    });
+    let mut one = c.children[1].take().expect("node 1 runs");
+    signal(one.id(), "TERM");
+    assert!(
+        wait_exit(&mut one, WAIT).success(),
+        "node 1 stopped cleanly"
+    );
+    let before = enters_of(&c, 1);
+    c.start_node(1, &BUSY);
+    wait_for("node 1 to enter after its clean restart", WAIT, || {
+        enters_of(&c, 1) > before
+    });
+    c.kill9(2);
+    let before = enters_of(&c, 2);
+    c.start_node(2, &BUSY);
+    wait_for("node 2 to enter after its kill and restart", WAIT, || {
+        enters_of(&c, 2) > before
+    });
+    let statuses = c.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    // The raw logs: a stop between node 1's two starts, none between node 2's.
+    let events = |id: usize| -> Vec<String> {
+        c.node_log(id)
+            .iter()
+            .filter_map(|l| l["event"].as_str())
+            .filter(|e| *e == "start" || *e == "stop")
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(events(1), ["start", "stop", "start", "stop"]);
+    assert_eq!(events(2), ["start", "start", "stop"]);
+    let check = c.check();
+    assert!(check.status.success(), "{check:?}");
+
+    let report = Command::new(BIN)
+        .args(["report", "--format", "markdown", "--log-dir"])
+        .arg(&c.log_dir)
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&report.stdout).to_string();
+    assert!(report.status.success(), "{report:?}");
+    let cells = |l: &str| -> Vec<String> {
+        l.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let header = cells(md.lines().find(|l| l.starts_with("| node |")).unwrap());
+    let cell = |node: &str, column: &str| -> String {
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {node} |")))
+            .unwrap_or_else(|| panic!("no row {node}:\n{md}"));
+        let at = header
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("no column {column:?}:\n{md}"));
+        cells(row)[at].clone()
+    };
+    assert_eq!(cell("1", "restarts"), "0", "node 1 stopped cleanly:\n{md}");
+    assert_eq!(cell("2", "restarts"), "1", "node 2 was killed:\n{md}");
+    assert_eq!(cell("all", "restarts"), "1", "{md}");
+    assert_eq!(cell("1", "clean restarts"), "1", "{md}");
+    assert_eq!(cell("2", "clean restarts"), "0", "{md}");
+
+    let out = c.dir.path().join("timeline.svg");
+    let drawn = Command::new(BIN)
+        .args(["timeline", "--log-dir"])
+        .arg(&c.log_dir)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&drawn.stdout).to_string();
+    assert!(drawn.status.success(), "{drawn:?}");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the timeline is well-formed XML");
+    // Node 2's restart line and the legend's; none for node 1.
+    assert_eq!(
+        count(&doc, "polyline", "stroke", KILL_STROKE),
+        1 + 1,
+        "{said}"
+    );
+    assert!(
+        said.contains("1 restarts after a kill, 1 clean restarts"),
+        "{said}"
+    );
 }

@@ -22,11 +22,12 @@ pub(crate) fn run(args: TimelineArgs) -> ExitCode {
     match render_timeline(&args.log_dir, &args.output) {
         Ok(s) => {
             println!(
-                "wrote {}: {} nodes, {} CS entries, {} restarts, {} re-votes over {:.1} s",
+                "wrote {}: {} nodes, {} CS entries, {} restarts after a kill, {} clean restarts, {} re-votes over {:.1} s",
                 args.output.display(),
                 s.nodes,
                 s.entries,
                 s.restarts,
+                s.clean_restarts,
                 s.revotes,
                 s.span_ms / 1000.0
             );

@@ -4,9 +4,13 @@
 //! CS intervals from `critical_section.log` (`enter` → `exit`; a `start` of the same node ends
 //! a CS whose holder was killed: drawn up to that restart, outlined in red, a red cross at its
 //! end), its waits from its own `node-<id>.log` (`request_cs` → `enter_cs`, lighter), its
-//! restarts (every `start` after its first: a red vertical line) and the re-votes it made as a
-//! voter (`revote` lines: small orange triangles). A CS or a wait still open when its log ends
-//! runs to the end.
+//! restarts (every `start` after its first) and the re-votes it made as a voter (`revote`
+//! lines: small orange triangles). A CS or a wait still open when its log ends runs to the end.
+//!
+//! A restart is drawn as a kill (a red vertical line) only when the process before it logged no
+//! `stop` in `node-<id>.log`, the rule `maekawa check` uses; after a clean stop (`stop` logged)
+//! it is a grey line, and the CS it might have left open is not outlined as killed. Without
+//! the node log nothing tells a stop from a kill: it counts as a kill, as in `check`.
 //!
 //! The SVG is drawn with `plotters` (its SVG backend, with its built-in text layout estimate:
 //! no system fonts are needed). This module only reads the logs and writes the one picture it
@@ -20,7 +24,7 @@ use maekawa_core::id::NodeId;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -35,12 +39,17 @@ pub const WAIT_FILL: &str = "#AEC7E8";
 /// The stroke of restart lines and of the outline of a CS cut short by a kill.
 pub const KILL_STROKE: &str = "#D62728";
 
+/// The stroke of the line of a start after a clean stop (the process before it logged `stop`):
+/// not a kill, so not red.
+pub const CLEAN_RESTART_STROKE: &str = "#7F7F7F";
+
 /// The fill of re-vote markers.
 pub const REVOTE_FILL: &str = "#FF7F0E";
 
 const CS_COLOR: RGBColor = RGBColor(0x1F, 0x77, 0xB4);
 const WAIT_COLOR: RGBColor = RGBColor(0xAE, 0xC7, 0xE8);
 const KILL_COLOR: RGBColor = RGBColor(0xD6, 0x27, 0x28);
+const CLEAN_RESTART_COLOR: RGBColor = RGBColor(0x7F, 0x7F, 0x7F);
 const REVOTE_COLOR: RGBColor = RGBColor(0xFF, 0x7F, 0x0E);
 const LANE_COLOR: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
 
@@ -116,8 +125,11 @@ pub struct TimelineSummary {
     pub nodes: usize,
     /// CS intervals drawn: the `enter` lines of the CS log.
     pub entries: usize,
-    /// Restart markers: `start` lines of the CS log after the first of each node.
+    /// Restart markers after a kill: `start` lines of the CS log after the first of each node
+    /// whose previous process logged no `stop` in its node log.
     pub restarts: usize,
+    /// Markers of a start after a clean stop: the previous process logged `stop`.
+    pub clean_restarts: usize,
     /// Re-vote markers: `revote` lines of the node logs.
     pub revotes: usize,
     /// Milliseconds from the first to the last event drawn.
@@ -157,7 +169,10 @@ enum CsEnd {
 struct Lane {
     cs: Vec<(f64, f64, CsEnd)>,
     waits: Vec<(f64, f64)>,
+    /// Starts after a kill.
     restarts: Vec<f64>,
+    /// Starts after a clean stop.
+    clean_restarts: Vec<f64>,
     revotes: Vec<f64>,
 }
 
@@ -174,9 +189,25 @@ type Micros = i128;
 /// What one node log contributes.
 #[derive(Debug, Default)]
 struct NodeEvents {
-    /// `(request_cs, end)` where the end is an `enter_cs`, a restart, or `None` (log ended).
+    /// `(request_cs, end)` where the end is an `enter_cs`, a `stop`, a restart, or `None` (log
+    /// ended).
     waits: Vec<(Micros, Option<Micros>)>,
     revotes: Vec<Micros>,
+    /// Its processes in `start` order: the incarnation the `start` line names (if it does) and
+    /// whether the process logged `stop`.
+    processes: Vec<(Option<u64>, bool)>,
+}
+
+impl NodeEvents {
+    /// Whether the process of incarnation `inc`, the `nth` (from 0) to start, logged `stop`:
+    /// found by incarnation, or by its place when the `start` lines name none.
+    fn stopped(&self, inc: u64, nth: usize) -> bool {
+        self.processes
+            .iter()
+            .find(|(i, _)| *i == Some(inc))
+            .or_else(|| self.processes.get(nth).filter(|(i, _)| i.is_none()))
+            .is_some_and(|&(_, stopped)| stopped)
+    }
 }
 
 impl Timeline {
@@ -229,23 +260,37 @@ impl Timeline {
             nodes: 0,
             entries: 0,
             restarts: 0,
+            clean_restarts: 0,
             revotes: 0,
             span_ms: end,
         };
         let mut open: BTreeMap<NodeId, f64> = BTreeMap::new();
-        let mut started: BTreeSet<NodeId> = BTreeSet::new();
+        // Per node, the incarnation of its last start and how many starts it had.
+        let mut started: BTreeMap<NodeId, (u64, usize)> = BTreeMap::new();
         for (_, time, event) in events {
             let t = ms(time);
             match event {
-                CsEvent::Start { node, .. } => {
+                CsEvent::Start {
+                    node, incarnation, ..
+                } => {
                     let lane = lanes.entry(node).or_default();
+                    // Did the process this start replaces log `stop`? (No node log: a kill.)
+                    let clean = started.get(&node).is_some_and(|&(prev, n)| {
+                        node_logs.get(&node).is_some_and(|l| l.stopped(prev, n - 1))
+                    });
                     if let Some(s) = open.remove(&node) {
-                        lane.cs.push((s, t, CsEnd::Killed));
+                        let how = if clean { CsEnd::Open } else { CsEnd::Killed };
+                        lane.cs.push((s, t, how));
                     }
-                    if !started.insert(node) {
+                    let n = started.get(&node).map_or(0, |&(_, n)| n);
+                    if n > 0 && clean {
+                        lane.clean_restarts.push(t);
+                        summary.clean_restarts += 1;
+                    } else if n > 0 {
                         lane.restarts.push(t);
                         summary.restarts += 1;
                     }
+                    started.insert(node, (incarnation, n + 1));
                 }
                 CsEvent::Enter { node, .. } => {
                     let lane = lanes.entry(node).or_default();
@@ -375,6 +420,12 @@ impl Timeline {
                     KILL_COLOR.stroke_width(2),
                 )
             }))?;
+            chart.draw_series(lane.clean_restarts.iter().map(|&t| {
+                PathElement::new(
+                    vec![(t, y - 0.45), (t, y + 0.45)],
+                    CLEAN_RESTART_COLOR.stroke_width(2),
+                )
+            }))?;
             chart.draw_series(
                 lane.revotes
                     .iter()
@@ -402,14 +453,16 @@ enum Swatch {
     KilledCs,
     Wait,
     Restart,
+    CleanRestart,
     Revote,
 }
 
-const LEGEND: [(Swatch, &str); 5] = [
+const LEGEND: [(Swatch, &str); 6] = [
     (Swatch::Cs, "in the CS"),
     (Swatch::KilledCs, "killed in the CS"),
     (Swatch::Wait, "waiting for votes"),
-    (Swatch::Restart, "restart (after a kill)"),
+    (Swatch::Restart, "restart after a kill"),
+    (Swatch::CleanRestart, "clean stop, start"),
     (Swatch::Revote, "re-vote (voter's lane)"),
 ];
 
@@ -450,6 +503,10 @@ fn draw_header(
             Swatch::Restart => area.draw(&PathElement::new(
                 vec![(l + 11, y - 9), (l + 11, y + 9)],
                 KILL_COLOR.stroke_width(2),
+            ))?,
+            Swatch::CleanRestart => area.draw(&PathElement::new(
+                vec![(l + 11, y - 9), (l + 11, y + 9)],
+                CLEAN_RESTART_COLOR.stroke_width(2),
             ))?,
             Swatch::Revote => {
                 area.draw(&TriangleMarker::new((l + 11, y), 5, REVOTE_COLOR.filled()))?
@@ -500,7 +557,10 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;
         };
-        if !matches!(event, "request_cs" | "enter_cs" | "start" | "revote") {
+        if !matches!(
+            event,
+            "request_cs" | "enter_cs" | "start" | "stop" | "revote"
+        ) {
             continue;
         }
         let time = obj
@@ -514,10 +574,21 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
                 // A second request without an entry cannot happen; keep the newer one.
                 waiting = Some(time);
             }
-            // An entry ends the wait; a restart ends the wait of the killed process.
-            "enter_cs" | "start" => {
+            // An entry ends the wait; a stop or a restart ends the wait of the process before.
+            "enter_cs" | "start" | "stop" => {
                 if let Some(w) = waiting.take() {
                     events.waits.push((w, Some(time)));
+                }
+                match event {
+                    "start" => events
+                        .processes
+                        .push((obj.get("incarnation").and_then(Value::as_u64), false)),
+                    "stop" => {
+                        if let Some(p) = events.processes.last_mut() {
+                            p.1 = true;
+                        }
+                    }
+                    _ => {}
                 }
             }
             _ => events.revotes.push(time),
@@ -643,6 +714,7 @@ mod tests {
                 nodes: 2,
                 entries: 3,
                 restarts: 1,
+                clean_restarts: 0,
                 revotes: 1,
                 span_ms: 500.0
             }
@@ -659,6 +731,50 @@ mod tests {
         assert_eq!(l1.cs, [(200.0, 400.0, CsEnd::Killed)]);
         assert_eq!(l1.waits, [(190.0, 400.0)]);
         assert_eq!(l1.restarts, [400.0]);
+    }
+
+    /// Issue 12, item 4: node 0 stops cleanly (`stop`) and starts again; node 1 is killed and
+    /// restarted. Only node 1's restart is a kill.
+    #[test]
+    fn a_clean_stop_and_start_is_not_drawn_as_a_kill() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_run(dir.path());
+        let mut log = std::fs::read_to_string(dir.path().join("critical_section.log")).unwrap();
+        log.push_str(&cs("start", 0, r#""incarnation":2,"#, 600));
+        log.push('\n');
+        std::fs::write(dir.path().join("critical_section.log"), log).unwrap();
+        let mut n0 = std::fs::read_to_string(dir.path().join("node-0.log")).unwrap();
+        for line in [
+            nl(0, "request_cs", 520),
+            nl(0, "stop", 550),
+            r#"{"timestamp":"2026-11-24T07:00:00.600000Z","level":"INFO","node":0,"event":"start","incarnation":2}"#.to_string(),
+        ] {
+            n0.push_str(&line);
+            n0.push('\n');
+        }
+        std::fs::write(dir.path().join("node-0.log"), n0).unwrap();
+
+        let tl = Timeline::read(dir.path()).unwrap();
+        assert_eq!((tl.summary.restarts, tl.summary.clean_restarts), (1, 1));
+        let l0 = &tl.lanes[&NodeId(0)];
+        assert!(l0.restarts.is_empty(), "{l0:?}");
+        assert_eq!(l0.clean_restarts, [600.0]);
+        // The stop ends the wait of the process that stopped.
+        assert_eq!(l0.waits.last(), Some(&(520.0, 550.0)));
+        assert_eq!(tl.lanes[&NodeId(1)].restarts, [400.0]);
+
+        let out = dir.path().join("t.svg");
+        render_timeline(dir.path(), &out).unwrap();
+        let svg = std::fs::read_to_string(&out).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let lines = |stroke: &str| {
+            doc.descendants()
+                .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(stroke))
+                .count()
+        };
+        // One restart line each, plus each one's legend swatch.
+        assert_eq!(lines(KILL_STROKE), 1 + 1);
+        assert_eq!(lines(CLEAN_RESTART_STROKE), 1 + 1);
     }
 
     #[test]
