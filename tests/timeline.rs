@@ -1,5 +1,6 @@
 //! `maekawa timeline` on the logs of real runs: the SVG parses, has one lane label per node, a
-//! CS bar for every `enter` line, and marks restarts and a node killed inside the CS.
+//! CS bar for every `enter` line, and marks restarts and a node killed inside the CS; a clean
+//! stop is not drawn as a kill; `--from`/`--to` draw a window.
 
 mod common;
 
@@ -242,4 +243,155 @@ fn a_clean_stop_and_start_is_told_apart_from_a_kill() {
         said.contains("1 restarts after a kill, 1 clean restarts"),
         "{said}"
     );
+}
+
+/// Microseconds since the Unix epoch of a log time (RFC 3339, as the logs write it).
+fn micros(t: &str) -> i128 {
+    humantime::parse_rfc3339(t)
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i128
+}
+
+/// Runs `maekawa timeline` on `dir` with `args`; (exit code, stdout, stderr).
+fn timeline_cli(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("timeline")
+        .arg("--log-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Issue 12, item 10: `--from`/`--to` draw a window of a real run, as seconds since its first
+/// event or as CS entries in the CS log's order; the intervals drawn are those that overlap the
+/// window, counted here from the raw CS log; bad values are one-line errors with exit code 2.
+#[test]
+fn a_window_of_a_real_run_draws_the_entries_inside_it() {
+    let mut c = Cluster::start(3, &["--think-ms", "5..20", "--hold-ms", "1..3"]);
+    wait_for("30 CS entries", WAIT, || {
+        c.cs_lines()
+            .iter()
+            .filter(|l| l["event"] == "enter")
+            .count()
+            >= 30
+    });
+    let statuses = c.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+
+    // The CS intervals from the raw CS log, in ms since its first line (the run's first event:
+    // every node writes its CS-log start line before anything else).
+    let cs = c.cs_lines();
+    let t = |l: &Value| micros(l["time"].as_str().unwrap());
+    let first = t(&cs[0]);
+    let ms = |us: i128| (us - first) as f64 / 1000.0;
+    let mut intervals: Vec<(f64, f64)> = Vec::new();
+    let mut open: std::collections::BTreeMap<u64, usize> = Default::default();
+    for l in &cs {
+        let node = l["node"].as_u64().unwrap();
+        match l["event"].as_str().unwrap() {
+            "enter" => {
+                intervals.push((ms(t(l)), f64::INFINITY));
+                open.insert(node, intervals.len() - 1);
+            }
+            _ => {
+                if let Some(i) = open.remove(&node) {
+                    intervals[i].1 = ms(t(l));
+                }
+            }
+        }
+    }
+    let n = intervals.len();
+    assert!(open.is_empty() && n >= 30, "{n} entries, open {open:?}");
+
+    // By entries: exactly entries 10 to 20 (each drawn whole).
+    let out = c.dir.path().join("entries.svg");
+    let (code, said, err) = timeline_cli(
+        &c.log_dir,
+        &[
+            "--from",
+            "entry:10",
+            "--to",
+            "entry:20",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        said.contains(&format!("11 CS entries (entry:10 to entry:20 of {n})")),
+        "{said}"
+    );
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+    assert_one_label_per_node(&doc, 3);
+    // 11 bars and the legend's two CS swatches.
+    assert_eq!(count(&doc, "rect", "fill", CS_FILL), 11 + 2, "{said}");
+    assert!(
+        texts(&doc)
+            .iter()
+            .any(|t| t.starts_with("Who was in the critical section when: ")
+                && t.ends_with(&format!("(CS entries 10 to 20 of {n})"))),
+        "{:?}",
+        texts(&doc)
+    );
+
+    // By seconds since the first event: the middle third of the run.
+    let end = intervals.last().unwrap().1;
+    let (a, b) = (end / 3.0, 2.0 * end / 3.0);
+    let inside = intervals
+        .iter()
+        .filter(|&&(s, e)| (s < b && e > a) || (s == e && a <= s && s <= b))
+        .count();
+    let (from, to) = (format!("{:.6}s", a / 1000.0), format!("{b:.3}ms"));
+    let out = c.dir.path().join("seconds.svg");
+    let (code, said, err) = timeline_cli(
+        &c.log_dir,
+        &["--from", &from, "--to", &to, "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        said.contains(&format!(": 3 nodes, {inside} CS entries (entry:")),
+        "{inside} expected: {said}"
+    );
+    let doc_text = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&doc_text).unwrap();
+    assert_eq!(count(&doc, "rect", "fill", CS_FILL), inside + 2, "{said}");
+
+    // Bad values: one line on stderr naming the flag, exit 2, no picture.
+    let never = c.dir.path().join("never.svg");
+    for (args, expected) in [
+        (vec!["--from", "5x"], "--from 5x: not a time or an entry"),
+        (
+            vec!["--to", "entry:0"],
+            "--to entry:0: entries are numbered from 1",
+        ),
+        (
+            vec!["--from", "entry:100000"],
+            "--from entry:100000: critical_section.log has",
+        ),
+        (
+            vec!["--from", "entry:20", "--to", "entry:10"],
+            "--from entry:20 --to entry:10: the window is empty",
+        ),
+        (
+            vec!["--from", "100000"],
+            "--from 100000: the window starts after the run's last event",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["-o", never.to_str().unwrap()]);
+        let (code, said, err) = timeline_cli(&c.log_dir, &all);
+        assert_eq!(code, 2, "{args:?}: {said}{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!never.exists(), "{args:?} wrote a picture");
+    }
 }

@@ -1,6 +1,6 @@
 //! `maekawa timeline`: a picture of who was in the critical section when, drawn from the logs.
 //!
-//! One horizontal lane per node, time (ms since the first event) across. A lane shows the node's
+//! One horizontal lane per node, time (seconds since the run's first event) across. A lane shows the node's
 //! CS intervals from `critical_section.log` (`enter` → `exit`; a `start` of the same node ends
 //! a CS whose holder was killed: drawn up to that restart, outlined in red, a red cross at its
 //! end), its waits from its own `node-<id>.log` (`request_cs` → `enter_cs`, lighter), its
@@ -12,6 +12,13 @@
 //! it is a grey line, and the CS it might have left open is not outlined as killed. Without
 //! the node log nothing tells a stop from a kill: it counts as a kill, as in `check`.
 //!
+//! A whole run of hundreds of entries is a barcode, so a [`Window`] (`--from`/`--to`, in
+//! `window`'s forms: seconds since the run's first event, a log time, or `entry:N`) draws a
+//! few seconds of it: intervals that cross its edges are cut there, only the restarts and
+//! re-votes inside it are marked, the axis keeps the run's own seconds, the title says which
+//! part and which CS entries are shown, and each CS bar gets the node's entry number (the `K`
+//! of `maekawa report --node N --entry K`) on every lane where the numbers fit.
+//!
 //! The SVG is drawn with `plotters` (its SVG backend, with its built-in text layout estimate:
 //! no system fonts are needed). This module only reads the logs and writes the one picture it
 //! is asked for; it must not judge the run (that is [`crate::logs::check`]), and it never modifies,
@@ -21,6 +28,7 @@ use crate::logdir;
 use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
 use crate::logs::reader;
 use maekawa_core::id::NodeId;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
@@ -28,6 +36,10 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
+
+mod window;
+use window::Micros;
+pub use window::Window;
 
 /// The fill of every CS bar in the SVG (`fill` attribute of its `<rect>`), so that tests and
 /// tools can find the bars without knowing how the picture is laid out.
@@ -52,6 +64,9 @@ const KILL_COLOR: RGBColor = RGBColor(0xD6, 0x27, 0x28);
 const CLEAN_RESTART_COLOR: RGBColor = RGBColor(0x7F, 0x7F, 0x7F);
 const REVOTE_COLOR: RGBColor = RGBColor(0xFF, 0x7F, 0x0E);
 const LANE_COLOR: RGBColor = RGBColor(0xDD, 0xDD, 0xDD);
+const LABEL_COLOR: RGBColor = RGBColor(0x44, 0x44, 0x44);
+/// Font size of the entry numbers under CS bars.
+const LABEL_FONT: i32 = 12;
 
 /// Picture width in pixels; the height grows with the number of lanes.
 const WIDTH: u32 = 1200;
@@ -99,6 +114,9 @@ pub enum TimelineError {
         /// What is wrong.
         problem: String,
     },
+    /// `--from`/`--to` name no entry of the run, or make an empty window, or one outside it.
+    #[error("{0}")]
+    Window(String),
     /// `plotters` failed to lay the picture out.
     #[error("{path}: cannot draw the timeline ({problem}); please report this with the logs")]
     Draw {
@@ -123,8 +141,14 @@ pub enum TimelineError {
 pub struct TimelineSummary {
     /// Lanes drawn: every node seen in the CS log or with a `node-<id>.log`.
     pub nodes: usize,
-    /// CS intervals drawn: the `enter` lines of the CS log.
+    /// CS intervals drawn: the `enter` lines of the CS log (in a window, those that overlap
+    /// it).
     pub entries: usize,
+    /// The first and last of them in the CS log's order of `enter` lines, from 1 (what
+    /// `--from entry:N` counts); `None` when none is drawn.
+    pub entry_range: Option<(usize, usize)>,
+    /// All the `enter` lines of the CS log, drawn or not.
+    pub run_entries: usize,
     /// Restart markers after a kill: `start` lines of the CS log after the first of each node
     /// whose previous process logged no `stop` in its node log.
     pub restarts: usize,
@@ -132,8 +156,13 @@ pub struct TimelineSummary {
     pub clean_restarts: usize,
     /// Re-vote markers: `revote` lines of the node logs.
     pub revotes: usize,
-    /// Milliseconds from the first to the last event drawn.
+    /// Milliseconds from the first to the last event of the run (the whole run, even when a
+    /// window is drawn).
     pub span_ms: f64,
+    /// The part drawn, in ms since the run's first event: `0.0` to `span_ms` without a window.
+    pub from_ms: f64,
+    /// See `from_ms`.
+    pub to_ms: f64,
 }
 
 /// Draws the timeline of the run whose logs are in `log_dir` as an SVG at `out`.
@@ -141,7 +170,19 @@ pub struct TimelineSummary {
 /// Needs `critical_section.log`; node logs are optional (without them a lane shows no waits and
 /// no re-votes). Works on the logs of a run still going: a line being written is skipped.
 pub fn render_timeline(log_dir: &Path, out: &Path) -> Result<TimelineSummary, TimelineError> {
-    let timeline = Timeline::read(log_dir)?;
+    render_window(log_dir, out, &Window::default())
+}
+
+/// Draws only `window` of the run (see [`Window`]): intervals that cross its edges are cut
+/// there, and only the restarts and re-votes inside it are marked; the time axis keeps the
+/// run's own seconds, so its labels are the `--from`/`--to` values. A window that names no
+/// entry of the run, is empty, or lies outside the run is a [`TimelineError::Window`].
+pub fn render_window(
+    log_dir: &Path,
+    out: &Path,
+    window: &Window,
+) -> Result<TimelineSummary, TimelineError> {
+    let timeline = Timeline::read(log_dir, window)?;
     let svg = timeline.draw().map_err(|problem| TimelineError::Draw {
         path: out.to_path_buf(),
         problem,
@@ -162,18 +203,66 @@ enum CsEnd {
     Killed,
     /// The log ends (or, in a broken log, another `enter` of the node) first.
     Open,
+    /// Killed, but the restart that ends it is after the window: outlined, no cross.
+    KilledLater,
 }
 
 /// Everything drawn on one node's lane, in ms since the first event.
 #[derive(Debug, Default)]
 struct Lane {
     cs: Vec<(f64, f64, CsEnd)>,
+    /// For each of `cs`, in the same order: the node's entry number (per process, as
+    /// `maekawa report --node N --entry K` takes it) and its place in the CS log, from 1.
+    cs_entries: Vec<(u64, usize)>,
     waits: Vec<(f64, f64)>,
     /// Starts after a kill.
     restarts: Vec<f64>,
     /// Starts after a clean stop.
     clean_restarts: Vec<f64>,
     revotes: Vec<f64>,
+    /// Every `start` of the node in the CS log: (time, incarnation), never cut by a window, so
+    /// the picture can say which process a bar belongs to (entry numbers restart at 1 in each).
+    starts: Vec<(f64, u64)>,
+}
+
+impl Lane {
+    /// The incarnation of the node's process at `t` ms: the last `start` at or before it (the
+    /// first one before any).
+    fn incarnation_at(&self, t: f64) -> u64 {
+        self.starts
+            .iter()
+            .rev()
+            .find(|s| s.0 <= t)
+            .or(self.starts.first())
+            .map_or(0, |s| s.1)
+    }
+
+    /// Keeps what overlaps `[x0, x1]` (ms), cut at its edges; marks only inside it. A CS or a
+    /// wait of no length counts when it is inside; one that only touches an edge does not.
+    fn cut(&mut self, x0: f64, x1: f64) {
+        let overlaps = |s: f64, e: f64| (s < x1 && e > x0) || (s == e && x0 <= s && s <= x1);
+        let cs = std::mem::take(&mut self.cs);
+        let labels = std::mem::take(&mut self.cs_entries);
+        for ((s, e, how), label) in cs.into_iter().zip(labels) {
+            if overlaps(s, e) {
+                let how = match how {
+                    CsEnd::Killed if e > x1 => CsEnd::KilledLater,
+                    how => how,
+                };
+                self.cs.push((s.max(x0), e.min(x1), how));
+                self.cs_entries.push(label);
+            }
+        }
+        self.waits = std::mem::take(&mut self.waits)
+            .into_iter()
+            .filter(|&(s, e)| overlaps(s, e))
+            .map(|(s, e)| (s.max(x0), e.min(x1)))
+            .collect();
+        let inside = |t: &f64| x0 <= *t && *t <= x1;
+        self.restarts.retain(inside);
+        self.clean_restarts.retain(inside);
+        self.revotes.retain(inside);
+    }
 }
 
 /// The whole picture's data, read from the logs.
@@ -181,10 +270,9 @@ struct Lane {
 struct Timeline {
     lanes: BTreeMap<NodeId, Lane>,
     summary: TimelineSummary,
+    /// Whether a window was asked for (then the header says which part is drawn).
+    windowed: bool,
 }
-
-/// An event with its time in microseconds since the Unix epoch (before the origin is known).
-type Micros = i128;
 
 /// What one node log contributes.
 #[derive(Debug, Default)]
@@ -211,7 +299,7 @@ impl NodeEvents {
 }
 
 impl Timeline {
-    fn read(log_dir: &Path) -> Result<Timeline, TimelineError> {
+    fn read(log_dir: &Path, window: &Window) -> Result<Timeline, TimelineError> {
         let cs_path = logdir::cs_log(log_dir);
         let cs_lines = cslog::read_cs_log(&cs_path)?;
         let node_logs = read_node_logs(log_dir)?;
@@ -259,12 +347,19 @@ impl Timeline {
         let mut summary = TimelineSummary {
             nodes: 0,
             entries: 0,
+            entry_range: None,
+            run_entries: 0,
             restarts: 0,
             clean_restarts: 0,
             revotes: 0,
             span_ms: end,
+            from_ms: 0.0,
+            to_ms: end,
         };
-        let mut open: BTreeMap<NodeId, f64> = BTreeMap::new();
+        // Every CS interval in the order of its `enter` line: (enter, end) in ms.
+        let mut entries: Vec<(f64, f64)> = Vec::new();
+        // Per node, the CS it is in: when it entered, its entry number, its place in the log.
+        let mut open: BTreeMap<NodeId, (f64, u64, usize)> = BTreeMap::new();
         // Per node, the incarnation of its last start and how many starts it had.
         let mut started: BTreeMap<NodeId, (u64, usize)> = BTreeMap::new();
         for (_, time, event) in events {
@@ -278,41 +373,44 @@ impl Timeline {
                     let clean = started.get(&node).is_some_and(|&(prev, n)| {
                         node_logs.get(&node).is_some_and(|l| l.stopped(prev, n - 1))
                     });
-                    if let Some(s) = open.remove(&node) {
+                    if let Some((s, k, at)) = open.remove(&node) {
                         let how = if clean { CsEnd::Open } else { CsEnd::Killed };
                         lane.cs.push((s, t, how));
+                        lane.cs_entries.push((k, at));
+                        entries[at - 1].1 = t;
                     }
                     let n = started.get(&node).map_or(0, |&(_, n)| n);
+                    lane.starts.push((t, incarnation));
                     if n > 0 && clean {
                         lane.clean_restarts.push(t);
-                        summary.clean_restarts += 1;
                     } else if n > 0 {
                         lane.restarts.push(t);
-                        summary.restarts += 1;
                     }
                     started.insert(node, (incarnation, n + 1));
                 }
-                CsEvent::Enter { node, .. } => {
+                CsEvent::Enter { node, entry, .. } => {
                     let lane = lanes.entry(node).or_default();
-                    if let Some(s) = open.insert(node, t) {
+                    entries.push((t, end));
+                    if let Some((s, k, at)) = open.insert(node, (t, entry, entries.len())) {
                         lane.cs.push((s, t, CsEnd::Open));
+                        lane.cs_entries.push((k, at));
+                        entries[at - 1].1 = t;
                     }
-                    summary.entries += 1;
                 }
                 CsEvent::Exit { node, .. } => {
                     let lane = lanes.entry(node).or_default();
-                    if let Some(s) = open.remove(&node) {
+                    if let Some((s, k, at)) = open.remove(&node) {
                         lane.cs.push((s, t, CsEnd::Exit));
+                        lane.cs_entries.push((k, at));
+                        entries[at - 1].1 = t;
                     }
                 }
             }
         }
-        for (node, s) in open {
-            lanes
-                .entry(node)
-                .or_default()
-                .cs
-                .push((s, end, CsEnd::Open));
+        for (node, (s, k, at)) in open {
+            let lane = lanes.entry(node).or_default();
+            lane.cs.push((s, end, CsEnd::Open));
+            lane.cs_entries.push((k, at));
         }
         for (node, n) in node_logs {
             let lane = lanes.entry(node).or_default();
@@ -322,10 +420,38 @@ impl Timeline {
                 .map(|&(a, b)| (ms(a), b.map_or(end, ms)))
                 .collect();
             lane.revotes = n.revotes.iter().map(|&t| ms(t)).collect();
-            summary.revotes += lane.revotes.len();
         }
+
+        let (x0, x1) = window::Run {
+            first,
+            end_ms: end,
+            entries: &entries,
+        }
+        .resolve(window)
+        .map_err(TimelineError::Window)?;
+        for lane in lanes.values_mut() {
+            lane.cut(x0, x1);
+        }
+        summary.run_entries = entries.len();
+        summary.from_ms = x0;
+        summary.to_ms = x1;
         summary.nodes = lanes.len();
-        Ok(Timeline { lanes, summary })
+        summary.entries = lanes.values().map(|l| l.cs.len()).sum();
+        let drawn = lanes
+            .values()
+            .flat_map(|l| l.cs_entries.iter().map(|e| e.1));
+        summary.entry_range = drawn.fold(None, |r, at| match r {
+            None => Some((at, at)),
+            Some((lo, hi)) => Some((at.min(lo), at.max(hi))),
+        });
+        summary.restarts = lanes.values().map(|l| l.restarts.len()).sum();
+        summary.clean_restarts = lanes.values().map(|l| l.clean_restarts.len()).sum();
+        summary.revotes = lanes.values().map(|l| l.revotes.len()).sum();
+        Ok(Timeline {
+            lanes,
+            summary,
+            windowed: !window.is_whole(),
+        })
     }
 
     /// The SVG text of the picture, or what plotters said when it failed.
@@ -347,25 +473,41 @@ impl Timeline {
     ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
         root.fill(&WHITE)?;
         let (header, body) = root.split_vertically(HEADER);
-        draw_header(&header)?;
+        draw_header(&header, &self.title())?;
 
         let n = self.lanes.len();
-        // At least 1 ms wide, and 2% of room after the last event.
-        let x_max = self.summary.span_ms.max(1.0) * 1.02;
+        // The whole run: at least 1 ms wide, and 2% of room after the last event. A window:
+        // exactly its edges, so that cut intervals end at the frame.
+        let (x_min, x_max) = if self.windowed {
+            (self.summary.from_ms, self.summary.to_ms)
+        } else {
+            (0.0, self.summary.span_ms.max(1.0) * 1.02)
+        };
         let mut chart = ChartBuilder::on(&body)
             .margin_left(10)
             .margin_right(25)
             .margin_top(5)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, -0.5f64..(n as f64 - 0.5))?;
-        // Whole milliseconds unless the run is too short for them to tell ticks apart.
+            .build_cartesian_2d(x_min..x_max, -0.5f64..(n as f64 - 0.5))?;
+        // Seconds, as `--from`/`--to` take them, with no more decimals than the ticks need.
         let tick = |v: &f64| {
-            if x_max >= 20.0 {
-                format!("{v:.0}")
+            let t = format!("{:.3}", v / 1000.0);
+            let t = t.trim_end_matches('0').trim_end_matches('.');
+            if t == "-0" {
+                "0".to_string()
             } else {
-                format!("{v:.1}")
+                t.to_string()
             }
+        };
+        let labels = self.entry_labels(&chart);
+        let desc = match (
+            labels.is_empty(),
+            self.lanes.values().any(|l| l.starts.len() > 1),
+        ) {
+            (true, _) => "seconds since the run's first event".to_string(),
+            (false, false) => "seconds since the run's first event; a bar's number K: maekawa report --node N --entry K".to_string(),
+            (false, true) => "seconds since the run's first event; a bar's number K, in incarnation I: maekawa report --node N --entry K --incarnation I".to_string(),
         };
         chart
             .configure_mesh()
@@ -373,16 +515,20 @@ impl Timeline {
             .disable_y_mesh()
             .y_labels(0)
             .x_labels(12)
-            .x_desc("ms since the first event")
+            .x_desc(desc)
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 17))
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .draw()?;
 
         let plot_px = chart.plotting_area().get_pixel_range().0;
-        // One pixel in ms: shorter intervals are widened to it so that they stay visible.
-        let px = x_max / f64::from((plot_px.end - plot_px.start).max(1));
-        let widen = |(s, e): (f64, f64)| (s, e.max(s + px));
+        // One pixel in ms: shorter intervals are widened to it so that they stay visible (and
+        // kept inside the frame).
+        let px = (x_max - x_min) / f64::from((plot_px.end - plot_px.start).max(1));
+        let widen = |(s, e): (f64, f64)| {
+            let s = s.min(x_max - px);
+            (s, e.max(s + px))
+        };
 
         // Node 0 on top.
         let y_of = |i: usize| (n - 1 - i) as f64;
@@ -390,7 +536,7 @@ impl Timeline {
             let y = y_of(i);
             if i + 1 < n {
                 chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(0.0, y - 0.5), (x_max, y - 0.5)],
+                    vec![(x_min, y - 0.5), (x_max, y - 0.5)],
                     LANE_COLOR,
                 )))?;
             }
@@ -402,12 +548,15 @@ impl Timeline {
                 let (s, e) = widen((s, e));
                 Rectangle::new([(s, y - 0.32), (e, y + 0.32)], CS_COLOR.filled())
             }))?;
-            chart.draw_series(lane.cs.iter().filter(|c| c.2 == CsEnd::Killed).map(
-                |&(s, e, _)| {
-                    let (s, e) = widen((s, e));
-                    Rectangle::new([(s, y - 0.36), (e, y + 0.36)], KILL_COLOR)
-                },
-            ))?;
+            chart.draw_series(
+                lane.cs
+                    .iter()
+                    .filter(|c| matches!(c.2, CsEnd::Killed | CsEnd::KilledLater))
+                    .map(|&(s, e, _)| {
+                        let (s, e) = widen((s, e));
+                        Rectangle::new([(s, y - 0.36), (e, y + 0.36)], KILL_COLOR)
+                    }),
+            )?;
             chart.draw_series(
                 lane.cs
                     .iter()
@@ -432,17 +581,115 @@ impl Timeline {
                     .map(|&t| TriangleMarker::new((t, y + 0.4), 4, REVOTE_COLOR.filled())),
             )?;
 
-            let (lx, ly) = chart.backend_coord(&(0.0, y));
+            if let Some(numbers) = labels.get(node) {
+                for &(x, k) in numbers {
+                    let (bx, by) = chart.backend_coord(&(x, y - 0.32));
+                    root.draw(&Text::new(
+                        k.to_string(),
+                        (bx, by + 2),
+                        (FONT, LABEL_FONT)
+                            .into_font()
+                            .color(&LABEL_COLOR)
+                            .pos(Pos::new(HPos::Center, VPos::Top)),
+                    ))?;
+                }
+            }
+
+            // A node with several processes: which one the lane starts with, and the one each
+            // restart line begins.
+            let several = lane.starts.len() > 1;
+            if several {
+                for (t, color) in lane.restarts.iter().map(|&t| (t, KILL_COLOR)).chain(
+                    lane.clean_restarts
+                        .iter()
+                        .map(|&t| (t, CLEAN_RESTART_COLOR)),
+                ) {
+                    let (bx, by) = chart.backend_coord(&(t, y + 0.45));
+                    root.draw(&Text::new(
+                        format!("inc {}", lane.incarnation_at(t)),
+                        (bx + 3, by),
+                        (FONT, LABEL_FONT)
+                            .into_font()
+                            .color(&color)
+                            .pos(Pos::new(HPos::Left, VPos::Top)),
+                    ))?;
+                }
+            }
+            let (lx, ly) = chart.backend_coord(&(x_min, y));
             root.draw(&Text::new(
                 format!("node {node}"),
-                (lx - 12, ly),
+                (lx - 12, if several { ly - 9 } else { ly }),
                 (FONT, 19)
                     .into_font()
                     .color(&BLACK)
                     .pos(Pos::new(HPos::Right, VPos::Center)),
             ))?;
+            if several {
+                root.draw(&Text::new(
+                    format!("inc {}", lane.incarnation_at(x_min)),
+                    (lx - 12, ly + 11),
+                    (FONT, 14)
+                        .into_font()
+                        .color(&LABEL_COLOR)
+                        .pos(Pos::new(HPos::Right, VPos::Center)),
+                ))?;
+            }
         }
         Ok(())
+    }
+}
+
+impl Timeline {
+    /// The picture's title: the whole run, or which part of it a window shows.
+    fn title(&self) -> String {
+        let s = &self.summary;
+        if !self.windowed {
+            return "Who was in the critical section when".to_string();
+        }
+        let secs = |ms: f64| {
+            let t = format!("{:.3}", ms / 1000.0);
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        let entries = match s.entry_range {
+            Some((a, b)) => format!("CS entries {a} to {b} of {}", s.run_entries),
+            None => format!("none of the {} CS entries", s.run_entries),
+        };
+        format!(
+            "Who was in the critical section when: {} s to {} s of a {} s run ({entries})",
+            secs(s.from_ms),
+            secs(s.to_ms),
+            secs(s.span_ms)
+        )
+    }
+
+    /// Where to write each node's entry number under its CS bars: (x in ms, entry), per lane,
+    /// only on lanes where every number fits without touching the next one (in a window of a
+    /// few seconds, not in the barcode of a whole run).
+    fn entry_labels<DB: DrawingBackend>(
+        &self,
+        chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    ) -> BTreeMap<NodeId, Vec<(f64, u64)>> {
+        let mut out = BTreeMap::new();
+        for (node, lane) in &self.lanes {
+            let mut at: Vec<(f64, u64)> = lane
+                .cs
+                .iter()
+                .zip(&lane.cs_entries)
+                .map(|(&(s, e, _), &(k, _))| ((s + e) / 2.0, k))
+                .collect();
+            at.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Room for the wider of two neighbours' numbers, about 7 px a digit, and a gap.
+            let fits = at.windows(2).all(|w| {
+                let (x0, _) = chart.backend_coord(&(w[0].0, 0.0));
+                let (x1, _) = chart.backend_coord(&(w[1].0, 0.0));
+                let digits = w[0].1.max(w[1].1).to_string().len() as i32;
+                x1 - x0 >= 7 * digits + 6
+            });
+            if fits && !at.is_empty() {
+                out.insert(*node, at);
+            }
+        }
+        out
     }
 }
 
@@ -469,6 +716,7 @@ const LEGEND: [(Swatch, &str); 6] = [
 /// Title and legend, left to right in one row.
 fn draw_header(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    title: &str,
 ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
     let text = |s: &str, x: i32, y: i32, size: i32| {
         Text::new(
@@ -480,7 +728,7 @@ fn draw_header(
                 .pos(Pos::new(HPos::Left, VPos::Center)),
         )
     };
-    area.draw(&text("Who was in the critical section when", 20, 20, 22))?;
+    area.draw(&text(title, 20, 20, 22))?;
     let (y, mut x) = (52, 20);
     for (swatch, label) in LEGEND {
         let (l, r) = (x, x + 22);
@@ -707,16 +955,20 @@ mod tests {
     fn reads_intervals_kills_restarts_and_revotes() {
         let dir = tempfile::tempdir().unwrap();
         tiny_run(dir.path());
-        let tl = Timeline::read(dir.path()).unwrap();
+        let tl = Timeline::read(dir.path(), &Window::default()).unwrap();
         assert_eq!(
             tl.summary,
             TimelineSummary {
                 nodes: 2,
                 entries: 3,
+                entry_range: Some((1, 3)),
+                run_entries: 3,
                 restarts: 1,
                 clean_restarts: 0,
                 revotes: 1,
-                span_ms: 500.0
+                span_ms: 500.0,
+                from_ms: 0.0,
+                to_ms: 500.0,
             }
         );
         let l0 = &tl.lanes[&NodeId(0)];
@@ -754,7 +1006,7 @@ mod tests {
         }
         std::fs::write(dir.path().join("node-0.log"), n0).unwrap();
 
-        let tl = Timeline::read(dir.path()).unwrap();
+        let tl = Timeline::read(dir.path(), &Window::default()).unwrap();
         assert_eq!((tl.summary.restarts, tl.summary.clean_restarts), (1, 1));
         let l0 = &tl.lanes[&NodeId(0)];
         assert!(l0.restarts.is_empty(), "{l0:?}");
@@ -775,6 +1027,111 @@ mod tests {
         // One restart line each, plus each one's legend swatch.
         assert_eq!(lines(KILL_STROKE), 1 + 1);
         assert_eq!(lines(CLEAN_RESTART_STROKE), 1 + 1);
+    }
+
+    /// Issue 12, item 10: a window cuts intervals at its edges and keeps only the marks
+    /// inside it; `entry:N` bounds draw those entries whole.
+    #[test]
+    fn a_window_cuts_intervals_at_its_edges_and_keeps_marks_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_run(dir.path());
+        let read = |from: Option<&str>, to: Option<&str>| {
+            Timeline::read(dir.path(), &Window::parse(from, to).unwrap())
+        };
+        // 0.12 s to 0.3 s: node 0's first CS (100..150) cut at 120, node 1's killed CS
+        // (200..400) cut at 300, its restart and the re-vote (410) outside.
+        let tl = read(Some("0.12"), Some("300ms")).unwrap();
+        assert_eq!((tl.summary.from_ms, tl.summary.to_ms), (120.0, 300.0));
+        assert_eq!(tl.summary.entries, 2);
+        assert_eq!(tl.summary.entry_range, Some((1, 2)));
+        assert_eq!(tl.summary.run_entries, 3);
+        assert_eq!((tl.summary.restarts, tl.summary.revotes), (0, 0));
+        assert_eq!(tl.lanes[&NodeId(0)].cs, [(120.0, 150.0, CsEnd::Exit)]);
+        // Its second wait starts at 300: it only touches the edge.
+        assert!(tl.lanes[&NodeId(0)].waits.is_empty());
+        let l1 = &tl.lanes[&NodeId(1)];
+        assert_eq!(l1.cs, [(200.0, 300.0, CsEnd::KilledLater)]);
+        // Its log lost the enter_cs: the wait runs to the restart, cut at 300.
+        assert_eq!(l1.waits, [(190.0, 300.0)]);
+        assert!(l1.restarts.is_empty());
+
+        // The kill and the re-vote inside: entry 2 (node 1's) to entry 3 (node 0's second).
+        let tl = read(Some("entry:2"), Some("entry:3")).unwrap();
+        assert_eq!((tl.summary.from_ms, tl.summary.to_ms), (200.0, 500.0));
+        assert_eq!(tl.summary.entry_range, Some((2, 3)));
+        assert_eq!((tl.summary.restarts, tl.summary.revotes), (1, 1));
+        assert_eq!(tl.lanes[&NodeId(1)].cs, [(200.0, 400.0, CsEnd::Killed)]);
+        assert_eq!(tl.lanes[&NodeId(0)].cs, [(450.0, 500.0, CsEnd::Exit)]);
+        assert_eq!(tl.lanes[&NodeId(0)].cs_entries, [(2, 3)]);
+
+        // A time of day and an RFC 3339 time, as the logs write them.
+        let tl = read(Some("07:00:00.2"), Some("2026-11-24T07:00:00.45Z")).unwrap();
+        assert_eq!((tl.summary.from_ms, tl.summary.to_ms), (200.0, 450.0));
+
+        // The picture: the run's own seconds on the axis, the window in the title, one
+        // number under each bar, the kill's outline and cross.
+        let out = dir.path().join("w.svg");
+        let summary = render_window(
+            dir.path(),
+            &out,
+            &Window::parse(Some("entry:2"), Some("entry:3")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary.entries, 2);
+        let svg = std::fs::read_to_string(&out).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(str::trim))
+            .collect();
+        assert!(
+            texts.contains(
+                &"Who was in the critical section when: 0.2 s to 0.5 s of a 0.5 s run (CS entries 2 to 3 of 3)"
+            ),
+            "{texts:?}"
+        );
+        for tick in ["0.25", "0.3", "0.5"] {
+            assert!(texts.contains(&tick), "tick {tick} in {texts:?}");
+        }
+        // Entry numbers: node 1's entry 1 and node 0's entry 2.
+        assert_eq!(texts.iter().filter(|t| **t == "1").count(), 1, "{texts:?}");
+        assert_eq!(texts.iter().filter(|t| **t == "2").count(), 1, "{texts:?}");
+        // Node 1 restarted: its lane names the process at the left edge, and the restart line
+        // the new one (node 0 had one process: nothing).
+        for inc in ["inc 1", "inc 2"] {
+            assert_eq!(texts.iter().filter(|t| **t == inc).count(), 1, "{texts:?}");
+        }
+        let fills = rect_fills(&svg);
+        assert_eq!(fills.iter().filter(|f| *f == CS_FILL).count(), 2 + 2);
+
+        // Errors: one line each, naming the flag.
+        let err = read(Some("entry:4"), None).unwrap_err();
+        assert!(matches!(err, TimelineError::Window(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "--from entry:4: critical_section.log has 3 entries; write entry:1 to entry:3"
+        );
+        let err = read(Some("0.3"), Some("0.3")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--from 0.3 --to 0.3: the window is empty"),
+            "{err}"
+        );
+        assert!(!dir.path().join("never.svg").exists());
+        let err = render_window(
+            dir.path(),
+            &dir.path().join("never.svg"),
+            &Window::parse(Some("1"), None).unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "--from 1: the window starts after the run's last event; the run lasts 0.500 s"
+            ),
+            "{err}"
+        );
+        assert!(!dir.path().join("never.svg").exists());
     }
 
     #[test]
