@@ -437,6 +437,7 @@ fn the_summary_matches_the_raw_counts(dir: &Path, raw: &Raw, cs_entries: &[usize
         }
         assert_eq!(row["to itself"], to_itself.to_string(), "node {node}\n{md}");
         assert_eq!(row["restarts"], "0");
+        assert_eq!(row["clean restarts"], "0");
     }
     let all = by_node["all"];
     for (msg, n) in &total {
@@ -455,4 +456,141 @@ fn the_summary_matches_the_raw_counts(dir: &Path, raw: &Raw, cs_entries: &[usize
         "{text}"
     );
     assert!(summary_report(dir, Format::Mermaid).is_err());
+}
+
+/// Issue 12, item 3, on real processes (as in tests/crash.rs): node 1 is killed (`kill -9`)
+/// inside the CS while node 2 waits for voter 0's vote; node 1 restarts, voter 0 frees the dead
+/// incarnation's vote and node 2 enters. Node 2's story must show why: the kill, the restart,
+/// voter 0's `peer_incarnation` and its `revote freed`, before voter 0's Grant. And node 1's
+/// killed entry must say that its process died inside the CS.
+#[test]
+fn the_story_of_an_entry_after_a_kill_shows_the_kill_the_restart_and_the_revote() {
+    const WAIT: Duration = Duration::from_secs(30);
+    let mut c = Cluster::prepare(3);
+    let enters = |c: &Cluster, node: u64| {
+        c.cs_lines()
+            .iter()
+            .filter(|l| l["event"] == "enter" && l["node"] == node)
+            .count()
+    };
+    // Node 0 only votes; node 1 enters and stays; node 2 asks later and waits behind it.
+    c.start_node(0, &["--max-entries", "0"]);
+    c.start_node(
+        1,
+        &[
+            "--think-ms",
+            "200",
+            "--hold-ms",
+            "600000",
+            "--max-entries",
+            "1",
+        ],
+    );
+    c.start_node(
+        2,
+        &["--think-ms", "600", "--hold-ms", "0", "--max-entries", "1"],
+    );
+    common::wait_for("node 1 to enter the CS", WAIT, || enters(&c, 1) == 1);
+    common::wait_for("voter 0 to have node 2's request", WAIT, || {
+        c.node_log(0)
+            .iter()
+            .any(|l| l["event"] == "recv" && l["msg"] == "Request" && l["from"] == 2)
+    });
+    c.kill9(1);
+    c.start_node(1, &["--max-entries", "0"]);
+    common::wait_for("node 2 to enter after node 1's restart", WAIT, || {
+        enters(&c, 2) == 1
+    });
+    let statuses = c.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    let dir = c.log_dir.clone();
+
+    // What the raw logs say happened.
+    let n1 = c.node_log(1);
+    let restart = n1
+        .iter()
+        .find(|l| l["event"] == "start" && l["incarnation"] == 2)
+        .expect("node 1 restarted as incarnation 2");
+    let last_of_dead = n1
+        .iter()
+        .take_while(|l| !(l["event"] == "start" && l["incarnation"] == 2))
+        .last()
+        .unwrap();
+    let n0 = c.node_log(0);
+    let freed = n0
+        .iter()
+        .find(|l| l["event"] == "revote" && l["what"] == "freed" && l["req_node"] == 1)
+        .expect("voter 0 freed node 1's vote");
+    let short = |l: &Value| l["timestamp"].as_str().unwrap()[11..26].to_string();
+
+    let md = entry_report(
+        &dir,
+        &EntrySelector {
+            node: 2,
+            entry: 1,
+            incarnation: None,
+        },
+        Format::Markdown,
+    )
+    .unwrap();
+    let rows = table(&md);
+    let find = |node: &str, event: &str, msg: &str| {
+        rows.iter()
+            .position(|r| r["node"] == node && r["event"] == event && r["msg"] == msg)
+            .unwrap_or_else(|| panic!("no row {node} {event} {msg} in:\n{md}"))
+    };
+    let killed = find("1", "(killed)", "");
+    let start = find("1", "start", "");
+    let heard = find("0", "peer_incarnation", "");
+    let revote = find("0", "revote", "freed");
+    let grant = rows
+        .iter()
+        .position(|r| r["event"] == "send" && r["msg"] == "Grant" && r["from → to"] == "0 → 2")
+        .unwrap_or_else(|| panic!("no Grant 0 → 2 in:\n{md}"));
+    assert!(
+        killed < start && start < heard && heard < revote && revote < grant,
+        "kill {killed}, restart {start}, peer_incarnation {heard}, revote {revote}, Grant {grant}:\n{md}"
+    );
+    assert_eq!(rows[killed]["time"], short(last_of_dead), "{md}");
+    assert_eq!(rows[start]["time"], short(restart), "{md}");
+    assert_eq!(rows[revote]["time"], short(freed), "{md}");
+    assert!(
+        rows[start]["note"].contains("incarnation 2 after a kill"),
+        "{md}"
+    );
+    assert_eq!(rows.last().unwrap()["event"], "enter_cs", "{md}");
+    assert!(
+        md.lines()
+            .next()
+            .unwrap()
+            .contains("restarts during the wait: node 1 (after a kill)"),
+        "{md}"
+    );
+
+    // The killed entry itself.
+    let text = entry_report(
+        &dir,
+        &EntrySelector {
+            node: 1,
+            entry: 1,
+            incarnation: Some(1),
+        },
+        Format::Text,
+    )
+    .unwrap();
+    let head = text.lines().next().unwrap();
+    assert!(
+        head.contains(&format!(
+            "its process died inside the CS (no exit_cs, no stop: killed), and node 1 started again at {}",
+            short(restart)
+        )),
+        "{text}"
+    );
+    let last: Vec<&str> = text.trim_end().lines().rev().take(3).collect();
+    assert!(
+        last[2].contains("  enter_cs  ")
+            && last[1].contains("  (killed)  ")
+            && last[0].contains("  start  "),
+        "{text}"
+    );
 }

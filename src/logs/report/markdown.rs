@@ -9,7 +9,7 @@ use super::summary::Summary;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The story of one entry as a table, its detours in bold.
+/// The story of one entry as a table, its detours, kills and restarts in bold.
 pub(super) fn story(story: &Story) -> String {
     let mut out = format!("**{}**\n\n", md_escape(&story.headline()));
     out.push_str("| # | time | node | event | msg | from → to | lamport | note |\n");
@@ -20,8 +20,8 @@ pub(super) fn story(story: &Story) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let c = md_escape(c);
-                // Detours stand out in the msg and note cells.
-                if step.detour && (i == 4 || i == 7) && !c.is_empty() {
+                // Detours, kills and restarts stand out in the msg and note cells.
+                if step.stands_out && (i == 4 || i == 7) && !c.is_empty() {
                     format!("**{c}**")
                 } else {
                     c

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// The story of one entry as a sequence diagram: one participant per node that appears, one
-/// arrow per message sent, a note for each other line.
+/// arrow per message sent, a note for each other line (kills, restarts and re-votes included).
 pub(super) fn story(story: &Story) -> String {
     let mut nodes: BTreeSet<NodeId> = BTreeSet::from([story.node]);
     for s in &story.steps {
@@ -60,8 +60,39 @@ pub(super) fn story(story: &Story) -> String {
                     story.wait_ms
                 );
             }
-            Ev::Revote { what, .. } => {
+            Ev::Revote { what, req: r, .. } if r.ts == story.req.ts && r.node == story.node => {
                 let _ = writeln!(out, "    Note over N{at}: re-vote, {what}");
+            }
+            Ev::Revote { what, req: r, .. } => {
+                let _ = writeln!(
+                    out,
+                    "    Note over N{at}: re-vote, {what} ({},{}) of incarnation {}",
+                    r.ts, r.node, r.inc
+                );
+            }
+            Ev::Killed { inc, .. } => {
+                let _ = writeln!(
+                    out,
+                    "    Note over N{at}: incarnation {inc} killed (no stop line)"
+                );
+            }
+            Ev::Start { inc } => {
+                let _ = writeln!(
+                    out,
+                    "    Note over N{at}: starts again as incarnation {inc}"
+                );
+            }
+            Ev::Stop => {
+                let _ = writeln!(out, "    Note over N{at}: stops cleanly");
+            }
+            Ev::PeerDown { peer, .. } => {
+                let _ = writeln!(out, "    Note over N{at}: link to N{peer} down");
+            }
+            Ev::PeerIncarnation { peer, inc } => {
+                let _ = writeln!(
+                    out,
+                    "    Note over N{at}: hears N{peer} is incarnation {inc}"
+                );
             }
             Ev::InquiryDeferred { voter, .. } => {
                 let _ = writeln!(
@@ -75,7 +106,7 @@ pub(super) fn story(story: &Story) -> String {
                     "    Note over N{at}: ignores a stale {msg} from N{from}"
                 );
             }
-            Ev::Start { .. } => {}
+            Ev::ExitCs { .. } => {}
         }
     }
     out

@@ -6,7 +6,8 @@
 //! * **One entry** ([`entry_report`]): every message about the request that let node N into its
 //!   K-th CS entry, as both the sender's `send` line and the receiver's `recv` line, from every
 //!   `node-<id>.log`, ending at the `enter_cs` line; with the votes, the FAILED / INQUIRE /
-//!   YIELD detours, re-votes and the wait.
+//!   YIELD detours, re-votes and the wait, and the kills and restarts that freed a vote it
+//!   waited for (or, for an entry whose process died inside the CS, that death).
 //! * **The whole run** ([`summary_report`]): entries, waits and messages per node and overall,
 //!   re-votes and restarts.
 //!
@@ -14,7 +15,8 @@
 //!
 //! * `node_logs`: lists the `node-<id>.log` files and reads the lines a report uses;
 //! * `select`: finds the `enter_cs` line an [`EntrySelector`] names;
-//! * `story`: which lines led to that entry, in causal order, and what each one means;
+//! * `story`: which lines led to that entry (kills and re-votes included), in causal order,
+//!   and what each one means;
 //! * `summary`: the per-node counts of the whole run;
 //! * `text`, `markdown`, `mermaid`: one renderer per [`Format`];
 //! * `wording`: how lists, entry ranges and times are written in every report.
@@ -33,6 +35,8 @@ mod test_logs;
 mod text;
 mod wording;
 
+use crate::logdir;
+use crate::logs::cslog;
 use maekawa_core::id::NodeId;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -141,7 +145,9 @@ pub enum ReportError {
     MermaidSummary,
 }
 
-/// The story of one CS entry, printed in `format`. Reads every `node-<id>.log` in `log_dir`.
+/// The story of one CS entry, printed in `format`. Reads every `node-<id>.log` in `log_dir`,
+/// and `critical_section.log` when it is there (only to tell a process that died inside the CS
+/// from one whose log lost its `exit_cs` line).
 pub fn entry_report(
     log_dir: &Path,
     sel: &EntrySelector,
@@ -156,7 +162,10 @@ pub fn entry_report(
         });
     }
     let logs = node_logs::read_all(&paths)?;
-    let story = Story::build(&logs, sel)?;
+    // The CS log only settles how a CS ended when the node log lost its last lines: without it
+    // (or if it cannot be read) the node logs alone tell the story.
+    let cs = cslog::read_cs_log(&logdir::cs_log(log_dir)).ok();
+    let story = Story::build(&logs, sel, cs.as_deref())?;
     Ok(match format {
         Format::Text => text::story(&story),
         Format::Markdown => markdown::story(&story),

@@ -34,6 +34,17 @@ pub(super) enum Dir {
 pub(super) enum Ev {
     /// `start`: a new process (incarnation) of the node.
     Start { inc: u64 },
+    /// `stop`: the process is stopping cleanly (SIGTERM/SIGINT); a process whose log ends
+    /// without it, or has a later `start` instead, was killed (README.md, "Kill and restart").
+    Stop,
+    /// Not a line of any log: made by the story where process `inc` ended without a `stop`
+    /// line (killed), at the time of its last line. The row a reader needs to see the kill,
+    /// which no process can log.
+    Killed { inc: u64 },
+    /// `peer_down`: the link to `peer` broke (the first sign a voter has that `peer` died).
+    PeerDown { peer: NodeId, reason: String },
+    /// `peer_incarnation`: `peer` opened a link as incarnation `inc`; re-voting follows.
+    PeerIncarnation { peer: NodeId, inc: u64 },
     /// `request_cs`: the node asks for the CS with request (`ts`, `node`).
     RequestCs { ts: u64, node: NodeId },
     /// `enter_cs`: the node's `entry`-th entry, with the request, the votes and the wait.
@@ -43,6 +54,8 @@ pub(super) enum Ev {
         votes: Vec<NodeId>,
         wait_ms: f64,
     },
+    /// `exit_cs`: the node left its `entry`-th entry.
+    ExitCs { entry: u64 },
     /// `send` or `recv` of one protocol message about request `req`.
     Msg {
         dir: Dir,
@@ -99,6 +112,9 @@ pub(super) struct NodeLog {
     pub(super) path: PathBuf,
     /// Its lines, in log order.
     pub(super) lines: Vec<Line>,
+    /// Per process (incarnation; `None` before the first `start`), the time and event of its
+    /// last line of any kind: where a killed process stopped writing, which the story shows.
+    pub(super) last_line: BTreeMap<Option<u64>, (String, String)>,
 }
 
 /// `node-<id>.log` files of `dir`, by node id: listed before any is read, so that a wrong
@@ -134,6 +150,7 @@ fn read_node_log(node: NodeId, path: &Path) -> Result<NodeLog, ReportError> {
 
 fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, ReportError> {
     let mut lines = Vec::new();
+    let mut last_line = BTreeMap::new();
     let mut inc = None;
     // The last line may still be being written by a running node: `json_objects` leaves it.
     for (line, obj) in reader::json_objects(text) {
@@ -146,12 +163,31 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;
         };
+        let time = obj
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if event == "start" {
+            inc = Some(f.u64("incarnation")?);
+        }
+        last_line.insert(inc, (time.clone(), event.to_string()));
         let ev = match event {
-            "start" => {
-                let i = f.u64("incarnation")?;
-                inc = Some(i);
-                Ev::Start { inc: i }
-            }
+            "start" => Ev::Start {
+                inc: f.u64("incarnation")?,
+            },
+            "stop" => Ev::Stop,
+            "peer_down" => Ev::PeerDown {
+                peer: f.node("peer")?,
+                reason: f.str("reason").unwrap_or("").to_string(),
+            },
+            "peer_incarnation" => Ev::PeerIncarnation {
+                peer: f.node("peer")?,
+                inc: f.u64("incarnation")?,
+            },
+            "exit_cs" => Ev::ExitCs {
+                entry: f.u64("entry")?,
+            },
             "request_cs" => Ev::RequestCs {
                 ts: f.u64("req_ts")?,
                 node: f.node("req_node")?,
@@ -194,11 +230,6 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
             },
             _ => continue,
         };
-        let time = obj
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
         lines.push(Line {
             node,
             time,
@@ -210,6 +241,7 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
         node,
         path: path.to_path_buf(),
         lines,
+        last_line,
     })
 }
 

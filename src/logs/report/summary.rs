@@ -1,6 +1,10 @@
 //! The summary of a whole run: per node and overall, entries, waits, messages sent by type,
 //! messages per entry, re-votes and restarts, counted from the node logs.
 //!
+//! A restart is told apart from a clean stop and start as `maekawa check` tells them: a process
+//! that logged `stop` before the node's next `start` stopped cleanly; one that did not was
+//! killed (or crashed). Only the second counts as a restart (after a kill).
+//!
 //! It gives its facts as table cells (a headline, a header, one row per node plus `all`, and a
 //! legend), which the text and Markdown renderers lay out; it never chooses a format itself,
 //! and it only counts the lines `node_logs` read.
@@ -27,7 +31,10 @@ struct NodeStats {
     to_itself: u64,
     /// Network messages about this node's requests, whoever sent them.
     about_own: u64,
-    starts: u64,
+    /// `start` lines after a process that logged no `stop`: restarts after a kill.
+    kills: u64,
+    /// `start` lines after a process that logged `stop`: clean stops and starts.
+    clean_restarts: u64,
     revotes: BTreeMap<String, u64>,
 }
 
@@ -48,9 +55,19 @@ impl Summary {
         let mut about: BTreeMap<NodeId, u64> = BTreeMap::new();
         for log in logs {
             let s = nodes.get_mut(&log.node).expect("one entry per log");
+            // Whether a process has started yet, and whether the current one logged `stop`.
+            let (mut started, mut stopped) = (false, false);
             for line in &log.lines {
                 match &line.ev {
-                    Ev::Start { .. } => s.starts += 1,
+                    Ev::Start { .. } => {
+                        if started && stopped {
+                            s.clean_restarts += 1;
+                        } else if started {
+                            s.kills += 1;
+                        }
+                        (started, stopped) = (true, false);
+                    }
+                    Ev::Stop => stopped = true,
                     Ev::EnterCs { wait_ms, .. } => {
                         s.entries += 1;
                         s.wait_sum += wait_ms;
@@ -97,7 +114,16 @@ impl Summary {
             .map(String::from)
             .to_vec();
         h.extend(self.types.iter().cloned());
-        h.extend(["to itself", "msgs/entry", "restarts", "re-votes"].map(String::from));
+        h.extend(
+            [
+                "to itself",
+                "msgs/entry",
+                "restarts",
+                "clean restarts",
+                "re-votes",
+            ]
+            .map(String::from),
+        );
         h
     }
 
@@ -126,8 +152,14 @@ impl Summary {
         } else {
             format!("{:.2}", about as f64 / entries as f64)
         });
-        let restarts: u64 = stats.iter().map(|s| s.starts.saturating_sub(1)).sum();
-        row.push(restarts.to_string());
+        row.push(stats.iter().map(|s| s.kills).sum::<u64>().to_string());
+        row.push(
+            stats
+                .iter()
+                .map(|s| s.clean_restarts)
+                .sum::<u64>()
+                .to_string(),
+        );
         row.push(
             stats
                 .iter()
@@ -154,18 +186,21 @@ impl Summary {
     pub(super) fn headline(&self, dir: &Path) -> String {
         let entries: u64 = self.nodes.values().map(|s| s.entries).sum();
         let network: u64 = self.nodes.values().flat_map(|s| s.sent.values()).sum();
-        let restarts: u64 = self
-            .nodes
-            .values()
-            .map(|s| s.starts.saturating_sub(1))
-            .sum();
+        let restarts: u64 = self.nodes.values().map(|s| s.kills).sum();
+        let clean: u64 = self.nodes.values().map(|s| s.clean_restarts).sum();
+        // Said only when there were any, after the rest (the line reads as before otherwise).
+        let clean = if clean == 0 {
+            String::new()
+        } else {
+            format!("; {clean} clean restarts (stop, then start)")
+        };
         let per_entry = if entries == 0 {
             String::new()
         } else {
             format!(" ({:.2} per entry)", network as f64 / entries as f64)
         };
         format!(
-            "run in {}: {} nodes, {entries} CS entries, {network} network messages{per_entry}, {restarts} restarts, re-votes: {}",
+            "run in {}: {} nodes, {entries} CS entries, {network} network messages{per_entry}, {restarts} restarts, re-votes: {}{clean}",
             dir.display(),
             self.nodes.len(),
             self.revotes()
@@ -191,12 +226,12 @@ impl Summary {
     }
 
     /// What each column counts, printed under the table.
-    pub(super) const LEGEND: &'static str = "Request..Sync: network messages the node sent (to another node), by type; to itself: messages a node sent to itself (no network); msgs/entry: network messages about the node's own requests, whoever sent them, per entry (3(|Q|-1) without contention); restarts: start lines minus one; re-votes: revote lines the node wrote";
+    pub(super) const LEGEND: &'static str = "Request..Sync: network messages the node sent (to another node), by type; to itself: messages a node sent to itself (no network); msgs/entry: network messages about the node's own requests, whoever sent them, per entry (3(|Q|-1) without contention); restarts: starts after a process that logged no stop (a kill or a crash); clean restarts: starts after a process that logged stop (a clean stop, then a start); re-votes: revote lines the node wrote";
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::logs::report::test_logs::restarted;
+    use crate::logs::report::test_logs::{holder_and_waiter, restarted, HolderEnd};
     use crate::logs::report::{summary_report, Format, ReportError};
 
     #[test]
@@ -208,11 +243,11 @@ mod tests {
         assert_eq!(
             table,
             [
-                "| node | entries | mean wait ms | max wait ms | Request | Grant | Failed | Inquire | Yield | Release | Sync | to itself | msgs/entry | restarts | re-votes |",
-                "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-                "| 0 | 0 | - | - | 0 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | - | 0 | 1 |",
-                "| 1 | 2 | 1.500 | 2.000 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2.00 | 1 | 0 |",
-                "| all | 2 | 1.500 | 2.000 | 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 2.00 | 1 | 1 |",
+                "| node | entries | mean wait ms | max wait ms | Request | Grant | Failed | Inquire | Yield | Release | Sync | to itself | msgs/entry | restarts | clean restarts | re-votes |",
+                "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+                "| 0 | 0 | - | - | 0 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | - | 0 | 0 | 1 |",
+                "| 1 | 2 | 1.500 | 2.000 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2.00 | 1 | 0 | 0 |",
+                "| all | 2 | 1.500 | 2.000 | 2 | 2 | 0 | 0 | 0 | 0 | 0 | 0 | 2.00 | 1 | 0 | 1 |",
             ],
             "{md}"
         );
@@ -228,5 +263,35 @@ mod tests {
         let err = summary_report(dir.path(), Format::Mermaid).unwrap_err();
         assert!(matches!(err, ReportError::MermaidSummary));
         assert!(err.to_string().contains("add --node N --entry K"), "{err}");
+    }
+
+    /// Issue 12, item 4: node 1 stopped cleanly (`stop`) and started again: no restart after a
+    /// kill, one clean restart; killed instead, it is the other way round.
+    #[test]
+    fn a_clean_stop_and_start_is_not_counted_as_a_restart() {
+        let row = |md: &str, node: &str| -> Vec<String> {
+            let line = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {node} |")))
+                .unwrap_or_else(|| panic!("no row {node} in {md}"))
+                .to_string();
+            // restarts and clean restarts: the 3rd and 2nd cells from the end.
+            let cells: Vec<String> = line.split(" | ").map(str::to_string).collect();
+            cells[cells.len() - 3..cells.len() - 1].to_vec()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        holder_and_waiter(dir.path(), HolderEnd::Stopped);
+        let md = summary_report(dir.path(), Format::Markdown).unwrap();
+        assert_eq!(row(&md, "1"), ["0", "1"], "{md}");
+        assert_eq!(row(&md, "all"), ["0", "1"], "{md}");
+        assert!(
+            md.contains("0 restarts, re-votes: none; 1 clean restarts (stop, then start)**"),
+            "{md}"
+        );
+
+        holder_and_waiter(dir.path(), HolderEnd::Killed);
+        let md = summary_report(dir.path(), Format::Markdown).unwrap();
+        assert_eq!(row(&md, "1"), ["1", "0"], "{md}");
+        assert!(md.contains("1 restarts, re-votes: freed 2**"), "{md}");
     }
 }
