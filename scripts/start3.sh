@@ -15,13 +15,20 @@ done
 # Any node still running in this log directory, with a PID file or not (started by hand, or an
 # id no longer in the cluster file), holds its node-<id>.lock (src/daemon/proclock.rs). Moving a
 # run's journals while one of its nodes lives would make its votes vanish: refuse instead.
+# With flock(1), the locks stay taken by this script until the old run has moved: a node that
+# starts in between finds its lock held and refuses, instead of writing into moved files.
 shopt -s nullglob
+taken=()
 for lock in "$LOG_DIR"/node-*.lock; do
   held=""
   if command -v flock >/dev/null 2>&1; then
-    rc=0
-    flock --nonblock --conflict-exit-code 75 "$lock" true 2>/dev/null || rc=$?
-    [ "$rc" -eq 75 ] && held=1
+    exec {fd}<"$lock"
+    if flock --nonblock "$fd"; then
+      taken+=("$fd")
+    else
+      exec {fd}<&-
+      held=1
+    fi
   else
     # No flock(1): trust the PID the holder wrote into the file.
     holder="$(cat "$lock" 2>/dev/null || true)"
@@ -57,6 +64,9 @@ if [ ${#old[@]} -gt 0 ]; then
   mv -- "${old[@]}" "$dest/"
   echo "previous run moved to $dest/ (${#old[@]} files; check it with: $BIN check --log-dir $dest --config $CONFIG)"
 fi
+for fd in "${taken[@]}"; do
+  exec {fd}<&-
+done
 
 for id in $ids; do
   SKIP_BUILD=1 "$(dirname "$0")/start-node.sh" "$id"

@@ -692,6 +692,18 @@ impl ShellCommands {
                 }
                 Tok::Word(_) if word_list || !command_here => {}
                 Tok::Word(w) if prefix && w.starts_with('-') => command_here = false,
+                // `exec {fd}<file`: a redirection to a new descriptor, not a command.
+                Tok::Word(w)
+                    if prefix
+                        && w.len() > 2
+                        && w.starts_with('{')
+                        && w.ends_with('}')
+                        && w[1..w.len() - 1]
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    command_here = false
+                }
                 Tok::Word(w) => match w.as_str() {
                     "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "{"
                     | "time" => {}

@@ -144,8 +144,11 @@ where
 
     tokio::pin!(shutdown);
     let mut control_open = true;
-    // Each batch's lines are written together by `flush` (see `node_log`).
+    // Each batch's lines are written together by `flush` (see `node_log`). If this returns
+    // early with an error (or a panic unwinds it), the lines still held describe messages that
+    // never left: `unsent` throws them away rather than let the log guard write them.
     node_log::hold_lines();
+    let unsent = DiscardHeldLines;
     loop {
         let think = driver.think_until;
         let hold = driver.hold_until;
@@ -192,8 +195,18 @@ where
         return Err(NodeError::Serve(e.to_string()));
     }
     info!(event = "stop", entries, flushed);
+    std::mem::forget(unsent);
     node_log::write_held_lines();
     Ok(entries)
+}
+
+/// Throws away the held log lines when dropped: see its use in [`run`].
+struct DiscardHeldLines;
+
+impl Drop for DiscardHeldLines {
+    fn drop(&mut self) {
+        node_log::discard_held_lines();
+    }
 }
 
 /// A deadline already reached is ready at once: tokio's timer wheel only fires on its next

@@ -150,6 +150,15 @@ pub fn write_held_lines_restamped() {
     }
 }
 
+/// Throws away the held lines of the global log. For a driver that fails in the middle of a
+/// batch: its held lines include `send` lines of messages that will never leave now, and a
+/// log must not claim they did (what was already written stays).
+pub fn discard_held_lines() {
+    if let Some(sink) = GLOBAL_SINK.get() {
+        sink.discard_held();
+    }
+}
+
 /// Returned by [`init`]; dropping it writes the lines still held.
 #[derive(Debug)]
 #[must_use = "dropping the guard at once would only write the held lines early"]
@@ -216,6 +225,11 @@ impl LineSink {
             let _ = out.write_all(buf);
             buf.clear();
         }
+    }
+
+    /// Drops the held lines unwritten; later lines are still held.
+    pub fn discard_held(&self) {
+        self.state().buf.clear();
     }
 
     /// The length of what is held now: a place between two lines.
@@ -626,6 +640,14 @@ mod tests {
             )
         );
         assert_eq!(sink.mark(), 0, "nothing is left held");
+        w.write_all(late.as_bytes()).unwrap();
+        sink.discard_held();
+        sink.write_held();
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            text,
+            "discarded lines are never written"
+        );
     }
 
     #[test]
