@@ -231,9 +231,10 @@ fn write_config(path: &Path, n: usize) -> Result<(), BenchError> {
 /// `n` loopback ports that were free a moment ago, below the kernel's ephemeral range
 /// (`ip_local_port_range`, 32768–60999 by default): a port from that range can be taken by an
 /// outgoing connection of a daemon that starts first, before the daemon it was meant for binds
-/// it. The search starts at a place that depends on the PID and the clock, so benchmarks
-/// running at the same time rarely try the same ports.
-fn free_ports(n: usize) -> Result<Vec<u16>, BenchError> {
+/// it. The search starts at a place that depends on the PID and the clock, so benchmarks (and
+/// the process tests, which take their ports here too) running at the same time rarely try the
+/// same ports.
+pub fn free_ports(n: usize) -> Result<Vec<u16>, BenchError> {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())

@@ -8,33 +8,11 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maekawa");
 
-/// Ports that were free a moment ago and lie below the kernel's ephemeral range
-/// (`ip_local_port_range`, 32768–60999 by default), so that no outgoing connection of a
-/// process running at the same time can be given one before a daemon binds it. The search
-/// starts at a place that depends on the PID and the clock, so tests running at the same time
-/// rarely try the same ports.
+/// Ports that were free a moment ago, below the kernel's ephemeral range, so that no outgoing
+/// connection of a process running at the same time can be given one before a daemon binds it
+/// (the same choice `maekawa bench` makes).
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (first, last) = (10_000u16, low.saturating_sub(1).max(10_001));
-    let span = u32::from(last - first) + 1;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let start = (std::process::id().wrapping_mul(7919) ^ nanos) % span;
-    let mut ports = Vec::new();
-    for i in 0..span {
-        let port = first + ((start + i) % span) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            ports.push(port);
-            if ports.len() == n {
-                return ports;
-            }
-        }
-    }
-    panic!("fewer than {n} free ports in {first}..={last}");
+    maekawa::bench::free_ports(n).expect("free loopback ports below the ephemeral range")
 }
 
 /// Writes a quorums.json for `n` nodes on free loopback ports ([`free_ports`]).
