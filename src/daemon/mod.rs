@@ -18,7 +18,7 @@ pub mod node_log;
 pub mod proclock;
 pub mod settings;
 pub mod transport;
-mod wire;
+pub(crate) mod wire;
 
 pub use driver::{run, NodeError};
 pub use settings::{MsRange, NodeSettings, Workload};

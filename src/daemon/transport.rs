@@ -272,6 +272,7 @@ async fn connect_and_stream(
             from: id.me.0,
             to: id.peer.0,
             incarnation: id.incarnation,
+            token: 0,
         })),
     };
     let gone = |_| "stream closed".to_string();
@@ -282,7 +283,7 @@ async fn connect_and_stream(
         .map_err(|s| s.message().to_string())?;
     let mut acks = response.into_inner();
     for env in unacked.iter() {
-        frames.send(frame(*env)).await.map_err(gone)?;
+        frames.send(frame(env.clone())).await.map_err(gone)?;
     }
     *was_up = true;
     *backoff = MIN_BACKOFF;
@@ -305,7 +306,7 @@ async fn connect_and_stream(
                 Some(msg) => {
                     let env = to_envelope(*next_seq, &msg);
                     *next_seq += 1;
-                    unacked.push_back(env);
+                    unacked.push_back(env.clone());
                     frames.send(frame(env)).await.map_err(gone)?;
                 }
                 None => *outbox_open = false,
@@ -340,6 +341,8 @@ fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
         req_inc: msg.req.inc,
         holds_grant: msg.holds_grant,
         to_inc: msg.to_inc,
+        lock: String::new(),
+        token: 0,
     }
 }
 
