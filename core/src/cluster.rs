@@ -7,7 +7,8 @@
 //! No randomness, no clock, no I/O here.
 
 use crate::id::{NodeId, RequestId};
-use crate::protocol::{Action, Message, Node, Options, Phase};
+use crate::member::{LockAction, LockName, Member};
+use crate::protocol::{Action, Message, Options, Phase};
 use crate::quorum::QuorumSystem;
 use std::collections::VecDeque;
 use std::fmt;
@@ -23,9 +24,9 @@ pub enum Step {
         /// Receiver.
         to: NodeId,
     },
-    /// The node decides it wants the CS.
+    /// The node decides it wants the CS: the next lock of its plan.
     Request(NodeId),
-    /// The node leaves the CS.
+    /// The node leaves the CS of the lock it holds.
     Exit(NodeId),
     /// `kill -9` of the node and its restart as a new incarnation: its volatile state is lost,
     /// its journal (the voter lock) is kept. Messages in flight *to* it are either all
@@ -75,16 +76,18 @@ pub struct StepEffect {
     /// The request that entered the CS during this step, if any (self-messages handled within
     /// the step can let the node in).
     pub entered: Option<RequestId>,
+    /// The lock (an index into [`Cluster::lock_names`]) and fencing token of that entry.
+    pub entered_lock: Option<(usize, u64)>,
 }
 
 /// What travels on a link: a protocol message, or the transport's Hello that opens a link
 /// from a (new) incarnation of the sender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Item {
-    /// A protocol message.
-    Msg(Message),
-    /// The sender is this incarnation.
-    Hello(u64),
+    /// A protocol message about the lock with this index in [`Cluster::lock_names`].
+    Msg(u8, Message),
+    /// The sender is this incarnation, with this token floor.
+    Hello(u64, u64),
 }
 
 /// Crash-related settings of a cluster.
@@ -95,6 +98,9 @@ pub struct CrashModel {
     /// Whether voters journal their lock (turned off only to show the checkers catch the
     /// double grant that follows).
     pub journal: bool,
+    /// Whether the token floor survives a restart (turned off only to show the checkers catch
+    /// the repeated token that follows).
+    pub journal_token: bool,
 }
 
 impl Default for CrashModel {
@@ -102,8 +108,16 @@ impl Default for CrashModel {
         CrashModel {
             crashes: 0,
             journal: true,
+            journal_token: true,
         }
     }
+}
+
+/// What a node's journal holds: its votes by lock, and its token floor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Journal {
+    votes: Vec<Option<RequestId>>,
+    floor: u64,
 }
 
 /// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
@@ -112,11 +126,19 @@ pub struct Cluster {
     // Shared until written (`Arc::make_mut`): a step changes one node and a few links, so the
     // explorer's copy of a state per transition copies little. Unique in the simulator, where
     // `make_mut` costs nothing.
-    nodes: Vec<Arc<Node>>,
+    nodes: Vec<Arc<Member>>,
     links: Vec<Arc<VecDeque<Item>>>,
+    /// Requests each node has yet to make.
     remaining: Vec<u32>,
-    /// Each voter's journaled lock.
-    journals: Vec<Option<RequestId>>,
+    /// Requests each node has made: its k-th request is for lock `(node + k) % locks`.
+    made: Vec<u32>,
+    names: Arc<[LockName]>,
+    /// The largest token of any entry so far, per lock.
+    max_token: Vec<Option<u64>>,
+    /// The first entry whose token was not larger than every earlier one of its lock.
+    token_error: Option<String>,
+    /// Each node's journal.
+    journals: Vec<Journal>,
     crash: CrashModel,
     /// Self-messages wait on the self-link like any other (more interleavings) instead of
     /// being handled within the step that sent them (what the daemon does).
@@ -141,26 +163,89 @@ impl Cluster {
         queued_self: bool,
         crash: CrashModel,
     ) -> Cluster {
+        Cluster::with_locks(n, requests, 1, options, queued_self, crash)
+    }
+
+    /// As [`Cluster::with_crashes`], with `locks` lock names (`a`, `b`, ...; just `cs` when
+    /// there is one). Node `i` asks for its locks in turn, starting with lock `i % locks`, one
+    /// at a time.
+    pub fn with_locks(
+        n: usize,
+        requests: u32,
+        locks: usize,
+        options: Options,
+        queued_self: bool,
+        crash: CrashModel,
+    ) -> Cluster {
+        assert!((1..=26).contains(&locks), "1 to 26 lock names");
         let ids: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
         let quorums = QuorumSystem::grid(&ids);
         let nodes = ids
             .iter()
             .map(|&id| {
-                let mut node = Node::with_options(id, quorums.quorum(id), options);
+                let mut node = Member::new(id, quorums.quorum(id), options);
                 for &peer in ids.iter().filter(|&&p| p != id) {
                     node.assume_peer(peer, 1);
                 }
                 Arc::new(node)
             })
             .collect();
+        let names: Vec<LockName> = if locks == 1 {
+            vec![LockName::from(LockName::CS)]
+        } else {
+            (0..locks)
+                .map(|i| LockName::from(((b'a' + i as u8) as char).to_string().as_str()))
+                .collect()
+        };
         Cluster {
             nodes,
             links: (0..n * n).map(|_| Arc::new(VecDeque::new())).collect(),
             remaining: vec![requests; n],
-            journals: vec![None; n],
+            made: vec![0; n],
+            names: names.into(),
+            max_token: vec![None; locks],
+            token_error: None,
+            journals: vec![
+                Journal {
+                    votes: vec![None; locks],
+                    floor: 0
+                };
+                n
+            ],
             crash,
             queued_self,
         }
+    }
+
+    /// The lock names, in index order.
+    pub fn lock_names(&self) -> &[LockName] {
+        &self.names
+    }
+
+    fn lock_index(&self, lock: &LockName) -> u8 {
+        self.names
+            .iter()
+            .position(|l| l == lock)
+            .expect("a lock of this cluster") as u8
+    }
+
+    /// The lock node `id` asks for next.
+    fn next_lock(&self, id: NodeId) -> &LockName {
+        let i = id.0 as usize + self.made[id.0 as usize] as usize;
+        &self.names[i % self.names.len()]
+    }
+
+    /// Where node `id` stands on the lock it is busy with (`Idle` when it is busy with none):
+    /// a node of this cluster asks for one lock at a time.
+    pub fn phase(&self, id: NodeId) -> Phase {
+        self.busy_lock(id).map_or(Phase::Idle, |(_, p)| p)
+    }
+
+    fn busy_lock(&self, id: NodeId) -> Option<(&LockName, Phase)> {
+        self.node(id)
+            .locks()
+            .map(|(l, n)| (l, n.phase()))
+            .find(|(_, p)| *p != Phase::Idle)
     }
 
     /// Number of nodes.
@@ -174,11 +259,11 @@ impl Cluster {
     }
 
     /// The core of node `id`.
-    pub fn node(&self, id: NodeId) -> &Node {
+    pub fn node(&self, id: NodeId) -> &Member {
         &self.nodes[id.0 as usize]
     }
 
-    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+    fn node_mut(&mut self, id: NodeId) -> &mut Member {
         Arc::make_mut(&mut self.nodes[id.0 as usize])
     }
 
@@ -214,7 +299,7 @@ impl Cluster {
             }
         }
         for node in &self.nodes {
-            match node.phase() {
+            match self.phase(node.id()) {
                 Phase::Idle if self.remaining[node.id().0 as usize] > 0 => {
                     out.push(Step::Request(node.id()))
                 }
@@ -242,18 +327,35 @@ impl Cluster {
         self.crash.crashes
     }
 
-    fn crash_restart(&mut self, c: NodeId, keep_inbound: bool, keep_outbound: bool) -> Vec<Action> {
+    fn crash_restart(
+        &mut self,
+        c: NodeId,
+        keep_inbound: bool,
+        keep_outbound: bool,
+    ) -> Vec<LockAction> {
         self.crash.crashes -= 1;
         let n = self.nodes.len();
         let old = self.node(c);
         let (quorum, options, incarnation) =
             (old.quorum().to_vec(), old.options(), old.incarnation());
-        let lock = if self.crash.journal {
-            self.journals[c.0 as usize]
+        let journal = &self.journals[c.0 as usize];
+        let votes: Vec<(LockName, RequestId)> = if self.crash.journal {
+            journal
+                .votes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|r| (self.names[i].clone(), r)))
+                .collect()
         } else {
-            None
+            Vec::new()
         };
-        let (restored, actions) = Node::restore(c, &quorum, incarnation + 1, lock, options);
+        let floor = if self.crash.journal_token {
+            journal.floor
+        } else {
+            0
+        };
+        let (restored, actions) =
+            Member::restore(c, &quorum, incarnation + 1, &votes, floor, options);
         self.nodes[c.0 as usize] = Arc::new(restored);
         for x in 0..n as u32 {
             let x = NodeId(x);
@@ -266,13 +368,15 @@ impl Cluster {
             if !keep_inbound {
                 inbound.clear();
             }
-            inbound.push_front(Item::Hello(self.nodes[x.0 as usize].incarnation()));
+            let peer = &self.nodes[x.0 as usize];
+            inbound.push_front(Item::Hello(peer.incarnation(), peer.floor()));
             let outbound = Arc::make_mut(&mut self.links[from_c]);
             if !keep_outbound {
                 outbound.clear();
             }
-            outbound.push_back(Item::Hello(incarnation + 1));
+            outbound.push_back(Item::Hello(incarnation + 1, floor));
         }
+        // The restored votes' Resyncs were sent by the new process: they follow its Hellos.
         actions
     }
 
@@ -286,11 +390,14 @@ impl Cluster {
                     .pop_front()
                     .expect("deliver on an empty link");
                 match item {
-                    Item::Msg(msg) => {
+                    Item::Msg(lock, msg) => {
                         effect.delivered = Some(msg);
-                        (to, self.node_mut(to).handle(from, msg))
+                        let lock = self.names[lock as usize].clone();
+                        (to, self.node_mut(to).handle(from, &lock, msg))
                     }
-                    Item::Hello(inc) => (to, self.node_mut(to).peer_incarnation(from, inc)),
+                    Item::Hello(inc, floor) => {
+                        (to, self.node_mut(to).peer_incarnation(from, inc, floor))
+                    }
                 }
             }
             Step::Crash {
@@ -300,42 +407,58 @@ impl Cluster {
             } => (node, self.crash_restart(node, keep_inbound, keep_outbound)),
             Step::Request(id) => {
                 self.remaining[id.0 as usize] -= 1;
+                let lock = self.next_lock(id).clone();
+                self.made[id.0 as usize] += 1;
                 let actions = self
                     .node_mut(id)
-                    .request_cs()
+                    .request_cs(&lock)
                     .expect("request from an idle node");
                 (id, actions)
             }
-            Step::Exit(id) => (
-                id,
-                self.node_mut(id)
-                    .exit_cs()
-                    .expect("exit from a node in the CS"),
-            ),
+            Step::Exit(id) => {
+                let (lock, _) = self.busy_lock(id).expect("exit from a node in the CS");
+                let lock = lock.clone();
+                (
+                    id,
+                    self.node_mut(id)
+                        .exit_cs(&lock)
+                        .expect("exit from a node in the CS"),
+                )
+            }
         };
-        let mut local: VecDeque<Message> = VecDeque::new();
+        let mut local: VecDeque<(u8, Message)> = VecDeque::new();
         let mut actions = actions;
         loop {
-            for action in actions {
+            for LockAction { lock, action } in actions {
+                let ix = self.lock_index(&lock);
                 match action {
                     Action::Send { to, msg } => {
                         effect.sent.push((to, msg));
                         if to == actor && !self.queued_self {
-                            local.push_back(msg);
+                            local.push_back((ix, msg));
                         } else {
                             let i = self.link_index(actor, to);
-                            Arc::make_mut(&mut self.links[i]).push_back(Item::Msg(msg));
+                            Arc::make_mut(&mut self.links[i]).push_back(Item::Msg(ix, msg));
                         }
                     }
-                    Action::EnterCs { req, .. } => effect.entered = Some(req),
-                    Action::Persist { lock } => self.journals[actor.0 as usize] = lock,
+                    Action::EnterCs { req, token, .. } => {
+                        effect.entered = Some(req);
+                        effect.entered_lock = Some((ix as usize, token));
+                        self.entered(ix as usize, req, token);
+                    }
+                    Action::Persist { lock, floor } => {
+                        let journal = &mut self.journals[actor.0 as usize];
+                        journal.votes[ix as usize] = lock;
+                        journal.floor = floor;
+                    }
                     Action::Log(_) => {}
                 }
             }
             match local.pop_front() {
-                Some(msg) => {
+                Some((ix, msg)) => {
                     effect.handled_locally.push(msg);
-                    actions = self.node_mut(actor).handle(actor, msg);
+                    let lock = self.names[ix as usize].clone();
+                    actions = self.node_mut(actor).handle(actor, &lock, msg);
                 }
                 None => break,
             }
@@ -343,20 +466,48 @@ impl Cluster {
         effect
     }
 
+    /// Fencing tokens: every entry of a lock has a larger token than every earlier entry of it
+    /// (entries of one lock never overlap, so "earlier" is "ended before this one began").
+    fn entered(&mut self, lock: usize, req: RequestId, token: u64) {
+        if let Some(max) = self.max_token[lock] {
+            if token <= max && self.token_error.is_none() {
+                self.token_error = Some(format!(
+                    "{req} entered lock {} with token {token}, but an earlier entry had token {max}",
+                    self.names[lock]
+                ));
+            }
+        }
+        self.max_token[lock] = Some(self.max_token[lock].map_or(token, |m| m.max(token)));
+    }
+
     /// PROTOCOL.md's safety invariants, checked on the current state: at most one node in the
     /// CS; a node in the CS holds a grant from its whole quorum; every grant a requester counts
     /// is the voter's current lock (so no vote is held by two requests).
     pub fn check_safety(&self) -> Result<(), String> {
+        if let Some(e) = &self.token_error {
+            return Err(e.clone());
+        }
+        for name in self.names.iter() {
+            self.check_lock_safety(name)
+                .map_err(|e| format!("lock {name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn check_lock_safety(&self, name: &LockName) -> Result<(), String> {
         let in_cs: Vec<NodeId> = self
             .nodes
             .iter()
-            .filter(|n| matches!(n.phase(), Phase::InCs(_)))
+            .filter(|n| matches!(n.phase(name.as_str()), Phase::InCs(_)))
             .map(|n| n.id())
             .collect();
         if in_cs.len() > 1 {
             return Err(format!("nodes {in_cs:?} are in the CS at the same time"));
         }
-        for node in &self.nodes {
+        for member in &self.nodes {
+            let Some(node) = member.lock(name.as_str()) else {
+                continue;
+            };
             let req = match node.phase() {
                 Phase::Idle => continue,
                 Phase::Wanting(r) => r,
@@ -373,7 +524,10 @@ impl Cluster {
                 }
             };
             for &v in &node.requester().granted {
-                let lock = self.node(v).voter().lock;
+                let lock = self
+                    .node(v)
+                    .lock(name.as_str())
+                    .and_then(|n| n.voter().lock);
                 if lock != Some(req) {
                     return Err(format!(
                         "node {} counts voter {v}'s grant for {req}, but voter {v} is locked by {lock:?}",
@@ -390,16 +544,17 @@ impl Cluster {
     pub fn is_finished(&self) -> bool {
         self.in_flight() == 0
             && self.remaining.iter().all(|&r| r == 0)
-            && self.nodes.iter().all(|n| n.phase() == Phase::Idle)
+            && self.nodes.iter().all(|n| self.phase(n.id()) == Phase::Idle)
     }
 
     /// The end-of-run check: when quiet, every voter is unlocked with an empty queue.
     pub fn check_no_vote_leak(&self) -> Result<(), String> {
-        for node in &self.nodes {
-            let v = node.voter();
-            if v.lock.is_some() || !v.queue.is_empty() || !v.told_failed.is_empty() {
+        for member in &self.nodes {
+            // A lock's state is dropped when quiet: any lock still in use is a leak.
+            if let Some((name, node)) = member.locks().next() {
+                let v = node.voter();
                 return Err(format!(
-                    "vote leak at voter {}: lock {:?}, queue {:?}",
+                    "vote leak at voter {} on lock {name}: lock {:?}, queue {:?}",
                     node.id(),
                     v.lock,
                     v.queue
@@ -412,10 +567,10 @@ impl Cluster {
     /// A one-line account of who waits for whom, for deadlock reports.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        for node in &self.nodes {
+        for (name, node) in self.nodes.iter().flat_map(|m| m.locks()) {
             let v = node.voter();
             parts.push(format!(
-                "node {}: {:?} granted {:?} failed {:?} yielded {:?} deferred {:?} | lock {:?} queue {:?}",
+                "node {} lock {name}: {:?} granted {:?} failed {:?} yielded {:?} deferred {:?} | lock {:?} queue {:?}",
                 node.id(),
                 node.phase(),
                 node.requester().granted,

@@ -31,6 +31,8 @@ pub struct ExploreConfig {
     pub queued_self: bool,
     /// Crash-restarts allowed, and whether voters journal their lock.
     pub crash: CrashModel,
+    /// Lock names the nodes take turns asking for (1: just `cs`).
+    pub locks: usize,
 }
 
 /// What an exhaustive run covered.
@@ -134,9 +136,10 @@ struct Frame {
 
 /// Explores every reachable state; `Err` on the first violation found.
 pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>> {
-    let start = Cluster::with_crashes(
+    let start = Cluster::with_locks(
         cfg.nodes,
         cfg.requests,
+        cfg.locks,
         cfg.options,
         cfg.queued_self,
         cfg.crash,
@@ -220,9 +223,10 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
 /// Replays `path` from the initial state into one line per step, naming the message delivered
 /// and what it caused.
 fn replay(cfg: &ExploreConfig, path: &[Step]) -> Vec<String> {
-    let mut cluster = Cluster::with_crashes(
+    let mut cluster = Cluster::with_locks(
         cfg.nodes,
         cfg.requests,
+        cfg.locks,
         cfg.options,
         cfg.queued_self,
         cfg.crash,
@@ -242,8 +246,9 @@ fn replay(cfg: &ExploreConfig, path: &[Step]) -> Vec<String> {
                     .collect();
                 line.push_str(&format!("  => sends {}", sent.join(", ")));
             }
-            if let Some(r) = effect.entered {
-                line.push_str(&format!("  => ENTERS CS with {r}"));
+            if let (Some(r), Some((lock, token))) = (effect.entered, effect.entered_lock) {
+                let name = &cluster.lock_names()[lock];
+                line.push_str(&format!("  => ENTERS lock {name} with {r}, token {token}"));
             }
             line
         })

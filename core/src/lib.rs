@@ -13,6 +13,7 @@
 pub mod cluster;
 pub mod explore;
 pub mod id;
+pub mod member;
 pub mod protocol;
 pub mod quorum;
 pub mod sim;

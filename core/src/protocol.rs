@@ -32,11 +32,15 @@ pub enum MsgKind {
     /// Requester → voter, on every new link between two incarnations: the request I have now
     /// (`req.ts == 0`: none). The voter reconciles its lock and queue with it (re-voting).
     Sync,
+    /// Voter → requester, from a restarted voter whose journal gave it a vote for `req`: answer
+    /// with a `Sync` for this lock. Needed because a requester keeps no state for a lock it is
+    /// idle on ([`crate::member`]), so it would not otherwise know to send one.
+    Resync,
 }
 
 impl MsgKind {
     /// All kinds, in a fixed order (used for per-kind counters).
-    pub const ALL: [MsgKind; 7] = [
+    pub const ALL: [MsgKind; 8] = [
         MsgKind::Request,
         MsgKind::Grant,
         MsgKind::Failed,
@@ -44,6 +48,7 @@ impl MsgKind {
         MsgKind::Yield,
         MsgKind::Release,
         MsgKind::Sync,
+        MsgKind::Resync,
     ];
 
     /// Position in [`MsgKind::ALL`], for array-indexed counters.
@@ -61,6 +66,7 @@ impl MsgKind {
             MsgKind::Yield => "Yield",
             MsgKind::Release => "Release",
             MsgKind::Sync => "Sync",
+            MsgKind::Resync => "Resync",
         }
     }
 }
@@ -85,6 +91,9 @@ pub struct Message {
     /// In a `Sync` only: the receiver's incarnation it answers. A Sync meant for an earlier
     /// process of the receiver is stale (a fresh one follows) and is ignored.
     pub to_inc: u64,
+    /// The sender's token floor: no entry the sender knows of had a larger fencing token. The
+    /// receiver raises its own floor to it (DESIGN.md, "Fencing tokens").
+    pub token: u64,
 }
 
 impl Message {
@@ -97,11 +106,14 @@ impl Message {
 /// What the caller must do, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Make the voter's lock durable (write and fsync) before carrying out any later action:
-    /// a GRANT that follows must never leave before its lock is on disk.
+    /// Make the voter's lock and the token floor durable (write and fsync) before carrying out
+    /// any later action: a GRANT that follows must never leave before its lock is on disk, and
+    /// an entry's token must never be used before it is.
     Persist {
         /// The lock to record (`None`: unlocked).
         lock: Option<RequestId>,
+        /// The token floor to record (it only grows).
+        floor: u64,
     },
     /// Deliver `msg` to `to` (possibly this node itself).
     Send {
@@ -116,6 +128,8 @@ pub enum Action {
         req: RequestId,
         /// The voters whose grants let it in (its whole quorum), sorted.
         votes: Vec<NodeId>,
+        /// The fencing token of this entry: larger than every earlier entry's of this lock.
+        token: u64,
     },
     /// A decision worth a log line that sends nothing.
     Log(LogEvent),
@@ -189,12 +203,16 @@ pub struct Options {
     /// Sanders' rule: when a voter's lock changes, send FAILED to every lower-priority queued
     /// request that has not had one. Turning it off reintroduces Maekawa's original deadlock.
     pub lock_change_failed: bool,
+    /// A voter raises its token floor to the one a RELEASE carries. Turning it off lets the
+    /// next holder's token be no larger than the last one's.
+    pub release_carries_token: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             lock_change_failed: true,
+            release_carries_token: true,
         }
     }
 }
@@ -235,8 +253,10 @@ pub struct Node {
     incarnation: u64,
     quorum: Vec<NodeId>,
     /// The newest incarnation seen of each peer.
-    peers: BTreeMap<NodeId, u64>,
-    clock: u64,
+    pub(crate) peers: BTreeMap<NodeId, u64>,
+    pub(crate) clock: u64,
+    /// No entry this node knows of (its own included) had a larger fencing token.
+    pub(crate) floor: u64,
     phase: Phase,
     req: RequesterView,
     voter: VoterView,
@@ -260,6 +280,7 @@ impl Node {
             quorum,
             peers: BTreeMap::new(),
             clock: 0,
+            floor: 0,
             phase: Phase::Idle,
             req: RequesterView::default(),
             voter: VoterView::default(),
@@ -267,19 +288,22 @@ impl Node {
         }
     }
 
-    /// A node after a (re)start as incarnation `incarnation`, with the lock its journal kept.
-    /// Its requester side starts idle: a restarted node has lost its CS and its request. A
-    /// lock held by this node's own earlier incarnation is freed at once (that request is dead).
+    /// A node after a (re)start as incarnation `incarnation`, with the lock and token floor its
+    /// journal kept. Its requester side starts idle: a restarted node has lost its CS and its
+    /// request. A lock held by this node's own earlier incarnation is freed at once (that
+    /// request is dead).
     #[must_use = "the actions must be carried out"]
     pub fn restore(
         me: NodeId,
         quorum: &[NodeId],
         incarnation: u64,
         lock: Option<RequestId>,
+        floor: u64,
         options: Options,
     ) -> (Node, Vec<Action>) {
         let mut node = Node::with_options(me, quorum, options);
         node.incarnation = incarnation;
+        node.floor = floor;
         node.voter.lock = lock;
         let mut out = Vec::new();
         if let Some(l) = lock.filter(|l| l.node == me && l.inc < incarnation) {
@@ -309,6 +333,10 @@ impl Node {
         self.incarnation
     }
 
+    pub(crate) fn set_incarnation(&mut self, incarnation: u64) {
+        self.incarnation = incarnation;
+    }
+
     /// The checker-only switches this node runs with.
     pub fn options(&self) -> Options {
         self.options
@@ -322,6 +350,11 @@ impl Node {
     /// The Lamport clock.
     pub fn clock(&self) -> u64 {
         self.clock
+    }
+
+    /// The token floor: no entry this node knows of had a larger fencing token.
+    pub fn floor(&self) -> u64 {
+        self.floor
     }
 
     /// Where the requester side stands.
@@ -385,6 +418,9 @@ impl Node {
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, msg: Message) -> Vec<Action> {
         self.clock = self.clock.max(msg.lamport) + 1;
+        if msg.kind != MsgKind::Release || self.options.release_carries_token {
+            self.floor = self.floor.max(msg.token);
+        }
         let mut out = Vec::new();
         match msg.kind {
             MsgKind::Request => self.on_request(&mut out, from, msg),
@@ -394,6 +430,7 @@ impl Node {
             MsgKind::Failed => self.on_failed(&mut out, from, msg),
             MsgKind::Inquire => self.on_inquire(&mut out, from, msg),
             MsgKind::Sync => self.on_sync(&mut out, from, msg),
+            MsgKind::Resync => self.on_resync(&mut out, from, msg),
         }
         out
     }
@@ -402,9 +439,14 @@ impl Node {
     /// §3). If that is news, reconcile: as a voter, forget what `peer`'s older incarnations
     /// asked for (freeing a vote they held); as a requester, tell `peer` (if it votes for us)
     /// which request we have now, since a restarted voter lost its queue.
+    ///
+    /// `floor` is the peer's token floor, which its journal kept: raising ours to it before a
+    /// vote the peer's dead incarnation held is freed keeps the next holder's token above the
+    /// token of an entry that dead incarnation made and never released.
     #[must_use = "the actions must be carried out"]
-    pub fn peer_incarnation(&mut self, peer: NodeId, incarnation: u64) -> Vec<Action> {
+    pub fn peer_incarnation(&mut self, peer: NodeId, incarnation: u64, floor: u64) -> Vec<Action> {
         let mut out = Vec::new();
+        self.floor = self.floor.max(floor);
         if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
             return out;
         }
@@ -439,21 +481,52 @@ impl Node {
             // The peer's voter side may have restarted: what it knew of us is gone.
             self.req.failed.remove(&peer);
             self.req.deferred.remove(&peer);
-            let req = match self.phase {
-                Phase::Wanting(r) | Phase::InCs(r) => r,
-                Phase::Idle => RequestId {
-                    ts: 0,
-                    node: self.me,
-                    inc: self.incarnation,
-                },
-            };
-            self.send(&mut out, peer, MsgKind::Sync, req);
-            if let Some(Action::Send { msg, .. }) = out.last_mut() {
-                msg.holds_grant = self.req.granted.contains(&peer);
-                msg.to_inc = incarnation;
-            }
+            self.send_sync(&mut out, peer, incarnation);
         }
         out
+    }
+
+    /// Tells voter `peer` (incarnation `to_inc`) which request this node has now.
+    fn send_sync(&mut self, out: &mut Vec<Action>, peer: NodeId, to_inc: u64) {
+        let req = match self.phase {
+            Phase::Wanting(r) | Phase::InCs(r) => r,
+            Phase::Idle => RequestId {
+                ts: 0,
+                node: self.me,
+                inc: self.incarnation,
+            },
+        };
+        self.send(out, peer, MsgKind::Sync, req);
+        if let Some(Action::Send { msg, .. }) = out.last_mut() {
+            msg.holds_grant = self.req.granted.contains(&peer);
+            msg.to_inc = to_inc;
+        }
+    }
+
+    /// After a restart: asks the requester of a vote the journal restored to say (with a
+    /// `Sync`) whether it still has that request. The Sync it sends when it learns of our new
+    /// incarnation covers only the locks it keeps state for; this covers the others.
+    #[must_use = "the actions must be carried out"]
+    pub fn resync_restored_vote(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let Some(l) = self
+            .voter
+            .lock
+            .filter(|l| l.node != self.me && !self.voter.grant_sent)
+        {
+            self.send(&mut out, l.node, MsgKind::Resync, l);
+        }
+        out
+    }
+
+    /// True when this lock's state is the same as a fresh node's: idle, unlocked, no queue.
+    /// Such a state can be dropped and made again when needed.
+    pub fn is_quiet(&self) -> bool {
+        self.phase == Phase::Idle
+            && self.voter.lock.is_none()
+            && self.voter.queue.is_empty()
+            && self.voter.told_failed.is_empty()
+            && self.req == RequesterView::default()
     }
 
     fn send(&mut self, out: &mut Vec<Action>, to: NodeId, kind: MsgKind, req: RequestId) {
@@ -466,6 +539,7 @@ impl Node {
                 req,
                 holds_grant: false,
                 to_inc: 0,
+                token: self.floor,
             },
         });
     }
@@ -495,7 +569,10 @@ impl Node {
             self.voter.lock = Some(r);
             self.voter.inquired = false;
             self.voter.grant_sent = true;
-            out.push(Action::Persist { lock: Some(r) });
+            out.push(Action::Persist {
+                lock: Some(r),
+                floor: self.floor,
+            });
             self.send(out, r.node, MsgKind::Grant, r);
             return;
         };
@@ -554,13 +631,19 @@ impl Node {
         let Some(head) = self.voter.queue.pop_first() else {
             self.voter.lock = None;
             self.voter.grant_sent = false;
-            out.push(Action::Persist { lock: None });
+            out.push(Action::Persist {
+                lock: None,
+                floor: self.floor,
+            });
             return;
         };
         self.voter.told_failed.remove(&head);
         self.voter.lock = Some(head);
         self.voter.grant_sent = true;
-        out.push(Action::Persist { lock: Some(head) });
+        out.push(Action::Persist {
+            lock: Some(head),
+            floor: self.floor,
+        });
         self.send(out, head.node, MsgKind::Grant, head);
         if self.options.lock_change_failed {
             let untold: Vec<RequestId> = self
@@ -668,9 +751,17 @@ impl Node {
                 if self.req.granted.len() == self.quorum.len() {
                     self.phase = Phase::InCs(r);
                     self.req.deferred.clear();
+                    // Every grant raised the floor to its voter's; the token must outlive this
+                    // process, so it is on disk before anyone can use it.
+                    self.floor += 1;
+                    out.push(Action::Persist {
+                        lock: self.voter.lock,
+                        floor: self.floor,
+                    });
                     out.push(Action::EnterCs {
                         req: r,
                         votes: self.req.granted.iter().copied().collect(),
+                        token: self.floor,
                     });
                 }
             }
@@ -696,6 +787,14 @@ impl Node {
                 self.send(out, voter, MsgKind::Yield, msg.req);
             }
         }
+    }
+
+    fn on_resync(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        if msg.req.node != self.me || !self.quorum.contains(&from) {
+            return Self::ignore(out, from, msg, "resync about another node's request");
+        }
+        let to_inc = self.peers.get(&from).copied().unwrap_or(0);
+        self.send_sync(out, from, to_inc);
     }
 
     fn on_inquire(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {

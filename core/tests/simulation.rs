@@ -15,6 +15,8 @@ fn template(contention: Contention) -> SimConfig {
         options: Options::default(),
         crashes: 0,
         journal: true,
+        journal_token: true,
+        locks: 1,
     }
 }
 
@@ -61,6 +63,7 @@ fn without_the_lock_change_rule_the_simulator_reports_a_replayable_deadlock() {
         nodes: 4,
         options: Options {
             lock_change_failed: false,
+            ..Options::default()
         },
         ..template(Contention::Random)
     };

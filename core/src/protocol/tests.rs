@@ -29,6 +29,7 @@ fn msg(kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Message {
         req: rid(ts, node),
         holds_grant: false,
         to_inc: 0,
+        token: 0,
     }
 }
 
@@ -40,9 +41,17 @@ fn send(to: u32, kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Action {
     }
 }
 
+/// `action` (a send) with the sender's token floor `token` on its message.
+fn tok(mut action: Action, token: u64) -> Action {
+    if let Action::Send { msg, .. } = &mut action {
+        msg.token = token;
+    }
+    action
+}
+
 /// `Action::Persist` of the voter's new lock.
 fn persist(lock: Option<RequestId>) -> Action {
-    Action::Persist { lock }
+    Action::Persist { lock, floor: 0 }
 }
 
 /// The sends of an action list as `(to, kind, request)`, without Lamport values.
@@ -103,6 +112,7 @@ fn msg_about(kind: MsgKind, lamport: u64, req: RequestId) -> Message {
         req,
         holds_grant: false,
         to_inc: 0,
+        token: 0,
     }
 }
 
@@ -115,6 +125,7 @@ fn sync(lamport: u64, req: RequestId, holds_grant: bool, to_inc: u64) -> Message
         req,
         holds_grant,
         to_inc,
+        token: 0,
     }
 }
 
@@ -147,7 +158,7 @@ fn no_why(actions: Vec<Action>) -> Vec<Action> {
 /// Node `me` with quorum `q` restarted as incarnation `inc` with journal lock `lock`.
 fn restored(me: u32, q: &[u32], inc: u64, lock: Option<RequestId>) -> (Node, Vec<Action>) {
     let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
-    Node::restore(n(me), &q, inc, lock, Options::default())
+    Node::restore(n(me), &q, inc, lock, 0, Options::default())
 }
 
 /// Voter 0 (quorum {0, 1, 2}) restarted as incarnation 2 with (5, 1) in its journal: the lock
@@ -401,13 +412,22 @@ fn grants_are_counted_and_the_last_one_enters_the_cs() {
     assert_eq!(a.requester().granted, nodes(&[0, 2]));
     assert_eq!(a.phase(), Phase::Wanting(r));
     let out = a.handle(n(1), msg(MsgKind::Grant, 3, 1, 1));
+    // The token is the floor (0: no grant carried one) plus one, on disk before the entry.
     assert_eq!(
         out,
-        vec![Action::EnterCs {
-            req: r,
-            votes: vec![n(0), n(1), n(2)],
-        }]
+        vec![
+            Action::Persist {
+                lock: None,
+                floor: 1
+            },
+            Action::EnterCs {
+                req: r,
+                votes: vec![n(0), n(1), n(2)],
+                token: 1,
+            }
+        ]
     );
+    assert_eq!(a.floor(), 1);
     assert_eq!(a.clock(), 11);
     assert_eq!(a.phase(), Phase::InCs(r));
     assert_eq!(a.requester().granted, nodes(&[0, 1, 2]));
@@ -476,7 +496,8 @@ fn grant_for_a_request_that_is_not_current_is_released_at_once() {
     }
     assert_eq!(a.phase(), Phase::InCs(rid(6, 1)));
     let out = a.handle(n(0), msg(MsgKind::Grant, 1, 1, 1)); // clock 15
-    assert_eq!(out, vec![send(0, MsgKind::Release, 16, 1, 1)]);
+                                                            // The entry made token 1, and every message after it carries that floor.
+    assert_eq!(out, vec![tok(send(0, MsgKind::Release, 16, 1, 1), 1)]);
     assert_eq!(a.phase(), Phase::InCs(rid(6, 1)));
 }
 
@@ -780,14 +801,15 @@ fn yielded_request_counts_as_told_failed_so_lock_change_sends_it_no_failed() {
 // Row "exit CS": RELEASE(r) to every member of Q(me), self included; Idle.
 #[test]
 fn exit_cs_releases_every_quorum_member() {
-    let mut a = in_cs_node1(); // clock 7
+    let mut a = in_cs_node1(); // clock 7, token 1
     let out = a.exit_cs().unwrap();
+    // Each RELEASE carries the holder's token to its voter (fencing tokens).
     assert_eq!(
         out,
         vec![
-            send(0, MsgKind::Release, 8, 1, 1),
-            send(1, MsgKind::Release, 9, 1, 1),
-            send(2, MsgKind::Release, 10, 1, 1),
+            tok(send(0, MsgKind::Release, 8, 1, 1), 1),
+            tok(send(1, MsgKind::Release, 9, 1, 1), 1),
+            tok(send(2, MsgKind::Release, 10, 1, 1), 1),
         ]
     );
     assert_eq!(a.phase(), Phase::Idle);
@@ -795,7 +817,7 @@ fn exit_cs_releases_every_quorum_member() {
     assert_eq!(a.requester(), &RequesterView::default());
     // The next request gets a fresh, higher timestamp.
     let out = a.request_cs().unwrap();
-    assert_eq!(out[0], send(0, MsgKind::Request, 12, 11, 1));
+    assert_eq!(out[0], tok(send(0, MsgKind::Request, 12, 11, 1), 1));
     assert_eq!(a.phase(), Phase::Wanting(rid(11, 1)));
 }
 
@@ -995,6 +1017,7 @@ fn lock_change_on_yield_sends_failed_to_untold_lower_requests() {
 fn lock_change_failed_can_be_switched_off() {
     let mut v = voter_with_overtaken_queue(Options {
         lock_change_failed: false,
+        ..Options::default()
     });
     let out = v.handle(n(1), msg(MsgKind::Release, 20, 5, 1)); // clock 21
     assert_eq!(
@@ -1019,8 +1042,10 @@ fn lock_change_failed_can_be_switched_off() {
 // Sync with `ts == 0` carries no request.
 #[test]
 fn sync_is_the_seventh_kind_and_ts_zero_means_no_request() {
-    assert_eq!(MsgKind::ALL.len(), 7);
+    assert_eq!(MsgKind::ALL.len(), 8);
     assert_eq!(MsgKind::ALL[6], MsgKind::Sync);
+    assert_eq!(MsgKind::ALL[7], MsgKind::Resync);
+    assert_eq!(MsgKind::Resync.name(), "Resync");
     assert_eq!(MsgKind::Sync.index(), 6);
     assert_eq!(MsgKind::Sync.name(), "Sync");
     assert_eq!(MsgKind::Sync.to_string(), "Sync");
@@ -1074,13 +1099,13 @@ fn restore_frees_a_journal_lock_of_its_own_earlier_incarnation() {
 #[test]
 fn peer_incarnation_syncs_an_idle_requester_with_no_request() {
     let mut a = node(1, &[0, 1, 2]);
-    let out = a.peer_incarnation(n(0), 2);
+    let out = a.peer_incarnation(n(0), 2, 0);
     assert_eq!(out, vec![send_msg(0, sync(1, rid_inc(0, 1, 1), false, 2))]);
     assert_eq!(a.clock(), 1);
 
     // A restarted node syncs with its own incarnation in the (empty) request.
     let (mut b, _) = restored(1, &[0, 1, 2], 4, None);
-    let out = b.peer_incarnation(n(2), 1);
+    let out = b.peer_incarnation(n(2), 1, 0);
     assert_eq!(out, vec![send_msg(2, sync(1, rid_inc(0, 1, 4), false, 1))]);
 }
 
@@ -1093,10 +1118,10 @@ fn peer_incarnation_syncs_the_current_request_and_whether_its_grant_is_held() {
     let _ = a.handle(n(0), msg(MsgKind::Grant, 1, 1, 1)); // clock 5
     let _ = a.handle(n(0), msg(MsgKind::Inquire, 1, 1, 1)); // clock 6, deferred
     assert_eq!(a.requester().deferred, nodes(&[0]));
-    let out = a.peer_incarnation(n(0), 2);
+    let out = a.peer_incarnation(n(0), 2, 0);
     assert_eq!(out, vec![send_msg(0, sync(7, rid(1, 1), true, 2))]);
     // Voter 2 has not granted: holds_grant is false.
-    let out = a.peer_incarnation(n(2), 5);
+    let out = a.peer_incarnation(n(2), 5, 0);
     assert_eq!(out, vec![send_msg(2, sync(8, rid(1, 1), false, 5))]);
     assert_eq!(
         a.requester(),
@@ -1109,8 +1134,8 @@ fn peer_incarnation_syncs_the_current_request_and_whether_its_grant_is_held() {
 
     // In the CS: every grant is held.
     let mut b = in_cs_node1(); // clock 7
-    let out = b.peer_incarnation(n(2), 2);
-    assert_eq!(out, vec![send_msg(2, sync(8, rid(1, 1), true, 2))]);
+    let out = b.peer_incarnation(n(2), 2, 0);
+    assert_eq!(out, vec![tok(send_msg(2, sync(8, rid(1, 1), true, 2)), 1)]);
     assert_eq!(b.phase(), Phase::InCs(rid(1, 1)));
 }
 
@@ -1121,7 +1146,7 @@ fn peer_incarnation_forgets_a_failed_from_the_restarted_voter() {
     let mut a = wanting_node1(); // clock 4
     let _ = a.handle(n(2), msg(MsgKind::Failed, 1, 1, 1)); // clock 5
     let _ = a.handle(n(0), msg(MsgKind::Failed, 1, 1, 1)); // clock 6
-    let out = a.peer_incarnation(n(2), 3);
+    let out = a.peer_incarnation(n(2), 3, 0);
     assert_eq!(out, vec![send_msg(2, sync(7, rid(1, 1), false, 3))]);
     assert_eq!(
         a.requester(),
@@ -1138,20 +1163,20 @@ fn peer_incarnation_forgets_a_failed_from_the_restarted_voter() {
 #[test]
 fn peer_incarnation_that_is_not_news_does_nothing() {
     let mut a = wanting_node1(); // clock 4
-    assert_eq!(a.peer_incarnation(n(0), 3).len(), 1); // clock 5
+    assert_eq!(a.peer_incarnation(n(0), 3, 0).len(), 1); // clock 5
     let before = a.clone();
-    assert_eq!(a.peer_incarnation(n(0), 3), vec![]);
-    assert_eq!(a.peer_incarnation(n(0), 2), vec![]);
-    assert_eq!(a.peer_incarnation(n(1), 9), vec![]);
+    assert_eq!(a.peer_incarnation(n(0), 3, 0), vec![]);
+    assert_eq!(a.peer_incarnation(n(0), 2, 0), vec![]);
+    assert_eq!(a.peer_incarnation(n(1), 9, 0), vec![]);
     assert_eq!(a, before);
 
     // `assume_peer` records an incarnation without any reconciliation; it is then not news.
     let mut b = node(1, &[0, 1, 2]);
     b.assume_peer(n(0), 2);
-    assert_eq!(b.peer_incarnation(n(0), 2), vec![]);
+    assert_eq!(b.peer_incarnation(n(0), 2, 0), vec![]);
     assert_eq!(b.clock(), 0);
     assert_eq!(
-        b.peer_incarnation(n(0), 3),
+        b.peer_incarnation(n(0), 3, 0),
         vec![send_msg(0, sync(1, rid_inc(0, 1, 1), false, 3))]
     );
 }
@@ -1162,7 +1187,7 @@ fn peer_incarnation_that_is_not_news_does_nothing() {
 #[test]
 fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_next() {
     let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
-    let out = v.peer_incarnation(n(1), 2);
+    let out = v.peer_incarnation(n(1), 2, 0);
     assert_eq!(
         no_why(out),
         vec![
@@ -1186,7 +1211,7 @@ fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_nex
 
     // With nothing queued the voter unlocks (persisted).
     let mut v = voter_locked_by_5_1(); // clock 7
-    let out = v.peer_incarnation(n(1), 2);
+    let out = v.peer_incarnation(n(1), 2, 0);
     assert_eq!(
         no_why(out),
         vec![
@@ -1211,7 +1236,7 @@ fn peer_incarnation_keeps_a_lock_of_the_announced_incarnation() {
             send_msg(1, msg_about(MsgKind::Grant, 7, r))
         ]
     );
-    let out = v.peer_incarnation(n(1), 2);
+    let out = v.peer_incarnation(n(1), 2, 0);
     assert_eq!(out, vec![send_msg(1, sync(8, rid_inc(0, 0, 1), false, 2))]);
     assert_eq!(v.voter().lock, Some(r));
 }
@@ -1224,7 +1249,7 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
     let mut v = voter_locked_by_5_1(); // clock 7
     let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
     let _ = v.handle(n(3), msg(MsgKind::Request, 9, 9, 3)); // clock 10, FAILED 11
-    let out = v.peer_incarnation(n(2), 2);
+    let out = v.peer_incarnation(n(2), 2, 0);
     assert_eq!(
         no_why(out),
         vec![
@@ -1245,9 +1270,9 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
 
     // Node 3 is not in voter 0's quorum {0, 1, 2}: no Sync to it.
     let before = v.clone();
-    assert_eq!(v.peer_incarnation(n(3), 1), vec![]); // (9, 3) is of incarnation 1: live
+    assert_eq!(v.peer_incarnation(n(3), 1, 0), vec![]); // (9, 3) is of incarnation 1: live
     assert_eq!(v.voter(), before.voter());
-    let out = v.peer_incarnation(n(3), 2);
+    let out = v.peer_incarnation(n(3), 2, 0);
     assert_eq!(no_why(out), vec![revote("dropped", rid(9, 3))]);
     assert_eq!(
         v.voter(),
@@ -1591,7 +1616,7 @@ fn request_or_sync_of_a_dead_incarnation_is_ignored() {
     assert_eq!(v.voter(), &VoterView::default());
     assert_eq!(v.clock(), 7);
 
-    let _ = v.peer_incarnation(n(2), 3); // Sync to 2, clock 8
+    let _ = v.peer_incarnation(n(2), 3, 0); // Sync to 2, clock 8
     let req = msg_about(MsgKind::Request, 4, rid_inc(4, 2, 2));
     assert_ignored(&v.handle(n(2), req), 2, req); // clock 9
     let s = sync(4, rid_inc(4, 2, 2), false, 1);
@@ -1693,15 +1718,23 @@ impl Net {
         let (q, inc) = (old.quorum().to_vec(), old.incarnation() + 1);
         self.in_flight.retain(|&(f, t, _)| f != who && t != who);
         let lock = self.journal.get(&who).copied().flatten();
-        let (fresh, out) = Node::restore(who, &q, inc, lock, Options::default());
+        let (fresh, out) = Node::restore(who, &q, inc, lock, 0, Options::default());
         self.nodes.insert(who, fresh);
         self.carry_out(who, out);
         let peers: Vec<NodeId> = self.nodes.keys().copied().filter(|&p| p != who).collect();
         for p in peers {
-            let out = self.nodes.get_mut(&p).unwrap().peer_incarnation(who, inc);
+            let out = self
+                .nodes
+                .get_mut(&p)
+                .unwrap()
+                .peer_incarnation(who, inc, 0);
             self.carry_out(p, out);
             let p_inc = self.nodes[&p].incarnation();
-            let out = self.nodes.get_mut(&who).unwrap().peer_incarnation(p, p_inc);
+            let out = self
+                .nodes
+                .get_mut(&who)
+                .unwrap()
+                .peer_incarnation(p, p_inc, 0);
             self.carry_out(who, out);
         }
         self.check();
@@ -1711,8 +1744,8 @@ impl Net {
         for a in actions {
             match a {
                 Action::Send { to, msg } => self.in_flight.push_back((from, to, msg)),
-                Action::EnterCs { req, votes } => self.entries.push((from, req, votes)),
-                Action::Persist { lock } => {
+                Action::EnterCs { req, votes, .. } => self.entries.push((from, req, votes)),
+                Action::Persist { lock, .. } => {
                     self.journal.insert(from, lock);
                 }
                 Action::Log(LogEvent::Revote { what, req, .. }) => {
@@ -2077,5 +2110,98 @@ fn two_restarts_at_any_points_of_a_contended_round_are_safe_and_live() {
                 break;
             }
         }
+    }
+}
+
+// ---- fencing tokens ---------------------------------------------------------------------------
+
+// A voter's floor rises to the token a RELEASE carries, and its next GRANT carries it on, so the
+// next holder's token is larger; the floor is persisted with the new lock.
+#[test]
+fn a_release_raises_the_voter_floor_and_the_next_grant_carries_it() {
+    let mut v = node(0, &[0, 1]);
+    let _ = v.handle(n(1), msg(MsgKind::Request, 1, 1, 1)); // granted to (1, 1)
+    let _ = v.handle(n(2), msg(MsgKind::Request, 1, 1, 2)); // queued, FAILED
+    let mut release = msg(MsgKind::Release, 9, 1, 1);
+    release.token = 41;
+    let out = v.handle(n(1), release);
+    assert_eq!(v.floor(), 41);
+    assert_eq!(
+        out[0],
+        Action::Persist {
+            lock: Some(rid(1, 2)),
+            floor: 41
+        }
+    );
+    match &out[1] {
+        Action::Send { to, msg } => {
+            assert_eq!((*to, msg.kind, msg.token), (n(2), MsgKind::Grant, 41));
+        }
+        other => panic!("expected the GRANT, got {other:?}"),
+    }
+}
+
+// The requester's token is one more than the largest floor its grants carried.
+#[test]
+fn the_token_is_one_more_than_the_largest_floor_of_the_grants() {
+    let mut a = node(1, &[0, 1]);
+    let _ = a.request_cs().unwrap();
+    let mut g0 = msg(MsgKind::Grant, 5, 1, 1);
+    g0.token = 7;
+    let mut g1 = msg(MsgKind::Grant, 5, 1, 1);
+    g1.token = 3;
+    let _ = a.handle(n(0), g0);
+    let out = a.handle(n(1), g1);
+    assert!(out.contains(&Action::Persist {
+        lock: None,
+        floor: 8
+    }));
+    assert!(matches!(out.last(), Some(Action::EnterCs { token: 8, .. })));
+}
+
+// A restarted peer's floor (from its journal) raises ours before its dead votes are freed, so a
+// holder killed in the CS does not take its token with it.
+#[test]
+fn peer_incarnation_raises_the_floor_before_freeing_the_dead_vote() {
+    let mut v = node(0, &[0, 1]);
+    v.assume_peer(n(1), 1);
+    let _ = v.handle(n(1), msg(MsgKind::Request, 1, 1, 1)); // granted to (1, 1)
+    let _ = v.handle(n(2), msg(MsgKind::Request, 1, 1, 2)); // queued
+    let out = v.peer_incarnation(n(1), 2, 12);
+    assert_eq!(v.floor(), 12);
+    assert!(out.contains(&Action::Persist {
+        lock: Some(rid(1, 2)),
+        floor: 12
+    }));
+}
+
+// A restarted voter asks the requester of each vote its journal kept to resync; the requester
+// answers with a Sync, even when it keeps no state for that lock.
+#[test]
+fn a_restored_vote_asks_for_a_resync_and_the_requester_answers_with_a_sync() {
+    let (mut v, _) = Node::restore(
+        n(0),
+        &[n(0), n(1)],
+        2,
+        Some(rid(3, 1)),
+        5,
+        Options::default(),
+    );
+    let out = v.resync_restored_vote();
+    assert_eq!(sends(&out), vec![(n(1), MsgKind::Resync, rid(3, 1))]);
+    let mut a = node(1, &[0, 1]);
+    a.assume_peer(n(0), 2);
+    let Action::Send { msg: resync, .. } = out[0].clone() else {
+        unreachable!()
+    };
+    let out = a.handle(n(0), resync);
+    match out.as_slice() {
+        [Action::Send { to, msg }] => {
+            assert_eq!(
+                (*to, msg.kind, msg.synced_request(), msg.to_inc),
+                (n(0), MsgKind::Sync, None, 2)
+            );
+        }
+        other => panic!("expected one Sync, got {other:?}"),
     }
 }

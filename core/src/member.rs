@@ -1,0 +1,262 @@
+//! Named locks: one cluster member running an independent [`Node`] per lock name
+//! (PROTOCOL.md §6), over the same quorum, incarnation, peers, Lamport clock and token floor.
+//!
+//! A lock nobody uses costs nothing: a lock's [`Node`] is dropped as soon as it is quiet (idle,
+//! unlocked, no queue, see [`Node::is_quiet`]) and made again, from the shared state, when a
+//! message or a request for it arrives. A quiet node behaves exactly as a fresh one, so this is
+//! invisible to the protocol, with one exception that [`crate::protocol::MsgKind::Resync`] covers: a requester
+//! sends a `Sync` on a new link only for the locks it keeps state for, so a restarted voter
+//! asks about each vote its journal restored.
+//!
+//! The shared token floor makes tokens grow across all locks of the cluster (as etcd's
+//! revisions do), which is more than per-lock monotonicity needs and costs one number per node.
+
+use crate::id::{NodeId, RequestId};
+use crate::protocol::{Action, Message, Node, Options, Phase, ProtocolError};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A lock's name. Cheap to clone: every action and message about a lock carries it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LockName(Arc<str>);
+
+impl LockName {
+    /// The emulated critical section of the daemon's workloads (PROTOCOL.md §4).
+    pub const CS: &'static str = "cs";
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for LockName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for LockName {
+    fn from(s: &str) -> LockName {
+        LockName(Arc::from(s))
+    }
+}
+
+impl fmt::Display for LockName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An action of one lock's protocol run, with the lock it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockAction {
+    /// The lock.
+    pub lock: LockName,
+    /// What to do.
+    pub action: Action,
+}
+
+/// One member of the cluster: a protocol run per lock in use, and what they share.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Member {
+    me: NodeId,
+    incarnation: u64,
+    quorum: Vec<NodeId>,
+    options: Options,
+    peers: BTreeMap<NodeId, u64>,
+    clock: u64,
+    floor: u64,
+    locks: BTreeMap<LockName, Node>,
+}
+
+impl Member {
+    /// A member that starts with no lock in use; `quorum` is the set of voters it must win.
+    pub fn new(me: NodeId, quorum: &[NodeId], options: Options) -> Member {
+        let mut quorum = quorum.to_vec();
+        quorum.sort();
+        quorum.dedup();
+        Member {
+            me,
+            incarnation: 1,
+            quorum,
+            options,
+            peers: BTreeMap::new(),
+            clock: 0,
+            floor: 0,
+            locks: BTreeMap::new(),
+        }
+    }
+
+    /// A member after a (re)start as incarnation `incarnation`, with the votes (lock name and
+    /// request) and the token floor its journal kept. See [`Node::restore`]; besides, every
+    /// restored vote of another node's request asks that node to resync.
+    #[must_use = "the actions must be carried out"]
+    pub fn restore(
+        me: NodeId,
+        quorum: &[NodeId],
+        incarnation: u64,
+        votes: &[(LockName, RequestId)],
+        floor: u64,
+        options: Options,
+    ) -> (Member, Vec<LockAction>) {
+        let mut member = Member::new(me, quorum, options);
+        member.incarnation = incarnation;
+        member.floor = floor;
+        let mut out = Vec::new();
+        for (lock, req) in votes {
+            let (mut node, actions) = Node::restore(
+                me,
+                &member.quorum,
+                incarnation,
+                Some(*req),
+                member.floor,
+                options,
+            );
+            node.clock = member.clock;
+            let resync = node.resync_restored_vote();
+            member.clock = node.clock;
+            member.floor = member.floor.max(node.floor);
+            tag(&mut out, lock, actions);
+            tag(&mut out, lock, resync);
+            if !node.is_quiet() {
+                member.locks.insert(lock.clone(), node);
+            }
+        }
+        (member, out)
+    }
+
+    /// Records a peer's incarnation learned out of band (the checkers' initial state).
+    pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
+        self.peers.insert(peer, incarnation);
+        for node in self.locks.values_mut() {
+            node.assume_peer(peer, incarnation);
+        }
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+
+    /// This member's incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The voters this member must win, sorted.
+    pub fn quorum(&self) -> &[NodeId] {
+        &self.quorum
+    }
+
+    /// The checker-only switches.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// The Lamport clock (one for all locks).
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// The token floor (one for all locks): no entry this member knows of had a larger token.
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// The protocol state of `lock`, if it is in use here.
+    pub fn lock(&self, lock: &str) -> Option<&Node> {
+        self.locks.get(lock)
+    }
+
+    /// Every lock in use here, by name.
+    pub fn locks(&self) -> impl Iterator<Item = (&LockName, &Node)> {
+        self.locks.iter()
+    }
+
+    /// The requester's phase for `lock` (`Idle` when the lock is not in use here).
+    pub fn phase(&self, lock: &str) -> Phase {
+        self.locks.get(lock).map_or(Phase::Idle, |n| n.phase())
+    }
+
+    /// Wants `lock`: see [`Node::request_cs`].
+    #[must_use = "the actions must be carried out"]
+    pub fn request_cs(&mut self, lock: &LockName) -> Result<Vec<LockAction>, ProtocolError> {
+        self.with_lock(lock, |node| node.request_cs())
+    }
+
+    /// Leaves `lock`: see [`Node::exit_cs`].
+    #[must_use = "the actions must be carried out"]
+    pub fn exit_cs(&mut self, lock: &LockName) -> Result<Vec<LockAction>, ProtocolError> {
+        self.with_lock(lock, |node| node.exit_cs())
+    }
+
+    /// A message about `lock` arrived from `from`: see [`Node::handle`].
+    #[must_use = "the actions must be carried out"]
+    pub fn handle(&mut self, from: NodeId, lock: &LockName, msg: Message) -> Vec<LockAction> {
+        let out = self.with_lock(lock, |node| Ok(node.handle(from, msg)));
+        out.unwrap_or_default()
+    }
+
+    /// A link to `peer` came up and `peer` says it is incarnation `incarnation`, with token
+    /// floor `floor`: see [`Node::peer_incarnation`], applied to every lock in use.
+    #[must_use = "the actions must be carried out"]
+    pub fn peer_incarnation(
+        &mut self,
+        peer: NodeId,
+        incarnation: u64,
+        floor: u64,
+    ) -> Vec<LockAction> {
+        self.floor = self.floor.max(floor);
+        let mut out = Vec::new();
+        if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
+            return out;
+        }
+        self.peers.insert(peer, incarnation);
+        let names: Vec<LockName> = self.locks.keys().cloned().collect();
+        for lock in names {
+            let actions = self.with_lock(&lock, |node| {
+                Ok(node.peer_incarnation(peer, incarnation, floor))
+            });
+            out.extend(actions.unwrap_or_default());
+        }
+        out
+    }
+
+    /// Runs `f` on `lock`'s node (made fresh from the shared state if the lock is not in use),
+    /// keeps the shared clock and floor in step, and drops the node again if it is quiet.
+    fn with_lock(
+        &mut self,
+        lock: &LockName,
+        f: impl FnOnce(&mut Node) -> Result<Vec<Action>, ProtocolError>,
+    ) -> Result<Vec<LockAction>, ProtocolError> {
+        let node = match self.locks.get_mut(lock) {
+            Some(node) => node,
+            None => {
+                let mut node = Node::with_options(self.me, &self.quorum, self.options);
+                node.set_incarnation(self.incarnation);
+                node.peers = self.peers.clone();
+                self.locks.entry(lock.clone()).or_insert(node)
+            }
+        };
+        node.clock = self.clock;
+        node.floor = self.floor;
+        let result = f(node);
+        self.clock = node.clock;
+        self.floor = node.floor;
+        if node.is_quiet() {
+            self.locks.remove(lock);
+        }
+        let mut out = Vec::new();
+        tag(&mut out, lock, result?);
+        Ok(out)
+    }
+}
+
+fn tag(out: &mut Vec<LockAction>, lock: &LockName, actions: Vec<Action>) {
+    out.extend(actions.into_iter().map(|action| LockAction {
+        lock: lock.clone(),
+        action,
+    }));
+}
