@@ -147,7 +147,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
         );
     }
     tracing::debug!(event = "not_logged_at_info");
-    cs.enter(me, 1, req, &quorum)?;
+    cs.enter(me, 1, req, &quorum, 1)?;
     tracing::info!(event = "enter_cs", entry = 1u64, req_ts = req.ts, req_node = req.node.0, votes = %votes);
     cs.exit(me, 1)?;
     tracing::info!(

@@ -24,7 +24,7 @@ fn two_writers_append_and_read_back_in_order() {
     let mut b = CsLog::open(dir.path()).unwrap();
     a.start(NodeId(0), 1).unwrap();
     b.start(NodeId(1), 3).unwrap();
-    a.enter(NodeId(0), 1, req(2, 0), &[NodeId(0), NodeId(1)])
+    a.enter(NodeId(0), 1, req(2, 0), &[NodeId(0), NodeId(1)], 1)
         .unwrap();
     a.exit(NodeId(0), 1).unwrap();
     let lines = read_cs_log(&logdir::cs_log(dir.path())).unwrap();

@@ -3,7 +3,6 @@
 
 use super::Mutations;
 use clap::Args;
-use maekawa_core::cluster::CrashModel;
 use maekawa_core::explore::{explore, ExploreConfig};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -27,6 +26,10 @@ pub(crate) struct ExploreArgs {
     /// Crash-restarts allowed anywhere in the exploration (kill -9, restart, journal kept).
     #[arg(long, default_value_t = 0)]
     crashes: u32,
+    /// Lock names the nodes take turns asking for (1: just `cs`); fencing tokens are checked
+    /// per lock.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=26))]
+    locks: u32,
     #[command(flatten)]
     mutations: Mutations,
 }
@@ -39,19 +42,22 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
         options: args.mutations.options(),
         max_states: args.max_states,
         queued_self: args.queued_self,
-        crash: CrashModel {
-            crashes: args.crashes,
-            journal: args.mutations.journal(),
-        },
+        crash: args.mutations.crash_model(args.crashes),
+        locks: args.locks as usize,
     };
     let started = Instant::now();
     match explore(&cfg) {
         Ok(report) => {
             outln!(
-                "explored {} nodes x {} requests in {:.1}s: {report}; \
-                 safe, no deadlock, no vote leak",
+                "explored {} nodes x {} requests{} in {:.1}s: {report}; \
+                 safe, no deadlock, no vote leak, tokens increase",
                 args.nodes,
                 args.requests,
+                if args.locks > 1 {
+                    format!(" over {} locks", args.locks)
+                } else {
+                    String::new()
+                },
                 started.elapsed().as_secs_f64()
             );
             ExitCode::SUCCESS

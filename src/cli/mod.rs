@@ -55,6 +55,14 @@ pub(crate) struct Mutations {
     /// the deadlock it prevents.
     #[arg(long, hide = true)]
     without_lock_change_failed: bool,
+    /// Test-only: the token floor is not kept across a restart, to watch the checker catch
+    /// the repeated fencing token.
+    #[arg(long, hide = true)]
+    without_token_journal: bool,
+    /// Test-only: a RELEASE does not raise its voter's token floor, to watch the checker catch
+    /// the repeated fencing token.
+    #[arg(long, hide = true)]
+    without_release_token: bool,
 }
 
 impl Mutations {
@@ -62,6 +70,16 @@ impl Mutations {
     pub(crate) fn options(&self) -> Options {
         Options {
             lock_change_failed: !self.without_lock_change_failed,
+            release_carries_token: !self.without_release_token,
+        }
+    }
+
+    /// The crash model: crash-restarts allowed, and what the journal keeps.
+    pub(crate) fn crash_model(&self, crashes: u32) -> maekawa_core::cluster::CrashModel {
+        maekawa_core::cluster::CrashModel {
+            crashes,
+            journal: !self.without_journal,
+            journal_token: !self.without_token_journal,
         }
     }
 

@@ -34,6 +34,10 @@ pub(crate) struct SimulateArgs {
     /// Crash-restarts (kill -9, restart, journal kept) at random moments of each schedule.
     #[arg(long, default_value_t = 0)]
     crashes: u32,
+    /// Lock names the nodes take turns asking for (1: just `cs`); fencing tokens are checked
+    /// per lock.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=26))]
+    locks: u32,
     #[command(flatten)]
     mutations: Mutations,
 }
@@ -66,6 +70,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         contention,
         threads,
         crashes,
+        locks,
         mutations,
     } = args;
     let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
@@ -77,6 +82,8 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         options: mutations.options(),
         crashes,
         journal: mutations.journal(),
+        journal_token: mutations.crash_model(crashes).journal_token,
+        locks: locks as usize,
     };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -78,6 +78,8 @@ struct EnterLine<'a> {
     entry: u64,
     request: CsRequest,
     votes: &'a [NodeId],
+    /// The entry's fencing token (PROTOCOL.md §6).
+    token: u64,
     time: String,
 }
 
@@ -132,6 +134,7 @@ impl CsLog {
         entry: u64,
         req: RequestId,
         votes: &[NodeId],
+        token: u64,
     ) -> Result<(), CsLogError> {
         self.append(&EnterLine {
             event: "enter",
@@ -142,6 +145,7 @@ impl CsLog {
                 node: req.node,
             },
             votes,
+            token,
             time: now(),
         })
     }
@@ -209,7 +213,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = CsLog::open(dir.path()).unwrap();
         log.start(NodeId(1), 7).unwrap();
-        log.enter(NodeId(1), 5, req(17, 1), &[NodeId(0), NodeId(1)])
+        log.enter(NodeId(1), 5, req(17, 1), &[NodeId(0), NodeId(1)], 3)
             .unwrap();
         log.exit(NodeId(1), 5).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
@@ -218,7 +222,7 @@ mod tests {
             lines,
             [
                 r#"{"event":"start","node":1,"incarnation":7,"time":"T"}"#,
-                r#"{"event":"enter","node":1,"entry":5,"request":{"ts":17,"node":1},"votes":[0,1],"time":"T"}"#,
+                r#"{"event":"enter","node":1,"entry":5,"request":{"ts":17,"node":1},"votes":[0,1],"token":3,"time":"T"}"#,
                 r#"{"event":"exit","node":1,"entry":5,"time":"T"}"#,
             ]
         );

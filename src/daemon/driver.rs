@@ -6,8 +6,10 @@
 //! after the batch of actions that produced them (the same order `cluster` checks). Every
 //! message sent and received is logged here as a JSON line (see README.md, "Logs").
 
-use super::command::{Control, Status};
+use super::command::{Control, LockCommand, LockInfo, Status};
 use super::control::ControlService;
+use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use super::sessions::{Ended, Sessions};
 use super::cslog::CsLog;
 use super::incarnation::{next_incarnation, IncarnationError};
 use super::journal::Journal;
@@ -15,7 +17,8 @@ use super::node_log;
 use super::settings::{NodeSettings, Workload};
 use super::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
 use maekawa_core::id::{NodeId, RequestId};
-use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Node, Phase};
+use maekawa_core::member::{LockAction, LockName, Member};
+use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Phase};
 use maekawa_core::sim::SplitMix64;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -67,12 +70,13 @@ where
 {
     let me = settings.id;
     let incarnation = next_incarnation(&settings.log_dir, me)?;
-    let (journal, journaled_lock) = Journal::open(&settings.log_dir, me)?;
-    let journaled_lock = if settings.unsafe_no_journal {
-        None
+    let (journal, restored) = Journal::open(&settings.log_dir, me)?;
+    let restored = if settings.unsafe_no_journal {
+        Default::default()
     } else {
-        journaled_lock
+        restored
     };
+    let journaled_lock = restored.cs();
     let mut cs_log = CsLog::open(&settings.log_dir)?;
     // The CS log's start line comes before any peer is contacted: a CS left open by a killed
     // predecessor ends here.
@@ -91,6 +95,8 @@ where
         pid = std::process::id(),
         workload = ?settings.workload,
         journaled_lock = %journaled_lock.map_or("none".to_string(), |r| r.to_string()),
+        journaled_votes = restored.votes.len(),
+        token_floor = restored.floor,
     );
 
     let peers: Vec<(NodeId, String)> = settings
@@ -103,16 +109,21 @@ where
     let tcfg = TransportConfig {
         me,
         incarnation,
+        floor: restored.floor,
         peers,
     };
     let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
     let service = PeerService::new(&tcfg, events_tx.clone());
     let (control_tx, mut control) = mpsc::channel::<Control>(16);
+    let (lock_tx, mut lock_commands) = mpsc::channel::<LockCommand>(1024);
     let (stop_serving, stop_serving_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
             .add_service(service.into_server())
             .add_service(ControlService::new(control_tx).into_server())
+            .add_service(LockService::new(me.0, lock_tx).into_server())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop_serving_rx.await;
             }),
@@ -120,13 +131,27 @@ where
     let transport = Transport::start(&tcfg, connector, events_tx);
 
     let seed = u64::from(std::process::id()) ^ (u64::from(me.0) << 32) ^ incarnation;
-    let (core, restore_actions) =
-        Node::restore(me, &quorum, incarnation, journaled_lock, Default::default());
+    let votes: Vec<(LockName, RequestId)> = restored
+        .votes
+        .iter()
+        .map(|(name, req)| (LockName::from(name.as_str()), *req))
+        .collect();
+    let (core, restore_actions) = Member::restore(
+        me,
+        &quorum,
+        incarnation,
+        &votes,
+        restored.floor,
+        Default::default(),
+    );
     let mut driver = Driver {
         me,
+        cs: LockName::from(LockName::CS),
         core,
         journal,
         outgoing: Vec::new(),
+        entering: Vec::new(),
+        sessions: Sessions::default(),
         held_from: None,
         log_mark: None,
         transport,
@@ -144,6 +169,7 @@ where
 
     tokio::pin!(shutdown);
     let mut control_open = true;
+    let mut locks_open = true;
     // Each batch's lines are written together by `flush` (see `node_log`). If this returns
     // early with an error (or a panic unwinds it), the lines still held describe messages that
     // never left: `unsent` throws them away rather than let the log guard write them.
@@ -152,6 +178,7 @@ where
     loop {
         let think = driver.think_until;
         let hold = driver.hold_until;
+        let deadline = driver.sessions.next_deadline();
         tokio::select! {
             _ = &mut shutdown => break,
             ev = events.recv() => match ev {
@@ -162,6 +189,7 @@ where
                         let Ok(ev) = events.try_recv() else { break };
                         driver.on_event(ev)?;
                     }
+                    driver.check_try_once();
                 }
                 None => break,
             },
@@ -177,14 +205,27 @@ where
                 Some(cmd) => driver.on_control(cmd)?,
                 None => control_open = false,
             },
+            cmd = lock_commands.recv(), if locks_open => match cmd {
+                Some(cmd) => {
+                    driver.on_lock_command(cmd)?;
+                    for _ in 0..256 {
+                        let Ok(cmd) = lock_commands.try_recv() else { break };
+                        driver.on_lock_command(cmd)?;
+                    }
+                }
+                None => locks_open = false,
+            },
+            _ = sleep_until_opt(deadline) => driver.on_deadlines()?,
         }
         driver.flush().await?;
     }
     driver.flush().await?;
-    if matches!(driver.core.phase(), Phase::InCs(_)) {
+    if matches!(driver.core.phase(LockName::CS), Phase::InCs(_)) {
         driver.exit()?;
         driver.flush().await?;
     }
+    driver.release_every_session()?;
+    driver.flush().await?;
     driver.journal.sync()?;
     let entries = driver.entries;
     let flushed = driver.transport.close(Duration::from_secs(2)).await;
@@ -227,10 +268,17 @@ pub fn json_ids(ids: &[NodeId]) -> String {
 
 struct Driver {
     me: NodeId,
-    core: Node,
+    /// The lock of the emulated CS (workloads, `ctl`, `critical_section.log`).
+    cs: LockName,
+    core: Member,
     journal: Journal,
     /// Network messages of the current batch, in the order the core sent them.
-    outgoing: Vec<(NodeId, Message)>,
+    outgoing: Vec<(NodeId, LockName, Message)>,
+    /// Entries of the current batch: acted on only after the journal sync, since their token
+    /// must be on disk before anyone can use it.
+    entering: Vec<(LockName, RequestId, Vec<NodeId>, u64)>,
+    /// Client sessions of the lock service.
+    sessions: Sessions,
     /// Where in `outgoing` the messages start that must wait for the journal sync: those sent
     /// after the batch's first lock change (the GRANT it protects, and everything after it, so
     /// that every link keeps the core's order). The ones before it (a RELEASE on leaving the CS,
@@ -252,15 +300,24 @@ struct Driver {
 impl Driver {
     fn on_event(&mut self, ev: TransportEvent) -> Result<(), NodeError> {
         match ev {
-            TransportEvent::Message { from, msg } => {
-                self.log_msg("recv", from, self.me, &msg);
-                let actions = self.core.handle(from, msg);
+            TransportEvent::Message { from, lock, msg } => {
+                self.log_msg("recv", from, self.me, &lock, &msg);
+                let actions = self.core.handle(from, &lock, msg);
                 self.execute(actions)
             }
-            TransportEvent::PeerIncarnation { peer, incarnation } => {
-                info!(event = "peer_incarnation", peer = peer.0, incarnation);
+            TransportEvent::PeerIncarnation {
+                peer,
+                incarnation,
+                floor,
+            } => {
+                info!(
+                    event = "peer_incarnation",
+                    peer = peer.0,
+                    incarnation,
+                    token_floor = floor
+                );
                 self.transport.kick(peer);
-                let actions = self.core.peer_incarnation(peer, incarnation);
+                let actions = self.core.peer_incarnation(peer, incarnation, floor);
                 self.execute(actions)
             }
             TransportEvent::PeerUp { peer } => {
@@ -289,7 +346,7 @@ impl Driver {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         let held = outgoing.split_off(self.held_from.take().unwrap_or(outgoing.len()));
         let mark = self.log_mark.take();
-        if held.is_empty() {
+        if held.is_empty() && self.entering.is_empty() {
             node_log::write_held_lines();
             self.send_all(outgoing);
             return Ok(());
@@ -303,15 +360,24 @@ impl Driver {
                 .await
                 .expect("the journal sync thread does not panic")?;
         }
+        for (lock, req, votes, token) in std::mem::take(&mut self.entering) {
+            self.enter(lock, req, &votes, token)?;
+        }
         node_log::write_held_lines_restamped();
         self.send_all(held);
+        // An entry with nobody left to hand it to (its sessions gave up or went away) is
+        // left at once; that batch flushes too.
+        if self.sessions.has_orphans() {
+            self.leave_orphans()?;
+            Box::pin(self.flush()).await?;
+        }
         Ok(())
     }
 
     /// Hands `msgs` to their links; their `send` lines were logged when the core sent them.
-    fn send_all(&mut self, msgs: Vec<(NodeId, Message)>) {
-        for (to, msg) in msgs {
-            self.transport.send(to, msg);
+    fn send_all(&mut self, msgs: Vec<(NodeId, LockName, Message)>) {
+        for (to, lock, msg) in msgs {
+            self.transport.send(to, lock, msg);
         }
     }
 
@@ -320,11 +386,11 @@ impl Driver {
         let me = self.me;
         match cmd {
             Control::Request(reply) => {
-                let answer = match self.core.phase() {
+                let answer = match self.core.phase(LockName::CS) {
                     Phase::Idle => {
                         self.think_until = None;
                         self.request()?;
-                        match self.core.phase() {
+                        match self.core.phase(LockName::CS) {
                             Phase::Wanting(r) => Ok(format!("node {me} requested the CS with {r}")),
                             Phase::InCs(r) => {
                                 Ok(format!("node {me} requested the CS with {r} and entered"))
@@ -342,7 +408,7 @@ impl Driver {
                 let _ = reply.send(answer);
             }
             Control::Release(reply) => {
-                let answer = match self.core.phase() {
+                let answer = match self.core.phase(LockName::CS) {
                     Phase::InCs(r) => {
                         self.exit()?;
                         Ok(format!("node {me} left the CS (request {r})"))
@@ -363,12 +429,20 @@ impl Driver {
     }
 
     fn status(&self) -> Status {
-        let view = self.core.requester();
-        let waiting = !matches!(self.core.phase(), Phase::Idle);
+        let fresh;
+        let cs = match self.core.lock(LockName::CS) {
+            Some(node) => node,
+            None => {
+                fresh = maekawa_core::protocol::Node::new(self.me, self.core.quorum());
+                &fresh
+            }
+        };
+        let view = cs.requester();
+        let waiting = !matches!(cs.phase(), Phase::Idle);
         Status {
             node: self.me,
             incarnation: self.core.incarnation(),
-            phase: self.core.phase(),
+            phase: cs.phase(),
             lamport: self.core.clock(),
             granted: view.granted.iter().copied().collect(),
             missing: if waiting {
@@ -383,8 +457,8 @@ impl Driver {
             },
             failed: view.failed.iter().copied().collect(),
             yielded: view.yielded.iter().copied().collect(),
-            lock: self.core.voter().lock,
-            queue: self.core.voter().queue.iter().copied().collect(),
+            lock: cs.voter().lock,
+            queue: cs.voter().queue.iter().copied().collect(),
             entries: self.entries,
             workload: self.settings.workload,
         }
@@ -405,9 +479,10 @@ impl Driver {
     }
 
     fn request(&mut self) -> Result<(), NodeError> {
-        match self.core.request_cs() {
+        let cs = self.cs.clone();
+        match self.core.request_cs(&cs) {
             Ok(actions) => {
-                if let Phase::Wanting(req) = self.core.phase() {
+                if let Phase::Wanting(req) = self.core.phase(LockName::CS) {
                     info!(event = "request_cs", req_ts = req.ts, req_node = req.node.0);
                 }
                 self.requested_at = Some(Instant::now());
@@ -421,7 +496,7 @@ impl Driver {
     }
 
     fn exit(&mut self) -> Result<(), NodeError> {
-        let Phase::InCs(req) = self.core.phase() else {
+        let Phase::InCs(req) = self.core.phase(LockName::CS) else {
             info!(
                 event = "refused",
                 what = "release",
@@ -437,14 +512,177 @@ impl Driver {
             req_ts = req.ts,
             req_node = req.node.0
         );
-        let actions = self.core.exit_cs().expect("in the CS, checked above");
+        let cs = self.cs.clone();
+        let actions = self.core.exit_cs(&cs).expect("in the CS, checked above");
         self.hold_until = None;
         self.execute(actions)?;
         self.schedule_think();
         Ok(())
     }
 
-    fn log_msg(&self, dir: &'static str, from: NodeId, to: NodeId, msg: &Message) {
+    /// A command of the lock service.
+    fn on_lock_command(&mut self, cmd: LockCommand) -> Result<(), NodeError> {
+        match cmd {
+            LockCommand::Acquire {
+                session,
+                name,
+                timeout,
+                client,
+                notices,
+            } => {
+                let lock = LockName::from(name.as_str());
+                info!(
+                    event = "session_acquire",
+                    session,
+                    lock = lock.as_str(),
+                    client = client.as_str(),
+                    timeout_ms = timeout.map(|t| t.as_millis() as u64)
+                );
+                let queued = self.sessions.acquire(
+                    session,
+                    lock.clone(),
+                    timeout,
+                    client,
+                    notices,
+                    Instant::now(),
+                );
+                if queued {
+                    self.request_lock(&lock)?;
+                }
+            }
+            LockCommand::Release { session, explicit } => {
+                if let Ended::Held { lock, token } = self.sessions.end(session, explicit) {
+                    info!(
+                        event = "session_release",
+                        session,
+                        lock = lock.as_str(),
+                        token,
+                        explicit
+                    );
+                    self.leave_lock(&lock, token)?;
+                }
+            }
+            LockCommand::List(reply) => {
+                let _ = reply.send(self.lock_infos());
+            }
+        }
+        self.check_try_once();
+        Ok(())
+    }
+
+    /// Asks the core for `lock` if sessions wait for it and this node neither holds it nor
+    /// already asked.
+    fn request_lock(&mut self, lock: &LockName) -> Result<(), NodeError> {
+        if self.sessions.has_waiters(lock.as_str())
+            && !self.sessions.is_held(lock.as_str())
+            && self.core.phase(lock.as_str()) == Phase::Idle
+        {
+            let actions = self
+                .core
+                .request_cs(lock)
+                .expect("an idle lock can be requested");
+            if let Phase::Wanting(req) = self.core.phase(lock.as_str()) {
+                info!(
+                    event = "request_cs",
+                    req_ts = req.ts,
+                    req_node = req.node.0,
+                    lock = lock.as_str()
+                );
+            }
+            self.execute(actions)?;
+        }
+        Ok(())
+    }
+
+    /// Leaves a client lock (its holder is done, or nobody was left to take it), then asks
+    /// again for the sessions still waiting.
+    fn leave_lock(&mut self, lock: &LockName, token: u64) -> Result<(), NodeError> {
+        let Phase::InCs(req) = self.core.phase(lock.as_str()) else {
+            return Ok(());
+        };
+        info!(
+            event = "exit_cs",
+            lock = lock.as_str(),
+            req_ts = req.ts,
+            req_node = req.node.0,
+            token
+        );
+        let actions = self.core.exit_cs(lock).expect("in the CS, checked above");
+        self.execute(actions)?;
+        self.request_lock(lock)
+    }
+
+    /// Leaves every entry nobody was left to take.
+    fn leave_orphans(&mut self) -> Result<(), NodeError> {
+        for (lock, token) in self.sessions.take_orphans() {
+            self.leave_lock(&lock, token)?;
+        }
+        Ok(())
+    }
+
+    /// Waiting sessions whose time is up give up.
+    fn on_deadlines(&mut self) -> Result<(), NodeError> {
+        self.sessions.expire(Instant::now());
+        Ok(())
+    }
+
+    /// Try-once sessions give up as soon as a voter said FAILED to their lock's request.
+    fn check_try_once(&mut self) {
+        if !self.sessions.has_try_once() {
+            return;
+        }
+        let core = &self.core;
+        self.sessions.give_up_try_once(
+            |lock| {
+                core.lock(lock)
+                    .is_some_and(|n| !n.requester().failed.is_empty())
+            },
+            Instant::now(),
+        );
+    }
+
+    /// At a stop: every session ends (its client sees the stream end) and held locks are left.
+    fn release_every_session(&mut self) -> Result<(), NodeError> {
+        for (lock, token) in self.sessions.end_all() {
+            self.leave_lock(&lock, token)?;
+        }
+        Ok(())
+    }
+
+    /// Every lock in use at this node, for `maekawa locks`.
+    fn lock_infos(&self) -> Vec<LockInfo> {
+        let mut names: std::collections::BTreeSet<&str> =
+            self.sessions.lock_names().map(|l| l.as_str()).collect();
+        names.extend(
+            self.core
+                .locks()
+                .map(|(l, _)| l.as_str())
+                .filter(|l| *l != LockName::CS),
+        );
+        names
+            .into_iter()
+            .map(|name| {
+                let mut info = self.sessions.describe(name);
+                if let Some(node) = self.core.lock(name) {
+                    match node.phase() {
+                        Phase::Wanting(r) => {
+                            info.request = Some(r);
+                            if info.state == "idle" {
+                                info.state = "acquiring";
+                            }
+                        }
+                        Phase::InCs(r) => info.request = Some(r),
+                        Phase::Idle => {}
+                    }
+                    info.vote = node.voter().lock;
+                    info.queue = node.voter().queue.iter().copied().collect();
+                }
+                info
+            })
+            .collect()
+    }
+
+    fn log_msg(&self, dir: &'static str, from: NodeId, to: NodeId, lock: &LockName, msg: &Message) {
         if msg.kind == MsgKind::Sync {
             info!(
                 event = dir,
@@ -455,6 +693,8 @@ impl Driver {
                 req_ts = msg.req.ts,
                 req_node = msg.req.node.0,
                 req_inc = msg.req.inc,
+                lock = lock.as_str(),
+                token = msg.token,
                 holds_grant = msg.holds_grant,
                 to_inc = msg.to_inc
             );
@@ -467,33 +707,38 @@ impl Driver {
                 lamport = msg.lamport,
                 req_ts = msg.req.ts,
                 req_node = msg.req.node.0,
-                req_inc = msg.req.inc
+                req_inc = msg.req.inc,
+                lock = lock.as_str(),
+                token = msg.token
             );
         }
     }
 
     /// Carries out actions in order; self-messages are handled after the batch that sent them.
-    fn execute(&mut self, actions: Vec<Action>) -> Result<(), NodeError> {
-        let mut local: VecDeque<Message> = VecDeque::new();
+    fn execute(&mut self, actions: Vec<LockAction>) -> Result<(), NodeError> {
+        let mut local: VecDeque<(LockName, Message)> = VecDeque::new();
         let mut batch = actions;
         loop {
-            for action in batch {
+            for LockAction { lock, action } in batch {
                 match action {
                     Action::Send { to, msg } => {
                         // Logged now, in the core's order; written by `flush` before it leaves.
-                        self.log_msg("send", self.me, to, &msg);
+                        self.log_msg("send", self.me, to, &lock, &msg);
                         if to == self.me {
-                            local.push_back(msg);
+                            local.push_back((lock, msg));
                         } else {
-                            self.outgoing.push((to, msg));
+                            self.outgoing.push((to, lock, msg));
                         }
                     }
-                    Action::EnterCs { req, votes } => self.enter(req, &votes)?,
-                    Action::Persist { lock } => {
+                    Action::EnterCs { req, votes, token } => {
+                        self.entering.push((lock, req, votes, token));
+                    }
+                    Action::Persist { lock: vote, floor } => {
                         // Written now, made durable by `flush` before any message of this
-                        // batch (the GRANT it protects among them) leaves.
+                        // batch (the GRANT it protects among them) leaves, and before an
+                        // entry of this batch is acted on.
                         if !self.settings.unsafe_no_journal {
-                            self.journal.write(lock)?;
+                            self.journal.write_vote(lock.as_str(), vote, floor)?;
                             self.held_from.get_or_insert(self.outgoing.len());
                             self.log_mark.get_or_insert_with(node_log::held_mark);
                         }
@@ -504,6 +749,7 @@ impl Driver {
                         req_ts = req.ts,
                         req_node = req.node.0,
                         req_inc = req.inc,
+                        lock = lock.as_str(),
                         why
                     ),
                     Action::Log(LogEvent::Ignored { from, msg, why }) => info!(
@@ -512,32 +758,50 @@ impl Driver {
                         from = from.0,
                         req_ts = msg.req.ts,
                         req_node = msg.req.node.0,
+                        lock = lock.as_str(),
                         why
                     ),
                     Action::Log(LogEvent::InquiryDeferred { voter, req }) => info!(
                         event = "inquiry_deferred",
                         voter = voter.0,
                         req_ts = req.ts,
-                        req_node = req.node.0
+                        req_node = req.node.0,
+                        lock = lock.as_str()
                     ),
                 }
             }
-            let Some(msg) = local.pop_front() else {
+            let Some((lock, msg)) = local.pop_front() else {
                 return Ok(());
             };
-            self.log_msg("recv", self.me, self.me, &msg);
-            batch = self.core.handle(self.me, msg);
+            self.log_msg("recv", self.me, self.me, &lock, &msg);
+            batch = self.core.handle(self.me, &lock, msg);
         }
     }
 
+    /// Acts on an entry whose token is on disk: the emulated CS's enter line and hold timer,
+    /// or the lock's next waiting session.
     fn enter(
         &mut self,
+        lock: LockName,
         req: RequestId,
         votes: &[maekawa_core::id::NodeId],
+        token: u64,
     ) -> Result<(), NodeError> {
+        if lock != self.cs {
+            info!(
+                event = "enter_cs",
+                lock = lock.as_str(),
+                req_ts = req.ts,
+                req_node = req.node.0,
+                votes = %json_ids(votes),
+                token
+            );
+            self.sessions.entered(&lock, token);
+            return Ok(());
+        }
         self.entries += 1;
         // The enter line is written before the node acts in the CS (PROTOCOL.md §4).
-        self.cs_log.enter(self.me, self.entries, req, votes)?;
+        self.cs_log.enter(self.me, self.entries, req, votes, token)?;
         let wait_ms = self
             .requested_at
             .take()
@@ -548,7 +812,9 @@ impl Driver {
             req_ts = req.ts,
             req_node = req.node.0,
             votes = %json_ids(votes),
-            wait_ms
+            wait_ms,
+            lock = LockName::CS,
+            token
         );
         if self.settings.workload == Workload::Auto {
             self.hold_until = Some(Instant::now() + self.settings.hold.draw(&mut self.rng));

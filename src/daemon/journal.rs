@@ -1,7 +1,9 @@
-//! The voter's durable lock: which request holds this node's vote, kept in
-//! `<log-dir>/node-<id>.journal` so that a restarted voter never grants twice because it forgot a
-//! grant (PROTOCOL.md §3). The driver records every change of the lock here, and waits for
-//! [`Journal::record`] to return, before any GRANT that depends on it leaves.
+//! The voter's durable locks and the token floor: for each named lock, which request holds this
+//! node's vote, kept in `<log-dir>/node-<id>.journal` so that a restarted voter never grants
+//! twice because it forgot a grant (PROTOCOL.md §3); and the largest fencing token this node
+//! knows of, so that no token is handed out twice (DESIGN.md, "Fencing tokens"). The driver
+//! records every change here, and waits for the sync, before any GRANT or entry that depends
+//! on it.
 //!
 //! This module only stores and replays the lock; it must not interpret it (reconciling a lock
 //! held by an older incarnation is the protocol's job) and must never guess: a record it cannot
@@ -13,15 +15,20 @@
 //!
 //! ```text
 //! {"seq":12,"lock":{"ts":3,"node":1,"inc":2},"sum":"9f3a0c5e1b2d4f67"}
-//! {"seq":13,"lock":null,"sum":"0123456789abcdef"}
+//! {"seq":13,"lock":null,"floor":4,"sum":"0123456789abcdef"}
+//! {"seq":14,"lock":{"ts":9,"node":2,"inc":1},"name":"orders","floor":4,"sum":"…"}
 //! ```
 //!
-//! A line is its *body*, the compact JSON object `{"seq":N,"lock":L}` (exactly as
-//! `serde_json::to_vec` writes it), with the body's closing `}` replaced by
+//! A line is its *body*, the compact JSON object `{"seq":N,"lock":L,"name":S,"floor":F}`
+//! (exactly as `serde_json::to_vec` writes it; `name` is left out for the lock `cs` and `floor`
+//! when it is 0, so journals written before named locks read the same), with the body's
+//! closing `}` replaced by
 //! `,"sum":"<16 lowercase hex digits>"}`. `sum` is the xxh3-64 of the body's bytes, so a reader
 //! strips the fixed 26-byte suffix, puts back the `}`, and checks the sum over exactly the
 //! bytes that were hashed. `seq` strictly increases from line to line (compaction keeps it
-//! going, so it never restarts); the last line holds the current lock.
+//! going, so it never restarts). Each record sets the vote of one lock (`null`: not given) and
+//! the floor; replaying them in order gives every lock's vote (the last record of its name) and
+//! the floor (the largest). Compaction rewrites the file as one record per vote given.
 //!
 //! # Replay
 //!
@@ -34,6 +41,7 @@
 use crate::logdir;
 use maekawa_core::id::{NodeId, RequestId};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -101,6 +109,38 @@ pub enum JournalError {
 struct Record {
     seq: u64,
     lock: Option<RequestId>,
+    #[serde(default = "cs", skip_serializing_if = "is_cs")]
+    name: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    floor: u64,
+}
+
+fn cs() -> String {
+    "cs".to_string()
+}
+
+fn is_cs(name: &str) -> bool {
+    name == "cs"
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a journal holds: every vote given (lock name and request) and the token floor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// The votes, by lock name.
+    pub votes: BTreeMap<String, RequestId>,
+    /// No entry this node knows of had a larger fencing token.
+    pub floor: u64,
+}
+
+impl Restored {
+    /// The vote of the emulated CS (the lock `cs`).
+    pub fn cs(&self) -> Option<RequestId> {
+        self.votes.get("cs").copied()
+    }
 }
 
 /// The open journal of one voter; appends go to the end of the file.
@@ -118,6 +158,10 @@ pub struct Journal {
     /// Records written since the last sync.
     unsynced: bool,
     compact_at: u64,
+    /// What the records written so far add up to (what a compaction writes).
+    state: Restored,
+    /// Size of the file the last compaction wrote.
+    compacted_len: u64,
 }
 
 impl Journal {
@@ -126,7 +170,7 @@ impl Journal {
     ///
     /// A torn last record is cut off (and the cut made durable) so later appends start on a
     /// clean line.
-    pub fn open(dir: &Path, node: NodeId) -> Result<(Journal, Option<RequestId>), JournalError> {
+    pub fn open(dir: &Path, node: NodeId) -> Result<(Journal, Restored), JournalError> {
         let path = logdir::journal(dir, node);
         let io_err = |op, path: &Path| {
             let path = path.to_path_buf();
@@ -170,8 +214,10 @@ impl Journal {
             broken: false,
             unsynced: false,
             compact_at: COMPACT_AT,
+            state: replay.state.clone(),
+            compacted_len: 0,
         };
-        Ok((journal, replay.lock))
+        Ok((journal, replay.state))
     }
 
     /// Appends the new lock and syncs it to disk before returning: after `Ok`, a crash cannot
@@ -180,6 +226,13 @@ impl Journal {
     pub fn record(&mut self, lock: Option<RequestId>) -> Result<(), JournalError> {
         self.write(lock)?;
         self.sync()
+    }
+
+    /// The vote of the lock `cs`, written as [`Journal::write_vote`] does, with the current
+    /// floor.
+    pub fn write(&mut self, lock: Option<RequestId>) -> Result<(), JournalError> {
+        let floor = self.state.floor;
+        self.write_vote("cs", lock, floor)
     }
 
     /// Makes every record written so far durable. Callers that [`Journal::write`] several
@@ -215,25 +268,33 @@ impl Journal {
         }))
     }
 
-    /// Appends the new lock without waiting for the disk: not durable until
-    /// [`Journal::sync`]. A crash before that may tear or lose it, which replay tolerates for
-    /// the last record (no GRANT can have depended on it).
-    pub fn write(&mut self, lock: Option<RequestId>) -> Result<(), JournalError> {
+    /// Appends lock `name`'s new vote and the floor without waiting for the disk: not durable
+    /// until [`Journal::sync`]. A crash before that may tear or lose it, which replay tolerates
+    /// for the last record (no GRANT can have depended on it).
+    pub fn write_vote(
+        &mut self,
+        name: &str,
+        lock: Option<RequestId>,
+        floor: u64,
+    ) -> Result<(), JournalError> {
         if self.broken {
             return Err(JournalError::Broken {
                 path: self.path.clone(),
             });
         }
         let seq = self.seq + 1;
-        let line = encode(seq, lock);
-        let result = if self.len + line.len() as u64 > self.compact_at {
-            self.compact(&line)
+        let line = encode_named(seq, name, lock, floor);
+        apply(&mut self.state, name, lock, floor);
+        // Past twice the last compaction's size too, so many votes held at once (many locks in
+        // use) do not make every write a compaction.
+        let limit = self.compact_at.max(2 * self.compacted_len);
+        let result = if self.len + line.len() as u64 > limit {
+            self.compact()
         } else {
             self.append(&line)
         };
         match result {
             Ok(()) => {
-                self.seq = seq;
                 Ok(())
             }
             Err(e) => {
@@ -255,14 +316,28 @@ impl Journal {
         };
         self.file.write_all(line).map_err(io_err("append to"))?;
         self.len += line.len() as u64;
+        self.seq += 1;
         self.unsynced = true;
         Ok(())
     }
 
-    /// Replaces the file by one holding only `line`: written to a temporary file, synced,
-    /// renamed over the journal, and the rename made durable. A crash at any point leaves either
-    /// the old journal or the new one, each ending in a good record.
-    fn compact(&mut self, line: &[u8]) -> Result<(), JournalError> {
+    /// Replaces the file by one holding only the current state (one record per vote given,
+    /// each with the floor; one unlocked `cs` record when there is none): written to a
+    /// temporary file, synced, renamed over the journal, and the rename made durable. A crash
+    /// at any point leaves either the old journal or the new one, each ending in a good record.
+    fn compact(&mut self) -> Result<(), JournalError> {
+        let mut bytes = Vec::new();
+        let mut seq = self.seq;
+        let floor = self.state.floor;
+        if self.state.votes.is_empty() {
+            seq += 1;
+            bytes.extend(encode_named(seq, "cs", None, floor));
+        }
+        for (name, req) in &self.state.votes {
+            seq += 1;
+            bytes.extend(encode_named(seq, name, Some(*req), floor));
+        }
+        let line = &bytes[..];
         let tmp = tmp_path(&self.path);
         let io_err = |op, path: &Path| {
             let path = path.to_path_buf();
@@ -278,7 +353,7 @@ impl Journal {
         std::fs::rename(&tmp, &self.path)
             .map_err(io_err("rename the compacted copy over", &self.path))?;
         sync_dir(&self.path)?;
-        // The compacted file holds only the newest record, already durable.
+        // The compacted file holds only the current state, already durable.
         self.unsynced = false;
         self.file = OpenOptions::new()
             .read(true)
@@ -286,14 +361,29 @@ impl Journal {
             .open(&self.path)
             .map_err(io_err("reopen", &self.path))?;
         self.len = line.len() as u64;
+        self.compacted_len = self.len;
+        self.seq = seq;
         Ok(())
     }
+}
+
+/// Folds one record into the state.
+fn apply(state: &mut Restored, name: &str, lock: Option<RequestId>, floor: u64) {
+    match lock {
+        Some(r) => {
+            state.votes.insert(name.to_string(), r);
+        }
+        None => {
+            state.votes.remove(name);
+        }
+    }
+    state.floor = state.floor.max(floor);
 }
 
 /// What replaying a journal's bytes found.
 #[derive(Debug)]
 struct Replay {
-    lock: Option<RequestId>,
+    state: Restored,
     seq: u64,
     /// Length of the prefix made of good records; anything after it is a torn tail.
     good_len: u64,
@@ -302,7 +392,7 @@ struct Replay {
 /// Replays a whole journal, or says which line (1-based) is corrupt and why.
 fn replay(bytes: &[u8]) -> Result<Replay, (usize, String)> {
     let mut out = Replay {
-        lock: None,
+        state: Restored::default(),
         seq: 0,
         good_len: 0,
     };
@@ -333,7 +423,7 @@ fn replay(bytes: &[u8]) -> Result<Replay, (usize, String)> {
                 ),
             ));
         }
-        out.lock = record.lock;
+        apply(&mut out.state, &record.name, record.lock, record.floor);
         out.seq = record.seq;
         out.good_len = end as u64;
         start = end;
@@ -350,9 +440,20 @@ enum Bad {
 }
 
 /// Serialises one record as its line, `\n` included (format in the module docs).
+#[cfg(test)]
 fn encode(seq: u64, lock: Option<RequestId>) -> Vec<u8> {
-    let mut line =
-        serde_json::to_vec(&Record { seq, lock }).expect("a journal record always serialises");
+    encode_named(seq, "cs", lock, 0)
+}
+
+/// Serialises one record of lock `name` as its line, `\n` included.
+fn encode_named(seq: u64, name: &str, lock: Option<RequestId>, floor: u64) -> Vec<u8> {
+    let record = Record {
+        seq,
+        lock,
+        name: name.to_string(),
+        floor,
+    };
+    let mut line = serde_json::to_vec(&record).expect("a journal record always serialises");
     let sum = xxh3_64(&line);
     line.pop(); // the body's closing '}'
     line.extend_from_slice(format!(",\"sum\":\"{sum:016x}\"}}\n").as_bytes());
@@ -422,7 +523,8 @@ mod tests {
     }
 
     fn reopen(dir: &Path) -> (Journal, Option<RequestId>) {
-        Journal::open(dir, ME).expect("journal opens")
+        let (j, restored) = Journal::open(dir, ME).expect("journal opens");
+        (j, restored.cs())
     }
 
     fn append_raw(path: &Path, bytes: &[u8]) {
@@ -693,9 +795,9 @@ mod tests {
         let (mut a, _) = Journal::open(dir.path(), NodeId(1)).unwrap();
         let (b, lock_b) = Journal::open(dir.path(), NodeId(2)).unwrap();
         a.record(Some(req(1, 1, 1))).unwrap();
-        assert_eq!(lock_b, None);
+        assert_eq!(lock_b.cs(), None);
         assert_ne!(a.path(), b.path());
         drop((a, b));
-        assert_eq!(Journal::open(dir.path(), NodeId(2)).unwrap().1, None);
+        assert_eq!(Journal::open(dir.path(), NodeId(2)).unwrap().1.cs(), None);
     }
 }

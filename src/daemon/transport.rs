@@ -12,6 +12,7 @@
 //! this module: the rest of the crate sees [`Message`] and [`TransportEvent`].
 
 use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::member::LockName;
 use maekawa_core::protocol::{Message, MsgKind};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -35,6 +36,8 @@ pub enum TransportEvent {
     Message {
         /// The sender.
         from: NodeId,
+        /// The lock the message is about.
+        lock: LockName,
         /// The message.
         msg: Message,
     },
@@ -51,6 +54,8 @@ pub enum TransportEvent {
         peer: NodeId,
         /// Its incarnation.
         incarnation: u64,
+        /// Its token floor when it started (from its journal).
+        floor: u64,
     },
     /// Our outgoing link to `peer` broke; unacknowledged messages will be resent.
     PeerDown {
@@ -89,6 +94,8 @@ pub struct TransportConfig {
     pub me: NodeId,
     /// This process's incarnation (sent in every Hello).
     pub incarnation: u64,
+    /// This process's token floor at start, from its journal (sent in every Hello).
+    pub floor: u64,
     /// Every other node this node talks to, with its address.
     pub peers: Vec<(NodeId, String)>,
 }
@@ -98,7 +105,7 @@ const MAX_BACKOFF: Duration = Duration::from_millis(1000);
 
 /// The sending half held by the driver: one outbox per peer, drained by that peer's link task.
 pub struct Transport {
-    outboxes: HashMap<NodeId, mpsc::UnboundedSender<Message>>,
+    outboxes: HashMap<NodeId, mpsc::UnboundedSender<(LockName, Message)>>,
     kicks: HashMap<NodeId, Arc<Notify>>,
     closing: watch::Sender<bool>,
     links: JoinSet<()>,
@@ -125,6 +132,7 @@ impl Transport {
                 LinkId {
                     me: cfg.me,
                     incarnation: cfg.incarnation,
+                    floor: cfg.floor,
                     peer: *peer,
                     addr: addr.clone(),
                 },
@@ -144,10 +152,10 @@ impl Transport {
     }
 
     /// Queues `msg` for `to`; it will be delivered once, in order, whenever `to` is reachable.
-    pub fn send(&self, to: NodeId, msg: Message) {
+    pub fn send(&self, to: NodeId, lock: LockName, msg: Message) {
         if let Some(outbox) = self.outboxes.get(&to) {
             // A closed outbox means the link task ended at shutdown: nothing left to deliver to.
-            let _ = outbox.send(msg);
+            let _ = outbox.send((lock, msg));
         }
     }
 
@@ -174,6 +182,7 @@ impl Transport {
 struct LinkId {
     me: NodeId,
     incarnation: u64,
+    floor: u64,
     peer: NodeId,
     addr: String,
 }
@@ -183,7 +192,7 @@ struct LinkId {
 async fn run_link(
     id: LinkId,
     connector: Connector,
-    mut outbox: mpsc::UnboundedReceiver<Message>,
+    mut outbox: mpsc::UnboundedReceiver<(LockName, Message)>,
     events: mpsc::Sender<TransportEvent>,
     mut closing: watch::Receiver<bool>,
     kick: Arc<Notify>,
@@ -200,8 +209,8 @@ async fn run_link(
         // Pull whatever is queued, so a shutdown with nothing to say ends at once.
         while outbox_open {
             match outbox.try_recv() {
-                Ok(msg) => {
-                    unacked.push_back(to_envelope(next_seq, &msg));
+                Ok((lock, msg)) => {
+                    unacked.push_back(to_envelope(next_seq, &lock, &msg));
                     next_seq += 1;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -253,7 +262,7 @@ async fn run_link(
 async fn connect_and_stream(
     id: &LinkId,
     connector: &Connector,
-    outbox: &mut mpsc::UnboundedReceiver<Message>,
+    outbox: &mut mpsc::UnboundedReceiver<(LockName, Message)>,
     outbox_open: &mut bool,
     next_seq: &mut u64,
     unacked: &mut VecDeque<wire::Envelope>,
@@ -272,7 +281,7 @@ async fn connect_and_stream(
             from: id.me.0,
             to: id.peer.0,
             incarnation: id.incarnation,
-            token: 0,
+            token: id.floor,
         })),
     };
     let gone = |_| "stream closed".to_string();
@@ -303,8 +312,8 @@ async fn connect_and_stream(
                 Err(status) => return Err(status.message().to_string()),
             },
             msg = outbox.recv(), if *outbox_open => match msg {
-                Some(msg) => {
-                    let env = to_envelope(*next_seq, &msg);
+                Some((lock, msg)) => {
+                    let env = to_envelope(*next_seq, &lock, &msg);
                     *next_seq += 1;
                     unacked.push_back(env.clone());
                     frames.send(frame(env)).await.map_err(gone)?;
@@ -322,7 +331,7 @@ fn frame(env: wire::Envelope) -> wire::LinkFrame {
     }
 }
 
-fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
+fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
     let kind = match msg.kind {
         MsgKind::Request => wire::Kind::Request,
         MsgKind::Grant => wire::Kind::Grant,
@@ -331,6 +340,7 @@ fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
         MsgKind::Yield => wire::Kind::Yield,
         MsgKind::Release => wire::Kind::Release,
         MsgKind::Sync => wire::Kind::Sync,
+        MsgKind::Resync => wire::Kind::Resync,
     };
     wire::Envelope {
         seq,
@@ -341,12 +351,17 @@ fn to_envelope(seq: u64, msg: &Message) -> wire::Envelope {
         req_inc: msg.req.inc,
         holds_grant: msg.holds_grant,
         to_inc: msg.to_inc,
-        lock: String::new(),
-        token: 0,
+        // The emulated CS, by far the most common, costs no bytes.
+        lock: if lock.as_str() == LockName::CS {
+            String::new()
+        } else {
+            lock.as_str().to_string()
+        },
+        token: msg.token,
     }
 }
 
-fn from_envelope(env: &wire::Envelope) -> Option<Message> {
+fn from_envelope(env: &wire::Envelope) -> Option<(LockName, Message)> {
     let kind = match wire::Kind::try_from(env.kind).ok()? {
         wire::Kind::Unspecified => return None,
         wire::Kind::Request => MsgKind::Request,
@@ -356,8 +371,14 @@ fn from_envelope(env: &wire::Envelope) -> Option<Message> {
         wire::Kind::Yield => MsgKind::Yield,
         wire::Kind::Release => MsgKind::Release,
         wire::Kind::Sync => MsgKind::Sync,
+        wire::Kind::Resync => MsgKind::Resync,
     };
-    Some(Message {
+    let lock = LockName::from(if env.lock.is_empty() {
+        LockName::CS
+    } else {
+        env.lock.as_str()
+    });
+    let msg = Message {
         kind,
         lamport: env.lamport,
         req: RequestId {
@@ -367,7 +388,9 @@ fn from_envelope(env: &wire::Envelope) -> Option<Message> {
         },
         holds_grant: env.holds_grant,
         to_inc: env.to_inc,
-    })
+        token: env.token,
+    };
+    Some((lock, msg))
 }
 
 /// What the receiver remembers of one sender, across that sender's reconnects.
@@ -453,6 +476,7 @@ impl Peer for PeerService {
                 let news = TransportEvent::PeerIncarnation {
                     peer: from,
                     incarnation: hello.incarnation,
+                    floor: hello.token,
                 };
                 if self.events.send(news).await.is_err() {
                     return Err(tonic::Status::unavailable("node is stopping"));
@@ -475,9 +499,9 @@ impl Peer for PeerService {
                     return; // superseded by a newer process of the sender
                 }
                 if env.seq > s.delivered {
-                    if let Some(msg) = from_envelope(&env) {
+                    if let Some((lock, msg)) = from_envelope(&env) {
                         if events
-                            .send(TransportEvent::Message { from, msg })
+                            .send(TransportEvent::Message { from, lock, msg })
                             .await
                             .is_err()
                         {
@@ -595,6 +619,7 @@ mod tests {
             },
             holds_grant: false,
             to_inc: 0,
+            token: i,
         }
     }
 
@@ -611,6 +636,7 @@ mod tests {
             &TransportConfig {
                 me: NodeId(1),
                 incarnation: 1,
+                floor: 0,
                 peers: vec![(NodeId(0), "unused".into())],
             },
             deliver,
@@ -626,6 +652,7 @@ mod tests {
             &TransportConfig {
                 me: NodeId(0),
                 incarnation: 1,
+                floor: 0,
                 peers: vec![(NodeId(1), addr)],
             },
             cuttable_connector(generation.clone()),
@@ -635,7 +662,8 @@ mod tests {
         let mut next = 1;
         let send_up_to = |last: u64, next: &mut u64| {
             while *next <= last.min(N) {
-                sender.send(NodeId(1), numbered(*next));
+                let lock = if next.is_multiple_of(2) { "cs" } else { "orders" };
+                sender.send(NodeId(1), LockName::from(lock), numbered(*next));
                 *next += 1;
             }
         };
@@ -649,7 +677,10 @@ mod tests {
                     .await
                     .expect("delivery within 10 s")
                     .unwrap();
-                if let TransportEvent::Message { msg, .. } = ev {
+                if let TransportEvent::Message { lock, msg, .. } = ev {
+                    // The lock name (empty on the wire for `cs`) and the token arrive intact.
+                    let expected = if msg.lamport.is_multiple_of(2) { "cs" } else { "orders" };
+                    assert_eq!((lock.as_str(), msg.token), (expected, msg.lamport));
                     got.push(msg.lamport);
                 }
             }

@@ -1,0 +1,254 @@
+//! The `Lock` service every daemon serves beside the peer links: named locks held by clients
+//! (README, "Use it as a lock").
+//!
+//! A session is one gRPC stream: the client sends `Acquire`, the node answers `Acquired` (with
+//! the fencing token) or `TimedOut`; the lock is the client's while the stream lives. It ends
+//! with an explicit `ReleaseLock` (answered `Released`), with the stream's end, or when the
+//! client dies: its TCP connection closes at once when the process dies, and HTTP/2 keepalive
+//! pings ([`KEEPALIVE_INTERVAL`], [`KEEPALIVE_TIMEOUT`]) find a client whose host or network
+//! went away. Like the control service it only forwards to the driver (the one owner of the
+//! core) and carries the answers back; prost types stay in this module.
+
+use crate::daemon::command::{LockCommand, LockInfo, SessionId, SessionNotice};
+use crate::daemon::wire;
+use maekawa_core::id::RequestId;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::Stream;
+use wire::lock_server::LockServer;
+
+/// How often the server pings an idle client connection.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a ping may go unanswered before the connection (and every session on it) is
+/// dropped: a client that vanished without closing its socket loses its locks within about
+/// `KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT`.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest lock name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Why a lock name is refused, or `None` when it is fine: 1 to 128 bytes of printable ASCII
+/// without spaces, and not `cs` (the daemon's own emulated critical section).
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Some(format!(
+            "lock name of {} bytes: use 1 to {MAX_NAME_LEN} bytes",
+            name.len()
+        ));
+    }
+    if !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some(format!(
+            "lock name {name:?}: use printable ASCII without spaces"
+        ));
+    }
+    if name == maekawa_core::member::LockName::CS {
+        return Some(
+            "the lock \"cs\" is the daemon's emulated critical section (maekawa ctl request); choose another name"
+                .to_string(),
+        );
+    }
+    None
+}
+
+/// The gRPC face of a node's driver for lock clients.
+pub struct LockService {
+    node: u32,
+    driver: mpsc::Sender<LockCommand>,
+    next_session: Arc<AtomicU64>,
+}
+
+impl LockService {
+    /// A service of node `node` forwarding to the driver behind `driver`.
+    pub fn new(node: u32, driver: mpsc::Sender<LockCommand>) -> LockService {
+        LockService {
+            node,
+            driver,
+            next_session: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// The tonic service to mount on the node's server.
+    pub fn into_server(self) -> LockServer<LockService> {
+        LockServer::new(self)
+    }
+}
+
+fn to_wire(r: RequestId) -> wire::WireRequest {
+    wire::WireRequest {
+        ts: r.ts,
+        node: r.node.0,
+        inc: r.inc,
+    }
+}
+
+fn info_to_wire(l: LockInfo) -> wire::LockInfo {
+    let (holder_session, holder_client) = l.holder.unwrap_or_default();
+    wire::LockInfo {
+        name: l.name,
+        state: l.state.to_string(),
+        holder_session,
+        holder_client,
+        token: l.token,
+        waiting_sessions: l.waiting.iter().map(|(s, _)| *s).collect(),
+        waiting_clients: l.waiting.into_iter().map(|(_, c)| c).collect(),
+        request: l.request.map(to_wire),
+        vote: l.vote.map(to_wire),
+        queue: l.queue.into_iter().map(to_wire).collect(),
+    }
+}
+
+type ServerStream = Pin<Box<dyn Stream<Item = Result<wire::LockServerMsg, tonic::Status>> + Send>>;
+
+/// Tells the driver that a session is over when dropped (the response stream went away: the
+/// client closed it or died), unless the session already ended by itself.
+struct EndSession {
+    session: SessionId,
+    driver: mpsc::Sender<LockCommand>,
+}
+
+impl Drop for EndSession {
+    fn drop(&mut self) {
+        let driver = self.driver.clone();
+        let session = self.session;
+        // Never lost: the driver's channel only closes when the node stops.
+        tokio::spawn(async move {
+            let _ = driver
+                .send(LockCommand::Release {
+                    session,
+                    explicit: false,
+                })
+                .await;
+        });
+    }
+}
+
+#[tonic::async_trait]
+impl wire::lock_server::Lock for LockService {
+    type SessionStream = ServerStream;
+
+    async fn session(
+        &self,
+        request: tonic::Request<tonic::Streaming<wire::LockClientMsg>>,
+    ) -> Result<tonic::Response<ServerStream>, tonic::Status> {
+        let mut from_client = request.into_inner();
+        let first = from_client
+            .message()
+            .await?
+            .and_then(|m| m.body)
+            .ok_or_else(|| tonic::Status::invalid_argument("a session starts with Acquire"))?;
+        let wire::lock_client_msg::Body::Acquire(acquire) = first else {
+            return Err(tonic::Status::invalid_argument(
+                "a session starts with Acquire",
+            ));
+        };
+        if let Some(problem) = name_problem(&acquire.name) {
+            return Err(tonic::Status::invalid_argument(problem));
+        }
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let (notices_tx, mut notices) = mpsc::unbounded_channel();
+        self.driver
+            .send(LockCommand::Acquire {
+                session,
+                name: acquire.name.clone(),
+                timeout: acquire.timeout_ms.map(Duration::from_millis),
+                client: acquire.client,
+                notices: notices_tx,
+            })
+            .await
+            .map_err(|_| tonic::Status::unavailable("the node is stopping"))?;
+        // Reads the rest of the client's stream: a ReleaseLock, or its end.
+        let driver = self.driver.clone();
+        tokio::spawn(async move {
+            let explicit = loop {
+                match from_client.message().await {
+                    Ok(Some(wire::LockClientMsg {
+                        body: Some(wire::lock_client_msg::Body::Release(_)),
+                    })) => break true,
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break false,
+                }
+            };
+            let _ = driver
+                .send(LockCommand::Release { session, explicit })
+                .await;
+        });
+        let guard = EndSession {
+            session,
+            driver: self.driver.clone(),
+        };
+        let (node, name) = (self.node, acquire.name);
+        let stream = async_stream(move |tx| async move {
+            let _guard = guard;
+            while let Some(notice) = notices.recv().await {
+                let (body, last) = match notice {
+                    SessionNotice::Acquired { token } => (
+                        wire::lock_server_msg::Body::Acquired(wire::Acquired {
+                            name: name.clone(),
+                            token,
+                            node,
+                            session,
+                        }),
+                        false,
+                    ),
+                    SessionNotice::TimedOut { waited_ms } => (
+                        wire::lock_server_msg::Body::TimedOut(wire::TimedOut {
+                            name: name.clone(),
+                            waited_ms,
+                        }),
+                        true,
+                    ),
+                    SessionNotice::Released { token } => (
+                        wire::lock_server_msg::Body::Released(wire::Released {
+                            name: name.clone(),
+                            token,
+                        }),
+                        true,
+                    ),
+                };
+                if tx
+                    .send(Ok(wire::LockServerMsg { body: Some(body) }))
+                    .await
+                    .is_err()
+                {
+                    return; // the client is gone: the guard ends the session
+                }
+                if last {
+                    return;
+                }
+            }
+        });
+        Ok(tonic::Response::new(stream))
+    }
+
+    async fn list(
+        &self,
+        _: tonic::Request<wire::ListLocksRequest>,
+    ) -> Result<tonic::Response<wire::ListLocksReply>, tonic::Status> {
+        let (tx, rx) = oneshot::channel();
+        self.driver
+            .send(LockCommand::List(tx))
+            .await
+            .map_err(|_| tonic::Status::unavailable("the node is stopping"))?;
+        let locks = rx
+            .await
+            .map_err(|_| tonic::Status::unavailable("the node is stopping"))?;
+        Ok(tonic::Response::new(wire::ListLocksReply {
+            node: self.node,
+            locks: locks.into_iter().map(info_to_wire).collect(),
+        }))
+    }
+}
+
+/// A response stream fed by a task: `body` gets the sending half and runs until it returns.
+fn async_stream<F, Fut>(body: F) -> ServerStream
+where
+    F: FnOnce(mpsc::Sender<Result<wire::LockServerMsg, tonic::Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(body(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}

@@ -1,0 +1,275 @@
+//! The client sessions of one node's lock service: who waits for which lock, in FIFO order,
+//! and who holds it with which token.
+//!
+//! Bookkeeping only: the driver asks the core for the lock when a session needs it and leaves
+//! it when its holder is done; this module decides which session is served next and tells
+//! sessions what happened. One protocol entry serves one session, so every acquisition gets
+//! its own token.
+
+use super::command::{LockInfo, SessionId, SessionNotice};
+use maekawa_core::member::LockName;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::{Duration, Instant};
+
+/// One session as the driver knows it.
+struct Session {
+    lock: LockName,
+    client: String,
+    notices: UnboundedSender<SessionNotice>,
+    since: Instant,
+    deadline: Option<Instant>,
+}
+
+/// The sessions of one lock at this node.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<SessionId>,
+    holder: Option<(SessionId, u64)>,
+    /// The token of an entry nobody was left to take: the driver leaves it at once.
+    orphan: Option<u64>,
+}
+
+/// What a session's end asks of the driver.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The session held `lock` with `token`: leave it.
+    Held {
+        /// The lock.
+        lock: LockName,
+        /// Its token.
+        token: u64,
+    },
+    /// The session only waited, or was unknown: nothing to leave.
+    Nothing,
+}
+
+/// Every session of this node.
+#[derive(Default)]
+pub struct Sessions {
+    locks: BTreeMap<LockName, Queue>,
+    sessions: HashMap<SessionId, Session>,
+    try_once: BTreeSet<SessionId>,
+}
+
+impl Sessions {
+    /// A session wants `lock`. Returns false when it was turned away at once (a try-once
+    /// session that would have to wait behind another session of this node).
+    pub fn acquire(
+        &mut self,
+        session: SessionId,
+        lock: LockName,
+        timeout: Option<Duration>,
+        client: String,
+        notices: UnboundedSender<SessionNotice>,
+        now: Instant,
+    ) -> bool {
+        let try_once = timeout == Some(Duration::ZERO);
+        let queue = self.locks.entry(lock.clone()).or_default();
+        if try_once && (queue.holder.is_some() || !queue.waiting.is_empty()) {
+            let _ = notices.send(SessionNotice::TimedOut { waited_ms: 0 });
+            if queue.holder.is_none() && queue.waiting.is_empty() && queue.orphan.is_none() {
+                self.locks.remove(&lock);
+            }
+            return false;
+        }
+        queue.waiting.push_back(session);
+        if try_once {
+            self.try_once.insert(session);
+        }
+        self.sessions.insert(
+            session,
+            Session {
+                lock,
+                client,
+                notices,
+                since: now,
+                deadline: timeout.filter(|t| !t.is_zero()).map(|t| now + t),
+            },
+        );
+        true
+    }
+
+    /// True when a session of this node holds `lock`.
+    pub fn is_held(&self, lock: &str) -> bool {
+        self.locks.get(lock).is_some_and(|q| q.holder.is_some())
+    }
+
+    /// True when sessions of this node wait for `lock`.
+    pub fn has_waiters(&self, lock: &str) -> bool {
+        self.locks.get(lock).is_some_and(|q| !q.waiting.is_empty())
+    }
+
+    /// This node entered `lock` with `token`: the first waiting session holds it now. With no
+    /// session left to take it, the entry is an orphan the driver leaves at once.
+    pub fn entered(&mut self, lock: &LockName, token: u64) {
+        let queue = self.locks.entry(lock.clone()).or_default();
+        while let Some(s) = queue.waiting.pop_front() {
+            self.try_once.remove(&s);
+            let Some(session) = self.sessions.get(&s) else {
+                continue;
+            };
+            if session
+                .notices
+                .send(SessionNotice::Acquired { token })
+                .is_ok()
+            {
+                queue.holder = Some((s, token));
+                return;
+            }
+            self.sessions.remove(&s);
+        }
+        queue.orphan = Some(token);
+    }
+
+    /// True when some entry has nobody to take it.
+    pub fn has_orphans(&self) -> bool {
+        self.locks.values().any(|q| q.orphan.is_some())
+    }
+
+    /// The locks entered with nobody to take them, with their tokens (forgotten here).
+    pub fn take_orphans(&mut self) -> Vec<(LockName, u64)> {
+        let mut out = Vec::new();
+        for (lock, queue) in &mut self.locks {
+            if let Some(token) = queue.orphan.take() {
+                out.push((lock.clone(), token));
+            }
+        }
+        self.tidy();
+        out
+    }
+
+    /// The session is over: explicit release (answered with `Released`), stream closed or
+    /// client gone.
+    pub fn end(&mut self, session: SessionId, explicit: bool) -> Ended {
+        self.try_once.remove(&session);
+        let Some(s) = self.sessions.remove(&session) else {
+            return Ended::Nothing;
+        };
+        let queue = self.locks.get_mut(&s.lock).expect("a session's lock has a queue");
+        let ended = match queue.holder {
+            Some((holder, token)) if holder == session => {
+                queue.holder = None;
+                if explicit {
+                    let _ = s.notices.send(SessionNotice::Released { token });
+                }
+                Ended::Held {
+                    lock: s.lock.clone(),
+                    token,
+                }
+            }
+            _ => {
+                queue.waiting.retain(|&w| w != session);
+                Ended::Nothing
+            }
+        };
+        self.tidy();
+        ended
+    }
+
+    /// When the next waiting session's patience runs out.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.locks
+            .values()
+            .flat_map(|q| q.waiting.iter())
+            .filter_map(|s| self.sessions.get(s).and_then(|s| s.deadline))
+            .min()
+    }
+
+    /// Tells every waiting session whose deadline has passed that it timed out, and forgets it.
+    pub fn expire(&mut self, now: Instant) {
+        let expired: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(id, s)| {
+                s.deadline.is_some_and(|d| d <= now)
+                    && self.locks[&s.lock].holder.map(|h| h.0) != Some(**id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.time_out(id, now);
+        }
+    }
+
+    /// Try-once sessions waiting for a lock whose request has been refused somewhere (`lost`
+    /// says which locks): they time out now.
+    pub fn give_up_try_once(&mut self, lost: impl Fn(&str) -> bool, now: Instant) {
+        let giving_up: Vec<SessionId> = self
+            .try_once
+            .iter()
+            .filter(|id| self.sessions.get(id).is_some_and(|s| lost(s.lock.as_str())))
+            .copied()
+            .collect();
+        for id in giving_up {
+            self.time_out(id, now);
+        }
+    }
+
+    /// True when some try-once session waits.
+    pub fn has_try_once(&self) -> bool {
+        !self.try_once.is_empty()
+    }
+
+    fn time_out(&mut self, id: SessionId, now: Instant) {
+        self.try_once.remove(&id);
+        if let Some(s) = self.sessions.remove(&id) {
+            let waited_ms = now.saturating_duration_since(s.since).as_millis() as u64;
+            let _ = s.notices.send(SessionNotice::TimedOut { waited_ms });
+            if let Some(q) = self.locks.get_mut(&s.lock) {
+                q.waiting.retain(|&w| w != id);
+            }
+        }
+        self.tidy();
+    }
+
+    /// Every session, for a stop: the held locks to leave, and every session forgotten (their
+    /// streams end, so their clients know they lost the lock).
+    pub fn end_all(&mut self) -> Vec<(LockName, u64)> {
+        let held = self
+            .locks
+            .iter()
+            .filter_map(|(l, q)| q.holder.map(|(_, t)| (l.clone(), t)))
+            .collect();
+        self.locks.clear();
+        self.sessions.clear();
+        self.try_once.clear();
+        held
+    }
+
+    /// What `maekawa locks` shows of the sessions of `lock` (state and protocol fields are the
+    /// driver's to fill).
+    pub fn describe(&self, lock: &str) -> LockInfo {
+        let client = |id: &SessionId| {
+            self.sessions
+                .get(id)
+                .map(|s| s.client.clone())
+                .unwrap_or_default()
+        };
+        let queue = self.locks.get(lock);
+        let holder = queue.and_then(|q| q.holder);
+        LockInfo {
+            name: lock.to_string(),
+            state: if holder.is_some() { "held" } else { "idle" },
+            holder: holder.map(|(s, _)| (s, client(&s))),
+            token: holder.map_or(0, |(_, t)| t),
+            waiting: queue
+                .map(|q| q.waiting.iter().map(|s| (*s, client(s))).collect())
+                .unwrap_or_default(),
+            request: None,
+            vote: None,
+            queue: Vec::new(),
+        }
+    }
+
+    /// The locks sessions of this node hold or wait for.
+    pub fn lock_names(&self) -> impl Iterator<Item = &LockName> {
+        self.locks.keys()
+    }
+
+    /// Forgets the queues of locks nobody here holds, waits for or must leave.
+    fn tidy(&mut self) {
+        self.locks
+            .retain(|_, q| q.holder.is_some() || !q.waiting.is_empty() || q.orphan.is_some());
+    }
+}
