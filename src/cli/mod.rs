@@ -32,6 +32,7 @@ pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod ctl;
 pub(crate) mod explore;
+pub(crate) mod lock;
 pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod quorums;
