@@ -31,6 +31,9 @@ enum Command {
     /// in MAEKAWA_LOCK_TOKEN), or print the token and hold the lock until SIGINT/SIGTERM. If
     /// the lock is lost, CMD gets SIGTERM, then SIGKILL, and the exit code is 125.
     Lock(cli::lock::LockArgs),
+    /// List the named locks in use at one node or every node (the default): holder session
+    /// and client, fencing token, waiting sessions; --json for scripts.
+    Locks(cli::locks::LocksArgs),
     /// Tell the story of a run from its logs: for one CS entry (--node, --entry) every message
     /// about that request on both sides, in causal order, with the votes and any
     /// FAILED/INQUIRE/YIELD detours; without --entry a summary per node and overall.
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Node(args) => cli::node::run(args),
         Command::Ctl(args) => cli::ctl::run(args),
         Command::Lock(args) => cli::lock::run(args),
+        Command::Locks(args) => cli::locks::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Timeline(args) => cli::timeline::run(args),
         Command::Bench(args) => cli::bench::run(args),

@@ -473,3 +473,94 @@ fn an_unreachable_daemon_or_a_bad_name_is_one_line_and_exit_2() {
         "{err}"
     );
 }
+
+fn runs(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("locks")
+        .args(args)
+        .output()
+        .expect("run maekawa locks");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn held_lock() -> wire::LockInfo {
+    wire::LockInfo {
+        name: "counter".into(),
+        state: "held".into(),
+        holder_session: 3,
+        holder_client: "pid 42 on h".into(),
+        token: 17,
+        waiting_sessions: vec![4, 5],
+        waiting_clients: vec!["a".into(), "b".into()],
+        request: Some(wire::WireRequest {
+            ts: 9,
+            node: 1,
+            inc: 2,
+        }),
+        vote: None,
+        queue: vec![wire::WireRequest {
+            ts: 11,
+            node: 0,
+            inc: 1,
+        }],
+    }
+}
+
+#[test]
+fn locks_lists_holders_tokens_and_waiters_as_a_table_and_as_json() {
+    let fake = Fake::start_with(Mode::Grant, 1, vec![held_lock()]);
+    let (code, out, err) = runs(&["--addr", &fake.addr]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "node  lock    state      token  holder waiting    holder's client\n\
+         1     counter held          17       3 4,5        pid 42 on h\n"
+    );
+    let (code, out, err) = runs(&["--addr", &fake.addr, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{
+            "node": 1, "name": "counter", "state": "held", "token": 17,
+            "holder": {"session": 3, "client": "pid 42 on h"},
+            "waiting": [{"session": 4, "client": "a"}, {"session": 5, "client": "b"}],
+            "request": {"ts": 9, "node": 1, "inc": 2}, "vote": null,
+            "queue": [{"ts": 11, "node": 0, "inc": 1}]
+        }])
+    );
+}
+
+#[test]
+fn locks_of_every_node_says_which_did_not_answer() {
+    let a = Fake::start_with(Mode::Grant, 0, vec![]);
+    let b = Fake::start_with(Mode::Grant, 1, vec![held_lock()]);
+    let port = |addr: &str| addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let dead = free_ports(1)[0];
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_on(dir.path(), &[port(&a.addr), port(&b.addr), dead]);
+    let config = config.to_str().unwrap();
+    let (code, out, err) = runs(&["--config", config]);
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[1], "0     (no locks in use)");
+    assert!(lines[2].starts_with("1     counter held"), "{out}");
+    assert!(
+        lines[3].starts_with(&format!(
+            "2     error: cannot reach node 2 at 127.0.0.1:{dead}: "
+        )),
+        "{out}"
+    );
+    // Only the dead node: exit 2, one line.
+    let (code, out, err) = runs(&["--config", config, "--node", "2"]);
+    assert_eq!(
+        (code, out.as_str(), err.lines().count()),
+        (2, "", 1),
+        "{err}"
+    );
+}
