@@ -5,10 +5,12 @@
 //! out) with the simulator and explorer that check it. This crate is everything around it that
 //! touches the world, in layers (ARCHITECTURE.md): [`config`] and [`logdir`] at the bottom,
 //! then [`daemon`] (runs a node) beside [`logs`] (reads what nodes wrote), then [`bench`](mod@bench)
-//! (starts daemons and reads their logs). A module never imports a layer above its own.
+//! (starts daemons and reads their logs) beside [`client`] (takes named locks from a daemon:
+//! what a program links to hold a lock). A module never imports a layer above its own.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod bench;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod logdir;

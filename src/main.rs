@@ -27,6 +27,13 @@ enum Command {
     /// waits for, who holds its vote, its queue). For `--workload manual` nodes this is the only
     /// way they act.
     Ctl(cli::ctl::CtlArgs),
+    /// Take a named lock from a daemon and run CMD while holding it (it gets the fencing token
+    /// in MAEKAWA_LOCK_TOKEN), or print the token and hold the lock until SIGINT/SIGTERM. If
+    /// the lock is lost, CMD gets SIGTERM, then SIGKILL, and the exit code is 125.
+    Lock(cli::lock::LockArgs),
+    /// List the named locks in use at one node or every node (the default): holder session
+    /// and client, fencing token, waiting sessions; --json for scripts.
+    Locks(cli::locks::LocksArgs),
     /// Tell the story of a run from its logs: for one CS entry (--node, --entry) every message
     /// about that request on both sides, in causal order, with the votes and any
     /// FAILED/INQUIRE/YIELD detours; without --entry a summary per node and overall.
@@ -61,6 +68,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Node(args) => cli::node::run(args),
         Command::Ctl(args) => cli::ctl::run(args),
+        Command::Lock(args) => cli::lock::run(args),
+        Command::Locks(args) => cli::locks::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Timeline(args) => cli::timeline::run(args),
         Command::Bench(args) => cli::bench::run(args),

@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module of the library and binary, with its layer (a module may use only
 /// its own layer's modules or lower ones).
-const LAYERS: [(&str, u8); 8] = [
+const LAYERS: [(&str, u8); 9] = [
     ("config", 1),
     ("logdir", 1),
     ("daemon", 2),
     ("logs", 2),
     ("bench", 3),
+    ("client", 3),
     ("cli", 4),
     ("main", 4),
     ("lib", 4),

@@ -32,6 +32,8 @@ pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod ctl;
 pub(crate) mod explore;
+pub(crate) mod lock;
+pub(crate) mod locks;
 pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod quorums;
