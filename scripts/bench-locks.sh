@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side by side, same machine, same run: etcd's lock (3-member cluster on loopback, 3 contending
 # clients doing lock/unlock in a loop) and maekawa (3 nodes, full contention).
-# Usage: scripts/bench-etcd.sh [SECONDS] [HOLD_MS]     (defaults: 10 s, hold 0 ms)
-#        scripts/bench-etcd.sh --install-only          (install what it needs, then stop)
+# Usage: scripts/bench-locks.sh [SECONDS] [HOLD_MS]     (defaults: 10 s, hold 0 ms)
+#        scripts/bench-locks.sh --install-only          (install what it needs, then stop)
 # Installs what it needs and is missing with apt-get (the table below), so run it as root or
 # install those packages first.
 set -euo pipefail
