@@ -777,12 +777,14 @@ const ALWAYS_THERE: &[&str] = &[
 
 /// What bench-locks.sh needs beyond ALWAYS_THERE, and the Debian package that has each
 /// (`dpkg -c` on bookworm's packages: etcd-client has /usr/bin/etcdctl, etcd-server
-/// /usr/bin/etcd).
+/// /usr/bin/etcd, zookeeper /usr/share/zookeeper/bin/zkServer.sh, which the script puts on
+/// its PATH).
 const DEBIAN_PACKAGE_OF: &[(&str, &str)] = &[
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
     ("protoc", "protobuf-compiler"),
     ("python3", "python3"),
+    ("zkServer.sh", "zookeeper"),
 ];
 
 fn read_script(name: &str) -> String {
@@ -858,8 +860,9 @@ fn bench_locks_installs_every_command_it_calls() {
     found.commands.extend(common.commands);
     found.functions.extend(common.functions);
     let table = install_table(&script);
-    // Commands the script builds itself: maekawa (build_if_needed) and the etcd client.
-    let built = ["$BIN", "$CLIENT"];
+    // Commands the script builds or installs itself: maekawa (build_if_needed), the etcd
+    // client, and the venv's python that has kazoo (install_kazoo, with pip).
+    let built = ["$BIN", "$CLIENT", "$KAZOO_PY"];
     // Needed by the build of bench/etcd-lock, not run by the script.
     let for_the_build = ["protoc"];
 
@@ -980,6 +983,16 @@ fn bench_locks_install_step_installs_what_is_missing() {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        // kazoo's venv (pip, not apt-get): already there, so only apt-get runs.
+        let cache = dir.path().join("cache");
+        let venv_bin = cache.join("kazoo-venv/bin");
+        std::fs::create_dir_all(&venv_bin).unwrap();
+        std::fs::write(venv_bin.join("python"), "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(
+            venv_bin.join("python"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let go = || {
             let out = Command::new(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -988,6 +1001,9 @@ fn bench_locks_install_step_installs_what_is_missing() {
             .arg("--install-only")
             .env_clear()
             .env("PATH", &bin)
+            .env("MAEKAWA_BENCH_CACHE", &cache)
+            // Not this machine's zookeeper (the script adds that directory to the PATH).
+            .env("ZOOKEEPER_BIN", dir.path().join("no-zookeeper"))
             .output()
             .unwrap();
             (
@@ -1026,6 +1042,7 @@ fn bench_locks_install_step_installs_what_is_missing() {
         ("etcd-server", "etcd"),
         ("protobuf-compiler", "protoc"),
         ("python3", "python3"),
+        ("zookeeper", "zkServer.sh"),
     ]);
     assert!(!ok, "{said}");
     assert!(
