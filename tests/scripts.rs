@@ -1,7 +1,7 @@
 //! The user scripts, end to end: start3.sh, the refusal to start twice, stop.sh leaving no
 //! process behind, and `maekawa check` on the result; a second start3.sh moving the first run
 //! to logs/previous/ while start-node.sh (a restart inside a run) moves nothing. (Crash
-//! recovery itself is tested in crash.rs.) And, by reading the scripts: bench-etcd.sh installs
+//! recovery itself is tested in crash.rs.) And, by reading the scripts: bench-locks.sh installs
 //! every command it runs, the others run only what every machine has.
 
 mod common;
@@ -775,21 +775,23 @@ const ALWAYS_THERE: &[&str] = &[
     "apt-get", "cargo",
 ];
 
-/// What bench-etcd.sh needs beyond ALWAYS_THERE, and the Debian package that has each
+/// What bench-locks.sh needs beyond ALWAYS_THERE, and the Debian package that has each
 /// (`dpkg -c` on bookworm's packages: etcd-client has /usr/bin/etcdctl, etcd-server
-/// /usr/bin/etcd).
+/// /usr/bin/etcd, zookeeper /usr/share/zookeeper/bin/zkServer.sh, which the script puts on
+/// its PATH).
 const DEBIAN_PACKAGE_OF: &[(&str, &str)] = &[
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
     ("protoc", "protobuf-compiler"),
     ("python3", "python3"),
+    ("zkServer.sh", "zookeeper"),
 ];
 
 fn read_script(name: &str) -> String {
     std::fs::read_to_string(format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-/// The `[command]=package` lines of bench-etcd.sh's `declare -A PACKAGE_OF=(...)`.
+/// The `[command]=package` lines of bench-locks.sh's `declare -A PACKAGE_OF=(...)`.
 fn install_table(script: &str) -> BTreeMap<String, String> {
     let Some(start) = script.find("declare -A PACKAGE_OF=(") else {
         return BTreeMap::new();
@@ -846,20 +848,21 @@ PY
     assert_eq!(found.functions, BTreeSet::from(["helper".to_string()]));
 }
 
-/// Issue 12, item 9: bench-etcd.sh called etcdctl but installed only etcd-server, so on a
-/// fresh machine it stopped with "etcd did not become healthy". Every command it (or
-/// common.sh, which it sources) runs must be a builtin, always there, its own function, or
+/// Issue 12, item 9: bench-etcd.sh (now bench-locks.sh) called etcdctl but installed only
+/// etcd-server, so on a fresh machine it stopped with "etcd did not become healthy". Every
+/// command it (or common.sh, which it sources) runs must be a builtin, always there, its own function, or
 /// installed by its PACKAGE_OF table with the right Debian package.
 #[test]
-fn bench_etcd_installs_every_command_it_calls() {
-    let script = read_script("bench-etcd.sh");
+fn bench_locks_installs_every_command_it_calls() {
+    let script = read_script("bench-locks.sh");
     let mut found = ShellCommands::of(&script);
     let common = ShellCommands::of(&read_script("common.sh"));
     found.commands.extend(common.commands);
     found.functions.extend(common.functions);
     let table = install_table(&script);
-    // Commands the script builds itself: maekawa (build_if_needed) and the etcd client.
-    let built = ["$BIN", "$CLIENT"];
+    // Commands the script builds or installs itself: maekawa (build_if_needed), the etcd
+    // client, and the venv's python that has kazoo (install_kazoo, with pip).
+    let built = ["$BIN", "$CLIENT", "$KAZOO_PY"];
     // Needed by the build of bench/etcd-lock, not run by the script.
     let for_the_build = ["protoc"];
 
@@ -898,7 +901,7 @@ fn bench_etcd_installs_every_command_it_calls() {
     }
     assert!(
         problems.is_empty(),
-        "scripts/bench-etcd.sh:\n  {}",
+        "scripts/bench-locks.sh:\n  {}",
         problems.join("\n  ")
     );
 }
@@ -911,7 +914,7 @@ fn scripts_run_only_what_a_fresh_machine_has() {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".sh") && n != "bench-etcd.sh")
+        .filter(|n| n.ends_with(".sh") && n != "bench-locks.sh")
         .collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
@@ -942,11 +945,11 @@ fn scripts_run_only_what_a_fresh_machine_has() {
 }
 
 /// The install step for real, with a stand-in apt-get: on a machine with none of the commands,
-/// `bench-etcd.sh --install-only` asks apt-get for exactly the right packages, then finds every
+/// `bench-locks.sh --install-only` asks apt-get for exactly the right packages, then finds every
 /// command; a second run installs nothing; and a package that does not bring its command is
 /// reported, not left for a confusing failure later.
 #[test]
-fn bench_etcd_install_step_installs_what_is_missing() {
+fn bench_locks_install_step_installs_what_is_missing() {
     let which = |cmd: &str| {
         let out = Command::new("bash")
             .args(["-c", &format!("command -v {cmd}")])
@@ -980,14 +983,27 @@ fn bench_etcd_install_step_installs_what_is_missing() {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        // kazoo's venv (pip, not apt-get): already there, so only apt-get runs.
+        let cache = dir.path().join("cache");
+        let venv_bin = cache.join("kazoo-venv/bin");
+        std::fs::create_dir_all(&venv_bin).unwrap();
+        std::fs::write(venv_bin.join("python"), "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(
+            venv_bin.join("python"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let go = || {
             let out = Command::new(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/scripts/bench-etcd.sh"
+                "/scripts/bench-locks.sh"
             ))
             .arg("--install-only")
             .env_clear()
             .env("PATH", &bin)
+            .env("MAEKAWA_BENCH_CACHE", &cache)
+            // Not this machine's zookeeper (the script adds that directory to the PATH).
+            .env("ZOOKEEPER_BIN", dir.path().join("no-zookeeper"))
             .output()
             .unwrap();
             (
@@ -1026,6 +1042,7 @@ fn bench_etcd_install_step_installs_what_is_missing() {
         ("etcd-server", "etcd"),
         ("protobuf-compiler", "protoc"),
         ("python3", "python3"),
+        ("zookeeper", "zkServer.sh"),
     ]);
     assert!(!ok, "{said}");
     assert!(
