@@ -8,12 +8,12 @@
 
 use super::command::{Control, LockCommand, LockInfo, Status};
 use super::control::ControlService;
-use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
-use super::sessions::{Ended, Sessions};
 use super::cslog::CsLog;
 use super::incarnation::{next_incarnation, IncarnationError};
 use super::journal::Journal;
+use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use super::node_log;
+use super::sessions::{Ended, Sessions};
 use super::settings::{NodeSettings, Workload};
 use super::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
 use maekawa_core::id::{NodeId, RequestId};
@@ -801,7 +801,8 @@ impl Driver {
         }
         self.entries += 1;
         // The enter line is written before the node acts in the CS (PROTOCOL.md §4).
-        self.cs_log.enter(self.me, self.entries, req, votes, token)?;
+        self.cs_log
+            .enter(self.me, self.entries, req, votes, token)?;
         let wait_ms = self
             .requested_at
             .take()

@@ -294,9 +294,7 @@ impl Journal {
             self.append(&line)
         };
         match result {
-            Ok(()) => {
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.broken = true;
                 Err(e)

@@ -146,7 +146,10 @@ impl Sessions {
         let Some(s) = self.sessions.remove(&session) else {
             return Ended::Nothing;
         };
-        let queue = self.locks.get_mut(&s.lock).expect("a session's lock has a queue");
+        let queue = self
+            .locks
+            .get_mut(&s.lock)
+            .expect("a session's lock has a queue");
         let ended = match queue.holder {
             Some((holder, token)) if holder == session => {
                 queue.holder = None;

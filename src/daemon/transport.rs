@@ -662,7 +662,11 @@ mod tests {
         let mut next = 1;
         let send_up_to = |last: u64, next: &mut u64| {
             while *next <= last.min(N) {
-                let lock = if next.is_multiple_of(2) { "cs" } else { "orders" };
+                let lock = if next.is_multiple_of(2) {
+                    "cs"
+                } else {
+                    "orders"
+                };
                 sender.send(NodeId(1), LockName::from(lock), numbered(*next));
                 *next += 1;
             }
@@ -679,7 +683,11 @@ mod tests {
                     .unwrap();
                 if let TransportEvent::Message { lock, msg, .. } = ev {
                     // The lock name (empty on the wire for `cs`) and the token arrive intact.
-                    let expected = if msg.lamport.is_multiple_of(2) { "cs" } else { "orders" };
+                    let expected = if msg.lamport.is_multiple_of(2) {
+                        "cs"
+                    } else {
+                        "orders"
+                    };
                     assert_eq!((lock.as_str(), msg.token), (expected, msg.lamport));
                     got.push(msg.lamport);
                 }
