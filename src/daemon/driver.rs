@@ -510,7 +510,8 @@ impl Driver {
             event = "exit_cs",
             entry = self.entries,
             req_ts = req.ts,
-            req_node = req.node.0
+            req_node = req.node.0,
+            lock = LockName::CS
         );
         let cs = self.cs.clone();
         let actions = self.core.exit_cs(&cs).expect("in the CS, checked above");
