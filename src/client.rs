@@ -434,7 +434,7 @@ pub struct LockInfo {
     /// The lock's name.
     pub name: String,
     /// `held` (a session of this node holds it), `acquiring` (the node waits for votes),
-    /// `idle` (only the node's vote or queue concerns it), as the daemon says.
+    /// `voting` (only the node's vote or queue concerns it), as the daemon says.
     pub state: String,
     /// The session of this node that holds it, if any.
     pub holder: Option<SessionInfo>,

@@ -17,7 +17,7 @@ use std::process::ExitCode;
     after_help = "Exit codes: 0 every node asked answered; 1 some did not (the output says which); \
 2 none did, or bad input.\n\
 --json prints one array with an object per lock per node: node, name, state (held, acquiring, \
-idle), token (null when not held), holder ({session, client} or null), waiting ([{session, \
+voting: only its vote or voter queue concerns it), token (null when not held), holder ({session, client} or null), waiting ([{session, \
 client}], first in line first), request, vote ({ts, node, inc} or null) and queue ([{ts, node, inc}])."
 )]
 pub(crate) struct LocksArgs {

@@ -107,7 +107,7 @@ pub struct LockInfo {
     /// The lock's name.
     pub name: String,
     /// `held` (a session of this node holds it), `acquiring` (this node waits for votes) or
-    /// `idle` (only this node's vote or voter queue is about it).
+    /// `voting` (only this node's vote or voter queue is about it).
     pub state: &'static str,
     /// The holding session and its client, if a session of this node holds it.
     pub holder: Option<(SessionId, String)>,

@@ -668,7 +668,7 @@ impl Driver {
                     match node.phase() {
                         Phase::Wanting(r) => {
                             info.request = Some(r);
-                            if info.state == "idle" {
+                            if info.state == "voting" {
                                 info.state = "acquiring";
                             }
                         }

@@ -253,7 +253,7 @@ impl Sessions {
         let holder = queue.and_then(|q| q.holder);
         LockInfo {
             name: lock.to_string(),
-            state: if holder.is_some() { "held" } else { "idle" },
+            state: if holder.is_some() { "held" } else { "voting" },
             holder: holder.map(|(s, _)| (s, client(&s))),
             token: holder.map_or(0, |(_, t)| t),
             waiting: queue
