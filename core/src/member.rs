@@ -63,9 +63,9 @@ pub struct LockAction {
 pub struct Member {
     me: NodeId,
     incarnation: u64,
-    quorum: Vec<NodeId>,
+    quorum: Arc<[NodeId]>,
     options: Options,
-    peers: BTreeMap<NodeId, u64>,
+    peers: Arc<BTreeMap<NodeId, u64>>,
     clock: u64,
     floor: u64,
     locks: BTreeMap<LockName, Node>,
@@ -80,9 +80,9 @@ impl Member {
         Member {
             me,
             incarnation: 1,
-            quorum,
+            quorum: quorum.into(),
             options,
-            peers: BTreeMap::new(),
+            peers: Arc::default(),
             clock: 0,
             floor: 0,
             locks: BTreeMap::new(),
@@ -129,7 +129,7 @@ impl Member {
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state).
     pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
-        self.peers.insert(peer, incarnation);
+        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
         for node in self.locks.values_mut() {
             node.assume_peer(peer, incarnation);
         }
@@ -213,7 +213,7 @@ impl Member {
         if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
             return out;
         }
-        self.peers.insert(peer, incarnation);
+        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
         let names: Vec<LockName> = self.locks.keys().cloned().collect();
         for lock in names {
             let actions = self.with_lock(&lock, |node| {
@@ -234,7 +234,7 @@ impl Member {
         let node = match self.locks.get_mut(lock) {
             Some(node) => node,
             None => {
-                let mut node = Node::with_options(self.me, &self.quorum, self.options);
+                let mut node = Node::with_shared(self.me, self.quorum.clone(), self.options);
                 node.set_incarnation(self.incarnation);
                 node.peers = self.peers.clone();
                 self.locks.entry(lock.clone()).or_insert(node)

@@ -12,6 +12,7 @@
 
 use crate::id::{NodeId, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::fmt;
 
 /// The six message kinds of the protocol.
@@ -251,9 +252,11 @@ pub struct VoterView {
 pub struct Node {
     me: NodeId,
     incarnation: u64,
-    quorum: Vec<NodeId>,
+    // Shared (cheap to clone): a member keeps one node per lock in use, and the explorer
+    // copies states by the million.
+    quorum: Arc<[NodeId]>,
     /// The newest incarnation seen of each peer.
-    pub(crate) peers: BTreeMap<NodeId, u64>,
+    pub(crate) peers: Arc<BTreeMap<NodeId, u64>>,
     pub(crate) clock: u64,
     /// No entry this node knows of (its own included) had a larger fencing token.
     pub(crate) floor: u64,
@@ -274,11 +277,16 @@ impl Node {
         let mut quorum = quorum.to_vec();
         quorum.sort();
         quorum.dedup();
+        Node::with_shared(me, quorum.into(), options)
+    }
+
+    /// As [`Node::with_options`], with the quorum (sorted, no duplicates) already shared.
+    pub(crate) fn with_shared(me: NodeId, quorum: Arc<[NodeId]>, options: Options) -> Node {
         Node {
             me,
             incarnation: 1,
             quorum,
-            peers: BTreeMap::new(),
+            peers: Arc::default(),
             clock: 0,
             floor: 0,
             phase: Phase::Idle,
@@ -320,7 +328,7 @@ impl Node {
     /// Records a peer's incarnation learned out of band (the checkers' initial state), without
     /// the reconciliation [`Node::peer_incarnation`] performs.
     pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
-        self.peers.insert(peer, incarnation);
+        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
     }
 
     /// This node's id.
@@ -450,7 +458,7 @@ impl Node {
         if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
             return out;
         }
-        self.peers.insert(peer, incarnation);
+        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
         let dead = |r: &RequestId| r.node == peer && r.inc < incarnation;
         let dropped: Vec<RequestId> = self
             .voter
