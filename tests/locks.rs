@@ -248,3 +248,51 @@ fn ten_thousand_names_locked_once_leave_the_daemon_at_most_twice_its_idle_size()
     println!("node 0 RSS: idle {idle} KiB, after 10,000 names {after} KiB");
     assert!(after <= 2 * idle, "RSS {after} KiB after, {idle} KiB idle");
 }
+
+/// Waiting sessions of one daemon, as `maekawa locks --json` lists them (FIFO order).
+fn waiting_sessions(cluster: &Cluster, node: usize, name: &str) -> Vec<u64> {
+    let out = locks(cluster, node);
+    let locks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    locks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["name"] == name)
+        .flat_map(|l| l["waiting"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| w["session"].as_u64())
+        .collect()
+}
+
+#[test]
+fn clients_of_one_daemon_are_served_first_come_first_served_and_a_dead_waiter_is_skipped() {
+    let cluster = cluster(3);
+    let work = cluster.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let (mut holder, _) = hold(&cluster, 0, "queue");
+    let mut waiters = Vec::new();
+    for (i, who) in ["first", "doomed", "second"].iter().enumerate() {
+        let child = lock_cmd(&cluster, 0, "queue", &work, &["--timeout", "30s"])
+            .args(["--", "sh", "-c", &format!("echo {who} >> order")])
+            .spawn()
+            .unwrap();
+        waiters.push(child);
+        wait_for("the waiter to queue", Duration::from_secs(10), || {
+            waiting_sessions(&cluster, 0, "queue").len() == i + 1
+        });
+    }
+    // The middle waiter dies while waiting: it must neither get the lock nor block the next.
+    signal(waiters[1].id(), "KILL");
+    waiters[1].wait().unwrap();
+    wait_for(
+        "the dead waiter to leave the queue",
+        Duration::from_secs(10),
+        || waiting_sessions(&cluster, 0, "queue").len() == 2,
+    );
+    signal(holder.id(), "TERM");
+    assert!(wait_exit(&mut holder, Duration::from_secs(10)).success());
+    for i in [0, 2] {
+        assert!(wait_exit(&mut waiters[i], Duration::from_secs(20)).success());
+    }
+    let order = std::fs::read_to_string(work.join("order")).unwrap();
+    assert_eq!(order, "first\nsecond\n");
+}

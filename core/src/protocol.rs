@@ -12,8 +12,8 @@
 
 use crate::id::{NodeId, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 
 /// The six message kinds of the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
