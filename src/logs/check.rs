@@ -25,13 +25,16 @@
 //!   loses the lines of the batch it was working on, not yet written (and at most one
 //!   `enter_cs` may precede a CS log line the kill prevented).
 //!
-//! Unknown fields and node-log events are ignored. Lines that cannot be parsed are
+//! Node-log lines about other locks than the emulated CS (`lock` present and not `cs`; see
+//! [`reader::about_cs`]) are left out of these rules. Unknown fields and node-log events are
+//! ignored. Lines that cannot be parsed are
 //! [`CheckError`]s (file and line); everything wrong about the *run* is a violation in the
 //! [`CheckReport`]. This module only reads: it never modifies, truncates or rotates a log.
 
 use crate::config::Config;
 use crate::logdir;
 use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
+use crate::logs::reader;
 use maekawa_core::id::{NodeId, RequestId};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -216,7 +219,8 @@ fn read_node_log(
     // Grants received by the current process: (request, voter).
     let mut grants: HashSet<(RequestId, NodeId)> = HashSet::new();
 
-    for (line, obj) in crate::logs::reader::json_objects(text) {
+    // The emulated CS only: lines of other locks are left out.
+    for (line, obj) in reader::cs_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,
