@@ -1,7 +1,7 @@
 //! `check`, `report` and `timeline` on the logs of a real run where clients used named locks
 //! while the emulated CS ran (issue 13): the tools see the emulated CS exactly as in the same
 //! logs with every line of another lock removed, and `check` passes the named locks' entries
-//! and fencing tokens.
+//! and fencing tokens (and, on the same logs, fails a swapped token and an overlap).
 
 mod common;
 
@@ -133,8 +133,76 @@ fn named_lock_traffic_leaves_the_cs_tools_unchanged_and_checks() {
             &without.violations
         )
     );
+    // ... and the named locks' entries and tokens are checked.
+    let counts: Vec<(&str, u64)> = with
+        .named_locks
+        .iter()
+        .map(|(lock, s)| (lock.as_str(), s.entries))
+        .collect();
+    assert_eq!(counts, [("counter", 3 * 5), ("other", 3 * 2)], "{with}");
+    assert_eq!(with.cs_tokens, with.entries, "every cs entry has a token");
+    assert!(without.named_locks.is_empty());
     let out = cluster.check();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
     assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("\n  named locks: 21 entries of 2 named locks checked, no overlap, tokens increasing: counter (15 entries, tokens "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n  fencing tokens of cs: "), "{stdout}");
+
+    // Swapping the tokens of the first two entries of counter fails, naming both lines.
+    let swapped = cluster.dir.path().join("swapped");
+    copy_without_named_locks(&cluster.log_dir, &swapped);
+    let mut enters: Vec<(String, usize, u64, u64)> = Vec::new(); // (time, node, line, token)
+    for id in 0..n {
+        for (i, l) in cluster.node_log(id).iter().enumerate() {
+            if l["event"] == "enter_cs" && l["lock"] == "counter" {
+                enters.push((
+                    l["timestamp"].as_str().unwrap().to_string(),
+                    id,
+                    (i + 1) as u64,
+                    l["token"].as_u64().unwrap(),
+                ));
+            }
+        }
+    }
+    enters.sort();
+    let (a, b) = (&enters[0], &enters[1]);
+    for id in 0..n {
+        let text = std::fs::read_to_string(cluster.log_dir.join(format!("node-{id}.log"))).unwrap();
+        let swapped_text: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let at = (id, (i + 1) as u64);
+                let token = if at == (a.1, a.2) {
+                    Some((a.3, b.3))
+                } else if at == (b.1, b.2) {
+                    Some((b.3, a.3))
+                } else {
+                    None
+                };
+                let l = match token {
+                    Some((from, to)) => {
+                        l.replace(&format!("\"token\":{from}"), &format!("\"token\":{to}"))
+                    }
+                    None => l.to_string(),
+                };
+                l + "\n"
+            })
+            .collect();
+        std::fs::write(swapped.join(format!("node-{id}.log")), swapped_text).unwrap();
+    }
+    let report = check(&swapped, &config).unwrap();
+    assert!(
+        report.violations.contains(&format!(
+            "node-{}.log:{}: lock \"counter\" token {} is not larger than token {} of the earlier entry at node-{}.log:{}; fencing tokens must increase",
+            b.1, b.2, a.3, b.3, a.1, a.2
+        )),
+        "{report}"
+    );
 
     // report: the same summary and the same story of an entry.
     let same_dir = |text: String, dir: &Path| text.replace(dir.to_str().unwrap(), "LOGS");
