@@ -45,6 +45,7 @@ fn two_writers_append_and_read_back_in_order() {
             entry: 1,
             request: req(2, 0),
             votes: vec![NodeId(0), NodeId(1)],
+            token: Some(1),
             time: match &lines[2].event {
                 CsEvent::Enter { time, .. } => time.clone(),
                 _ => unreachable!(),

@@ -1,5 +1,6 @@
-//! Every `jq` recipe in README.md, run on the logs of a real 3-node run, with its output
-//! checked against figures computed independently from the raw logs.
+//! Every `jq` recipe in README.md, run on the logs of a real 3-node run (the emulated CS, and
+//! clients of a named lock `counter`), with its output checked against figures computed
+//! independently from the raw logs.
 //!
 //! The recipes run through the `jq` command when it is installed (CI installs it); on a machine
 //! without it, the same filters run through the embedded jaq interpreter, so `cargo test` needs
@@ -171,10 +172,66 @@ fn lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.is_empty()).collect()
 }
 
+/// Beside the emulated CS, each node serves `maekawa lock counter --node I -- true` this many
+/// times (for the recipes about named locks and fencing tokens).
+const COUNTER_RUNS: usize = 3;
+
+/// Runs [`COUNTER_RUNS`] `maekawa lock counter` from each node's client, in parallel.
+fn lock_counter(cluster: &Cluster, n: usize) {
+    for id in 0..n {
+        wait_for("the lock service", Duration::from_secs(20), || {
+            Command::new(BIN)
+                .args(["locks", "--node", &id.to_string(), "--config"])
+                .arg(&cluster.config)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        });
+    }
+    let clients: Vec<_> = (0..n)
+        .map(|id| {
+            let config = cluster.config.clone();
+            std::thread::spawn(move || {
+                for _ in 0..COUNTER_RUNS {
+                    let out = Command::new(BIN)
+                        .args(["lock", "counter", "--node", &id.to_string(), "--config"])
+                        .arg(&config)
+                        .args(["--timeout", "20s", "--", "true"])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{out:?}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
+
+/// The `token` of each JSON line, in order.
+fn tokens(out_lines: &[&str]) -> Vec<u64> {
+    out_lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["token"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("a token in {l}"))
+        })
+        .collect()
+}
+
+fn increasing(tokens: &[u64]) -> bool {
+    tokens.windows(2).all(|w| w[0] < w[1])
+}
+
 #[test]
 fn every_readme_recipe_runs_on_real_logs_and_agrees_with_the_raw_logs() {
     let n = 3;
     let mut cluster = Cluster::start(n, &["--think-ms", "0..10", "--hold-ms", "0..2"]);
+    lock_counter(&cluster, n);
     wait_for(
         "every node to enter 20 times",
         Duration::from_secs(60),
@@ -195,6 +252,8 @@ fn every_readme_recipe_runs_on_real_logs_and_agrees_with_the_raw_logs() {
     let enters = cs.iter().filter(|l| l["event"] == "enter").count();
     let exits = cs.iter().filter(|l| l["event"] == "exit").count();
     let enter_cs = count(&|l| l["event"] == "enter_cs");
+    let counter_entries = count(&|l| l["event"] == "enter_cs" && l["lock"] == "counter");
+    assert_eq!(counter_entries, n * COUNTER_RUNS);
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     for l in &node_lines {
         if l["event"] == "send" && l["from"] != l["to"] {
@@ -279,6 +338,20 @@ fn every_readme_recipe_runs_on_real_logs_and_agrees_with_the_raw_logs() {
                 assert_eq!(out_lines.len(), expected, "{id}");
             }
             "timeline" => assert_eq!(out_lines.len(), enters + exits, "{id}"),
+            "cs-tokens" => {
+                assert_eq!(out_lines.len(), enters, "{id}");
+                let t = tokens(&out_lines);
+                assert!(increasing(&t), "{id}: {t:?}");
+            }
+            "lock-tokens" => {
+                assert_eq!(out_lines.len(), counter_entries, "{id}: {out}");
+                let t = tokens(&out_lines);
+                assert!(increasing(&t), "{id}: {t:?}");
+                for l in &out_lines {
+                    let v: Value = serde_json::from_str(l).unwrap();
+                    assert!(v["node"].is_u64() && v["timestamp"].is_string(), "{l}");
+                }
+            }
             other => panic!("recipe {other} has no check here: add one"),
         }
     }

@@ -25,19 +25,33 @@
 //!   loses the lines of the batch it was working on, not yet written (and at most one
 //!   `enter_cs` may precede a CS log line the kill prevented).
 //!
-//! Unknown fields and node-log events are ignored. Lines that cannot be parsed are
+//! * **Fencing tokens of cs** — every `enter` of the CS log that carries a `token` has a token
+//!   larger than every earlier `enter`'s (entries of `cs` never overlap, so file order is time
+//!   order). A log without tokens (written before fencing tokens) is accepted, and the output
+//!   says its tokens were not checked. A node log's `enter_cs` token must be its CS log line's.
+//!
+//! Node-log lines about other locks than the emulated CS (`lock` present and not `cs`; see
+//! [`reader::about_cs`]) are left out of these rules. They have their own ([`named`]): entries
+//! of one named lock never overlap in time across nodes, and their tokens strictly increase in
+//! the order the entries began. Unknown fields and node-log events are
+//! ignored. Lines that cannot be parsed are
 //! [`CheckError`]s (file and line); everything wrong about the *run* is a violation in the
 //! [`CheckReport`]. This module only reads: it never modifies, truncates or rotates a log.
 
 use crate::config::Config;
 use crate::logdir;
 use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
+use crate::logs::reader;
 use maekawa_core::id::{NodeId, RequestId};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+
+mod named;
+
+pub use named::LockStats;
 
 /// How many violations [`CheckReport`]'s `Display` prints after the summary.
 pub const SHOWN_VIOLATIONS: usize = 20;
@@ -82,6 +96,12 @@ pub struct CheckReport {
     pub starts: u64,
     /// Node logs found and checked; a node without one escapes the grant and entry checks.
     pub node_logs: Vec<NodeId>,
+    /// `enter` lines of the CS log that carry a fencing token (0 in a log from before tokens).
+    pub cs_tokens: u64,
+    /// The smallest and the largest of those tokens.
+    pub cs_token_range: Option<(u64, u64)>,
+    /// Named locks (other than `cs`) that have entries in the node logs, with what was checked.
+    pub named_locks: BTreeMap<String, LockStats>,
     /// Every broken rule, in the order found, each naming its file and line.
     pub violations: Vec<String>,
 }
@@ -109,13 +129,72 @@ impl CheckReport {
                 self.node_logs.len()
             )
         } else {
+            let named = if self.named_locks.is_empty() {
+                String::new()
+            } else {
+                format!(" and {}", self.named_entries())
+            };
             format!(
-                "check FAILED: {} violation{} in {} CS entries",
+                "check FAILED: {} violation{} in {} CS entries{named}",
                 self.violations.len(),
                 if self.violations.len() == 1 { "" } else { "s" },
                 self.entries
             )
         }
+    }
+
+    /// "21 entries of 2 named locks".
+    fn named_entries(&self) -> String {
+        let entries: u64 = self.named_locks.values().map(|s| s.entries).sum();
+        let locks = self.named_locks.len();
+        format!(
+            "{entries} entr{} of {locks} named lock{}",
+            if entries == 1 { "y" } else { "ies" },
+            if locks == 1 { "" } else { "s" }
+        )
+    }
+
+    /// What a passing check says about fencing tokens: of `cs`, then of the named locks.
+    pub fn token_lines(&self) -> [String; 2] {
+        let cs = match self.cs_token_range {
+            None => "fencing tokens of cs: none in critical_section.log (a run from before fencing tokens, or no entry): not checked".to_string(),
+            Some((lo, hi)) if self.cs_tokens == self.entries => format!(
+                "fencing tokens of cs: {} entries, tokens {lo}..={hi}, increasing",
+                self.cs_tokens
+            ),
+            Some((lo, hi)) => format!(
+                "fencing tokens of cs: {} of {} entries carry one (the others were written before fencing tokens), tokens {lo}..={hi}, increasing",
+                self.cs_tokens, self.entries
+            ),
+        };
+        let named = if self.named_locks.is_empty() {
+            "named locks: none in the node logs".to_string()
+        } else {
+            const SHOWN: usize = 5;
+            let mut each: Vec<String> = self
+                .named_locks
+                .iter()
+                .take(SHOWN)
+                .map(|(lock, s)| {
+                    format!(
+                        "{lock} ({} entr{}, tokens {}..={})",
+                        s.entries,
+                        if s.entries == 1 { "y" } else { "ies" },
+                        s.tokens.0,
+                        s.tokens.1
+                    )
+                })
+                .collect();
+            if self.named_locks.len() > SHOWN {
+                each.push(format!("... {} more", self.named_locks.len() - SHOWN));
+            }
+            format!(
+                "named locks: {} checked, no overlap, tokens increasing: {}",
+                self.named_entries(),
+                each.join(", ")
+            )
+        };
+        [cs, named]
     }
 }
 
@@ -123,6 +202,11 @@ impl CheckReport {
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.summary())?;
+        if self.passed() {
+            for line in self.token_lines() {
+                write!(f, "\n  {line}")?;
+            }
+        }
         for v in self.violations.iter().take(SHOWN_VIOLATIONS) {
             write!(f, "\n  {v}")?;
         }
@@ -146,6 +230,7 @@ pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError>
     }
 
     let mut node_logs = BTreeMap::new();
+    let mut named = named::NamedLocks::default();
     for id in config.ids() {
         let path = logdir::node_log(log_dir, id);
         let text = match std::fs::read_to_string(&path) {
@@ -153,13 +238,14 @@ pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError>
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(source) => return Err(CheckError::Unreadable { path, source }),
         };
-        let log = read_node_log(&path, id, &text, config, &mut report.violations)?;
+        let log = read_node_log(&path, id, &text, config, &mut named, &mut report.violations)?;
         node_logs.insert(id, log);
     }
     report.node_logs = node_logs.keys().copied().collect();
 
     let cs_enters = check_cs_order(&cs_lines, config, &node_logs, &mut report);
     match_entries(&cs_enters, &node_logs, &mut report.violations);
+    report.named_locks = named.check(&mut report.violations);
     Ok(report)
 }
 
@@ -171,6 +257,8 @@ struct Entry {
     line: usize,
     entry: u64,
     req: RequestId,
+    /// The fencing token, when the log has one.
+    token: Option<u64>,
 }
 
 /// What one process (incarnation) of a node did, from its node log.
@@ -200,6 +288,7 @@ fn read_node_log(
     id: NodeId,
     text: &str,
     config: &Config,
+    named: &mut named::NamedLocks,
     violations: &mut Vec<String>,
 ) -> Result<NodeLog, CheckError> {
     let file = path.file_name().map_or_else(
@@ -216,18 +305,24 @@ fn read_node_log(
     // Grants received by the current process: (request, voter).
     let mut grants: HashSet<(RequestId, NodeId)> = HashSet::new();
 
-    for (line, obj) in crate::logs::reader::json_objects(text) {
+    for (line, obj) in reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,
             line,
             obj: &obj,
         };
+        // Lines of other locks than the emulated CS have their own rules.
+        if !reader::about_cs(&obj) {
+            named.line(&f, &log.file, id, violations)?;
+            continue;
+        }
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;
         };
         match event {
             "start" => {
+                named.start(&f)?;
                 let inc = f.u64("incarnation")?;
                 if let Some(prev) = incarnation.filter(|&p| inc <= p) {
                     violations.push(format!(
@@ -266,6 +361,7 @@ fn read_node_log(
                     line,
                     entry: f.u64("entry")?,
                     req: f.req()?,
+                    token: obj.get("token").and_then(Value::as_u64),
                 };
                 let missing: Vec<String> = quorum
                     .iter()
@@ -287,6 +383,7 @@ fn read_node_log(
             _ => {}
         }
     }
+    named.end_of_log();
     Ok(log)
 }
 
@@ -381,6 +478,8 @@ fn check_cs_order(
     let mut incarnation: BTreeMap<NodeId, u64> = BTreeMap::new();
     let mut next_entry: BTreeMap<NodeId, u64> = BTreeMap::new();
     let mut enters = CsEnters::new();
+    // The largest token so far, and its line.
+    let mut top_token: Option<(u64, usize)> = None;
 
     // A CS that its process left open is a violation only if that process logged `stop`.
     let abandoned = |v: &mut Vec<String>, node: NodeId, open: &Open, at: &str| {
@@ -429,9 +528,24 @@ fn check_cs_order(
                 entry,
                 request,
                 votes,
+                token,
                 ..
             } => {
                 report.entries += 1;
+                if let Some(t) = *token {
+                    if let Some((top, top_line)) = top_token.filter(|&(top, _)| t <= top) {
+                        v.push(format!(
+                            "{CS}:{line}: node {node} entered (entry {entry}) with token {t}, not larger than token {top} at line {top_line}; fencing tokens must increase"
+                        ));
+                    } else {
+                        top_token = Some((t, line));
+                    }
+                    report.cs_tokens += 1;
+                    report.cs_token_range = Some(match report.cs_token_range {
+                        None => (t, t),
+                        Some((lo, hi)) => (lo.min(t), hi.max(t)),
+                    });
+                }
                 *report.entries_per_node.entry(node).or_default() += 1;
                 let inc = incarnation.get(&node).copied();
                 if inc.is_none() {
@@ -486,6 +600,7 @@ fn check_cs_order(
                     line,
                     entry: *entry,
                     req: *request,
+                    token: *token,
                 });
             }
             CsEvent::Exit { entry, .. } => match inside.remove(&node) {
@@ -541,6 +656,11 @@ fn match_entries(
                     violations.push(format!(
                         "{}:{}: enter_cs entry {} request {} does not match {CS}:{}: entry {} request {} (node {node}, {which})",
                         log.file, n.line, n.entry, n.req, c.line, c.entry, c.req
+                    ));
+                } else if let Some((ct, nt)) = c.token.zip(n.token).filter(|(a, b)| a != b) {
+                    violations.push(format!(
+                        "{}:{}: enter_cs entry {} token {nt} does not match {CS}:{}: token {ct} (node {node}, {which})",
+                        log.file, n.line, n.entry, c.line
                     ));
                 }
             }
@@ -908,6 +1028,258 @@ mod tests {
         let report = r.check();
         assert!(report.passed(), "{report}");
         assert!(report.node_logs.is_empty());
+    }
+
+    /// `2025-01-01T00:00:00.<us>Z`: node-log times for the named-lock tests.
+    fn at(us: u64) -> String {
+        format!("2025-01-01T00:00:00.{us:06}Z")
+    }
+
+    impl Run {
+        /// Numbers the CS log's `enter` lines with fencing tokens from `first` on.
+        fn with_tokens(&mut self, first: u64) -> &mut Self {
+            let mut token = first;
+            self.cs = self
+                .cs
+                .lines()
+                .map(|l| {
+                    if l.starts_with(r#"{"event":"enter""#) {
+                        token += 1;
+                        format!(
+                            "{},\"token\":{}}}\n",
+                            l.strip_suffix('}').unwrap(),
+                            token - 1
+                        )
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            self
+        }
+
+        /// An `enter_cs` or `exit_cs` line of a named lock at `us` microseconds.
+        fn named(
+            &mut self,
+            node: u32,
+            event: &str,
+            lock: &str,
+            ts: u64,
+            token: u64,
+            us: u64,
+        ) -> &mut Self {
+            let log = self.nodes.entry(node).or_default();
+            writeln!(
+                log,
+                r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"{event}","lock":"{lock}","req_ts":{ts},"req_node":{node},"votes":[0,1,2],"token":{token}}}"#,
+                at(us)
+            )
+            .unwrap();
+            self
+        }
+
+        /// The line number of the first line of node `node`'s log containing `text`.
+        fn line_of(&self, node: u32, text: &str) -> usize {
+            1 + self.nodes[&node]
+                .lines()
+                .position(|l| l.contains(text))
+                .unwrap_or_else(|| panic!("{text} in node-{node}.log"))
+        }
+    }
+
+    /// `clean()` with the traffic of two named locks interleaved: counter held by node 1 then
+    /// node 2, other by node 0 at the same time, plus messages and sessions of those locks.
+    fn with_named_locks() -> Run {
+        let mut r = Run::default();
+        r.start(0, 1).start(1, 1).start(2, 1);
+        r.node_line(
+            1,
+            r#""event":"session_acquire","session":1,"lock":"counter","client":"c","timeout_ms":null"#,
+        );
+        r.node_line(
+            1,
+            r#""event":"recv","msg":"Grant","from":0,"to":1,"lamport":4,"req_ts":3,"req_node":1,"lock":"counter","token":0"#,
+        );
+        r.enter(0, 1, 2, &[0, 1, 2]).exit(0, 1, 2);
+        r.named(1, "enter_cs", "counter", 3, 1, 10);
+        r.named(0, "enter_cs", "other", 4, 1, 15);
+        r.enter(1, 1, 3, &[0, 1]).exit(1, 1, 3);
+        r.named(1, "exit_cs", "counter", 3, 1, 20);
+        r.enter(2, 1, 5, &[0, 2]).exit(2, 1, 5);
+        r.named(2, "enter_cs", "counter", 6, 2, 30);
+        r.enter(0, 2, 9, &[0, 1, 2]).exit(0, 2, 9);
+        r.named(2, "exit_cs", "counter", 6, 2, 40);
+        r.named(0, "exit_cs", "other", 4, 1, 50);
+        r.node_line(
+            1,
+            r#""event":"session_release","session":1,"lock":"counter","token":1,"explicit":true"#,
+        );
+        r.enter(1, 2, 11, &[0, 1]).exit(1, 2, 11);
+        r.stop(0).stop(1).stop(2);
+        r
+    }
+
+    #[test]
+    fn named_lock_lines_leave_the_cs_check_unchanged_and_are_checked() {
+        let plain = clean().check();
+        let report = with_named_locks().check();
+        assert!(report.passed(), "{report}");
+        assert_eq!(report.summary(), plain.summary());
+        assert_eq!(
+            (report.entries_per_node.clone(), report.starts),
+            (plain.entries_per_node.clone(), plain.starts)
+        );
+        assert_eq!(
+            report.named_locks.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "counter".to_string(),
+                    LockStats {
+                        entries: 2,
+                        tokens: (1, 2)
+                    }
+                ),
+                (
+                    "other".to_string(),
+                    LockStats {
+                        entries: 1,
+                        tokens: (1, 1)
+                    }
+                )
+            ]
+        );
+        let text = with_named_locks().check().to_string();
+        assert_eq!(
+            text.lines().skip(1).collect::<Vec<_>>(),
+            [
+                "  fencing tokens of cs: none in critical_section.log (a run from before fencing tokens, or no entry): not checked",
+                "  named locks: 3 entries of 2 named locks checked, no overlap, tokens increasing: counter (2 entries, tokens 1..=2), other (1 entry, tokens 1..=1)",
+            ]
+        );
+        assert_eq!(
+            plain.to_string().lines().nth(2),
+            Some("  named locks: none in the node logs")
+        );
+    }
+
+    #[test]
+    fn swapped_named_lock_tokens_are_caught() {
+        let mut r = with_named_locks();
+        for (node, from, to) in [(1, 1, 2), (2, 2, 1)] {
+            let log = r.nodes.get_mut(&node).unwrap();
+            *log = log.replace(
+                &format!(r#""lock":"counter","req_ts":{},"req_node":{node},"votes":[0,1,2],"token":{from}}}"#, if node == 1 { 3 } else { 6 }),
+                &format!(r#""lock":"counter","req_ts":{},"req_node":{node},"votes":[0,1,2],"token":{to}}}"#, if node == 1 { 3 } else { 6 }),
+            );
+        }
+        let first = r.line_of(1, r#""event":"enter_cs","lock":"counter""#);
+        let second = r.line_of(2, r#""event":"enter_cs","lock":"counter""#);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            [format!("node-2.log:{second}: lock \"counter\" token 1 is not larger than token 2 of the earlier entry at node-1.log:{first}; fencing tokens must increase")],
+            "{report}"
+        );
+        assert_eq!(
+            report.summary(),
+            "check FAILED: 1 violation in 5 CS entries and 3 entries of 2 named locks"
+        );
+    }
+
+    #[test]
+    fn overlapping_entries_of_a_named_lock_are_caught() {
+        let mut r = Run::default();
+        r.start(0, 1).start(1, 1).start(2, 1);
+        r.named(1, "enter_cs", "counter", 3, 1, 10);
+        r.named(2, "enter_cs", "counter", 4, 2, 15);
+        r.named(1, "exit_cs", "counter", 3, 1, 20);
+        r.named(2, "exit_cs", "counter", 4, 2, 30);
+        // Another lock at the same time is fine.
+        r.named(0, "enter_cs", "other", 5, 1, 12);
+        r.named(0, "exit_cs", "other", 5, 1, 25);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["node-2.log:2: node 2 entered lock \"counter\" (token 2) while node 1 held it since node-1.log:2 until its exit_cs at node-1.log:3"],
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_killed_holder_of_a_named_lock_holds_it_until_its_restart() {
+        let mut r = Run::default();
+        r.start(1, 1).start(2, 1);
+        r.named(1, "enter_cs", "counter", 3, 1, 10);
+        // kill -9 of node 1 inside; node 2 enters after node 1's restart.
+        r.start(1, 2);
+        let log = r.nodes.get_mut(&1).unwrap();
+        *log = log.replace(
+            r#"{"timestamp":"2025-01-01T00:00:00.000000Z","level":"INFO","node":1,"event":"start","incarnation":2}"#,
+            &format!(
+                r#"{{"timestamp":"{}","level":"INFO","node":1,"event":"start","incarnation":2}}"#,
+                at(20)
+            ),
+        );
+        r.named(2, "enter_cs", "counter", 9, 2, 30);
+        r.named(2, "exit_cs", "counter", 9, 2, 40);
+        let report = r.check();
+        assert!(report.passed(), "{report}");
+        assert_eq!(report.named_locks["counter"].entries, 2);
+
+        // Never restarted: node 2 cannot have entered.
+        let mut r = Run::default();
+        r.start(1, 1).start(2, 1);
+        r.named(1, "enter_cs", "counter", 3, 1, 10);
+        r.named(2, "enter_cs", "counter", 9, 2, 30);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["node-2.log:2: node 2 entered lock \"counter\" (token 2) while node 1 held it since node-1.log:2 until the end of node-1.log (never left)"],
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn cs_tokens_must_increase_and_logs_without_them_pass() {
+        let mut r = clean();
+        r.with_tokens(7);
+        let report = r.check();
+        assert!(report.passed(), "{report}");
+        assert_eq!(
+            (report.cs_tokens, report.cs_token_range),
+            (5, Some((7, 11)))
+        );
+        assert_eq!(
+            report.to_string().lines().nth(1),
+            Some("  fencing tokens of cs: 5 entries, tokens 7..=11, increasing")
+        );
+
+        // Tokens of the 2nd and 3rd entries (lines 6 and 8) swapped.
+        let mut r = clean();
+        r.with_tokens(7);
+        r.cs =
+            r.cs.replace(r#""token":8}"#, r#""token":X}"#)
+                .replace(r#""token":9}"#, r#""token":8}"#)
+                .replace(r#""token":X}"#, r#""token":9}"#);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            ["critical_section.log:8: node 2 entered (entry 1) with token 8, not larger than token 9 at line 6; fencing tokens must increase"],
+            "{report}"
+        );
+
+        // A node log's enter_cs token must be the CS log's.
+        let mut r = clean();
+        r.with_tokens(1);
+        let log = r.nodes.get_mut(&2).unwrap();
+        *log = log.replace(r#""votes":[0,2]}"#, r#""votes":[0,2],"token":4}"#);
+        let line = r.line_of(2, r#""token":4"#);
+        let report = r.check();
+        assert_eq!(
+            report.violations,
+            [format!("node-2.log:{line}: enter_cs entry 1 token 4 does not match critical_section.log:8: token 3 (node 2, incarnation 1)")],
+            "{report}"
+        );
     }
 
     #[test]

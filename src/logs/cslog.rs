@@ -62,6 +62,9 @@ pub enum CsEvent {
         request: RequestId,
         /// The voters whose grants it held.
         votes: Vec<NodeId>,
+        /// The entry's fencing token (PROTOCOL.md §6); `None` in a log written before tokens.
+        #[serde(default)]
+        token: Option<u64>,
         /// When, as written (RFC 3339).
         time: String,
     },

@@ -3,6 +3,12 @@
 //! The format is written by [`crate::daemon::node_log`]: one flat JSON object per line
 //! (README.md, "Logs"). This module only turns text into objects; what the lines mean is each
 //! tool's business. It never modifies a log.
+//!
+//! Since named locks (PROTOCOL.md §6) a node log interleaves the emulated CS (the lock `cs`)
+//! with every lock its clients use. The tools are about the emulated CS: they read node logs
+//! through [`cs_objects`] (or test lines with [`about_cs`]), which leave out every line whose
+//! `lock` is present and not `cs`. A line without `lock` (older logs, and node-wide events such
+//! as `start`, `stop`, `peer_up`) is about `cs`.
 
 use crate::logdir;
 use maekawa_core::id::NodeId;
@@ -55,6 +61,37 @@ pub fn json_objects(
         })
 }
 
+/// The name of the emulated CS as a lock (PROTOCOL.md §6).
+pub const CS_LOCK: &str = "cs";
+
+/// The lock a node-log line is about: its `lock` field, or [`CS_LOCK`] when it has none (older
+/// logs, node-wide events). `None` when `lock` is present but not a string.
+pub fn lock_of(obj: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+    match obj.get("lock") {
+        None => Some(CS_LOCK),
+        Some(v) => v.as_str(),
+    }
+}
+
+/// True unless the line is about another lock than the emulated CS (its `lock` is present and
+/// not `cs`): the lines `check`, `report` and `timeline` read about the emulated CS.
+pub fn about_cs(obj: &serde_json::Map<String, serde_json::Value>) -> bool {
+    lock_of(obj) == Some(CS_LOCK)
+}
+
+/// [`json_objects`] without the lines about other locks than the emulated CS ([`about_cs`]);
+/// bad lines are kept, for the caller to report.
+pub fn cs_objects(
+    text: &str,
+) -> impl Iterator<
+    Item = (
+        usize,
+        Result<serde_json::Map<String, serde_json::Value>, String>,
+    ),
+> + '_ {
+    json_objects(text).filter(|(_, obj)| obj.as_ref().map_or(true, about_cs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +107,32 @@ mod tests {
         assert_eq!(got[1], (3, Err("not a JSON object".to_string())));
         assert_eq!(got[2].0, 4);
         assert!(got[2].1.as_ref().unwrap_err().starts_with("invalid JSON"));
+    }
+
+    #[test]
+    fn lines_about_other_locks_are_left_out() {
+        let text = "{\"event\":\"start\"}\n\
+                    {\"event\":\"enter_cs\",\"lock\":\"cs\"}\n\
+                    {\"event\":\"enter_cs\",\"lock\":\"counter\"}\n\
+                    {\"event\":\"session_acquire\",\"lock\":\"x\"}\n\
+                    {\"event\":\"exit_cs\"}\n\
+                    {\"event\":\"odd\",\"lock\":7}\n\
+                    oops\n";
+        let kept: Vec<usize> = cs_objects(text).map(|(n, _)| n).collect();
+        assert_eq!(kept, [1, 2, 5, 7]);
+        let objs: Vec<_> = json_objects(text).filter_map(|(_, o)| o.ok()).collect();
+        let locks: Vec<Option<&str>> = objs.iter().map(lock_of).collect();
+        assert_eq!(
+            locks,
+            [
+                Some("cs"),
+                Some("cs"),
+                Some("counter"),
+                Some("x"),
+                Some("cs"),
+                None
+            ]
+        );
     }
 
     #[test]

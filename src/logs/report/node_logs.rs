@@ -1,6 +1,7 @@
 //! Reads a run's node logs into the few events a report uses: lists the `node-<id>.log` files of
 //! the log directory and turns each line (through the shared reader,
-//! [`crate::logs::reader::json_objects`]) into a typed [`Line`].
+//! [`crate::logs::reader::cs_objects`], which leaves out the lines of named locks other than the
+//! emulated CS) into a typed [`Line`].
 //!
 //! It only reads: it never writes, truncates or locks a log. It does not decide what a line
 //! means for an entry or a run (that is `story` and `summary`), and every other line of the
@@ -152,8 +153,9 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
     let mut lines = Vec::new();
     let mut last_line = BTreeMap::new();
     let mut inc = None;
-    // The last line may still be being written by a running node: `json_objects` leaves it.
-    for (line, obj) in reader::json_objects(text) {
+    // The last line may still be being written by a running node: `cs_objects` leaves it, and
+    // the lines of other locks than the emulated CS.
+    for (line, obj) in reader::cs_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
         let f = Fields {
             path,

@@ -800,7 +800,8 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
     };
     let mut events = NodeEvents::default();
     let mut waiting: Option<Micros> = None;
-    for (line, obj) in reader::json_objects(text) {
+    // Lines of other locks than the emulated CS are left out.
+    for (line, obj) in reader::cs_objects(text) {
         let obj = obj.map_err(|problem| malformed(line, problem))?;
         let Some(event) = obj.get("event").and_then(Value::as_str) else {
             continue;
