@@ -2,7 +2,7 @@
 # Side by side, same machine, same run, the same number of clients contending for one lock:
 #   etcd       3-member cluster on loopback; bench/etcd-lock (the etcd-client crate's lock API)
 #   ZooKeeper  3-member ensemble on loopback; bench/zk-lock (kazoo's Lock recipe)
-#   maekawa    3 nodes, full contention (run_maekawa below)
+#   maekawa    3 daemons; maekawa bench --clients (its Rust client of the daemons' Lock service)
 # each one alone on the machine, one after the other, then the ratios.
 # Usage: scripts/bench-locks.sh [SECONDS] [HOLD_MS] [CLIENTS]  (defaults: 10 s, hold 0 ms, 3)
 #        scripts/bench-locks.sh --install-only                 (install what it needs, then stop)
@@ -224,16 +224,14 @@ EOF
 }
 
 # ---- maekawa: sets mk_json -----------------------------------------------------------------
-# The one place to change when the daemons serve client locks (the gRPC `Lock` service of
-# proto/maekawa.proto) and `maekawa bench` gains its client path: then start 3 daemons and run
-# $CLIENTS clients of that service on one lock name here. Today it is `maekawa bench --nodes 3`:
-# each daemon's own workload (think 0) is one contender, so there are 3 contenders whatever
-# CLIENTS says. Whatever runs here prints one JSON object; the summary reads locks_per_second
-# (or entries_per_second), acquire_p50_ms and acquire_p99_ms from it.
+# 3 daemons (`--workload manual`: their own emulated CS stays quiet) and $CLIENTS clients of
+# their `Lock` service (proto/maekawa.proto), client i on daemon i mod 3, taking and releasing
+# one lock in a loop: `maekawa bench --clients`, the Rust client (src/client.rs) in-process.
+# It prints one JSON object; the summary reads locks_per_second, acquire_p50_ms and
+# acquire_p99_ms from it (the clients' own figures, as for etcd and ZooKeeper).
 run_maekawa() {
-  echo "== maekawa: 3 nodes, ${SECONDS_RUN} s, hold ${HOLD} ms (3 contenders: one per node, the node's own workload)"
-  [ "$CLIENTS" -eq 3 ] || echo "   (not $CLIENTS: maekawa has no client path yet, see run_maekawa in $0)"
-  mk_json="$("$BIN" bench --nodes 3 --seconds "$SECONDS_RUN" --hold-ms "$HOLD" --json)"
+  echo "== maekawa: 3 nodes, $CLIENTS clients (Lock service, Rust client), ${SECONDS_RUN} s, hold ${HOLD} ms"
+  mk_json="$("$BIN" bench --nodes 3 --clients "$CLIENTS" --seconds "$SECONDS_RUN" --hold-ms "$HOLD" --json)"
   echo "$mk_json" | tr -d '\n' | sed 's/  */ /g'; echo
 }
 

@@ -7,7 +7,16 @@
 //! latency (request to entry), the one-way message latency T, and the throughput against the
 //! synchronization-delay bound 1 / (2T + hold). It ends with `maekawa check` on the same logs.
 //! Linux only (/proc). It measures; it asserts nothing.
+//!
+//! With `clients` > 0 (the *client path*) the daemons run `--workload manual`, so their own
+//! emulated CS stays quiet, and that many clients of the `Lock` service ([`crate::client`]),
+//! one tokio task each in this process, client i connected to daemon i mod N, take and release
+//! one lock ([`CLIENT_LOCK`]) in a loop. The report then adds locks per second and the acquire
+//! latency as the clients saw them (from the `lock` call to `Acquired`), messages per lock from
+//! the node logs (lines of that lock only), and whether the fencing tokens, in the order the
+//! clients acquired them, strictly increase.
 
+use crate::client::{LockClient, LockOptions};
 use crate::config::Config;
 use crate::logdir;
 use crate::logs::check;
@@ -35,6 +44,37 @@ pub struct BenchSettings {
     pub progress: bool,
     /// Keep the run's directory (logs) instead of deleting it.
     pub keep: Option<PathBuf>,
+    /// Clients of the `Lock` service to run (0: the daemons' own workload, the daemon path).
+    pub clients: usize,
+}
+
+/// The lock the clients of the client path take.
+pub const CLIENT_LOCK: &str = "bench";
+
+/// How long the client path waits for the daemons to answer before it gives up.
+const CONNECT_WITHIN: Duration = Duration::from_secs(20);
+
+/// The figures of the client path (`clients` > 0), as the clients measured them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientFigures {
+    /// Clients.
+    pub clients: usize,
+    /// The lock they took.
+    pub lock: String,
+    /// Acquisitions (lock calls answered `Acquired`).
+    pub locks: u64,
+    /// Acquisitions per second of the clients' run (as etcd's and ZooKeeper's benches count).
+    pub locks_per_second: f64,
+    /// Network messages of the lock, per acquisition.
+    pub messages_per_lock: f64,
+    /// CPU time of this process (the clients), seconds.
+    pub clients_cpu_seconds: f64,
+    /// Whether the fencing tokens, sorted by the time the clients got them, strictly
+    /// increase, and each acquisition came after the previous holder began its release.
+    pub tokens_increasing: bool,
+    /// The first acquisition that broke that order, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_violation: Option<String>,
 }
 
 /// One daemon's resource use.
@@ -82,10 +122,13 @@ pub struct BenchReport {
     pub ratio_to_bound: f64,
     /// Resource use of each daemon.
     pub daemons: Vec<DaemonUsage>,
-    /// `maekawa check`'s summary line.
+    /// `maekawa check`'s summary line; on the client path, the fencing-token check's.
     pub check: String,
-    /// Whether the check passed.
+    /// Whether the check passed (on the client path: the tokens strictly increased).
     pub check_passed: bool,
+    /// The client path's figures (absent on the daemon path).
+    #[serde(flatten)]
+    pub client: Option<ClientFigures>,
 }
 
 /// Why a benchmark could not run.
@@ -107,6 +150,9 @@ pub enum BenchError {
     /// The logs could not be read.
     #[error(transparent)]
     Check(#[from] check::CheckError),
+    /// A client of the client path failed.
+    #[error("bench client: {0}")]
+    Client(String),
 }
 
 struct Daemons {
@@ -151,6 +197,11 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
             .arg(&log_dir)
             .args(["--think-ms", &settings.think_ms.to_string()])
             .args(["--hold-ms", &settings.hold_ms.to_string()])
+            .args(if settings.clients > 0 {
+                &["--workload", "manual"][..]
+            } else {
+                &[]
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
@@ -171,7 +222,15 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
     let started = Instant::now();
     let cs_log = logdir::cs_log(&log_dir);
     let mut usage = vec![(0u64, 0.0f64); settings.nodes];
-    while started.elapsed().as_secs_f64() < settings.seconds {
+    let clients = (settings.clients > 0).then(|| {
+        let (config, settings) = (config.clone(), settings.clone());
+        std::thread::spawn(move || run_clients(&config, &settings))
+    });
+    let running = |started: Instant| match &clients {
+        Some(thread) => !thread.is_finished(),
+        None => started.elapsed().as_secs_f64() < settings.seconds,
+    };
+    while running(started) {
         std::thread::sleep(Duration::from_millis(100));
         for (id, child) in daemons.children.iter_mut().enumerate() {
             if let Some(status) = child.try_wait().map_err(setup_err)? {
@@ -187,9 +246,21 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         }
         if let Some(bar) = &bar {
             bar.set_position((started.elapsed().as_secs_f64() * 10.0) as u64);
-            bar.set_message(format!("{} CS entries", count_enters(&cs_log)));
+            if clients.is_none() {
+                bar.set_message(format!("{} CS entries", count_enters(&cs_log)));
+            }
         }
     }
+    let client_run = match clients {
+        Some(thread) => {
+            let run = thread
+                .join()
+                .map_err(|_| BenchError::Client("a client thread panicked".into()))??;
+            let cpu = proc_usage(std::process::id()).map_or(0.0, |(_, cpu)| cpu);
+            Some((run, cpu))
+        }
+        None => None,
+    };
     for child in &daemons.children {
         // SAFETY: plain kill(2) on the PID of a child we own and have not reaped.
         unsafe {
@@ -203,7 +274,10 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         bar.finish_and_clear();
     }
 
-    let report = measure(settings, &config, &log_dir, &usage)?;
+    let mut report = measure(settings, &config, &log_dir, &usage)?;
+    if let Some((run, cpu)) = client_run {
+        client_figures(&mut report, settings, run, cpu);
+    }
     if settings.keep.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
@@ -312,6 +386,9 @@ fn measure(
                 continue;
             };
             let event = v["event"].as_str().unwrap_or("");
+            if settings.clients > 0 && v["lock"].as_str() != Some(CLIENT_LOCK) {
+                continue;
+            }
             let time = v["timestamp"].as_str().and_then(parse_time);
             match event {
                 "enter_cs" => {
@@ -375,7 +452,14 @@ fn measure(
         messages_per_entry_by_type.insert(kind.name().to_string(), round3(per(n)));
     }
     let bound = 1000.0 / (2.0 * t_ms + settings.hold_ms as f64).max(f64::MIN_POSITIVE);
-    let report = check::check(log_dir, config)?;
+    // On the client path the emulated CS is quiet and `maekawa check` reads only its lines;
+    // the clients' fencing tokens are checked instead (`client_figures`).
+    let (check_summary, check_passed) = if settings.clients > 0 {
+        (String::new(), true)
+    } else {
+        let report = check::check(log_dir, config)?;
+        (report.summary(), report.passed())
+    };
     Ok(BenchReport {
         nodes: settings.nodes,
         seconds: settings.seconds,
@@ -404,17 +488,194 @@ fn measure(
                 cpu_seconds: round3(cpu),
             })
             .collect(),
-        check: report.summary(),
-        check_passed: report.passed(),
+        check: check_summary,
+        check_passed,
+        client: None,
     })
+}
+
+/// One acquisition as a client saw it.
+#[derive(Debug, Clone, Copy)]
+struct Acquisition {
+    client: usize,
+    /// When `Acquired` arrived.
+    acquired: Instant,
+    /// From the `lock` call to `Acquired`, ms.
+    latency_ms: f64,
+    /// When the client began to release it.
+    releasing: Instant,
+    token: u64,
+}
+
+/// What the clients did: their acquisitions and how long they ran.
+struct ClientRun {
+    acquisitions: Vec<Acquisition>,
+    elapsed: Duration,
+}
+
+/// Runs the clients of the client path on a tokio runtime of their own, until
+/// `settings.seconds` after all of them are connected.
+fn run_clients(config: &Config, settings: &BenchSettings) -> Result<ClientRun, BenchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(setup_err)?;
+    runtime.block_on(async {
+        let mut connected = Vec::new();
+        for i in 0..settings.clients {
+            let node = NodeId((i % settings.nodes) as u32);
+            connected.push(connect(config, node).await?);
+        }
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs_f64(settings.seconds);
+        let hold = Duration::from_millis(settings.hold_ms);
+        let tasks: Vec<_> = connected
+            .into_iter()
+            .enumerate()
+            .map(|(i, client)| tokio::spawn(client_loop(i, client, hold, deadline)))
+            .collect();
+        let mut acquisitions = Vec::new();
+        for task in tasks {
+            let done = task
+                .await
+                .map_err(|e| BenchError::Client(format!("a client task failed: {e}")))?;
+            acquisitions.extend(done?);
+        }
+        Ok(ClientRun {
+            acquisitions,
+            elapsed: start.elapsed(),
+        })
+    })
+}
+
+/// Connects to `node`, trying again while the daemon starts.
+async fn connect(config: &Config, node: NodeId) -> Result<LockClient, BenchError> {
+    let until = Instant::now() + CONNECT_WITHIN;
+    loop {
+        match LockClient::connect_node(config, node).await {
+            Ok(client) => return Ok(client),
+            Err(e) if Instant::now() >= until => return Err(BenchError::Client(e.to_string())),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// One client: lock, hold, release, until `deadline`. A lock call still waiting at the
+/// deadline is dropped (which ends its session).
+async fn client_loop(
+    client: usize,
+    mut lock_client: LockClient,
+    hold: Duration,
+    deadline: Instant,
+) -> Result<Vec<Acquisition>, BenchError> {
+    let options = LockOptions::default().client_label(format!("bench client {client}"));
+    let mut out = Vec::new();
+    while Instant::now() < deadline {
+        let asked = Instant::now();
+        let call = lock_client.lock(CLIENT_LOCK, options.clone());
+        let guard = match tokio::time::timeout_at(deadline.into(), call).await {
+            Err(_) => break,
+            Ok(result) => result.map_err(|e| BenchError::Client(e.to_string()))?,
+        };
+        let acquired = Instant::now();
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
+        let token = guard.token();
+        let releasing = Instant::now();
+        guard
+            .release()
+            .await
+            .map_err(|e| BenchError::Client(e.to_string()))?;
+        out.push(Acquisition {
+            client,
+            acquired,
+            latency_ms: (acquired - asked).as_secs_f64() * 1000.0,
+            releasing,
+            token,
+        });
+    }
+    Ok(out)
+}
+
+/// The first acquisition, in the order the clients got them, whose token is not larger than
+/// the one before or that came before the one before began its release.
+fn token_violation(sorted: &[Acquisition]) -> Option<String> {
+    sorted.windows(2).find_map(|w| {
+        let (a, b) = (&w[0], &w[1]);
+        if b.token <= a.token {
+            Some(format!(
+                "client {} got token {} after client {} got token {}",
+                b.client, b.token, a.client, a.token
+            ))
+        } else if b.acquired <= a.releasing {
+            Some(format!(
+                "client {} got token {} before client {} began to release token {}",
+                b.client, b.token, a.client, a.token
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// Puts the clients' figures into the report: their latencies replace the node logs'.
+fn client_figures(report: &mut BenchReport, settings: &BenchSettings, run: ClientRun, cpu: f64) {
+    let mut acquisitions = run.acquisitions;
+    acquisitions.sort_by_key(|a| a.acquired);
+    let violation = token_violation(&acquisitions);
+    let mut latencies: Vec<f64> = acquisitions.iter().map(|a| a.latency_ms).collect();
+    latencies.sort_by(f64::total_cmp);
+    report.acquire_p50_ms = round3(percentile(&latencies, 0.5));
+    report.acquire_p99_ms = round3(percentile(&latencies, 0.99));
+    report.acquire_max_ms = round3(latencies.last().copied().unwrap_or(0.0));
+    let locks = acquisitions.len() as u64;
+    let messages = report.messages_per_entry * report.entries as f64;
+    let elapsed = run.elapsed.as_secs_f64().max(settings.seconds);
+    report.check = match &violation {
+        None => format!(
+            "tokens passed: {locks} acquisitions of lock {CLIENT_LOCK} by {} clients, tokens strictly increasing in the order they were acquired",
+            settings.clients
+        ),
+        Some(v) => format!("tokens FAILED: {v}"),
+    };
+    report.check_passed = violation.is_none();
+    report.client = Some(ClientFigures {
+        clients: settings.clients,
+        lock: CLIENT_LOCK.to_string(),
+        locks,
+        locks_per_second: round3(locks as f64 / elapsed),
+        messages_per_lock: round3(if locks == 0 {
+            0.0
+        } else {
+            messages / locks as f64
+        }),
+        clients_cpu_seconds: round3(cpu),
+        tokens_increasing: violation.is_none(),
+        token_violation: violation,
+    });
 }
 
 /// The report as text for people.
 pub fn render(r: &BenchReport) -> String {
-    let mut out = format!(
-        "maekawa bench: {} nodes, {} s, hold {} ms, think {} ms\n",
-        r.nodes, r.seconds, r.hold_ms, r.think_ms
-    );
+    let mut out = match &r.client {
+        None => format!(
+            "maekawa bench: {} nodes, {} s, hold {} ms, think {} ms\n",
+            r.nodes, r.seconds, r.hold_ms, r.think_ms
+        ),
+        Some(c) => format!(
+            "maekawa bench: {} nodes, {} clients of the Lock service on lock {}, {} s, hold {} ms\n  locks                 {} ({:.1}/s), {:.2} messages per lock\n",
+            r.nodes,
+            c.clients,
+            c.lock,
+            r.seconds,
+            r.hold_ms,
+            c.locks,
+            c.locks_per_second,
+            c.messages_per_lock,
+        ),
+    };
     out.push_str(&format!(
         "  CS entries            {} ({:.1}/s)\n",
         r.entries, r.entries_per_second
@@ -447,6 +708,12 @@ pub fn render(r: &BenchReport) -> String {
             d.node,
             d.peak_rss_kib as f64 / 1024.0,
             d.cpu_seconds
+        ));
+    }
+    if let Some(c) = &r.client {
+        out.push_str(&format!(
+            "  clients (this process) CPU {:.2} s\n",
+            c.clients_cpu_seconds
         ));
     }
     out.push_str(&format!("  {}\n", r.check));

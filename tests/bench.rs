@@ -45,3 +45,41 @@ fn bench_reports_every_figure_and_a_passed_check() {
     assert_eq!(r["check_passed"], true, "{text}");
     assert!(r["check"].as_str().unwrap().starts_with("check passed"));
 }
+
+#[test]
+fn client_path_reports_locks_per_second_and_increasing_tokens() {
+    let out = Command::new(env!("CARGO_BIN_EXE_maekawa"))
+        .args([
+            "bench",
+            "--nodes",
+            "3",
+            "--clients",
+            "3",
+            "--seconds",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["clients"], 3, "{text}");
+    assert!(r["locks"].as_u64().unwrap() > 0, "{text}");
+    assert!(r["locks_per_second"].as_f64().unwrap() > 0.0, "{text}");
+    for key in [
+        "messages_per_lock",
+        "acquire_p50_ms",
+        "acquire_p99_ms",
+        "clients_cpu_seconds",
+    ] {
+        assert!(r[key].is_number(), "{key} missing: {text}");
+    }
+    assert_eq!(r["daemons"].as_array().unwrap().len(), 3, "{text}");
+    assert_eq!(r["tokens_increasing"], true, "{text}");
+    assert_eq!(r["check_passed"], true, "{text}");
+}

@@ -21,6 +21,10 @@ pub(crate) struct BenchArgs {
     /// Pause before asking again, ms (0: full contention).
     #[arg(long, default_value_t = 0)]
     think_ms: u64,
+    /// Clients of the `Lock` service taking and releasing one lock in a loop (client i on
+    /// daemon i mod N; the daemons run `--workload manual`); 0: each daemon's own workload.
+    #[arg(long, default_value_t = 0)]
+    clients: u32,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -29,8 +33,8 @@ pub(crate) struct BenchArgs {
     keep: Option<PathBuf>,
 }
 
-/// Exit 0 when the run's logs pass `check`, 1 when they do not, 2 when the run could not be
-/// set up.
+/// Exit 0 when the run's logs pass `check` (and, with clients, the fencing tokens strictly
+/// increased), 1 when they do not, 2 when the run could not be set up.
 pub(crate) fn run(args: BenchArgs) -> ExitCode {
     let settings = BenchSettings {
         nodes: args.nodes as usize,
@@ -39,6 +43,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         think_ms: args.think_ms,
         progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         keep: args.keep,
+        clients: args.clients as usize,
     };
     match bench::run(&settings) {
         Ok(report) => {
