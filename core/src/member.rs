@@ -68,6 +68,7 @@ pub struct Member {
     peers: Arc<BTreeMap<NodeId, u64>>,
     clock: u64,
     floor: u64,
+    reserved: u64,
     locks: BTreeMap<LockName, Node>,
 }
 
@@ -85,6 +86,7 @@ impl Member {
             peers: Arc::default(),
             clock: 0,
             floor: 0,
+            reserved: 0,
             locks: BTreeMap::new(),
         }
     }
@@ -104,6 +106,7 @@ impl Member {
         let mut member = Member::new(me, quorum, options);
         member.incarnation = incarnation;
         member.floor = floor;
+        member.reserved = floor;
         let mut out = Vec::new();
         for (lock, req) in votes {
             let (mut node, actions) = Node::restore(
@@ -117,7 +120,6 @@ impl Member {
             node.clock = member.clock;
             let resync = node.resync_restored_vote();
             member.clock = node.clock;
-            member.floor = member.floor.max(node.floor);
             tag(&mut out, lock, actions);
             tag(&mut out, lock, resync);
             if !node.is_quiet() {
@@ -163,6 +165,11 @@ impl Member {
     /// The token floor (one for all locks): no entry this member knows of had a larger token.
     pub fn floor(&self) -> u64 {
         self.floor
+    }
+
+    /// The floor its journal holds: see [`Node::journal_floor`]. What its Hello announces.
+    pub fn journal_floor(&self) -> u64 {
+        self.floor.max(self.reserved)
     }
 
     /// The protocol state of `lock`, if it is in use here.
@@ -242,9 +249,11 @@ impl Member {
         };
         node.clock = self.clock;
         node.floor = self.floor;
+        node.reserved = self.reserved;
         let result = f(node);
         self.clock = node.clock;
         self.floor = node.floor;
+        self.reserved = node.reserved;
         if node.is_quiet() {
             self.locks.remove(lock);
         }

@@ -109,11 +109,12 @@ impl Message {
 pub enum Action {
     /// Make the voter's lock and the token floor durable (write and fsync) before carrying out
     /// any later action: a GRANT that follows must never leave before its lock is on disk, and
-    /// an entry's token must never be used before it is.
+    /// an entry's token must never be used before a floor at least as large is.
     Persist {
         /// The lock to record (`None`: unlocked).
         lock: Option<RequestId>,
-        /// The token floor to record (it only grows).
+        /// The token floor to record (it only grows): no token this node has used or knows
+        /// of is larger; it includes the block of tokens reserved ([`TOKEN_BLOCK`]).
         floor: u64,
     },
     /// Deliver `msg` to `to` (possibly this node itself).
@@ -198,6 +199,11 @@ pub enum ProtocolError {
     },
 }
 
+/// Tokens a node reserves on disk at a time: an entry whose token is within the reservation
+/// needs no fsync of its own; one past it reserves the next block first. After a restart the
+/// node's floor is its last reservation, so tokens then jump by at most this much.
+pub const TOKEN_BLOCK: u64 = 1000;
+
 /// Switches that exist only to prove the checkers are not vacuous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Options {
@@ -260,6 +266,8 @@ pub struct Node {
     pub(crate) clock: u64,
     /// No entry this node knows of (its own included) had a larger fencing token.
     pub(crate) floor: u64,
+    /// No token larger than this may be used before a new reservation is on disk.
+    pub(crate) reserved: u64,
     phase: Phase,
     req: RequesterView,
     voter: VoterView,
@@ -289,6 +297,7 @@ impl Node {
             peers: Arc::default(),
             clock: 0,
             floor: 0,
+            reserved: 0,
             phase: Phase::Idle,
             req: RequesterView::default(),
             voter: VoterView::default(),
@@ -312,6 +321,7 @@ impl Node {
         let mut node = Node::with_options(me, quorum, options);
         node.incarnation = incarnation;
         node.floor = floor;
+        node.reserved = floor;
         node.voter.lock = lock;
         let mut out = Vec::new();
         if let Some(l) = lock.filter(|l| l.node == me && l.inc < incarnation) {
@@ -363,6 +373,12 @@ impl Node {
     /// The token floor: no entry this node knows of had a larger fencing token.
     pub fn floor(&self) -> u64 {
         self.floor
+    }
+
+    /// What the journal records as the floor: the floor or the reservation, whichever is
+    /// larger, so a restarted node never issues a token it may have used.
+    pub fn journal_floor(&self) -> u64 {
+        self.floor.max(self.reserved)
     }
 
     /// Where the requester side stands.
@@ -579,7 +595,7 @@ impl Node {
             self.voter.grant_sent = true;
             out.push(Action::Persist {
                 lock: Some(r),
-                floor: self.floor,
+                floor: self.journal_floor(),
             });
             self.send(out, r.node, MsgKind::Grant, r);
             return;
@@ -641,7 +657,7 @@ impl Node {
             self.voter.grant_sent = false;
             out.push(Action::Persist {
                 lock: None,
-                floor: self.floor,
+                floor: self.journal_floor(),
             });
             return;
         };
@@ -650,7 +666,7 @@ impl Node {
         self.voter.grant_sent = true;
         out.push(Action::Persist {
             lock: Some(head),
-            floor: self.floor,
+            floor: self.journal_floor(),
         });
         self.send(out, head.node, MsgKind::Grant, head);
         if self.options.lock_change_failed {
@@ -759,13 +775,17 @@ impl Node {
                 if self.req.granted.len() == self.quorum.len() {
                     self.phase = Phase::InCs(r);
                     self.req.deferred.clear();
-                    // Every grant raised the floor to its voter's; the token must outlive this
-                    // process, so it is on disk before anyone can use it.
+                    // Every grant raised the floor to its voter's. The token must outlive this
+                    // process: a reservation that covers it is on disk before anyone can use
+                    // it (one fsync per TOKEN_BLOCK tokens, not per entry).
                     self.floor += 1;
-                    out.push(Action::Persist {
-                        lock: self.voter.lock,
-                        floor: self.floor,
-                    });
+                    if self.floor > self.reserved {
+                        self.reserved = self.floor + TOKEN_BLOCK - 1;
+                        out.push(Action::Persist {
+                            lock: self.voter.lock,
+                            floor: self.reserved,
+                        });
+                    }
                     out.push(Action::EnterCs {
                         req: r,
                         votes: self.req.granted.iter().copied().collect(),

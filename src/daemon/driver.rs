@@ -346,30 +346,40 @@ impl Driver {
         let mut outgoing = std::mem::take(&mut self.outgoing);
         let held = outgoing.split_off(self.held_from.take().unwrap_or(outgoing.len()));
         let mark = self.log_mark.take();
-        if held.is_empty() && self.entering.is_empty() {
+        // An entry waits for the sync only when its batch wrote a record (a new block of
+        // tokens); within the reserved block it needs none.
+        let sync_first = !held.is_empty() || (mark.is_some() && !self.entering.is_empty());
+        if !sync_first {
+            self.act_on_entries()?;
             node_log::write_held_lines();
             self.send_all(outgoing);
-            return Ok(());
+        } else {
+            node_log::write_held_lines_before(mark.unwrap_or(0));
+            self.send_all(outgoing);
+            // On a blocking thread: meanwhile this runtime's link tasks write out what just
+            // left (the RELEASE of a node leaving the CS), instead of waiting for the disk.
+            if let Some(job) = self.journal.sync_job()? {
+                tokio::task::spawn_blocking(move || job.run())
+                    .await
+                    .expect("the journal sync thread does not panic")?;
+            }
+            self.act_on_entries()?;
+            node_log::write_held_lines_restamped();
+            self.send_all(held);
         }
-        node_log::write_held_lines_before(mark.unwrap_or(0));
-        self.send_all(outgoing);
-        // On a blocking thread: meanwhile this runtime's link tasks write out what just left
-        // (the RELEASE of a node leaving the CS), instead of waiting for the disk.
-        if let Some(job) = self.journal.sync_job()? {
-            tokio::task::spawn_blocking(move || job.run())
-                .await
-                .expect("the journal sync thread does not panic")?;
-        }
-        for (lock, req, votes, token) in std::mem::take(&mut self.entering) {
-            self.enter(lock, req, &votes, token)?;
-        }
-        node_log::write_held_lines_restamped();
-        self.send_all(held);
         // An entry with nobody left to hand it to (its sessions gave up or went away) is
         // left at once; that batch flushes too.
         if self.sessions.has_orphans() {
             self.leave_orphans()?;
             Box::pin(self.flush()).await?;
+        }
+        Ok(())
+    }
+
+    /// Acts on the batch's entries, whose tokens are covered by a reservation on disk.
+    fn act_on_entries(&mut self) -> Result<(), NodeError> {
+        for (lock, req, votes, token) in std::mem::take(&mut self.entering) {
+            self.enter(lock, req, &votes, token)?;
         }
         Ok(())
     }

@@ -412,13 +412,14 @@ fn grants_are_counted_and_the_last_one_enters_the_cs() {
     assert_eq!(a.requester().granted, nodes(&[0, 2]));
     assert_eq!(a.phase(), Phase::Wanting(r));
     let out = a.handle(n(1), msg(MsgKind::Grant, 3, 1, 1));
-    // The token is the floor (0: no grant carried one) plus one, on disk before the entry.
+    // The token is the floor (0: no grant carried one) plus one; a block of tokens from it is
+    // reserved on disk before the entry.
     assert_eq!(
         out,
         vec![
             Action::Persist {
                 lock: None,
-                floor: 1
+                floor: TOKEN_BLOCK
             },
             Action::EnterCs {
                 req: r,
@@ -2154,9 +2155,40 @@ fn the_token_is_one_more_than_the_largest_floor_of_the_grants() {
     let out = a.handle(n(1), g1);
     assert!(out.contains(&Action::Persist {
         lock: None,
-        floor: 8
+        floor: 7 + TOKEN_BLOCK
     }));
     assert!(matches!(out.last(), Some(Action::EnterCs { token: 8, .. })));
+}
+
+// Within the reserved block an entry needs no record of its own; the token past the block
+// reserves the next one first. The journal floor (what a restart resumes from) covers both.
+#[test]
+fn tokens_within_the_reserved_block_need_no_persist() {
+    let mut a = node(1, &[1]);
+    let mut reserved_at = Vec::new();
+    for _ in 0..=TOKEN_BLOCK {
+        let mut pending: VecDeque<Action> = a.request_cs().unwrap().into();
+        while let Some(action) = pending.pop_front() {
+            let Action::Send { msg, .. } = action else {
+                continue;
+            };
+            let out = a.handle(n(1), msg);
+            if let Some(Action::EnterCs { token, .. }) = out.last() {
+                assert!(a.journal_floor() >= *token);
+                if out.iter().any(|x| matches!(x, Action::Persist { .. })) {
+                    reserved_at.push(*token);
+                }
+            }
+            pending.extend(out);
+        }
+        pending.extend(a.exit_cs().unwrap());
+        while let Some(action) = pending.pop_front() {
+            if let Action::Send { msg, .. } = action {
+                pending.extend(a.handle(n(1), msg));
+            }
+        }
+    }
+    assert_eq!(reserved_at, vec![1, TOKEN_BLOCK + 1]);
 }
 
 // A restarted peer's floor (from its journal) raises ours before its dead votes are freed, so a
