@@ -95,7 +95,7 @@ fn two_lock_names_are_independent_safe_and_their_tokens_increase_in_every_state(
     assert!(report.states > 100_000, "{report}");
 }
 
-/// Tokens across `kill -9`: a crash anywhere, 2 lock names, tokens still increase. About 21.8
+/// Tokens across `kill -9`: a crash anywhere, 2 lock names, tokens still increase. About 20.6
 /// million states (two minutes on one core): a soak, run with `cargo test --release -p
 /// maekawa-core --test exhaustive -- --ignored` or `maekawa explore --locks 2 --crashes 1`. CI
 /// covers tokens across a crash with one lock (`three_nodes_with_a_crash_anywhere_...`) and two
