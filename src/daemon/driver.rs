@@ -106,10 +106,11 @@ where
         .filter(|n| n.id != me)
         .map(|n| (n.id, n.addr.clone()))
         .collect();
+    let floor_cell = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(restored.floor));
     let tcfg = TransportConfig {
         me,
         incarnation,
-        floor: restored.floor,
+        floor: floor_cell.clone(),
         peers,
     };
     let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
@@ -152,6 +153,7 @@ where
         outgoing: Vec::new(),
         entering: Vec::new(),
         sessions: Sessions::default(),
+        floor_cell,
         held_from: None,
         log_mark: None,
         transport,
@@ -279,6 +281,8 @@ struct Driver {
     entering: Vec<(LockName, RequestId, Vec<NodeId>, u64)>,
     /// Client sessions of the lock service.
     sessions: Sessions,
+    /// The journal floor the transport's Hellos announce.
+    floor_cell: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Where in `outgoing` the messages start that must wait for the journal sync: those sent
     /// after the batch's first lock change (the GRANT it protects, and everything after it, so
     /// that every link keeps the core's order). The ones before it (a RELEASE on leaving the CS,
@@ -343,6 +347,10 @@ impl Driver {
     /// from the first lock change on wait for the fsync with the messages they describe, and
     /// are stamped when they are written: a `send` line's time is when its message left.
     async fn flush(&mut self) -> Result<(), NodeError> {
+        self.floor_cell.store(
+            self.core.journal_floor(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut outgoing = std::mem::take(&mut self.outgoing);
         let held = outgoing.split_off(self.held_from.take().unwrap_or(outgoing.len()));
         let mark = self.log_mark.take();

@@ -76,7 +76,7 @@ impl SyncJob {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// A record other than a torn last one is bad: the durable lock is unknown.
-    #[error("{path}:{line}: corrupt journal record ({why}); the voter cannot know which vote it gave: if every node is stopped, delete the file to start afresh, otherwise restore it from a backup")]
+    #[error("{path}:{line}: corrupt journal record ({why}); the voter cannot know which vote it gave: restore it from a backup; deleting it is safe only with every node stopped and every node's journal deleted (a fresh cluster: votes forgotten, fencing tokens starting again from 1)")]
     Corrupt {
         /// The journal file.
         path: PathBuf,

@@ -12,6 +12,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Duration, Instant};
 
+/// The longest a try-once session (`--timeout 0`) waits when no FAILED comes: about a hundred
+/// round trips on a LAN, so a free lock is still taken.
+pub const TRY_ONCE_LIMIT: Duration = Duration::from_millis(500);
+
 /// One session as the driver knows it.
 struct Session {
     lock: LockName,
@@ -68,9 +72,6 @@ impl Sessions {
         let queue = self.locks.entry(lock.clone()).or_default();
         if try_once && (queue.holder.is_some() || !queue.waiting.is_empty()) {
             let _ = notices.send(SessionNotice::TimedOut { waited_ms: 0 });
-            if queue.holder.is_none() && queue.waiting.is_empty() && queue.orphan.is_none() {
-                self.locks.remove(&lock);
-            }
             return false;
         }
         queue.waiting.push_back(session);
@@ -84,7 +85,10 @@ impl Sessions {
                 client,
                 notices,
                 since: now,
-                deadline: timeout.filter(|t| !t.is_zero()).map(|t| now + t),
+                // Try once also gives up after TRY_ONCE_LIMIT: a voter whose vote is held by a
+                // lower-priority request asks the holder (INQUIRE) instead of saying FAILED,
+                // and a holder in the CS keeps the vote.
+                deadline: timeout.map(|t| now + if t.is_zero() { TRY_ONCE_LIMIT } else { t }),
             },
         );
         true
@@ -274,5 +278,84 @@ impl Sessions {
     fn tidy(&mut self) {
         self.locks
             .retain(|_, q| q.holder.is_some() || !q.waiting.is_empty() || q.orphan.is_some());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc::unbounded_channel;
+
+    fn lock() -> LockName {
+        LockName::from("job")
+    }
+
+    #[test]
+    fn sessions_are_served_in_arrival_order_and_a_departed_one_is_skipped() {
+        let now = Instant::now();
+        let mut s = Sessions::default();
+        let mut rx = Vec::new();
+        for id in 1..=3 {
+            let (tx, r) = unbounded_channel();
+            assert!(s.acquire(id, lock(), None, format!("c{id}"), tx, now));
+            rx.push(r);
+        }
+        assert_eq!(s.end(2, false), Ended::Nothing);
+        s.entered(&lock(), 7);
+        assert_eq!(rx[0].try_recv(), Ok(SessionNotice::Acquired { token: 7 }));
+        assert_eq!(
+            s.end(1, true),
+            Ended::Held {
+                lock: lock(),
+                token: 7
+            }
+        );
+        assert_eq!(rx[0].try_recv(), Ok(SessionNotice::Released { token: 7 }));
+        s.entered(&lock(), 8);
+        assert!(
+            rx[1].try_recv().is_err(),
+            "the departed session gets nothing"
+        );
+        assert_eq!(rx[2].try_recv(), Ok(SessionNotice::Acquired { token: 8 }));
+        assert!(!s.has_orphans());
+    }
+
+    #[test]
+    fn try_once_gives_up_behind_a_local_holder_and_after_its_limit() {
+        let now = Instant::now();
+        let mut s = Sessions::default();
+        let (tx, mut first) = unbounded_channel();
+        assert!(s.acquire(1, lock(), Some(Duration::ZERO), "a".into(), tx, now));
+        assert_eq!(s.next_deadline(), Some(now + TRY_ONCE_LIMIT));
+        s.expire(now + TRY_ONCE_LIMIT);
+        assert_eq!(
+            first.try_recv(),
+            Ok(SessionNotice::TimedOut {
+                waited_ms: TRY_ONCE_LIMIT.as_millis() as u64
+            })
+        );
+        let (tx, _held) = unbounded_channel();
+        assert!(s.acquire(2, lock(), None, "b".into(), tx, now));
+        s.entered(&lock(), 3);
+        let (tx, mut second) = unbounded_channel();
+        assert!(!s.acquire(3, lock(), Some(Duration::ZERO), "c".into(), tx, now));
+        assert_eq!(
+            second.try_recv(),
+            Ok(SessionNotice::TimedOut { waited_ms: 0 })
+        );
+    }
+
+    #[test]
+    fn an_entry_nobody_is_left_to_take_is_an_orphan() {
+        let now = Instant::now();
+        let mut s = Sessions::default();
+        let (tx, rx) = unbounded_channel();
+        assert!(s.acquire(1, lock(), None, "a".into(), tx, now));
+        drop(rx); // the client went away before its lock came
+        s.entered(&lock(), 5);
+        assert!(s.has_orphans());
+        assert_eq!(s.take_orphans(), vec![(lock(), 5)]);
+        assert!(!s.has_orphans());
+        assert_eq!(s.lock_names().count(), 0);
     }
 }

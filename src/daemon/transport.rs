@@ -17,6 +17,7 @@ use maekawa_core::protocol::{Message, MsgKind};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Mutex, Notify};
@@ -94,8 +95,10 @@ pub struct TransportConfig {
     pub me: NodeId,
     /// This process's incarnation (sent in every Hello).
     pub incarnation: u64,
-    /// This process's token floor at start, from its journal (sent in every Hello).
-    pub floor: u64,
+    /// This process's token floor (its journal's: no token it used or knows of is larger), kept
+    /// current by the driver and sent in every Hello. A restarted process starts from its
+    /// journal's, which is what lets a peer free its dead votes safely (DESIGN.md).
+    pub floor: Arc<AtomicU64>,
     /// Every other node this node talks to, with its address.
     pub peers: Vec<(NodeId, String)>,
 }
@@ -132,7 +135,7 @@ impl Transport {
                 LinkId {
                     me: cfg.me,
                     incarnation: cfg.incarnation,
-                    floor: cfg.floor,
+                    floor: cfg.floor.clone(),
                     peer: *peer,
                     addr: addr.clone(),
                 },
@@ -182,7 +185,7 @@ impl Transport {
 struct LinkId {
     me: NodeId,
     incarnation: u64,
-    floor: u64,
+    floor: Arc<AtomicU64>,
     peer: NodeId,
     addr: String,
 }
@@ -281,7 +284,7 @@ async fn connect_and_stream(
             from: id.me.0,
             to: id.peer.0,
             incarnation: id.incarnation,
-            token: id.floor,
+            token: id.floor.load(std::sync::atomic::Ordering::Relaxed),
         })),
     };
     let gone = |_| "stream closed".to_string();
@@ -524,7 +527,7 @@ impl Peer for PeerService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
     use tokio::net::TcpStream;
@@ -636,7 +639,7 @@ mod tests {
             &TransportConfig {
                 me: NodeId(1),
                 incarnation: 1,
-                floor: 0,
+                floor: Arc::default(),
                 peers: vec![(NodeId(0), "unused".into())],
             },
             deliver,
@@ -652,7 +655,7 @@ mod tests {
             &TransportConfig {
                 me: NodeId(0),
                 incarnation: 1,
-                floor: 0,
+                floor: Arc::default(),
                 peers: vec![(NodeId(1), addr)],
             },
             cuttable_connector(generation.clone()),

@@ -31,7 +31,7 @@
 //!   says its tokens were not checked. A node log's `enter_cs` token must be its CS log line's.
 //!
 //! Node-log lines about other locks than the emulated CS (`lock` present and not `cs`; see
-//! [`reader::about_cs`]) are left out of these rules. They have their own ([`named`]): entries
+//! [`reader::about_cs`]) are left out of these rules. They have their own (`check/named.rs`): entries
 //! of one named lock never overlap in time across nodes, and their tokens strictly increase in
 //! the order the entries began. Unknown fields and node-log events are
 //! ignored. Lines that cannot be parsed are
