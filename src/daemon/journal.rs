@@ -668,7 +668,8 @@ mod tests {
         }
         let msg = err.to_string();
         assert!(msg.starts_with(&format!("{}:2: corrupt journal record", path.display())));
-        assert!(msg.contains("delete the file"), "{msg}");
+        assert!(msg.contains("restore it from a backup"), "{msg}");
+        assert!(msg.contains("every node's journal deleted"), "{msg}");
         assert!(!msg.contains('\n'));
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
