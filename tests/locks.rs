@@ -297,3 +297,36 @@ fn clients_of_one_daemon_are_served_first_come_first_served_and_a_dead_waiter_is
     let order = std::fs::read_to_string(work.join("order")).unwrap();
     assert_eq!(order, "first\nsecond\n");
 }
+
+/// `maekawa lock` killed with SIGKILL cannot stop its CMD itself, and its lock goes to the next
+/// client at once: the CMD must not run on as if it held the lock (the kernel kills it).
+#[test]
+fn a_killed_maekawa_lock_takes_its_command_with_it() {
+    let cluster = cluster(3);
+    let work = cluster.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut client = lock_cmd(&cluster, 0, "job", &work, &[])
+        .args(["--", "sh", "-c", "echo $$ > pid; exec sleep 60"])
+        .spawn()
+        .unwrap();
+    wait_for("CMD to start", Duration::from_secs(20), || {
+        std::fs::read_to_string(work.join("pid")).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let pid: u32 = std::fs::read_to_string(work.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    signal(client.id(), "KILL");
+    client.wait().unwrap();
+    wait_for(
+        "CMD to be killed with its parent",
+        Duration::from_secs(5),
+        || {
+            // Gone, or a zombie waiting for init to reap it.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+                s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z'))
+            })
+        },
+    );
+}

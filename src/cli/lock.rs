@@ -237,6 +237,28 @@ fn signal_group(pgid: i32, sig: i32) {
 
 /// With CMD: run it under the lock, forward signals to its group, stop it if the lock is
 /// lost, release when it exits, and exit with its code.
+/// If `maekawa lock` itself is killed (SIGKILL: no chance to stop CMD), its session ends and
+/// the lock goes to the next client, so CMD must not go on as if it held it: the kernel sends
+/// it SIGKILL when its parent dies (Linux `PR_SET_PDEATHSIG`; the runtime is single-threaded,
+/// so the parent thread is the process). Processes CMD started itself are not covered.
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+    // (prctl, getppid, raise) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the prctl: then no signal would ever come.
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
 async fn run_command(
     mut guard: LockGuard,
     command: &[OsString],
@@ -248,15 +270,15 @@ async fn run_command(
         Ok(f) => f,
         Err(e) => return fail(&format!("cannot handle signals: {e}")),
     };
-    let mut child = match tokio::process::Command::new(&command[0])
-        .args(&command[1..])
+    let mut cmd = tokio::process::Command::new(&command[0]);
+    cmd.args(&command[1..])
         .env("MAEKAWA_LOCK_NAME", guard.name())
         .env("MAEKAWA_LOCK_TOKEN", guard.token().to_string())
         .env("MAEKAWA_LOCK_NODE", guard.node().to_string())
         .env("MAEKAWA_LOCK_SESSION", guard.session().to_string())
-        .process_group(0)
-        .spawn()
-    {
+        .process_group(0);
+    die_with_parent(&mut cmd);
+    let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.kind() == std::io::ErrorKind::NotFound {
