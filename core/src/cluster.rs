@@ -28,6 +28,8 @@ pub enum Step {
     Request(NodeId),
     /// The node leaves the CS of the lock it holds.
     Exit(NodeId),
+    /// The node withdraws the request it waits with (`maekawa ctl cancel`, a client's timeout).
+    Cancel(NodeId),
     /// `kill -9` of the node and its restart as a new incarnation: its volatile state is lost,
     /// its journal (the voter lock) is kept. Messages in flight *to* it are either all
     /// redelivered to the new process (its peers resend what it had not acknowledged) or all
@@ -50,6 +52,7 @@ impl fmt::Display for Step {
             Step::Deliver { from, to } => write!(f, "deliver {from}->{to}"),
             Step::Request(n) => write!(f, "node {n} requests the CS"),
             Step::Exit(n) => write!(f, "node {n} exits the CS"),
+            Step::Cancel(n) => write!(f, "node {n} withdraws its request"),
             Step::Crash {
                 node,
                 keep_inbound,
@@ -139,6 +142,8 @@ pub struct Cluster {
     token_error: Option<String>,
     /// Each node's journal.
     journals: Vec<Journal>,
+    /// How many withdrawals of a waiting request may still happen.
+    cancels: u32,
     crash: CrashModel,
     /// Self-messages wait on the self-link like any other (more interleavings) instead of
     /// being handled within the step that sent them (what the daemon does).
@@ -214,7 +219,14 @@ impl Cluster {
             ],
             crash,
             queued_self,
+            cancels: 0,
         }
+    }
+
+    /// Allows `cancels` withdrawals of a waiting request ([`Step::Cancel`]), at any moment.
+    pub fn with_cancels(mut self, cancels: u32) -> Cluster {
+        self.cancels = cancels;
+        self
     }
 
     /// The lock names, in index order.
@@ -304,6 +316,7 @@ impl Cluster {
                     out.push(Step::Request(node.id()))
                 }
                 Phase::InCs(_) => out.push(Step::Exit(node.id())),
+                Phase::Wanting(_) if self.cancels > 0 => out.push(Step::Cancel(node.id())),
                 _ => {}
             }
         }
@@ -414,6 +427,17 @@ impl Cluster {
                     .request_cs(&lock)
                     .expect("request from an idle node");
                 (id, actions)
+            }
+            Step::Cancel(id) => {
+                self.cancels -= 1;
+                let (lock, _) = self.busy_lock(id).expect("cancel from a waiting node");
+                let lock = lock.clone();
+                (
+                    id,
+                    self.node_mut(id)
+                        .cancel_cs(&lock)
+                        .expect("cancel from a waiting node"),
+                )
             }
             Step::Exit(id) => {
                 let (lock, _) = self.busy_lock(id).expect("exit from a node in the CS");

@@ -33,6 +33,8 @@ pub struct ExploreConfig {
     pub crash: CrashModel,
     /// Lock names the nodes take turns asking for (1: just `cs`).
     pub locks: usize,
+    /// Withdrawals of a waiting request allowed, at any moment.
+    pub cancels: u32,
 }
 
 /// What an exhaustive run covered.
@@ -143,7 +145,8 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
         cfg.options,
         cfg.queued_self,
         cfg.crash,
-    );
+    )
+    .with_cancels(cfg.cancels);
     let mut seen = FingerprintSet::default();
     let mut report = ExploreReport::default();
     let mut stack: Vec<Frame> = Vec::new();
@@ -230,7 +233,8 @@ fn replay(cfg: &ExploreConfig, path: &[Step]) -> Vec<String> {
         cfg.options,
         cfg.queued_self,
         cfg.crash,
-    );
+    )
+    .with_cancels(cfg.cancels);
     path.iter()
         .map(|&step| {
             let effect = cluster.apply(step);

@@ -199,6 +199,12 @@ impl Member {
         self.with_lock(lock, |node| node.exit_cs())
     }
 
+    /// Withdraws the waiting request for `lock`: see [`Node::cancel_cs`].
+    #[must_use = "the actions must be carried out"]
+    pub fn cancel_cs(&mut self, lock: &LockName) -> Result<Vec<LockAction>, ProtocolError> {
+        self.with_lock(lock, |node| node.cancel_cs())
+    }
+
     /// A message about `lock` arrived from `from`: see [`Node::handle`].
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, lock: &LockName, msg: Message) -> Vec<LockAction> {

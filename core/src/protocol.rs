@@ -197,6 +197,12 @@ pub enum ProtocolError {
         /// This node.
         node: NodeId,
     },
+    /// `cancel_cs` while no request waits for votes.
+    #[error("node {node} has no request waiting for votes")]
+    NotWaiting {
+        /// This node.
+        node: NodeId,
+    },
 }
 
 /// Tokens a node reserves on disk at a time: an entry whose token is within the reservation
@@ -213,6 +219,9 @@ pub struct Options {
     /// A voter raises its token floor to the one a RELEASE carries. Turning it off lets the
     /// next holder's token be no larger than the last one's.
     pub release_carries_token: bool,
+    /// A withdrawn request sends RELEASE to its quorum. Turning it off leaves the votes and
+    /// queue entries it had behind.
+    pub cancel_releases: bool,
 }
 
 impl Default for Options {
@@ -220,6 +229,7 @@ impl Default for Options {
         Options {
             lock_change_failed: true,
             release_carries_token: true,
+            cancel_releases: true,
         }
     }
 }
@@ -430,6 +440,27 @@ impl Node {
         for i in 0..self.quorum.len() {
             let to = self.quorum[i];
             self.send(&mut out, to, MsgKind::Release, req);
+        }
+        Ok(out)
+    }
+
+    /// The node withdraws a request that still waits for votes: every voter of its quorum gets a
+    /// RELEASE, which frees the vote it gave or drops the queued request (links are FIFO, so the
+    /// REQUEST is there first); a GRANT still on its way is handed back when it arrives (the
+    /// GRANT rule for a request that is not current). No entry happened, so no token is used.
+    #[must_use = "the actions must be carried out"]
+    pub fn cancel_cs(&mut self) -> Result<Vec<Action>, ProtocolError> {
+        let Phase::Wanting(req) = self.phase else {
+            return Err(ProtocolError::NotWaiting { node: self.me });
+        };
+        self.phase = Phase::Idle;
+        self.req = RequesterView::default();
+        let mut out = Vec::with_capacity(self.quorum.len());
+        if self.options.cancel_releases {
+            for i in 0..self.quorum.len() {
+                let to = self.quorum[i];
+                self.send(&mut out, to, MsgKind::Release, req);
+            }
         }
         Ok(out)
     }

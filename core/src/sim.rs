@@ -45,6 +45,8 @@ pub struct SimConfig {
     pub journal_token: bool,
     /// Lock names the nodes take turns asking for (1: just `cs`).
     pub locks: usize,
+    /// Withdrawals of a waiting request, at random moments.
+    pub cancels: u32,
 }
 
 impl SimConfig {
@@ -74,6 +76,12 @@ impl SimConfig {
         }
         if self.locks != 1 {
             cmd.push_str(&format!(" --locks {}", self.locks));
+        }
+        if self.cancels > 0 {
+            cmd.push_str(&format!(" --cancels {}", self.cancels));
+        }
+        if !self.options.cancel_releases {
+            cmd.push_str(" --without-cancel-release");
         }
         cmd
     }
@@ -298,7 +306,8 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             journal: cfg.journal,
             journal_token: cfg.journal_token,
         },
-    );
+    )
+    .with_cancels(cfg.cancels);
     // Crashes come at random moments spread over the run: each step has this chance.
     let crash_period = 20 + rng.below(30 * (n * n) as u64 * cfg.requests as u64 + 1);
     let (mut made, mut lost) = (0u64, 0u64);
@@ -306,6 +315,12 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
     let link_weight: Vec<u64> = (0..n * n).map(|_| rng.between(1, 16)).collect();
     let request_weight = rng.between(1, 24);
     let exit_weight = rng.between(1, 24);
+    // Drawn only when cancels are on, so that other runs keep their schedules.
+    let cancel_weight = if cfg.cancels > 0 {
+        rng.between(1, 8)
+    } else {
+        0
+    };
     let max_steps = 100_000 + 400 * (n * n) as u64 * cfg.requests as u64;
 
     let mut stats = SimStats {
@@ -356,6 +371,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 Step::Deliver { from, to } => link_weight[from.0 as usize * n + to.0 as usize],
                 Step::Request(_) => request_weight,
                 Step::Exit(_) => exit_weight,
+                Step::Cancel(_) => cancel_weight,
                 Step::Crash { .. } => 0,
             }));
             let total: u64 = weights.iter().sum();
@@ -383,6 +399,8 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             // A request still waiting dies with its process: it is not owed an entry.
             lost += u64::from(matches!(cluster.phase(node), Phase::Wanting(_)));
         }
+        // A withdrawn request is not owed an entry either.
+        lost += u64::from(matches!(step, Step::Cancel(_)));
         let effect = cluster.apply(step);
         if trace.len() == TRACE_LEN {
             trace.pop_front();
@@ -391,7 +409,10 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
 
         let actor = match step {
             Step::Deliver { to, .. } => to,
-            Step::Request(id) | Step::Exit(id) | Step::Crash { node: id, .. } => id,
+            Step::Request(id)
+            | Step::Exit(id)
+            | Step::Cancel(id)
+            | Step::Crash { node: id, .. } => id,
         };
         for (to, msg) in &effect.sent {
             if *to == actor {
@@ -406,7 +427,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 overtakes.requested(id.0 as usize, step_no);
             }
             Step::Crash { .. } => {}
-            Step::Deliver { .. } | Step::Exit(_) => {}
+            Step::Deliver { .. } | Step::Exit(_) | Step::Cancel(_) => {}
         }
         for msg in effect.delivered.iter().chain(&effect.handled_locally) {
             let requester = msg.req.node;

@@ -17,6 +17,7 @@ fn template(contention: Contention) -> SimConfig {
         journal: true,
         journal_token: true,
         locks: 1,
+        cancels: 0,
     }
 }
 
@@ -110,7 +111,10 @@ fn an_uncontended_entry_costs_three_messages_per_other_quorum_member() {
                 }
                 let actor = match step {
                     Step::Deliver { to, .. } => to,
-                    Step::Request(id) | Step::Exit(id) | Step::Crash { node: id, .. } => id,
+                    Step::Request(id)
+                    | Step::Exit(id)
+                    | Step::Cancel(id)
+                    | Step::Crash { node: id, .. } => id,
                 };
                 let effect = cluster.apply(step);
                 for (to, msg) in &effect.sent {
@@ -231,4 +235,23 @@ fn without_the_token_on_release_the_simulator_finds_a_repeated_token() {
     println!("{failure}");
     assert!(failure.what.contains("token"), "{failure}");
     assert!(failure.to_string().contains("--without-release-token"));
+}
+
+/// Withdrawn requests (issue 14, item 4) at random moments, with crashes and 2 lock names:
+/// every invariant holds, every request not withdrawn is served, no vote is left behind.
+#[test]
+fn schedules_with_withdrawn_requests_keep_every_invariant() {
+    let sizes = [3, 4, 5, 9];
+    let cfg = SimConfig {
+        requests: 6,
+        cancels: 8,
+        locks: 2,
+        ..template(Contention::Random)
+    };
+    let stats = sim::run_many(&cfg, &sizes, 1, 2_000, threads()).unwrap_or_else(|f| panic!("{f}"));
+    let crashing = SimConfig { crashes: 2, ..cfg };
+    let more =
+        sim::run_many(&crashing, &sizes, 1, 1_000, threads()).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(stats.runs + more.runs, 3_000);
+    println!("withdrawals:\n{stats}\nwith crashes:\n{more}");
 }

@@ -30,6 +30,10 @@ pub(crate) struct ExploreArgs {
     /// per lock.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=26))]
     locks: u32,
+    /// Withdrawals of a waiting request allowed anywhere (`maekawa ctl cancel`, a client's
+    /// timeout).
+    #[arg(long, default_value_t = 0)]
+    cancels: u32,
     #[command(flatten)]
     mutations: Mutations,
 }
@@ -44,6 +48,7 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
         queued_self: args.queued_self,
         crash: args.mutations.crash_model(args.crashes),
         locks: args.locks as usize,
+        cancels: args.cancels,
     };
     let started = Instant::now();
     match explore(&cfg) {

@@ -65,6 +65,10 @@ pub(crate) struct Mutations {
     /// the repeated fencing token.
     #[arg(long, hide = true)]
     without_release_token: bool,
+    /// Test-only: a withdrawn request sends no RELEASE, to watch the checker catch the votes
+    /// it leaves behind.
+    #[arg(long, hide = true)]
+    without_cancel_release: bool,
 }
 
 impl Mutations {
@@ -73,6 +77,7 @@ impl Mutations {
         Options {
             lock_change_failed: !self.without_lock_change_failed,
             release_carries_token: !self.without_release_token,
+            cancel_releases: !self.without_cancel_release,
         }
     }
 

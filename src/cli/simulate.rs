@@ -38,6 +38,9 @@ pub(crate) struct SimulateArgs {
     /// per lock.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=26))]
     locks: u32,
+    /// Withdrawals of a waiting request at random moments of each schedule.
+    #[arg(long, default_value_t = 0)]
+    cancels: u32,
     #[command(flatten)]
     mutations: Mutations,
 }
@@ -71,6 +74,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         threads,
         crashes,
         locks,
+        cancels,
         mutations,
     } = args;
     let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
@@ -84,6 +88,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         journal: mutations.journal(),
         journal_token: mutations.crash_model(crashes).journal_token,
         locks: locks as usize,
+        cancels,
     };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
