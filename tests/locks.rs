@@ -18,11 +18,7 @@ const CLIENT_DEATH_BOUND: Duration = Duration::from_secs(3);
 /// A manual-workload cluster whose nodes all answer the lock service.
 fn cluster(n: usize) -> Cluster {
     let cluster = Cluster::start(n, &["--workload", "manual"]);
-    for id in 0..n {
-        wait_for("the lock service", Duration::from_secs(20), || {
-            locks(&cluster, id).status.success()
-        });
-    }
+    cluster.wait_for_lock_services(n);
     cluster
 }
 

@@ -64,17 +64,7 @@ fn copy_without_named_locks(from: &Path, to: &Path) -> usize {
 fn named_lock_traffic_leaves_the_cs_tools_unchanged_and_checks() {
     let n = 3;
     let mut cluster = Cluster::start(n, &["--think-ms", "0..10", "--hold-ms", "0..2"]);
-    for id in 0..n {
-        wait_for("the lock service", Duration::from_secs(20), || {
-            Command::new(BIN)
-                .args(["locks", "--node", &id.to_string(), "--config"])
-                .arg(&cluster.config)
-                .output()
-                .unwrap()
-                .status
-                .success()
-        });
-    }
+    cluster.wait_for_lock_services(n);
     let loops: Vec<_> = (0..n)
         .flat_map(|node| {
             [

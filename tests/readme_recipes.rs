@@ -178,17 +178,7 @@ const COUNTER_RUNS: usize = 3;
 
 /// Runs [`COUNTER_RUNS`] `maekawa lock counter` from each node's client, in parallel.
 fn lock_counter(cluster: &Cluster, n: usize) {
-    for id in 0..n {
-        wait_for("the lock service", Duration::from_secs(20), || {
-            Command::new(BIN)
-                .args(["locks", "--node", &id.to_string(), "--config"])
-                .arg(&cluster.config)
-                .output()
-                .unwrap()
-                .status
-                .success()
-        });
-    }
+    cluster.wait_for_lock_services(n);
     let clients: Vec<_> = (0..n)
         .map(|id| {
             let config = cluster.config.clone();

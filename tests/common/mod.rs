@@ -116,6 +116,21 @@ impl Cluster {
         child.wait().unwrap();
     }
 
+    /// Waits until each of the first `n` nodes answers `maekawa locks` (its lock service is up).
+    pub fn wait_for_lock_services(&self, n: usize) {
+        for id in 0..n {
+            wait_for("the lock service", Duration::from_secs(20), || {
+                Command::new(BIN)
+                    .args(["locks", "--node", &id.to_string(), "--config"])
+                    .arg(&self.config)
+                    .output()
+                    .unwrap()
+                    .status
+                    .success()
+            });
+        }
+    }
+
     /// Lines of node `id`'s log so far.
     pub fn node_log(&self, id: usize) -> Vec<serde_json::Value> {
         read_json_lines(&self.log_dir.join(format!("node-{id}.log")))
