@@ -1,13 +1,30 @@
-//! Quorums: which voters each node must win before it may enter the critical section.
+//! Quorums: which voters a node must win before it may enter the critical section.
 //!
-//! The default is Maekawa's grid (PROTOCOL.md §1): ids sorted and laid row by row into
-//! `k = ceil(sqrt N)` columns, a node's quorum being its row plus its column. Explicit quorums
-//! (e.g. the Fano plane) may replace the grid; [`QuorumSystem::validate`] checks either kind.
+//! Three kinds of [`QuorumSystem`]. The default is Maekawa's grid (PROTOCOL.md §1): ids sorted
+//! and laid row by row into `k = ceil(sqrt N)` columns, a node's own quorum being its row plus
+//! its column. [`QuorumSystem::majority`] takes any `⌊N/2⌋ + 1` nodes. Explicit quorums (e.g.
+//! the Fano plane) may replace either; [`QuorumSystem::validate`] checks every kind.
+//!
+//! Each node has one *own* quorum ([`QuorumSystem::quorum`]), the one it uses while nobody is
+//! suspected. [`QuorumSystem::choose`] lets it route around suspected nodes by picking any other
+//! quorum of the same system; safety holds because any two quorums a requester may pick
+//! intersect (Garcia-Molina and Barbara, JACM 1985), whoever picks them:
+//!
+//! - grid: a choosable quorum is any full row `R` plus any full column `C` (a column is every
+//!   row's element at one position, so it is one shorter when the last row is short of it).
+//!   Take `R ∪ C` and `R' ∪ C'`. If `R` is a full-length row it has an element at the position
+//!   of `C'`, and that element is in `C'` (a column holds the element of every row that reaches
+//!   its position). Symmetrically if `R'` is full-length. Otherwise both are the short last row,
+//!   so `R = R'`, which is not empty.
+//! - majority: two sets of more than `N/2` nodes each out of `N` share a node.
+//! - explicit: [`QuorumSystem::validate`] checks every pair of listed quorums.
+//!
 //! Pure data: no I/O, no knowledge of files (that is `config`'s job).
 
 use crate::id::NodeId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 
 /// Why a set of quorums cannot guarantee mutual exclusion.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,35 +59,76 @@ pub enum QuorumError {
     },
 }
 
-/// The quorum of every node, each sorted and free of duplicates.
+/// The own quorum of every node (each sorted and free of duplicates) and the rule that says
+/// which other quorums a node may switch to.
+///
+/// `Hash` is deliberately shallow (the kind and the number of nodes): every protocol node holds
+/// the system in an `Arc` and the explorer hashes whole cluster states millions of times, while
+/// one run only ever compares states built on the same system. Equality is deep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumSystem {
     quorums: BTreeMap<NodeId, Vec<NodeId>>,
-    /// The grid rows when built by [`QuorumSystem::grid`]; `None` for explicit quorums.
-    rows: Option<Vec<Vec<NodeId>>>,
+    layout: Layout,
 }
+
+/// Which quorums besides its own a node may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Layout {
+    /// Any full row plus any full column of these rows (the last one may be short).
+    Grid { rows: Vec<Vec<NodeId>> },
+    /// Any `⌊N/2⌋ + 1` of the nodes.
+    Majority,
+    /// Any quorum listed for any node.
+    Explicit,
+}
+
+impl Hash for QuorumSystem {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.kind().hash(state);
+        self.quorums.len().hash(state);
+    }
+}
+
+/// Largest `N` for which [`QuorumSystem::survives`] searches every set of dead nodes of an
+/// explicit system (`2^N` sets); beyond it, it searches for the fewest nodes that hit every
+/// quorum instead.
+const BRUTE_FORCE_MAX_NODES: usize = 20;
 
 impl QuorumSystem {
     /// Maekawa's grid over `ids` (order and duplicates in `ids` do not matter).
     pub fn grid(ids: &[NodeId]) -> QuorumSystem {
-        let mut sorted = ids.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        let n = sorted.len();
-        let k = ceil_sqrt(n).max(1);
+        let sorted = sorted_ids(ids);
+        let k = ceil_sqrt(sorted.len()).max(1);
         let rows: Vec<Vec<NodeId>> = sorted.chunks(k).map(|c| c.to_vec()).collect();
         let mut quorums = BTreeMap::new();
         for (p, &id) in sorted.iter().enumerate() {
-            let (row, col) = (p / k, p % k);
-            let mut q: Vec<NodeId> = rows[row].clone();
-            q.extend(rows.iter().filter_map(|r| r.get(col).copied()));
-            q.sort();
-            q.dedup();
-            quorums.insert(id, q);
+            quorums.insert(id, row_plus_column(&rows, p / k, p % k));
         }
         QuorumSystem {
             quorums,
-            rows: Some(rows),
+            layout: Layout::Grid { rows },
+        }
+    }
+
+    /// Majority quorums over `ids` (order and duplicates do not matter): any `⌊N/2⌋ + 1` nodes.
+    ///
+    /// A node's own quorum is itself and the next `⌊N/2⌋` ids after it in id order, wrapping
+    /// around, so that the failure-free load is spread evenly: every node is in exactly
+    /// `⌊N/2⌋ + 1` own quorums.
+    pub fn majority(ids: &[NodeId]) -> QuorumSystem {
+        let sorted = sorted_ids(ids);
+        let n = sorted.len();
+        let size = n / 2 + 1;
+        let quorums = (0..n)
+            .map(|p| {
+                let mut q: Vec<NodeId> = (0..size).map(|i| sorted[(p + i) % n]).collect();
+                q.sort();
+                (sorted[p], q)
+            })
+            .collect();
+        QuorumSystem {
+            quorums,
+            layout: Layout::Majority,
         }
     }
 
@@ -86,12 +144,26 @@ impl QuorumSystem {
             .collect();
         QuorumSystem {
             quorums,
-            rows: None,
+            layout: Layout::Explicit,
+        }
+    }
+
+    /// `"grid"`, `"majority"` or `"explicit"`: how the system was built, as `quorums.json`
+    /// and `maekawa quorums` name it.
+    pub fn kind(&self) -> &'static str {
+        match self.layout {
+            Layout::Grid { .. } => "grid",
+            Layout::Majority => "majority",
+            Layout::Explicit => "explicit",
         }
     }
 
     /// Checks what safety rests on: every listed node has a quorum that contains it, names only
     /// listed nodes, and meets every other quorum.
+    ///
+    /// For an explicit system this covers every quorum [`QuorumSystem::choose`] may return,
+    /// since it only returns listed ones; for the grid and majority the module documentation
+    /// proves the rest.
     pub fn validate(&self, nodes: &[NodeId]) -> Result<(), QuorumError> {
         for &owner in nodes {
             let q = self
@@ -127,9 +199,115 @@ impl QuorumSystem {
         Ok(())
     }
 
-    /// The voters `owner` must win, sorted; empty for an unknown node.
+    /// The voters `owner` must win while nobody is suspected (its own quorum), sorted; empty
+    /// for an unknown node.
     pub fn quorum(&self, owner: NodeId) -> &[NodeId] {
         self.quorums.get(&owner).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A quorum `owner` may use that contains no node of `avoid` (sorted, no duplicates), or
+    /// `None` when every quorum of the system has a node of `avoid`, or `owner` is unknown.
+    ///
+    /// When `avoid` misses `owner`'s own quorum the answer is exactly
+    /// [`QuorumSystem::quorum`]`(owner)`, so a failure-free run costs what it always did.
+    /// Otherwise, deterministically:
+    /// - grid: a full row plus a full column; first `owner`'s row with another column or
+    ///   another row with `owner`'s column, then any row and column; among equals the fewest
+    ///   nodes, then the lowest ids;
+    /// - majority: `owner` (unless avoided), then the next ids after it in id order, wrapping
+    ///   around, skipping avoided ones, until there are `⌊N/2⌋ + 1`;
+    /// - explicit: the quorum listed for another node with the fewest nodes, then the lowest
+    ///   ids.
+    pub fn choose(&self, owner: NodeId, avoid: &BTreeSet<NodeId>) -> Option<Vec<NodeId>> {
+        let own = self.quorums.get(&owner)?;
+        let clear = |q: &[NodeId]| !q.iter().any(|m| avoid.contains(m));
+        if clear(own) {
+            return Some(own.clone());
+        }
+        match &self.layout {
+            Layout::Grid { rows } => {
+                let k = rows.first().map_or(0, Vec::len);
+                let p = rows.iter().flatten().position(|&id| id == owner)?;
+                let (own_row, own_col) = (p / k, p % k);
+                let live_rows: Vec<bool> = rows.iter().map(|row| clear(row)).collect();
+                let live_cols: Vec<bool> = (0..k)
+                    .map(|c| {
+                        !rows
+                            .iter()
+                            .any(|row| row.get(c).is_some_and(|m| avoid.contains(m)))
+                    })
+                    .collect();
+                // Rank by (tier, size) without building every quorum; build only the best.
+                let ranked: Vec<((usize, usize), usize, usize)> = (0..rows.len())
+                    .flat_map(|r| (0..k).map(move |c| (r, c)))
+                    .filter(|&(r, c)| live_rows[r] && live_cols[c])
+                    .map(|(r, c)| {
+                        let tier = usize::from(r != own_row) + usize::from(c != own_col);
+                        let column = rows.iter().filter(|row| row.len() > c).count();
+                        let size = rows[r].len() + column - usize::from(rows[r].len() > c);
+                        ((tier, size), r, c)
+                    })
+                    .collect();
+                let best = ranked.iter().map(|&(rank, _, _)| rank).min()?;
+                ranked
+                    .iter()
+                    .filter(|&&(rank, _, _)| rank == best)
+                    .map(|&(_, r, c)| row_plus_column(rows, r, c))
+                    .min()
+            }
+            Layout::Majority => {
+                let ids: Vec<NodeId> = self.quorums.keys().copied().collect();
+                let n = ids.len();
+                let start = ids.binary_search(&owner).ok()?;
+                let mut q: Vec<NodeId> = (0..n)
+                    .map(|i| ids[(start + i) % n])
+                    .filter(|m| !avoid.contains(m))
+                    .take(n / 2 + 1)
+                    .collect();
+                if q.len() < n / 2 + 1 {
+                    return None;
+                }
+                q.sort();
+                Some(q)
+            }
+            Layout::Explicit => self
+                .quorums
+                .values()
+                .filter(|q| clear(q))
+                .min_by(|a, b| (a.len(), a).cmp(&(b.len(), b)))
+                .cloned(),
+        }
+    }
+
+    /// The worst-case number of dead nodes the system survives: the largest `f` such that,
+    /// whichever `f` nodes are dead, every node can still [`choose`](QuorumSystem::choose) a
+    /// quorum without a dead one. One more than that is the fewest nodes that meet every
+    /// choosable quorum.
+    ///
+    /// - grid: the number of rows minus one. Dead nodes leave a row `r` and a column `c` fully
+    ///   alive unless they meet every row or every column; rows and columns are disjoint among
+    ///   themselves, so that takes one node per row (there are no more rows than columns).
+    /// - majority: `⌈N/2⌉ − 1`, leaving `⌊N/2⌋ + 1` alive.
+    /// - explicit: searched, over every set of dead nodes up to 20 nodes, and beyond that by
+    ///   a search for the fewest nodes meeting every listed quorum, exponential only in that
+    ///   number (which is at most the smallest quorum's size).
+    pub fn survives(&self) -> usize {
+        let n = self.quorums.len();
+        match &self.layout {
+            Layout::Grid { rows } => rows.len().saturating_sub(1),
+            Layout::Majority => n.div_ceil(2).saturating_sub(1),
+            Layout::Explicit => {
+                let quorums: BTreeSet<&[NodeId]> =
+                    self.quorums.values().map(Vec::as_slice).collect();
+                let quorums: Vec<&[NodeId]> = quorums.into_iter().collect();
+                let hit = if n <= BRUTE_FORCE_MAX_NODES {
+                    fewest_meeting_all_by_subsets(self.quorums.keys().copied(), &quorums)
+                } else {
+                    fewest_meeting_all(&quorums).unwrap_or(n + 1)
+                };
+                hit.saturating_sub(1)
+            }
+        }
     }
 
     /// Every node that has a quorum, in id order.
@@ -137,7 +315,13 @@ impl QuorumSystem {
         self.quorums.keys().copied()
     }
 
-    /// The nodes for which `voter` votes, i.e. whose quorum contains it.
+    /// The nodes whose own quorum contains `voter`: those that ask it for its vote while
+    /// nobody is suspected.
+    ///
+    /// Once a requester routes around a suspected node ([`QuorumSystem::choose`]) it may ask
+    /// others: under the grid and majority any node may then ask any voter, and under explicit
+    /// quorums any node may ask any voter of a listed quorum. A voter must therefore answer a
+    /// request from any node, not only from these.
     pub fn voted_by(&self, voter: NodeId) -> Vec<NodeId> {
         self.quorums
             .iter()
@@ -148,16 +332,19 @@ impl QuorumSystem {
 
     /// The grid rows, when the quorums come from the grid.
     pub fn rows(&self) -> Option<&[Vec<NodeId>]> {
-        self.rows.as_deref()
+        match &self.layout {
+            Layout::Grid { rows } => Some(rows),
+            Layout::Majority | Layout::Explicit => None,
+        }
     }
 
-    /// Human-readable layout for `maekawa quorums`: the grid (if any), every quorum and the
-    /// result of the intersection check.
+    /// Human-readable layout for `maekawa quorums`: the kind of system (and the grid, if any),
+    /// every own quorum, the result of the intersection check and what the system survives.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let n = self.quorums.len();
-        match &self.rows {
-            Some(rows) => {
+        match &self.layout {
+            Layout::Grid { rows } => {
                 let k = rows.first().map_or(0, Vec::len);
                 let _ = writeln!(out, "grid: {n} nodes in rows of {k}");
                 let width = self
@@ -172,7 +359,14 @@ impl QuorumSystem {
                     let _ = writeln!(out, "  {}", cells.join(" "));
                 }
             }
-            None => {
+            Layout::Majority => {
+                let _ = writeln!(
+                    out,
+                    "majority: {n} nodes, any {} of them form a quorum",
+                    n / 2 + 1
+                );
+            }
+            Layout::Explicit => {
                 let _ = writeln!(out, "explicit quorums for {n} nodes");
             }
         }
@@ -199,12 +393,93 @@ impl QuorumSystem {
                 let _ = writeln!(out, "check: FAILED: {e}");
             }
         }
+        let _ = writeln!(out, "survives: {}", self.survival_text());
         out
     }
+
+    /// The `survives:` line of [`QuorumSystem::render`], without the label.
+    fn survival_text(&self) -> String {
+        let n = self.quorums.len();
+        let f = self.survives();
+        let count = match f {
+            0 => format!("no dead node of {n} in the worst case (one death can leave no quorum)"),
+            1 => format!("any 1 dead node of {n} (worst case)"),
+            f => format!("any {f} dead nodes of {n} (worst case)"),
+        };
+        let switch = match self.layout {
+            Layout::Grid { .. } => "any full row plus any full column without a suspected node",
+            Layout::Majority => "any majority without a suspected node",
+            Layout::Explicit => "any listed quorum without a suspected node",
+        };
+        format!("{count}; a requester switches to {switch}")
+    }
+}
+
+/// `ids` sorted, without duplicates.
+fn sorted_ids(ids: &[NodeId]) -> Vec<NodeId> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted
+}
+
+/// Row `r` of the grid plus every row's element at position `c`, sorted.
+fn row_plus_column(rows: &[Vec<NodeId>], r: usize, c: usize) -> Vec<NodeId> {
+    let mut q: Vec<NodeId> = rows[r].clone();
+    q.extend(rows.iter().filter_map(|row| row.get(c).copied()));
+    q.sort();
+    q.dedup();
+    q
 }
 
 fn intersects(a: &[NodeId], b: &[NodeId]) -> bool {
     a.iter().any(|x| b.binary_search(x).is_ok())
+}
+
+/// The fewest of `nodes` (at most [`BRUTE_FORCE_MAX_NODES`]) that meet every quorum, by trying
+/// every subset; `nodes.len() + 1` when even all of them do not (no quorums at all).
+fn fewest_meeting_all_by_subsets(
+    nodes: impl Iterator<Item = NodeId>,
+    quorums: &[&[NodeId]],
+) -> usize {
+    let nodes: Vec<NodeId> = nodes.collect();
+    let n = nodes.len();
+    assert!(
+        n <= BRUTE_FORCE_MAX_NODES,
+        "{n} nodes is too many to enumerate"
+    );
+    let bit = |id: &NodeId| nodes.binary_search(id).map_or(0u32, |i| 1 << i);
+    let masks: Vec<u32> = quorums
+        .iter()
+        .map(|q| q.iter().map(bit).fold(0, |a, b| a | b))
+        .collect();
+    (0u32..1 << n)
+        .filter(|dead| masks.iter().all(|q| q & dead != 0))
+        .map(|dead| dead.count_ones() as usize)
+        .min()
+        .unwrap_or(n + 1)
+}
+
+/// The fewest nodes that meet every quorum, by iterative deepening: some node of the first
+/// quorum not yet met must be among them, so try each. `None` when an empty quorum makes it
+/// impossible.
+fn fewest_meeting_all(quorums: &[&[NodeId]]) -> Option<usize> {
+    fn within(quorums: &[&[NodeId]], dead: &mut Vec<NodeId>, budget: usize) -> bool {
+        let Some(open) = quorums.iter().find(|q| !q.iter().any(|m| dead.contains(m))) else {
+            return true;
+        };
+        if budget == 0 {
+            return false;
+        }
+        open.iter().any(|&m| {
+            dead.push(m);
+            let found = within(quorums, dead, budget - 1);
+            dead.pop();
+            found
+        })
+    }
+    let smallest = quorums.iter().map(|q| q.len()).min().unwrap_or(0);
+    (0..=smallest).find(|&f| within(quorums, &mut Vec::new(), f))
 }
 
 /// Smallest `k` with `k * k >= n`.
@@ -402,6 +677,7 @@ mod tests {
             "Q(1) = {0, 1}",
             "Q(2) = {0, 2}",
             "all 3 pairs intersect",
+            "survives: any 1 dead node of 3 (worst case)",
         ] {
             assert!(out.contains(line), "{line:?} not in\n{out}");
         }
@@ -529,5 +805,438 @@ mod tests {
         assert_eq!(m, "the quorums of nodes 1 and 5 do not intersect");
         let m = QuorumError::MissingOwner { owner: NodeId(3) }.to_string();
         assert!(m.contains("node 3"), "{m}");
+    }
+
+    fn set(v: &[u32]) -> BTreeSet<NodeId> {
+        v.iter().copied().map(NodeId).collect()
+    }
+
+    /// The members of `mask` (bit `i` is `all[i]`), sorted like `all`.
+    fn members(all: &[NodeId], mask: u32) -> Vec<NodeId> {
+        (0..all.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| all[i])
+            .collect()
+    }
+
+    fn mask_of(all: &[NodeId], q: &[NodeId]) -> u32 {
+        q.iter()
+            .map(|m| 1 << all.binary_search(m).expect("a member of the system"))
+            .fold(0, |a, b| a | b)
+    }
+
+    /// Every `f`-subset of `n` bits, by Gosper's hack; checked against the binomial count.
+    fn subsets(n: usize, f: usize) -> Vec<u32> {
+        assert!(n < 32 && f <= n);
+        let mut out = Vec::new();
+        if f == 0 {
+            out.push(0);
+        } else {
+            let mut x: u32 = (1 << f) - 1;
+            while x < 1 << n {
+                out.push(x);
+                let c = x & x.wrapping_neg();
+                let r = x + c;
+                x = (((r ^ x) >> 2) / c) | r;
+            }
+        }
+        let binomial = (0..f).fold(1u64, |b, i| b * (n - i) as u64 / (i as u64 + 1));
+        assert_eq!(out.len() as u64, binomial, "C({n}, {f})");
+        out
+    }
+
+    /// Every quorum a requester may use, as masks over the sorted ids, worked out here from
+    /// the definitions rather than from `choose`.
+    fn choosable(qs: &QuorumSystem) -> BTreeSet<u32> {
+        let all: Vec<NodeId> = qs.nodes().collect();
+        match qs.kind() {
+            "grid" => {
+                let rows = qs.rows().unwrap();
+                let k = rows[0].len();
+                let mut out = BTreeSet::new();
+                for row in rows {
+                    for c in 0..k {
+                        let column = rows.iter().filter_map(|r| r.get(c));
+                        out.insert(
+                            mask_of(&all, row)
+                                | mask_of(&all, &column.copied().collect::<Vec<_>>()),
+                        );
+                    }
+                }
+                out
+            }
+            "majority" => subsets(all.len(), all.len() / 2 + 1).into_iter().collect(),
+            _ => all.iter().map(|&o| mask_of(&all, qs.quorum(o))).collect(),
+        }
+    }
+
+    /// Safety and completeness of `choose` for one system: any two choosable quorums meet;
+    /// with nothing of its own quorum avoided a node gets its own quorum; otherwise `choose`
+    /// returns a choosable quorum without an avoided node, and `None` only when there is none.
+    /// Every avoided set is tried up to 10 nodes, those of at most 3 nodes beyond.
+    fn check_choose(qs: &QuorumSystem) {
+        let all: Vec<NodeId> = qs.nodes().collect();
+        let n = all.len();
+        let kind = qs.kind();
+        let quorums = choosable(qs);
+        for &a in &quorums {
+            assert_ne!(a, 0, "{kind} N = {n}: an empty quorum");
+            for &b in &quorums {
+                assert_ne!(
+                    a & b,
+                    0,
+                    "{kind} N = {n}: {:?} and {:?} are disjoint",
+                    members(&all, a),
+                    members(&all, b)
+                );
+            }
+        }
+        let avoided: Vec<u32> = if n <= 10 {
+            (0..1u32 << n).collect()
+        } else {
+            (0..=3).flat_map(|f| subsets(n, f)).collect()
+        };
+        for dead in avoided {
+            let avoid: BTreeSet<NodeId> = members(&all, dead).into_iter().collect();
+            let alive = quorums.iter().any(|q| q & dead == 0);
+            for &owner in &all {
+                let got = qs.choose(owner, &avoid);
+                let own = qs.quorum(owner);
+                if mask_of(&all, own) & dead == 0 {
+                    assert_eq!(
+                        got.as_deref(),
+                        Some(own),
+                        "{kind} N = {n}, owner {owner}, avoid {avoid:?}"
+                    );
+                }
+                match got {
+                    None => assert!(
+                        !alive,
+                        "{kind} N = {n}, owner {owner}: None though a quorum avoids {avoid:?}"
+                    ),
+                    Some(q) => {
+                        assert!(q.windows(2).all(|w| w[0] < w[1]), "{kind}: {q:?} unsorted");
+                        let m = mask_of(&all, &q);
+                        assert!(
+                            quorums.contains(&m),
+                            "{kind} N = {n}, owner {owner}: {q:?} is not choosable"
+                        );
+                        assert_eq!(
+                            m & dead,
+                            0,
+                            "{kind} N = {n}, owner {owner}: {q:?} meets {avoid:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Deterministic: the same question, the same answer.
+        let avoid: BTreeSet<NodeId> = all.iter().copied().take(1).collect();
+        for &owner in &all {
+            assert_eq!(qs.choose(owner, &avoid), qs.clone().choose(owner, &avoid));
+        }
+    }
+
+    #[test]
+    fn any_two_choosable_grid_quorums_meet_and_choose_finds_one() {
+        for n in 1..=16 {
+            check_choose(&QuorumSystem::grid(&range(n)));
+        }
+    }
+
+    #[test]
+    fn any_two_majorities_meet_and_choose_finds_one() {
+        for n in 1..=12 {
+            check_choose(&QuorumSystem::majority(&range(n)));
+        }
+    }
+
+    #[test]
+    fn explicit_choose_finds_a_listed_quorum() {
+        check_choose(&explicit(FANO));
+        for n in 1..=9 {
+            // The grid's own quorums, listed by hand: only those may be used.
+            let g = QuorumSystem::grid(&range(n));
+            let listed =
+                QuorumSystem::explicit(g.nodes().map(|o| (o, g.quorum(o).to_vec())).collect());
+            check_choose(&listed);
+        }
+    }
+
+    #[test]
+    fn choose_with_nothing_avoided_is_the_own_quorum_even_for_large_n() {
+        let none = BTreeSet::new();
+        for n in [1, 2, 3, 50, 100, 101] {
+            for qs in [
+                QuorumSystem::grid(&range(n)),
+                QuorumSystem::majority(&range(n)),
+            ] {
+                for owner in qs.nodes() {
+                    assert_eq!(qs.choose(owner, &none).as_deref(), Some(qs.quorum(owner)));
+                    // Avoiding only nodes outside the own quorum changes nothing either.
+                    let outside: BTreeSet<NodeId> = qs
+                        .nodes()
+                        .filter(|m| !qs.quorum(owner).contains(m))
+                        .collect();
+                    assert_eq!(
+                        qs.choose(owner, &outside).as_deref(),
+                        Some(qs.quorum(owner))
+                    );
+                }
+                assert_eq!(qs.choose(NodeId(u32::MAX), &none), None, "unknown owner");
+            }
+        }
+    }
+
+    /// `choose`'s order of preference, worked out by hand.
+    #[test]
+    fn choose_prefers_own_row_or_column_then_fewest_then_lowest() {
+        type Case = (
+            &'static str,
+            u32,
+            u32,
+            &'static [u32],
+            Option<&'static [u32]>,
+        );
+        let table: &[Case] = &[
+            // 3x3; Q(0) = {0, 1, 2, 3, 6}.
+            // 6 suspected: own row 0 with column 1 or 2 (same size), the lower ids win.
+            ("grid", 9, 0, &[6], Some(&[0, 1, 2, 4, 7])),
+            // Own row lost: another row with own column 0.
+            ("grid", 9, 0, &[1], Some(&[0, 3, 4, 5, 6])),
+            // Own row and column lost: any row and column.
+            ("grid", 9, 0, &[0], Some(&[1, 3, 4, 5, 7])),
+            // One dead node in every row: nothing is left.
+            ("grid", 9, 0, &[0, 4, 8], None),
+            ("grid", 9, 5, &[2, 3, 7], None),
+            // Two dead nodes, the most a 3x3 grid survives.
+            ("grid", 9, 4, &[0, 4], Some(&[2, 5, 6, 7, 8])),
+            // Rows [0, 1], [2]: the short row with column 1 is {1, 2}.
+            ("grid", 3, 1, &[0], Some(&[1, 2])),
+            ("grid", 3, 2, &[0], Some(&[1, 2])),
+            ("grid", 3, 0, &[2], Some(&[0, 1])),
+            ("grid", 3, 0, &[1], Some(&[0, 2])),
+            // Rows [0..3], [4..7], [8, 9]; Q(0) = {0, 1, 2, 3, 4, 8}. With 4 suspected, own
+            // row 0 with column 2 or 3 (5 nodes) beats column 1 (6 nodes: 5 and 9).
+            ("grid", 10, 0, &[4], Some(&[0, 1, 2, 3, 6])),
+            // Majority of 5; Q(3) = {3, 4, 0}.
+            ("majority", 5, 3, &[4], Some(&[0, 1, 3])),
+            ("majority", 5, 3, &[3], Some(&[0, 1, 4])),
+            ("majority", 5, 3, &[0, 4], Some(&[1, 2, 3])),
+            ("majority", 5, 3, &[0, 1, 2], None),
+        ];
+        for &(kind, n, owner, avoid, want) in table {
+            let qs = match kind {
+                "grid" => QuorumSystem::grid(&range(n)),
+                _ => QuorumSystem::majority(&range(n)),
+            };
+            let got = qs.choose(NodeId(owner), &set(avoid));
+            assert_eq!(
+                got,
+                want.map(ids),
+                "{kind} N = {n}, owner {owner}, avoid {avoid:?}"
+            );
+        }
+        // Fano: Q(0) = {0, 1, 2}. Without 1: {2, 4, 5}, {0, 3, 4}, {0, 5, 6} and {2, 3, 6} are
+        // left, all of 3 nodes; the lowest ids win.
+        let f = explicit(FANO);
+        assert_eq!(f.choose(NodeId(0), &set(&[1])), Some(ids(&[0, 3, 4])));
+        assert_eq!(f.choose(NodeId(0), &set(&[0, 4, 6])), Some(ids(&[1, 3, 5])));
+        // A line meets every line.
+        assert_eq!(f.choose(NodeId(0), &set(&[1, 3, 5])), None);
+    }
+
+    fn majority_by_hand(n: u32, owner: u32) -> Vec<NodeId> {
+        let mut q: Vec<u32> = (0..n / 2 + 1).map(|i| (owner + i) % n).collect();
+        q.sort();
+        ids(&q)
+    }
+
+    #[test]
+    fn majority_quorums_are_the_next_ids_cyclically() {
+        let m = QuorumSystem::majority(&range(5));
+        assert_eq!(m.kind(), "majority");
+        assert_eq!(m.rows(), None);
+        assert_eq!(m.quorum(NodeId(0)), ids(&[0, 1, 2]).as_slice());
+        assert_eq!(m.quorum(NodeId(3)), ids(&[0, 3, 4]).as_slice());
+        assert_eq!(m.quorum(NodeId(4)), ids(&[0, 1, 4]).as_slice());
+        // The node itself and the ⌊N/2⌋ before it ask it while nobody is suspected.
+        assert_eq!(m.voted_by(NodeId(1)), ids(&[0, 1, 4]));
+        for n in 1..=100u32 {
+            let m = QuorumSystem::majority(&range(n));
+            assert_eq!(m.validate(&range(n)), Ok(()), "N = {n}");
+            for o in 0..n {
+                assert_eq!(
+                    m.quorum(NodeId(o)),
+                    majority_by_hand(n, o).as_slice(),
+                    "Q({o}), N = {n}"
+                );
+                // Load is even: every node is in ⌊N/2⌋ + 1 own quorums.
+                assert_eq!(m.voted_by(NodeId(o)).len() as u32, n / 2 + 1, "N = {n}");
+            }
+        }
+        // Scattered ids, given out of order and twice: positions count, not values.
+        let m = QuorumSystem::majority(&ids(&[40, 7, 19, 7, 3]));
+        assert_eq!(m.nodes().collect::<Vec<_>>(), ids(&[3, 7, 19, 40]));
+        assert_eq!(m.quorum(NodeId(19)), ids(&[3, 19, 40]).as_slice());
+        assert_eq!(m.choose(NodeId(19), &set(&[40])), Some(ids(&[3, 7, 19])));
+    }
+
+    /// `survives` by its definition: the largest `f` such that, for every set of `f` dead
+    /// nodes, every node's `choose` finds a quorum without them.
+    fn survives_by_brute_force(qs: &QuorumSystem) -> usize {
+        let all: Vec<NodeId> = qs.nodes().collect();
+        let n = all.len();
+        for f in 0..=n {
+            let killed = subsets(n, f).into_iter().any(|dead| {
+                let avoid: BTreeSet<NodeId> = members(&all, dead).into_iter().collect();
+                all.iter().any(|&o| qs.choose(o, &avoid).is_none())
+            });
+            if killed {
+                return f.saturating_sub(1);
+            }
+        }
+        0
+    }
+
+    #[test]
+    fn survives_by_hand() {
+        let table = [
+            ("grid", 1, 0),
+            ("grid", 2, 0),
+            ("grid", 3, 1),
+            ("grid", 4, 1),
+            ("grid", 5, 1),
+            ("grid", 9, 2),
+            ("grid", 10, 2),
+            ("grid", 16, 3),
+            ("grid", 17, 3),
+            ("grid", 100, 9),
+            ("majority", 1, 0),
+            ("majority", 2, 0),
+            ("majority", 3, 1),
+            ("majority", 4, 1),
+            ("majority", 9, 4),
+            ("majority", 100, 49),
+            ("majority", 101, 50),
+        ];
+        for (kind, n, f) in table {
+            let qs = match kind {
+                "grid" => QuorumSystem::grid(&range(n)),
+                _ => QuorumSystem::majority(&range(n)),
+            };
+            assert_eq!(qs.survives(), f, "{kind} N = {n}");
+        }
+        assert_eq!(explicit(FANO).survives(), 2);
+        assert_eq!(QuorumSystem::grid(&[]).survives(), 0);
+        assert_eq!(QuorumSystem::majority(&[]).survives(), 0);
+    }
+
+    #[test]
+    fn grid_survives_closed_form_matches_brute_force_up_to_20() {
+        for n in 1..=20 {
+            let g = QuorumSystem::grid(&range(n));
+            assert_eq!(g.survives(), survives_by_brute_force(&g), "grid N = {n}");
+        }
+    }
+
+    #[test]
+    fn majority_survives_closed_form_matches_brute_force() {
+        for n in 1..=14 {
+            let m = QuorumSystem::majority(&range(n));
+            assert_eq!(
+                m.survives(),
+                survives_by_brute_force(&m),
+                "majority N = {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn explicit_survives_matches_brute_force_and_both_searches_agree() {
+        let mut systems = vec![explicit(FANO)];
+        for n in 1..=12 {
+            for qs in [
+                QuorumSystem::grid(&range(n)),
+                QuorumSystem::majority(&range(n)),
+            ] {
+                systems.push(QuorumSystem::explicit(
+                    qs.nodes().map(|o| (o, qs.quorum(o).to_vec())).collect(),
+                ));
+            }
+        }
+        for qs in &systems {
+            let n = qs.nodes().count();
+            assert_eq!(
+                qs.survives(),
+                survives_by_brute_force(qs),
+                "explicit N = {n}"
+            );
+            let quorums: Vec<&[NodeId]> = qs.nodes().map(|o| qs.quorum(o)).collect();
+            assert_eq!(
+                fewest_meeting_all(&quorums),
+                Some(fewest_meeting_all_by_subsets(qs.nodes(), &quorums)),
+                "explicit N = {n}"
+            );
+        }
+        // Beyond 20 nodes, the search. When every row is full, the own quorums of a grid are
+        // all its rows plus columns, so listing them by hand must survive what the grid does.
+        for n in [25, 30] {
+            let g = QuorumSystem::grid(&range(n));
+            let listed =
+                QuorumSystem::explicit(g.nodes().map(|o| (o, g.quorum(o).to_vec())).collect());
+            assert_eq!(listed.survives(), g.survives(), "N = {n}");
+        }
+        // An empty quorum can never be hit.
+        assert_eq!(fewest_meeting_all(&[&[]]), None);
+    }
+
+    #[test]
+    fn hash_is_shallow_and_equality_deep() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |q: &QuorumSystem| {
+            let mut h = DefaultHasher::new();
+            q.hash(&mut h);
+            h.finish()
+        };
+        let a = QuorumSystem::grid(&range(4));
+        assert_eq!(hash(&a), hash(&a.clone()));
+        assert_eq!(a, a.clone());
+        // Same kind and size: the same hash, yet not equal.
+        let b = QuorumSystem::grid(&ids(&[5, 6, 7, 8]));
+        assert_eq!(hash(&a), hash(&b));
+        assert_ne!(a, b);
+        let m = QuorumSystem::majority(&range(4));
+        assert_ne!(a, m);
+        assert_ne!(hash(&a), hash(&m));
+        assert_eq!(a.kind(), "grid");
+        assert_eq!(explicit(FANO).kind(), "explicit");
+    }
+
+    #[test]
+    fn render_says_what_each_kind_survives() {
+        let g = QuorumSystem::grid(&range(9)).render();
+        assert!(g.contains("survives: any 2 dead nodes of 9 (worst case); a requester switches to any full row plus any full column without a suspected node"), "{g}");
+        let m = QuorumSystem::majority(&range(9)).render();
+        for line in [
+            "majority: 9 nodes, any 5 of them form a quorum",
+            "Q(7) = {0, 1, 2, 7, 8}  size 5",
+            "all 36 pairs intersect",
+            "survives: any 4 dead nodes of 9 (worst case); a requester switches to any majority without a suspected node",
+        ] {
+            assert!(m.contains(line), "{line:?} not in\n{m}");
+        }
+        let f = explicit(FANO).render();
+        assert!(f.contains("survives: any 2 dead nodes of 7 (worst case); a requester switches to any listed quorum without a suspected node"), "{f}");
+        let three = QuorumSystem::majority(&range(3)).render();
+        assert!(
+            three.contains("survives: any 1 dead node of 3 (worst case)"),
+            "{three}"
+        );
+        let two = QuorumSystem::grid(&range(2)).render();
+        assert!(
+            two.contains("survives: no dead node of 2 in the worst case"),
+            "{two}"
+        );
     }
 }
