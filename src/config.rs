@@ -1,5 +1,5 @@
-//! Reading and validating `quorums.json`: the node list and, optionally, explicit quorums
-//! (PROTOCOL.md §1).
+//! Reading and validating `quorums.json`: the node list and, optionally, the quorum system
+//! (`"quorum_system": "grid"` or `"majority"`) or explicit quorums (PROTOCOL.md §1).
 //!
 //! Everything a user can get wrong in that file is caught here, before any node starts, and
 //! reported as one line that names the file, the field and the fix. This module only reads the
@@ -25,7 +25,9 @@ use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
 /// What a whole file looks like, quoted in messages about its shape.
-const FILE_EXAMPLE: &str = r#"{"nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...], "quorums": {"0": [0, 1, 2], ...}} ("quorums" is optional)"#;
+const FILE_EXAMPLE: &str = r#"{"nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...], "quorums": {"0": [0, 1, 2], ...}} ("quorums" is optional; "quorum_system": "grid" or "majority" picks a built-in system instead)"#;
+/// The values `quorum_system` accepts, quoted in messages about it.
+const QUORUM_SYSTEMS: &str = r#""grid" (the default) or "majority""#;
 /// What one node looks like, quoted in messages about a node.
 const NODE_EXAMPLE: &str = r#"{"id": 0, "addr": "127.0.0.1:50051"}"#;
 
@@ -45,7 +47,8 @@ pub struct Config {
     pub path: PathBuf,
     /// Every node, sorted by id; ids and addresses are distinct.
     pub nodes: Vec<NodeAddr>,
-    /// The explicit quorums of the file when it has them (validated), the grid otherwise.
+    /// The explicit quorums of the file when it has them (validated), otherwise the system
+    /// its `quorum_system` names (the grid when absent).
     pub quorums: QuorumSystem,
 }
 
@@ -153,6 +156,22 @@ pub enum ConfigError {
         addr: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// A `quorum_system` that is not one of the built-in systems.
+    #[error("{path}: quorum_system: {found} is not a quorum system; use {QUORUM_SYSTEMS}, or leave it out for the grid")]
+    UnknownQuorumSystem {
+        /// The file.
+        path: PathBuf,
+        /// The value found, described (`the string "raft"`, `3`).
+        found: String,
+    },
+    /// Both `quorum_system` and explicit `quorums`: one would silently override the other.
+    #[error("{path}: quorum_system and quorums: both are given; remove \"quorum_system\" to use the explicit quorums, or \"quorums\" to use the {system} system")]
+    QuorumSystemAndQuorums {
+        /// The file.
+        path: PathBuf,
+        /// The system `quorum_system` names.
+        system: &'static str,
     },
     /// A key of `quorums` that is not a node id in plain decimal.
     #[error("{path}: quorums.{key:?}: the key is not a node id; key every quorum by its owner's id in decimal, e.g. \"0\": [0, 1, 2]")]
@@ -266,17 +285,28 @@ impl Config {
             path,
             &top,
             "",
-            &["nodes", "quorums"],
-            r#"the file has "nodes" and an optional "quorums""#,
+            &["nodes", "quorum_system", "quorums"],
+            r#"the file has "nodes", an optional "quorum_system" and an optional "quorums""#,
         )?;
 
         let nodes = read_nodes(path, &top)?;
         let mut ids: Vec<NodeId> = nodes.iter().map(|n| n.id).collect();
         ids.sort();
 
-        let quorums = match top.get("quorums") {
-            None => QuorumSystem::grid(&ids),
-            Some(value) => {
+        let system = top
+            .get("quorum_system")
+            .map(|v| read_quorum_system(path, v))
+            .transpose()?;
+        let quorums = match (top.get("quorums"), system) {
+            (None, None | Some("grid")) => QuorumSystem::grid(&ids),
+            (None, Some(_)) => QuorumSystem::majority(&ids),
+            (Some(_), Some(system)) => {
+                return Err(ConfigError::QuorumSystemAndQuorums {
+                    path: path.to_path_buf(),
+                    system,
+                })
+            }
+            (Some(value), None) => {
                 let explicit = QuorumSystem::explicit(read_quorums(path, value, &ids)?);
                 explicit
                     .validate(&ids)
@@ -540,6 +570,18 @@ fn check_addr(addr: &str) -> Result<(), String> {
     match port.parse::<u32>() {
         Ok(n) if (1..=65535).contains(&n) => Ok(()),
         _ => Err(format!("port {port} is not in 1..=65535")),
+    }
+}
+
+/// The value of `quorum_system`: `"grid"` or `"majority"`.
+fn read_quorum_system(path: &Path, v: &Value) -> Result<&'static str, ConfigError> {
+    match v.as_str() {
+        Some("grid") => Ok("grid"),
+        Some("majority") => Ok("majority"),
+        _ => Err(ConfigError::UnknownQuorumSystem {
+            path: path.to_path_buf(),
+            found: describe(v),
+        }),
     }
 }
 
@@ -1075,6 +1117,61 @@ mod tests {
         assert_eq!(c.quorums.nodes().count(), 7);
     }
 
+    /// THREE's nodes with `extra` fields at the top level.
+    fn three_with(extra: &str) -> String {
+        format!("{}, {extra}}}", THREE.trim_end().strip_suffix('}').unwrap())
+    }
+
+    #[test]
+    fn quorum_system_picks_grid_or_majority() {
+        let all = ids(&[0, 1, 2]);
+        let c = parse(&three_with(r#""quorum_system": "grid""#)).unwrap();
+        assert_eq!(c.quorums, QuorumSystem::grid(&all));
+        let c = parse(&three_with(r#""quorum_system": "majority""#)).unwrap();
+        assert_eq!(c.quorums, QuorumSystem::majority(&all));
+        assert_eq!(c.quorums.kind(), "majority");
+        assert_eq!(c.quorums.quorum(NodeId(2)), ids(&[0, 2]).as_slice());
+        assert_eq!(parse(THREE).unwrap().quorums.kind(), "grid");
+    }
+
+    #[test]
+    fn bad_quorum_system() {
+        for (value, found) in [
+            (r#""raft""#, r#"the string "raft""#),
+            (r#""Majority""#, r#"the string "Majority""#),
+            (r#""explicit""#, r#"the string "explicit""#),
+            ("3", "3"),
+            ("null", "null"),
+            (r#"["grid"]"#, "an array"),
+        ] {
+            let text = three_with(&format!(r#""quorum_system": {value}"#));
+            assert!(matches!(
+                parse(&text),
+                Err(ConfigError::UnknownQuorumSystem { .. })
+            ));
+            has(
+                &err(&text),
+                &[
+                    "quorums.json: quorum_system: ",
+                    &format!("{found} is not a quorum system"),
+                    r#"use "grid" (the default) or "majority""#,
+                ],
+            );
+        }
+        let msg = err(&format!(
+            "{{{FANO_NODES}, \"quorum_system\": \"majority\", \"quorums\": {{{FANO}}}}}"
+        ));
+        has(
+            &msg,
+            &[
+                "quorum_system and quorums: both are given",
+                "or \"quorums\" to use the majority system",
+            ],
+        );
+        let msg = err(r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum_sytem": "grid"}"#);
+        has(&msg, &["quorum_sytem: unknown field", "\"quorum_system\""]);
+    }
+
     #[test]
     fn bad_quorum_keys() {
         for key in ["a", "-1", "01", "+1", " 1", "1.0", ""] {
@@ -1188,7 +1285,7 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (
                 r#"[]"#,
-                r#"quorums.json: top level: expected an object, found an array; write the file as {"nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...], "quorums": {"0": [0, 1, 2], ...}} ("quorums" is optional)"#,
+                r#"quorums.json: top level: expected an object, found an array; write the file as {"nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...], "quorums": {"0": [0, 1, 2], ...}} ("quorums" is optional; "quorum_system": "grid" or "majority" picks a built-in system instead)"#,
             ),
             (
                 r#"{"nodes": null}"#,
@@ -1240,7 +1337,7 @@ mod tests {
             ),
             (
                 r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum": {}}"#,
-                r#"quorums.json: quorum: unknown field; remove it or fix its spelling (the file has "nodes" and an optional "quorums")"#,
+                r#"quorums.json: quorum: unknown field; remove it or fix its spelling (the file has "nodes", an optional "quorum_system" and an optional "quorums")"#,
             ),
             (
                 r#"{"nodes": [{"id": 0, "addr": "a:1", "a b": 5}]}"#,
@@ -1305,6 +1402,14 @@ mod tests {
             (
                 r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorums": {"0": [0], "0": [0]}}"#,
                 r#"quorums.json: quorums.0: the key appears twice (second at line 1 column 63); keep only one"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum_system": "raft"}"#,
+                r#"quorums.json: quorum_system: the string "raft" is not a quorum system; use "grid" (the default) or "majority", or leave it out for the grid"#,
+            ),
+            (
+                r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum_system": "grid", "quorums": {"0": [0]}}"#,
+                r#"quorums.json: quorum_system and quorums: both are given; remove "quorum_system" to use the explicit quorums, or "quorums" to use the grid system"#,
             ),
         ];
         for (text, message) in cases {
