@@ -1,5 +1,6 @@
 //! `maekawa quorums --config FILE` as a user runs it: the committed quorums.json prints its grid
-//! and exits 0; a broken file exits 2 with one `error:` line naming the file and the field.
+//! and exits 0, `"quorum_system": "majority"` prints majorities; a broken file exits 2 with one
+//! `error:` line naming the file and the field.
 
 use anyhow::{ensure, Context, Result};
 use std::path::{Path, PathBuf};
@@ -34,9 +35,42 @@ fn committed_file_prints_the_grid() -> Result<()> {
         "Q(1) = {0, 1}",
         "Q(2) = {0, 2}",
         "all 3 pairs intersect",
+        "survives: any 1 dead node of 3 (worst case); a requester switches to any full row plus any full column without a suspected node",
     ] {
         ensure!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }
+    Ok(())
+}
+
+#[test]
+fn majority_is_printed_with_what_it_survives() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("majority.json");
+    let nodes: Vec<String> = (0..9)
+        .map(|i| format!(r#"{{"id": {i}, "addr": "node{i}:50051"}}"#))
+        .collect();
+    let text = format!(
+        r#"{{"nodes": [{}], "quorum_system": "majority"}}"#,
+        nodes.join(", ")
+    );
+    std::fs::write(&path, text)?;
+    let out = quorums(&path)?;
+    let stdout = String::from_utf8(out.stdout)?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "majority: 9 nodes, any 5 of them form a quorum",
+        "Q(0) = {0, 1, 2, 3, 4}  size 5",
+        "Q(7) = {0, 1, 2, 7, 8}  size 5",
+        "all 36 pairs intersect",
+        "survives: any 4 dead nodes of 9 (worst case); a requester switches to any majority without a suspected node",
+    ] {
+        ensure!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+    ensure!(!stdout.contains("grid"), "a grid in:\n{stdout}");
     Ok(())
 }
 
@@ -64,6 +98,7 @@ fn explicit_fano_plane_is_printed() -> Result<()> {
         "explicit quorums for 7 nodes",
         "Q(4) = {1, 4, 6}",
         "all 21 pairs intersect",
+        "survives: any 2 dead nodes of 7 (worst case); a requester switches to any listed quorum without a suspected node",
     ] {
         ensure!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }
@@ -111,6 +146,20 @@ const BAD: &[(&str, &str, &[&str])] = &[
         r#"{"nodes": [{"id": 0, "addr": "a:1"}, {"id": 1, "addr": "a:2"}],
             "quorums": {"0": [0, 1], "1": [0]}}"#,
         &["quorums.1: does not contain node 1"],
+    ),
+    (
+        "bad-system.json",
+        r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum_system": "raft"}"#,
+        &[
+            r#"quorum_system: the string "raft" is not a quorum system"#,
+            r#"use "grid" (the default) or "majority""#,
+        ],
+    ),
+    (
+        "system-and-quorums.json",
+        r#"{"nodes": [{"id": 0, "addr": "a:1"}], "quorum_system": "majority",
+            "quorums": {"0": [0]}}"#,
+        &["quorum_system and quorums: both are given"],
     ),
 ];
 

@@ -1,5 +1,6 @@
-//! `maekawa quorums`: print the quorum system of a cluster file (or only its node ids, for
-//! scripts).
+//! `maekawa quorums`: print the quorum system of a cluster file (grid, majority or explicit,
+//! every own quorum, the intersection check and the dead nodes it survives), or only its node
+//! ids, for scripts.
 
 use super::fail;
 use clap::Args;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 /// Flags of `maekawa quorums`.
 #[derive(Args, Debug)]
 pub(crate) struct QuorumsArgs {
-    /// The cluster file (node ids and addresses, optional explicit quorums).
+    /// The cluster file (node ids and addresses, optional quorum_system or explicit quorums).
     #[arg(long, default_value = "quorums.json")]
     config: PathBuf,
     /// Print only the node ids, one per line (for scripts).
