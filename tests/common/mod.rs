@@ -2,6 +2,8 @@
 //! loopback ports in a temporary directory, stopped by PID when the test ends.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
