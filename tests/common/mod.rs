@@ -2,6 +2,9 @@
 //! loopback ports in a temporary directory, stopped by PID when the test ends.
 #![allow(dead_code)]
 
+pub mod netns;
+
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -22,10 +25,16 @@ pub fn write_config(dir: &Path, n: usize) -> PathBuf {
 
 /// Writes a quorums.json with node `i` on `127.0.0.1:ports[i]`.
 pub fn write_config_on(dir: &Path, ports: &[u16]) -> PathBuf {
-    let nodes: Vec<String> = ports
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    write_config_addrs(dir, &addrs)
+}
+
+/// Writes a quorums.json with node `i` at `addrs[i]` (`host:port`).
+pub fn write_config_addrs(dir: &Path, addrs: &[String]) -> PathBuf {
+    let nodes: Vec<String> = addrs
         .iter()
         .enumerate()
-        .map(|(i, p)| format!(r#"    {{"id": {i}, "addr": "127.0.0.1:{p}"}}"#))
+        .map(|(i, a)| format!(r#"    {{"id": {i}, "addr": "{a}"}}"#))
         .collect();
     let path = dir.join("quorums.json");
     std::fs::write(
@@ -59,28 +68,24 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(n: usize, extra_args: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), n);
-        let log_dir = dir.path().join("logs");
-        std::fs::create_dir_all(&log_dir).unwrap();
-        let mut cluster = Cluster {
-            dir,
-            config,
-            log_dir,
-            children: Vec::new(),
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-        };
+        let mut cluster = Cluster::prepare(n);
+        cluster.extra_args = extra_args.iter().map(|s| s.to_string()).collect();
         for id in 0..n {
-            let child = cluster.spawn(id);
-            cluster.children.push(Some(child));
+            cluster.children[id] = Some(cluster.spawn(id));
         }
         cluster
     }
 
     /// A cluster of `n` configured nodes of which none runs yet.
     pub fn prepare(n: usize) -> Cluster {
+        Cluster::prepare_with(n, |dir| write_config(dir, n))
+    }
+
+    /// Like [`Cluster::prepare`], with the cluster file written by `write_config` (given the
+    /// cluster's directory, it returns the file's path).
+    pub fn prepare_with(n: usize, write_config: impl FnOnce(&Path) -> PathBuf) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), n);
+        let config = write_config(dir.path());
         let log_dir = dir.path().join("logs");
         std::fs::create_dir_all(&log_dir).unwrap();
         Cluster {
@@ -92,14 +97,21 @@ impl Cluster {
         }
     }
 
+    /// `node --id <id> --config <file> --log-dir <dir>`: the arguments every node starts with.
+    pub fn node_args(&self, id: usize) -> Vec<OsString> {
+        let mut args: Vec<OsString> = ["node", "--id", &id.to_string(), "--config"]
+            .map(OsString::from)
+            .into();
+        args.push(self.config.clone().into());
+        args.push("--log-dir".into());
+        args.push(self.log_dir.clone().into());
+        args
+    }
+
     /// Starts node `id` with its own flags (replacing any dead process in its slot).
     pub fn start_node(&mut self, id: usize, args: &[&str]) {
         let child = Command::new(BIN)
-            .args(["node", "--id", &id.to_string()])
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--log-dir")
-            .arg(&self.log_dir)
+            .args(self.node_args(id))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -138,11 +150,7 @@ impl Cluster {
 
     pub fn spawn(&self, id: usize) -> Child {
         Command::new(BIN)
-            .args(["node", "--id", &id.to_string()])
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--log-dir")
-            .arg(&self.log_dir)
+            .args(self.node_args(id))
             .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
