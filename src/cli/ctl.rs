@@ -1,5 +1,5 @@
-//! `maekawa ctl`: ask a running node for the CS, make it leave, or show its state, and print
-//! what it says.
+//! `maekawa ctl`: ask a running node for the CS, make it leave, withdraw its waiting request,
+//! or show its state, and print what it says.
 
 use super::fail;
 use clap::{Args, Subcommand};
@@ -32,6 +32,9 @@ enum CtlAction {
     Request,
     /// Leave the CS.
     Release,
+    /// Withdraw the request that still waits for votes: the node gives back the votes it
+    /// holds and leaves its voters' queues, without entering.
+    Cancel,
     /// Show the node's state; `--all` shows every node of the cluster file in one table.
     Status {
         /// Every node, one table.
@@ -97,6 +100,7 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         match action {
             CtlAction::Request => client.request().await,
             CtlAction::Release => client.release().await,
+            CtlAction::Cancel => client.cancel().await,
             CtlAction::Status { .. } => client.status().await.map(|s| render_status(&s)),
         }
     });

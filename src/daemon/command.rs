@@ -17,6 +17,8 @@ pub enum Control {
     Request(oneshot::Sender<Result<String, String>>),
     /// Leave the CS now.
     Release(oneshot::Sender<Result<String, String>>),
+    /// Withdraw the request that still waits for votes.
+    Cancel(oneshot::Sender<Result<String, String>>),
     /// Describe the node's state.
     Status(oneshot::Sender<Status>),
 }

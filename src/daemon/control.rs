@@ -1,5 +1,6 @@
 //! The control service every daemon serves beside the peer links, and the client side of
-//! `maekawa ctl`: ask a node for the CS, make it leave, and look at its state.
+//! `maekawa ctl`: ask a node for the CS, make it leave, withdraw its waiting request, and look
+//! at its state.
 //!
 //! The service only forwards commands to the node's driver task (the one owner of the core)
 //! and carries the answers back; it never touches protocol state itself. prost types stay in
@@ -90,6 +91,13 @@ impl wire::control_server::Control for ControlService {
         Ok(reply(self.ask(Control::Release).await?))
     }
 
+    async fn cancel(
+        &self,
+        _: tonic::Request<wire::CtlEmpty>,
+    ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        Ok(reply(self.ask(Control::Cancel).await?))
+    }
+
     async fn status(
         &self,
         _: tonic::Request<wire::CtlEmpty>,
@@ -129,7 +137,8 @@ pub enum CtlError {
         /// Its address from the cluster file.
         addr: String,
     },
-    /// The node answered but refused (e.g. release while not in the CS).
+    /// The node answered but refused (e.g. release while not in the CS, cancel with nothing
+    /// waiting).
     #[error("{0}")]
     Refused(String),
     /// The call failed after connecting.
@@ -188,6 +197,12 @@ impl CtlClient {
     /// Asks the node to leave the CS.
     pub async fn release(&mut self) -> Result<String, CtlError> {
         let r = self.inner.release(wire::CtlEmpty {}).await;
+        self.answer(r)
+    }
+
+    /// Asks the node to withdraw its request that still waits for votes.
+    pub async fn cancel(&mut self) -> Result<String, CtlError> {
+        let r = self.inner.cancel(wire::CtlEmpty {}).await;
         self.answer(r)
     }
 

@@ -432,10 +432,30 @@ impl Driver {
                         Ok(format!("node {me} left the CS (request {r})"))
                     }
                     Phase::Wanting(r) => Err(format!(
-                        "node {me} is not in the CS: it still waits for votes from {} for request {r}",
+                        "node {me} is not in the CS: it still waits for votes from {} for request {r}; to withdraw the request, run `maekawa ctl --node {me} cancel`",
                         json_ids(&self.status().missing)
                     )),
                     Phase::Idle => Err(format!("node {me} is not in the CS (it has no request)")),
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Cancel(reply) => {
+                let answer = match self.core.phase(LockName::CS) {
+                    Phase::Wanting(r) => {
+                        let cs = self.cs.clone();
+                        self.cancel(&cs)?;
+                        self.requested_at = None;
+                        self.schedule_think();
+                        Ok(format!(
+                            "node {me} withdrew its request {r}: it gave back its votes and will not enter"
+                        ))
+                    }
+                    Phase::InCs(r) => Err(format!(
+                        "node {me} has no request waiting: it is in the CS with request {r}; to leave, run `maekawa ctl --node {me} release`"
+                    )),
+                    Phase::Idle => Err(format!(
+                        "node {me} has no request waiting for votes (it is idle): nothing to cancel"
+                    )),
                 };
                 let _ = reply.send(answer);
             }
@@ -537,6 +557,25 @@ impl Driver {
         self.execute(actions)?;
         self.schedule_think();
         Ok(())
+    }
+
+    /// Withdraws this node's request for `lock`, which waits for votes: RELEASE to its quorum
+    /// frees the votes it holds and its place in the voters' queues (a `cancel_cs` line).
+    fn cancel(&mut self, lock: &LockName) -> Result<(), NodeError> {
+        let Phase::Wanting(req) = self.core.phase(lock.as_str()) else {
+            return Ok(());
+        };
+        info!(
+            event = "cancel_cs",
+            req_ts = req.ts,
+            req_node = req.node.0,
+            lock = lock.as_str()
+        );
+        let actions = self
+            .core
+            .cancel_cs(lock)
+            .expect("a waiting request can be withdrawn, checked above");
+        self.execute(actions)
     }
 
     /// A command of the lock service.
