@@ -191,7 +191,7 @@ where
                         let Ok(ev) = events.try_recv() else { break };
                         driver.on_event(ev)?;
                     }
-                    driver.check_try_once();
+                    driver.check_try_once()?;
                 }
                 None => break,
             },
@@ -609,23 +609,26 @@ impl Driver {
                 }
             }
             LockCommand::Release { session, explicit } => {
-                if let Ended::Held { lock, token } = self.sessions.end(session, explicit) {
-                    info!(
-                        event = "session_release",
-                        session,
-                        lock = lock.as_str(),
-                        token,
-                        explicit
-                    );
-                    self.leave_lock(&lock, token)?;
+                match self.sessions.end(session, explicit) {
+                    Ended::Held { lock, token } => {
+                        info!(
+                            event = "session_release",
+                            session,
+                            lock = lock.as_str(),
+                            token,
+                            explicit
+                        );
+                        self.leave_lock(&lock, token)?;
+                    }
+                    Ended::Waited { lock } => self.withdraw_abandoned([lock])?,
+                    Ended::Nothing => {}
                 }
             }
             LockCommand::List(reply) => {
                 let _ = reply.send(self.lock_infos());
             }
         }
-        self.check_try_once();
-        Ok(())
+        self.check_try_once()
     }
 
     /// Asks the core for `lock` if sessions wait for it and this node neither holds it nor
@@ -680,23 +683,40 @@ impl Driver {
 
     /// Waiting sessions whose time is up give up.
     fn on_deadlines(&mut self) -> Result<(), NodeError> {
-        self.sessions.expire(Instant::now());
-        Ok(())
+        let gave_up = self.sessions.expire(Instant::now());
+        self.withdraw_abandoned(gave_up)
     }
 
     /// Try-once sessions give up as soon as a voter said FAILED to their lock's request.
-    fn check_try_once(&mut self) {
+    fn check_try_once(&mut self) -> Result<(), NodeError> {
         if !self.sessions.has_try_once() {
-            return;
+            return Ok(());
         }
         let core = &self.core;
-        self.sessions.give_up_try_once(
+        let gave_up = self.sessions.give_up_try_once(
             |lock| {
                 core.lock(lock)
                     .is_some_and(|n| !n.requester().failed.is_empty())
             },
             Instant::now(),
         );
+        self.withdraw_abandoned(gave_up)
+    }
+
+    /// Sessions waiting for `locks` gave up. A lock no other session here waits for (or holds)
+    /// has a request nobody will use: withdraw it while it still waits for votes, so its votes
+    /// go on now rather than after a pointless entry. An entry that already happened (the
+    /// request won the race) is left at once as an orphan instead ([`Driver::flush`]).
+    fn withdraw_abandoned(
+        &mut self,
+        locks: impl IntoIterator<Item = LockName>,
+    ) -> Result<(), NodeError> {
+        for lock in locks {
+            if !self.sessions.has_waiters(lock.as_str()) && !self.sessions.is_held(lock.as_str()) {
+                self.cancel(&lock)?;
+            }
+        }
+        Ok(())
     }
 
     /// At a stop: every session ends (its client sees the stream end) and held locks are left.
