@@ -50,6 +50,9 @@ pub struct Status {
     pub entries: u64,
     /// How it decides to request.
     pub workload: Workload,
+    /// Peers it suspects: nothing heard from them for `--suspect-after` (the transport's
+    /// heartbeats keep idle links heard).
+    pub suspected: Vec<NodeId>,
 }
 
 /// A client session's id at this node: unique for the life of the process.

@@ -122,6 +122,7 @@ impl wire::control_server::Control for ControlService {
             queue: s.queue.into_iter().map(to_wire).collect(),
             entries: s.entries,
             workload: format!("{:?}", s.workload).to_lowercase(),
+            suspected: ids(&s.suspected),
         }))
     }
 }
@@ -250,6 +251,7 @@ impl CtlClient {
             } else {
                 Workload::Auto
             },
+            suspected: nodes(&s.suspected),
         })
     }
 }

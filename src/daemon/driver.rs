@@ -15,12 +15,14 @@ use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use super::node_log;
 use super::sessions::{Ended, Sessions};
 use super::settings::{NodeSettings, Workload};
-use super::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
+use super::transport::{
+    Connector, Liveness, PeerService, Transport, TransportConfig, TransportEvent,
+};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Phase};
 use maekawa_core::sim::SplitMix64;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -111,6 +113,7 @@ where
         me,
         incarnation,
         floor: floor_cell.clone(),
+        liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,
     };
     let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
@@ -164,6 +167,7 @@ where
         requested_at: None,
         hold_until: None,
         think_until: None,
+        suspected: BTreeSet::new(),
     };
     driver.execute(restore_actions)?;
     driver.flush().await?;
@@ -299,6 +303,8 @@ struct Driver {
     requested_at: Option<Instant>,
     hold_until: Option<Instant>,
     think_until: Option<Instant>,
+    /// Peers the transport suspects (nothing heard from them for `--suspect-after`).
+    suspected: BTreeSet<NodeId>,
 }
 
 impl Driver {
@@ -332,7 +338,34 @@ impl Driver {
                 info!(event = "peer_down", peer = peer.0, reason = reason.as_str());
                 Ok(())
             }
+            TransportEvent::Suspicion {
+                peer,
+                suspected,
+                silent,
+            } => self.on_suspicion(peer, suspected, silent),
         }
+    }
+
+    /// The driver's one reaction to suspicion: the transport heard nothing from `peer` for
+    /// `--suspect-after` (`suspected`), or hears from a suspected peer again (not `suspected`),
+    /// after `silent` without a word. Logged (`suspect`, `unsuspect`) and recorded for
+    /// `maekawa ctl status`; the protocol does not hear of it yet (PROTOCOL.md §6: that is where
+    /// the core's `Member::suspect`/`unsuspect` will be called, with their actions executed).
+    fn on_suspicion(
+        &mut self,
+        peer: NodeId,
+        suspected: bool,
+        silent: Duration,
+    ) -> Result<(), NodeError> {
+        let silent_ms = silent.as_millis() as u64;
+        if suspected {
+            self.suspected.insert(peer);
+            info!(event = "suspect", peer = peer.0, silent_ms);
+        } else {
+            self.suspected.remove(&peer);
+            info!(event = "unsuspect", peer = peer.0, silent_ms);
+        }
+        Ok(())
     }
 
     /// Ends a batch: the messages sent before its first lock change leave, then one fsync
@@ -499,6 +532,7 @@ impl Driver {
             queue: cs.voter().queue.iter().copied().collect(),
             entries: self.entries,
             workload: self.settings.workload,
+            suspected: self.suspected.iter().copied().collect(),
         }
     }
 
