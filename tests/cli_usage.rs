@@ -163,6 +163,13 @@ fn usage_errors_are_one_line_and_exit_2() {
         ),
         (&["node"], &["--id <ID>", "(see maekawa node --help)"]),
         (
+            &["node", "--id", "0", "--suspect-after", "0"],
+            &[
+                "'0' is not a number of milliseconds from 1 to 3600000",
+                "(see maekawa node --help)",
+            ],
+        ),
+        (
             &["ctl", "status", "--confg", "q.json"],
             &[
                 "'--confg'",
@@ -174,7 +181,7 @@ fn usage_errors_are_one_line_and_exit_2() {
             &["ctl", "--node", "1"],
             &[
                 "requires a subcommand",
-                "[subcommands: request, release, status",
+                "[subcommands: request, release, cancel, status",
                 "(see maekawa ctl --help)",
             ],
         ),

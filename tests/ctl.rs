@@ -1,5 +1,6 @@
 //! Three `--workload manual` daemons driven only through `maekawa ctl`: two ask for the CS,
-//! `status` shows who waits for whom, releases let the other in, and `maekawa check` passes.
+//! `status` shows who waits for whom, releases let the other in, a waiting request is
+//! withdrawn with `cancel`, and `maekawa check` passes.
 
 mod common;
 
@@ -80,6 +81,7 @@ fn manual_nodes_driven_by_ctl() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("node 2 is not in the CS"), "{err}");
     assert!(err.contains("waits for votes from [0]"), "{err}");
+    assert!(err.contains("`maekawa ctl --node 2 cancel`"), "{err}");
     assert_eq!(err.lines().count(), 1);
 
     let (code, _, err) = ctl(&c, &["--node", "1", "release"]);
@@ -119,5 +121,104 @@ fn manual_nodes_driven_by_ctl() {
         enters,
         vec![1, 2],
         "exactly the two requested entries, in order"
+    );
+}
+
+/// Starts three manual nodes and waits until each answers `ctl`.
+fn manual_cluster() -> Cluster {
+    let mut c = Cluster::prepare(3);
+    for id in 0..3 {
+        c.start_node(id, &["--workload", "manual"]);
+    }
+    wait_for("all nodes to answer ctl", Duration::from_secs(20), || {
+        (0..3).all(|id| ctl(&c, &["--node", &id.to_string(), "status"]).0 == 0)
+    });
+    c
+}
+
+/// `ctl cancel` withdraws a waiting request: the votes it held go to the next request, and it
+/// never enters. Without the withdrawal node 0's older request would be served first and, in
+/// the manual workload, keep the CS for ever, so node 2 could not enter.
+#[test]
+fn cancel_withdraws_a_waiting_request_and_its_votes_go_on() {
+    let mut c = manual_cluster();
+    // Grid quorums of 3 nodes: Q(0) = {0, 1, 2}, Q(1) = {0, 1}, Q(2) = {0, 2}.
+    let (code, _, err) = ctl(&c, &["--node", "1", "request"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for("node 1 to be in the CS", Duration::from_secs(20), || {
+        status(&c, "1").contains("in the CS")
+    });
+    let (code, _, err) = ctl(&c, &["--node", "0", "request"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(
+        "node 0 to wait, holding voter 2's vote",
+        Duration::from_secs(20),
+        || {
+            let s = status(&c, "0");
+            s.contains("waiting for votes") && s.contains("votes held      2\n")
+        },
+    );
+    assert!(status(&c, "2").contains("its vote is for node 0"));
+
+    let (code, out, err) = ctl(&c, &["--node", "0", "cancel"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("node 0 withdrew its request"), "{out}");
+    assert!(status(&c, "0").contains(": idle\n"));
+    wait_for(
+        "voter 2 to get its vote back",
+        Duration::from_secs(20),
+        || status(&c, "2").contains("its vote is for nobody"),
+    );
+    wait_for(
+        "node 0's request to leave voter 0's queue",
+        Duration::from_secs(20),
+        || status(&c, "0").contains("its queue       -\n"),
+    );
+
+    let (code, _, err) = ctl(&c, &["--node", "1", "release"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = ctl(&c, &["--node", "2", "request"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for("node 2 to enter", Duration::from_secs(20), || {
+        status(&c, "2").contains("in the CS")
+    });
+
+    // Nothing waits: idle, or in the CS. Each is refused with one line saying why.
+    let (code, _, err) = ctl(&c, &["--node", "0", "cancel"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("node 0 has no request waiting for votes (it is idle): nothing to cancel"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, _, err) = ctl(&c, &["--node", "2", "cancel"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("it is in the CS with request"), "{err}");
+    assert!(err.contains("`maekawa ctl --node 2 release`"), "{err}");
+    assert_eq!(ctl(&c, &["--node", "2", "release"]).0, 0);
+
+    c.stop_all();
+    let enters: Vec<u64> = c
+        .cs_lines()
+        .iter()
+        .filter(|l| l["event"] == "enter")
+        .map(|l| l["node"].as_u64().unwrap())
+        .collect();
+    assert_eq!(enters, vec![1, 2], "node 0 never entered");
+    let log = c.node_log(0);
+    let requested: Vec<_> = log.iter().filter(|l| l["event"] == "request_cs").collect();
+    let cancelled: Vec<_> = log.iter().filter(|l| l["event"] == "cancel_cs").collect();
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    for key in ["req_ts", "req_node"] {
+        assert_eq!(cancelled[0][key], requested[0][key], "{key}");
+    }
+    assert_eq!(cancelled[0]["lock"], "cs");
+    assert!(!log.iter().any(|l| l["event"] == "enter_cs"));
+    let out = c.check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }

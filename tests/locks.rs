@@ -326,3 +326,81 @@ fn a_killed_maekawa_lock_takes_its_command_with_it() {
         },
     );
 }
+
+/// Every lock in use at any node, as `maekawa locks --json` lists them.
+fn all_locks(cluster: &Cluster) -> Vec<serde_json::Value> {
+    let out = Command::new(BIN)
+        .args(["locks", "--all", "--json", "--config"])
+        .arg(&cluster.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue 14, item 4: a client that gives up while its node's request still waits for votes
+/// (a `--timeout`, then a try-once `--timeout 0`) makes the node withdraw that request
+/// (`cancel_cs`), so the node never enters the lock for nobody, and the votes it held go on.
+#[test]
+fn a_client_that_gives_up_withdraws_its_nodes_request() {
+    let cluster = cluster(3);
+    // Grid quorums of 3 nodes: Q(0) = {0, 1, 2}, Q(1) = {0, 1}, Q(2) = {0, 2}.
+    let (mut holder, token) = hold(&cluster, 1, "x");
+    for timeout in ["300ms", "0"] {
+        let out = lock_cmd(
+            &cluster,
+            0,
+            "x",
+            cluster.dir.path(),
+            &["--timeout", timeout],
+        )
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(124), "--timeout {timeout}: {out:?}");
+        // Without the withdrawal node 0 would still be acquiring `x` for nobody.
+        wait_for(
+            "node 0 to have no request for x",
+            Duration::from_secs(10),
+            || {
+                !all_locks(&cluster)
+                    .iter()
+                    .any(|l| l["node"] == 0 && l["name"] == "x" && !l["request"].is_null())
+            },
+        );
+    }
+    let log = cluster.node_log(0);
+    let about_x = |event: &str| -> Vec<(u64, u64)> {
+        log.iter()
+            .filter(|l| l["event"] == event && l["lock"] == "x")
+            .map(|l| {
+                (
+                    l["req_ts"].as_u64().unwrap(),
+                    l["req_node"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let requested = about_x("request_cs");
+    assert_eq!(requested.len(), 2, "{requested:?}");
+    assert_eq!(about_x("cancel_cs"), requested, "each request withdrawn");
+
+    signal(holder.id(), "TERM");
+    assert!(wait_exit(&mut holder, Duration::from_secs(10)).success());
+    let next = token_of_one_run(&cluster, 2, "x");
+    assert!(next > token, "token {next} after {token}");
+    // Once every vote is free and every queue empty, a request node 0 had left in place would
+    // have been served (deadlock-freedom): its entry would be in the log by now.
+    wait_for("every node to be quiet", Duration::from_secs(10), || {
+        all_locks(&cluster).is_empty()
+    });
+    let entered: Vec<_> = cluster
+        .node_log(0)
+        .into_iter()
+        .filter(|l| l["event"] == "enter_cs" && l["lock"] == "x")
+        .collect();
+    assert!(
+        entered.is_empty(),
+        "node 0 entered x for nobody: {entered:?}"
+    );
+}

@@ -1,5 +1,5 @@
-//! `maekawa ctl`: ask a running node for the CS, make it leave, or show its state, and print
-//! what it says.
+//! `maekawa ctl`: ask a running node for the CS, make it leave, withdraw its waiting request,
+//! or show its state, and print what it says.
 
 use super::fail;
 use clap::{Args, Subcommand};
@@ -32,6 +32,9 @@ enum CtlAction {
     Request,
     /// Leave the CS.
     Release,
+    /// Withdraw the request that still waits for votes: the node gives back the votes it
+    /// holds and leaves its voters' queues, without entering.
+    Cancel,
     /// Show the node's state; `--all` shows every node of the cluster file in one table.
     Status {
         /// Every node, one table.
@@ -97,6 +100,7 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         match action {
             CtlAction::Request => client.request().await,
             CtlAction::Release => client.release().await,
+            CtlAction::Cancel => client.cancel().await,
             CtlAction::Status { .. } => client.status().await.map(|s| render_status(&s)),
         }
     });
@@ -146,7 +150,7 @@ fn render_status(s: &Status) -> String {
         Workload::Manual => "manual",
     };
     format!(
-        "node {} (incarnation {}, {workload} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n",
+        "node {} (incarnation {}, {workload} workload): {state}\n  lamport clock   {}\n  request         {req}\n  votes held      {}\n  votes missing   {}\n  failed from     {}\n  yielded to      {}\n  its vote is for {}\n  its queue       {}\n  CS entries      {}\n  suspected       {}\n",
         s.node,
         s.incarnation,
         s.lamport,
@@ -156,7 +160,12 @@ fn render_status(s: &Status) -> String {
         list(&s.yielded),
         s.lock.map_or("nobody".to_string(), |r| format!("node {} {r}", r.node)),
         listed(&s.queue, ", "),
-        s.entries
+        s.entries,
+        if s.suspected.is_empty() {
+            "none".to_string()
+        } else {
+            list(&s.suspected)
+        }
     )
 }
 
@@ -218,7 +227,24 @@ mod tests {
             queue: vec![],
             entries: 4,
             workload,
+            suspected: vec![],
         }
+    }
+
+    #[test]
+    fn status_names_the_suspected_peers_or_none() {
+        let mut s = status(Workload::Manual);
+        assert!(
+            render_status(&s).ends_with("\n  suspected       none\n"),
+            "{}",
+            render_status(&s)
+        );
+        s.suspected = vec![NodeId(0), NodeId(5)];
+        assert!(
+            render_status(&s).ends_with("\n  suspected       0, 5\n"),
+            "{}",
+            render_status(&s)
+        );
     }
 
     #[test]

@@ -33,9 +33,25 @@ pub(crate) struct NodeArgs {
     /// Stop requesting after this many CS entries (the node keeps voting for others).
     #[arg(long)]
     max_entries: Option<u64>,
+    /// Suspect a peer not heard from for this many ms (logged as `suspect`, shown by `maekawa
+    /// ctl status`); idle links carry a heartbeat every quarter of it.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = parse_suspect_after)]
+    suspect_after: u64,
     /// Test-only: run without the voter journal, so a restarted voter can grant twice.
     #[arg(long, hide = true)]
     unsafe_no_journal: bool,
+}
+
+/// The longest `--suspect-after`: an hour, which in practice turns suspicion off.
+const MAX_SUSPECT_AFTER_MS: u64 = 3_600_000;
+
+fn parse_suspect_after(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(ms) if (1..=MAX_SUSPECT_AFTER_MS).contains(&ms) => Ok(ms),
+        _ => Err(format!(
+            "'{s}' is not a number of milliseconds from 1 to {MAX_SUSPECT_AFTER_MS} (an hour)"
+        )),
+    }
 }
 
 /// Validates the flags, then runs the node; exit 0 after a clean stop, 2 for bad input or a
@@ -63,6 +79,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         think: args.think_ms,
         hold: args.hold_ms,
         max_entries: args.max_entries,
+        suspect_after: std::time::Duration::from_millis(args.suspect_after),
         unsafe_no_journal: args.unsafe_no_journal,
     })
 }

@@ -17,6 +17,8 @@ pub enum Control {
     Request(oneshot::Sender<Result<String, String>>),
     /// Leave the CS now.
     Release(oneshot::Sender<Result<String, String>>),
+    /// Withdraw the request that still waits for votes.
+    Cancel(oneshot::Sender<Result<String, String>>),
     /// Describe the node's state.
     Status(oneshot::Sender<Status>),
 }
@@ -48,6 +50,9 @@ pub struct Status {
     pub entries: u64,
     /// How it decides to request.
     pub workload: Workload,
+    /// Peers it suspects: nothing heard from them for `--suspect-after` (the transport's
+    /// heartbeats keep idle links heard).
+    pub suspected: Vec<NodeId>,
 }
 
 /// A client session's id at this node: unique for the life of the process.

@@ -1,5 +1,6 @@
 //! The control service every daemon serves beside the peer links, and the client side of
-//! `maekawa ctl`: ask a node for the CS, make it leave, and look at its state.
+//! `maekawa ctl`: ask a node for the CS, make it leave, withdraw its waiting request, and look
+//! at its state.
 //!
 //! The service only forwards commands to the node's driver task (the one owner of the core)
 //! and carries the answers back; it never touches protocol state itself. prost types stay in
@@ -90,6 +91,13 @@ impl wire::control_server::Control for ControlService {
         Ok(reply(self.ask(Control::Release).await?))
     }
 
+    async fn cancel(
+        &self,
+        _: tonic::Request<wire::CtlEmpty>,
+    ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        Ok(reply(self.ask(Control::Cancel).await?))
+    }
+
     async fn status(
         &self,
         _: tonic::Request<wire::CtlEmpty>,
@@ -114,6 +122,7 @@ impl wire::control_server::Control for ControlService {
             queue: s.queue.into_iter().map(to_wire).collect(),
             entries: s.entries,
             workload: format!("{:?}", s.workload).to_lowercase(),
+            suspected: ids(&s.suspected),
         }))
     }
 }
@@ -129,7 +138,8 @@ pub enum CtlError {
         /// Its address from the cluster file.
         addr: String,
     },
-    /// The node answered but refused (e.g. release while not in the CS).
+    /// The node answered but refused (e.g. release while not in the CS, cancel with nothing
+    /// waiting).
     #[error("{0}")]
     Refused(String),
     /// The call failed after connecting.
@@ -191,6 +201,12 @@ impl CtlClient {
         self.answer(r)
     }
 
+    /// Asks the node to withdraw its request that still waits for votes.
+    pub async fn cancel(&mut self) -> Result<String, CtlError> {
+        let r = self.inner.cancel(wire::CtlEmpty {}).await;
+        self.answer(r)
+    }
+
     fn answer(
         &self,
         r: Result<tonic::Response<wire::CtlReply>, tonic::Status>,
@@ -235,6 +251,7 @@ impl CtlClient {
             } else {
                 Workload::Auto
             },
+            suspected: nodes(&s.suspected),
         })
     }
 }

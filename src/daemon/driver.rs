@@ -15,12 +15,14 @@ use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use super::node_log;
 use super::sessions::{Ended, Sessions};
 use super::settings::{NodeSettings, Workload};
-use super::transport::{Connector, PeerService, Transport, TransportConfig, TransportEvent};
+use super::transport::{
+    Connector, Liveness, PeerService, Transport, TransportConfig, TransportEvent,
+};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Phase};
 use maekawa_core::sim::SplitMix64;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -111,6 +113,7 @@ where
         me,
         incarnation,
         floor: floor_cell.clone(),
+        liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,
     };
     let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
@@ -164,6 +167,7 @@ where
         requested_at: None,
         hold_until: None,
         think_until: None,
+        suspected: BTreeSet::new(),
     };
     driver.execute(restore_actions)?;
     driver.flush().await?;
@@ -191,7 +195,7 @@ where
                         let Ok(ev) = events.try_recv() else { break };
                         driver.on_event(ev)?;
                     }
-                    driver.check_try_once();
+                    driver.check_try_once()?;
                 }
                 None => break,
             },
@@ -299,6 +303,8 @@ struct Driver {
     requested_at: Option<Instant>,
     hold_until: Option<Instant>,
     think_until: Option<Instant>,
+    /// Peers the transport suspects (nothing heard from them for `--suspect-after`).
+    suspected: BTreeSet<NodeId>,
 }
 
 impl Driver {
@@ -332,7 +338,34 @@ impl Driver {
                 info!(event = "peer_down", peer = peer.0, reason = reason.as_str());
                 Ok(())
             }
+            TransportEvent::Suspicion {
+                peer,
+                suspected,
+                silent,
+            } => self.on_suspicion(peer, suspected, silent),
         }
+    }
+
+    /// The driver's one reaction to suspicion: the transport heard nothing from `peer` for
+    /// `--suspect-after` (`suspected`), or hears from a suspected peer again (not `suspected`),
+    /// after `silent` without a word. Logged (`suspect`, `unsuspect`) and recorded for
+    /// `maekawa ctl status`; the protocol does not hear of it yet (PROTOCOL.md §6: that is where
+    /// the core's `Member::suspect`/`unsuspect` will be called, with their actions executed).
+    fn on_suspicion(
+        &mut self,
+        peer: NodeId,
+        suspected: bool,
+        silent: Duration,
+    ) -> Result<(), NodeError> {
+        let silent_ms = silent.as_millis() as u64;
+        if suspected {
+            self.suspected.insert(peer);
+            info!(event = "suspect", peer = peer.0, silent_ms);
+        } else {
+            self.suspected.remove(&peer);
+            info!(event = "unsuspect", peer = peer.0, silent_ms);
+        }
+        Ok(())
     }
 
     /// Ends a batch: the messages sent before its first lock change leave, then one fsync
@@ -432,10 +465,30 @@ impl Driver {
                         Ok(format!("node {me} left the CS (request {r})"))
                     }
                     Phase::Wanting(r) => Err(format!(
-                        "node {me} is not in the CS: it still waits for votes from {} for request {r}",
+                        "node {me} is not in the CS: it still waits for votes from {} for request {r}; to withdraw the request, run `maekawa ctl --node {me} cancel`",
                         json_ids(&self.status().missing)
                     )),
                     Phase::Idle => Err(format!("node {me} is not in the CS (it has no request)")),
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Cancel(reply) => {
+                let answer = match self.core.phase(LockName::CS) {
+                    Phase::Wanting(r) => {
+                        let cs = self.cs.clone();
+                        self.cancel(&cs)?;
+                        self.requested_at = None;
+                        self.schedule_think();
+                        Ok(format!(
+                            "node {me} withdrew its request {r}: it gave back its votes and will not enter"
+                        ))
+                    }
+                    Phase::InCs(r) => Err(format!(
+                        "node {me} has no request waiting: it is in the CS with request {r}; to leave, run `maekawa ctl --node {me} release`"
+                    )),
+                    Phase::Idle => Err(format!(
+                        "node {me} has no request waiting for votes (it is idle): nothing to cancel"
+                    )),
                 };
                 let _ = reply.send(answer);
             }
@@ -479,6 +532,7 @@ impl Driver {
             queue: cs.voter().queue.iter().copied().collect(),
             entries: self.entries,
             workload: self.settings.workload,
+            suspected: self.suspected.iter().copied().collect(),
         }
     }
 
@@ -539,6 +593,25 @@ impl Driver {
         Ok(())
     }
 
+    /// Withdraws this node's request for `lock`, which waits for votes: RELEASE to its quorum
+    /// frees the votes it holds and its place in the voters' queues (a `cancel_cs` line).
+    fn cancel(&mut self, lock: &LockName) -> Result<(), NodeError> {
+        let Phase::Wanting(req) = self.core.phase(lock.as_str()) else {
+            return Ok(());
+        };
+        info!(
+            event = "cancel_cs",
+            req_ts = req.ts,
+            req_node = req.node.0,
+            lock = lock.as_str()
+        );
+        let actions = self
+            .core
+            .cancel_cs(lock)
+            .expect("a waiting request can be withdrawn, checked above");
+        self.execute(actions)
+    }
+
     /// A command of the lock service.
     fn on_lock_command(&mut self, cmd: LockCommand) -> Result<(), NodeError> {
         match cmd {
@@ -570,23 +643,26 @@ impl Driver {
                 }
             }
             LockCommand::Release { session, explicit } => {
-                if let Ended::Held { lock, token } = self.sessions.end(session, explicit) {
-                    info!(
-                        event = "session_release",
-                        session,
-                        lock = lock.as_str(),
-                        token,
-                        explicit
-                    );
-                    self.leave_lock(&lock, token)?;
+                match self.sessions.end(session, explicit) {
+                    Ended::Held { lock, token } => {
+                        info!(
+                            event = "session_release",
+                            session,
+                            lock = lock.as_str(),
+                            token,
+                            explicit
+                        );
+                        self.leave_lock(&lock, token)?;
+                    }
+                    Ended::Waited { lock } => self.withdraw_abandoned([lock])?,
+                    Ended::Nothing => {}
                 }
             }
             LockCommand::List(reply) => {
                 let _ = reply.send(self.lock_infos());
             }
         }
-        self.check_try_once();
-        Ok(())
+        self.check_try_once()
     }
 
     /// Asks the core for `lock` if sessions wait for it and this node neither holds it nor
@@ -641,23 +717,40 @@ impl Driver {
 
     /// Waiting sessions whose time is up give up.
     fn on_deadlines(&mut self) -> Result<(), NodeError> {
-        self.sessions.expire(Instant::now());
-        Ok(())
+        let gave_up = self.sessions.expire(Instant::now());
+        self.withdraw_abandoned(gave_up)
     }
 
     /// Try-once sessions give up as soon as a voter said FAILED to their lock's request.
-    fn check_try_once(&mut self) {
+    fn check_try_once(&mut self) -> Result<(), NodeError> {
         if !self.sessions.has_try_once() {
-            return;
+            return Ok(());
         }
         let core = &self.core;
-        self.sessions.give_up_try_once(
+        let gave_up = self.sessions.give_up_try_once(
             |lock| {
                 core.lock(lock)
                     .is_some_and(|n| !n.requester().failed.is_empty())
             },
             Instant::now(),
         );
+        self.withdraw_abandoned(gave_up)
+    }
+
+    /// Sessions waiting for `locks` gave up. A lock no other session here waits for (or holds)
+    /// has a request nobody will use: withdraw it while it still waits for votes, so its votes
+    /// go on now rather than after a pointless entry. An entry that already happened (the
+    /// request won the race) is left at once as an orphan instead ([`Driver::flush`]).
+    fn withdraw_abandoned(
+        &mut self,
+        locks: impl IntoIterator<Item = LockName>,
+    ) -> Result<(), NodeError> {
+        for lock in locks {
+            if !self.sessions.has_waiters(lock.as_str()) && !self.sessions.is_held(lock.as_str()) {
+                self.cancel(&lock)?;
+            }
+        }
+        Ok(())
     }
 
     /// At a stop: every session ends (its client sees the stream end) and held locks are left.

@@ -1,10 +1,10 @@
 //! The client sessions of one node's lock service: who waits for which lock, in FIFO order,
 //! and who holds it with which token.
 //!
-//! Bookkeeping only: the driver asks the core for the lock when a session needs it and leaves
-//! it when its holder is done; this module decides which session is served next and tells
-//! sessions what happened. One protocol entry serves one session, so every acquisition gets
-//! its own token.
+//! Bookkeeping only: the driver asks the core for the lock when a session needs it, leaves it
+//! when its holder is done, and withdraws the request when the last session waiting for it
+//! gave up; this module decides which session is served next and tells sessions what happened.
+//! One protocol entry serves one session, so every acquisition gets its own token.
 
 use super::command::{LockInfo, SessionId, SessionNotice};
 use maekawa_core::member::LockName;
@@ -44,7 +44,13 @@ pub enum Ended {
         /// Its token.
         token: u64,
     },
-    /// The session only waited, or was unknown: nothing to leave.
+    /// The session only waited for `lock`: nothing to leave, but if no other session waits,
+    /// the node's request for it has nobody to serve.
+    Waited {
+        /// The lock.
+        lock: LockName,
+    },
+    /// The session was unknown (already ended or timed out): nothing to do.
     Nothing,
 }
 
@@ -167,7 +173,9 @@ impl Sessions {
             }
             _ => {
                 queue.waiting.retain(|&w| w != session);
-                Ended::Nothing
+                Ended::Waited {
+                    lock: s.lock.clone(),
+                }
             }
         };
         self.tidy();
@@ -184,7 +192,8 @@ impl Sessions {
     }
 
     /// Tells every waiting session whose deadline has passed that it timed out, and forgets it.
-    pub fn expire(&mut self, now: Instant) {
+    /// Returns the locks those sessions waited for.
+    pub fn expire(&mut self, now: Instant) -> BTreeSet<LockName> {
         let expired: Vec<SessionId> = self
             .sessions
             .iter()
@@ -194,23 +203,29 @@ impl Sessions {
             })
             .map(|(id, _)| *id)
             .collect();
-        for id in expired {
-            self.time_out(id, now);
-        }
+        expired
+            .into_iter()
+            .filter_map(|id| self.time_out(id, now))
+            .collect()
     }
 
     /// Try-once sessions waiting for a lock whose request has been refused somewhere (`lost`
-    /// says which locks): they time out now.
-    pub fn give_up_try_once(&mut self, lost: impl Fn(&str) -> bool, now: Instant) {
+    /// says which locks): they time out now. Returns the locks they waited for.
+    pub fn give_up_try_once(
+        &mut self,
+        lost: impl Fn(&str) -> bool,
+        now: Instant,
+    ) -> BTreeSet<LockName> {
         let giving_up: Vec<SessionId> = self
             .try_once
             .iter()
             .filter(|id| self.sessions.get(id).is_some_and(|s| lost(s.lock.as_str())))
             .copied()
             .collect();
-        for id in giving_up {
-            self.time_out(id, now);
-        }
+        giving_up
+            .into_iter()
+            .filter_map(|id| self.time_out(id, now))
+            .collect()
     }
 
     /// True when some try-once session waits.
@@ -218,16 +233,17 @@ impl Sessions {
         !self.try_once.is_empty()
     }
 
-    fn time_out(&mut self, id: SessionId, now: Instant) {
+    /// The waiting session `id` gives up: it is told so and forgotten. Returns its lock.
+    fn time_out(&mut self, id: SessionId, now: Instant) -> Option<LockName> {
         self.try_once.remove(&id);
-        if let Some(s) = self.sessions.remove(&id) {
-            let waited_ms = now.saturating_duration_since(s.since).as_millis() as u64;
-            let _ = s.notices.send(SessionNotice::TimedOut { waited_ms });
-            if let Some(q) = self.locks.get_mut(&s.lock) {
-                q.waiting.retain(|&w| w != id);
-            }
+        let s = self.sessions.remove(&id)?;
+        let waited_ms = now.saturating_duration_since(s.since).as_millis() as u64;
+        let _ = s.notices.send(SessionNotice::TimedOut { waited_ms });
+        if let Some(q) = self.locks.get_mut(&s.lock) {
+            q.waiting.retain(|&w| w != id);
         }
         self.tidy();
+        Some(s.lock)
     }
 
     /// Every session, for a stop: the held locks to leave, and every session forgotten (their
@@ -300,7 +316,8 @@ mod tests {
             assert!(s.acquire(id, lock(), None, format!("c{id}"), tx, now));
             rx.push(r);
         }
-        assert_eq!(s.end(2, false), Ended::Nothing);
+        assert_eq!(s.end(2, false), Ended::Waited { lock: lock() });
+        assert_eq!(s.end(2, false), Ended::Nothing, "already ended");
         s.entered(&lock(), 7);
         assert_eq!(rx[0].try_recv(), Ok(SessionNotice::Acquired { token: 7 }));
         assert_eq!(
@@ -327,7 +344,15 @@ mod tests {
         let (tx, mut first) = unbounded_channel();
         assert!(s.acquire(1, lock(), Some(Duration::ZERO), "a".into(), tx, now));
         assert_eq!(s.next_deadline(), Some(now + TRY_ONCE_LIMIT));
-        s.expire(now + TRY_ONCE_LIMIT);
+        assert_eq!(
+            s.expire(now + TRY_ONCE_LIMIT),
+            BTreeSet::from([lock()]),
+            "the lock it gave up"
+        );
+        assert!(
+            !s.has_waiters("job"),
+            "nobody else waits: the driver withdraws"
+        );
         assert_eq!(
             first.try_recv(),
             Ok(SessionNotice::TimedOut {

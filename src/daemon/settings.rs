@@ -76,6 +76,9 @@ pub struct NodeSettings {
     pub hold: MsRange,
     /// Stop requesting after this many entries (keep voting).
     pub max_entries: Option<u64>,
+    /// A peer not heard from for this long is suspected; idle links carry a heartbeat every
+    /// quarter of it.
+    pub suspect_after: Duration,
     /// Test-only: run the voter without its journal, to show that a restarted voter then
     /// grants twice and `maekawa check` catches it. Never for real use.
     pub unsafe_no_journal: bool,

@@ -7,6 +7,14 @@
 //! the receiver drops sequence numbers it has already delivered. Links reconnect forever with
 //! capped backoff, so nodes may start in any order.
 //!
+//! Every link that carried nothing for a quarter of `--suspect-after` carries a heartbeat frame
+//! (not a protocol message: no sequence number, not logged), which the receiver answers with an
+//! acknowledgement. Anything from a peer (its Hello, messages and heartbeats on its link to us,
+//! acknowledgements on ours to it) counts as hearing from it; a peer silent for
+//! `--suspect-after` is suspected, and hearing from it again ends the suspicion
+//! ([`TransportEvent::Suspicion`]). A suspicion is only an opinion: the transport keeps
+//! reconnecting and resending as before.
+//!
 //! The listener (an incoming-connection stream) and the connector (how to reach an address)
 //! are passed in, so the daemon can run over a simulated network too. prost types never leave
 //! this module: the rest of the crate sees [`Message`] and [`TransportEvent`].
@@ -22,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
@@ -65,6 +74,135 @@ pub enum TransportEvent {
         /// Why, as reported by gRPC.
         reason: String,
     },
+    /// Nothing was heard from `peer` for the suspicion timeout (`suspected`), or something was
+    /// heard from it again after that (not `suspected`). Each flips the peer's state, so they
+    /// alternate, starting with a suspicion. An end of suspicion comes before the message that
+    /// ended it.
+    Suspicion {
+        /// The peer.
+        peer: NodeId,
+        /// True when it is suspected from now on, false when it is heard again.
+        suspected: bool,
+        /// How long it had been silent: until now, or until it was heard again.
+        silent: Duration,
+    },
+}
+
+/// When each peer was last heard from, and whether it is suspected: shared by a node's
+/// [`Transport`] (its acknowledgements on our links) and [`PeerService`] (frames on its links
+/// to us), so either can end a suspicion.
+#[derive(Clone, Debug)]
+pub struct Liveness {
+    suspect_after: Duration,
+    peers: Arc<std::sync::Mutex<HashMap<NodeId, Heard>>>,
+}
+
+#[derive(Debug)]
+struct Heard {
+    last: Instant,
+    suspected: bool,
+}
+
+impl Liveness {
+    /// Every peer counts as heard from now on; one silent for `suspect_after` is suspected.
+    pub fn new(peers: impl IntoIterator<Item = NodeId>, suspect_after: Duration) -> Liveness {
+        Liveness::heard_at(peers, suspect_after, Instant::now())
+    }
+
+    fn heard_at(
+        peers: impl IntoIterator<Item = NodeId>,
+        suspect_after: Duration,
+        now: Instant,
+    ) -> Liveness {
+        Liveness {
+            suspect_after,
+            peers: Arc::new(std::sync::Mutex::new(
+                peers
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            p,
+                            Heard {
+                                last: now,
+                                suspected: false,
+                            },
+                        )
+                    })
+                    .collect(),
+            )),
+        }
+    }
+
+    /// How long a link may stay idle before it carries a heartbeat: a quarter of the suspicion
+    /// timeout, so a heartbeat or two may be late or lost before a live peer is suspected.
+    pub fn heartbeat_interval(&self) -> Duration {
+        (self.suspect_after / 4).max(Duration::from_millis(1))
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Heard>> {
+        // Nothing panics while holding it; a poisoned table is still a table.
+        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Something arrived from `peer` at `now`. Returns how long it was silent when that ends
+    /// its suspicion.
+    fn heard(&self, peer: NodeId, now: Instant) -> Option<Duration> {
+        let mut table = self.table();
+        let h = table.get_mut(&peer)?;
+        let silent = now.saturating_duration_since(h.last);
+        h.last = now;
+        std::mem::take(&mut h.suspected).then_some(silent)
+    }
+
+    /// Peers silent for the suspicion timeout and not yet suspected: suspected from now on.
+    fn newly_silent(&self, now: Instant) -> Vec<(NodeId, Duration)> {
+        let mut out = Vec::new();
+        for (peer, h) in self.table().iter_mut() {
+            let silent = now.saturating_duration_since(h.last);
+            if !h.suspected && silent >= self.suspect_after {
+                h.suspected = true;
+                out.push((*peer, silent));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Tells `events` that `peer` is heard again, if it was suspected.
+    async fn heard_from(&self, peer: NodeId, events: &mpsc::Sender<TransportEvent>) {
+        if let Some(silent) = self.heard(peer, Instant::now()) {
+            let _ = events
+                .send(TransportEvent::Suspicion {
+                    peer,
+                    suspected: false,
+                    silent,
+                })
+                .await;
+        }
+    }
+}
+
+/// Suspects the peers that fell silent, until the driver stops listening.
+async fn watch_silence(liveness: Liveness, events: mpsc::Sender<TransportEvent>) {
+    // Checked several times per timeout, so a suspicion comes at most an eighth late.
+    let mut tick = tokio::time::interval(liveness.heartbeat_interval() / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for (peer, silent) in liveness.newly_silent(Instant::now()) {
+            let news = TransportEvent::Suspicion {
+                peer,
+                suspected: true,
+                silent,
+            };
+            if events.send(news).await.is_err() {
+                return;
+            }
+        }
+        if events.is_closed() {
+            return;
+        }
+    }
 }
 
 /// How to open a channel to a peer's address; injectable so tests or a simulated network can
@@ -101,6 +239,9 @@ pub struct TransportConfig {
     pub floor: Arc<AtomicU64>,
     /// Every other node this node talks to, with its address.
     pub peers: Vec<(NodeId, String)>,
+    /// When each peer was last heard from (made with the same peers and the suspicion
+    /// timeout), shared by the [`Transport`] and [`PeerService`] made from this config.
+    pub liveness: Liveness,
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
@@ -112,11 +253,13 @@ pub struct Transport {
     kicks: HashMap<NodeId, Arc<Notify>>,
     closing: watch::Sender<bool>,
     links: JoinSet<()>,
+    watchdog: tokio::task::JoinHandle<()>,
 }
 
 impl Transport {
-    /// Starts one link task per peer. Events (delivered messages, link changes) go to `events`;
-    /// the caller must also serve a [`PeerService`] so peers can reach it.
+    /// Starts one link task per peer, and the task that suspects silent peers. Events
+    /// (delivered messages, link changes, suspicions) go to `events`; the caller must also
+    /// serve a [`PeerService`] so peers can reach it.
     pub fn start(
         cfg: &TransportConfig,
         connector: Connector,
@@ -138,6 +281,7 @@ impl Transport {
                     floor: cfg.floor.clone(),
                     peer: *peer,
                     addr: addr.clone(),
+                    liveness: cfg.liveness.clone(),
                 },
                 connector.clone(),
                 rx,
@@ -146,11 +290,13 @@ impl Transport {
                 kick,
             ));
         }
+        let watchdog = tokio::spawn(watch_silence(cfg.liveness.clone(), events));
         Transport {
             outboxes,
             kicks,
             closing,
             links,
+            watchdog,
         }
     }
 
@@ -173,6 +319,7 @@ impl Transport {
     /// Finishes in-flight sends: waits until every queued message is acknowledged, or until
     /// `deadline` passes (a peer that is down cannot acknowledge). Returns true when all were.
     pub async fn close(mut self, deadline: Duration) -> bool {
+        self.watchdog.abort();
         let _ = self.closing.send(true);
         self.outboxes.clear();
         let all = async { while self.links.join_next().await.is_some() {} };
@@ -188,6 +335,7 @@ struct LinkId {
     floor: Arc<AtomicU64>,
     peer: NodeId,
     addr: String,
+    liveness: Liveness,
 }
 
 /// One outgoing link: connect, send Hello, resend the unacknowledged, then stream the outbox;
@@ -294,12 +442,18 @@ async fn connect_and_stream(
         .await
         .map_err(|s| s.message().to_string())?;
     let mut acks = response.into_inner();
+    // The peer's server answered: it lives.
+    id.liveness.heard_from(id.peer, events).await;
     for env in unacked.iter() {
         frames.send(frame(env.clone())).await.map_err(gone)?;
     }
     *was_up = true;
     *backoff = MIN_BACKOFF;
     let _ = events.send(TransportEvent::PeerUp { peer: id.peer }).await;
+    let mut heartbeat = tokio::time::interval(id.liveness.heartbeat_interval());
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.reset();
+    let mut sent_since_tick = !unacked.is_empty();
     loop {
         if *closing.borrow() && !*outbox_open && unacked.is_empty() {
             return Ok(());
@@ -307,6 +461,7 @@ async fn connect_and_stream(
         tokio::select! {
             ack = acks.message() => match ack {
                 Ok(Some(ack)) => {
+                    id.liveness.heard_from(id.peer, events).await;
                     while unacked.front().is_some_and(|e| e.seq <= ack.seq) {
                         unacked.pop_front();
                     }
@@ -320,9 +475,19 @@ async fn connect_and_stream(
                     *next_seq += 1;
                     unacked.push_back(env.clone());
                     frames.send(frame(env)).await.map_err(gone)?;
+                    sent_since_tick = true;
                 }
                 None => *outbox_open = false,
             },
+            _ = heartbeat.tick() => {
+                // Only on a link idle since the last tick; a full queue (a peer that does not
+                // read) needs no heartbeat on top.
+                if !std::mem::take(&mut sent_since_tick) {
+                    let _ = frames.try_send(wire::LinkFrame {
+                        body: Some(wire::link_frame::Body::Heartbeat(wire::Heartbeat {})),
+                    });
+                }
+            }
             _ = closing.changed() => {}
         }
     }
@@ -411,6 +576,7 @@ pub struct PeerService {
     incarnation: u64,
     senders: Arc<HashMap<NodeId, Arc<Mutex<Inbound>>>>,
     events: mpsc::Sender<TransportEvent>,
+    liveness: Liveness,
 }
 
 impl PeerService {
@@ -426,6 +592,7 @@ impl PeerService {
                     .collect(),
             ),
             events,
+            liveness: cfg.liveness.clone(),
         }
     }
 
@@ -472,6 +639,7 @@ impl Peer for PeerService {
                     hello.incarnation, s.incarnation
                 )));
             }
+            self.liveness.heard_from(from, &self.events).await;
             if hello.incarnation > s.incarnation {
                 // A new process on the sender's side numbers its link from 1 again.
                 s.incarnation = hello.incarnation;
@@ -491,16 +659,28 @@ impl Peer for PeerService {
             incarnation: self.incarnation,
         });
         let events = self.events.clone();
+        let liveness = self.liveness.clone();
         let my_incarnation = self.incarnation;
         tokio::spawn(async move {
             while let Ok(Some(frame)) = frames.message().await {
-                let Some(wire::link_frame::Body::Envelope(env)) = frame.body else {
-                    continue;
+                let env = match frame.body {
+                    Some(wire::link_frame::Body::Envelope(env)) => Some(env),
+                    Some(wire::link_frame::Body::Heartbeat(_)) => None,
+                    _ => continue,
                 };
                 let mut s = state.lock().await;
                 if s.incarnation != hello.incarnation {
                     return; // superseded by a newer process of the sender
                 }
+                liveness.heard_from(from, &events).await;
+                let Some(env) = env else {
+                    // A heartbeat: answered with the current acknowledgement.
+                    let _ = acks.send(wire::LinkAck {
+                        seq: s.delivered,
+                        incarnation: my_incarnation,
+                    });
+                    continue;
+                };
                 if env.seq > s.delivered {
                     if let Some((lock, msg)) = from_envelope(&env) {
                         if events
@@ -611,6 +791,9 @@ mod tests {
         })
     }
 
+    /// A suspicion timeout no test waits for: no suspicion among the events it checks.
+    const QUIET: Duration = Duration::from_secs(3600);
+
     fn numbered(i: u64) -> Message {
         Message {
             kind: MsgKind::Request,
@@ -624,6 +807,33 @@ mod tests {
             to_inc: 0,
             token: i,
         }
+    }
+
+    /// A peer is suspected once when its silence reaches the timeout, and hearing from it
+    /// ends the suspicion with the whole silence; a peer heard in time is never suspected.
+    #[test]
+    fn silence_is_suspected_once_and_ended_by_hearing_again() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let live = Liveness::heard_at([NodeId(1), NodeId(2)], ms(1000), t0);
+        assert_eq!(live.heartbeat_interval(), ms(250));
+        assert_eq!(live.heard(NodeId(2), t0 + ms(600)), None, "not suspected");
+        assert!(live.newly_silent(t0 + ms(999)).is_empty());
+        assert_eq!(live.newly_silent(t0 + ms(1000)), [(NodeId(1), ms(1000))]);
+        assert_eq!(
+            live.newly_silent(t0 + ms(1600)),
+            [(NodeId(2), ms(1000))],
+            "node 1 is not suspected twice"
+        );
+        assert_eq!(live.heard(NodeId(1), t0 + ms(1700)), Some(ms(1700)));
+        assert_eq!(
+            live.heard(NodeId(1), t0 + ms(1800)),
+            None,
+            "no longer suspected"
+        );
+        assert_eq!(live.heard(NodeId(7), t0 + ms(1800)), None, "not a peer");
+        assert!(live.newly_silent(t0 + ms(2799)).is_empty());
+        assert_eq!(live.newly_silent(t0 + ms(2800)), [(NodeId(1), ms(1000))]);
     }
 
     /// FIFO and exactly-once across broken connections: node 0 streams numbered messages to
@@ -641,6 +851,7 @@ mod tests {
                 incarnation: 1,
                 floor: Arc::default(),
                 peers: vec![(NodeId(0), "unused".into())],
+                liveness: Liveness::new([NodeId(0)], QUIET),
             },
             deliver,
         );
@@ -657,6 +868,7 @@ mod tests {
                 incarnation: 1,
                 floor: Arc::default(),
                 peers: vec![(NodeId(1), addr)],
+                liveness: Liveness::new([NodeId(1)], QUIET),
             },
             cuttable_connector(generation.clone()),
             events,
@@ -719,6 +931,7 @@ mod tests {
                     TransportEvent::Message { .. } | TransportEvent::PeerIncarnation { .. } => {
                         "receiver-side event"
                     }
+                    TransportEvent::Suspicion { .. } => "suspicion",
                 };
                 assert_eq!(seen, expected, "round {round}");
             }

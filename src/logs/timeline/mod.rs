@@ -808,7 +808,7 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
         };
         if !matches!(
             event,
-            "request_cs" | "enter_cs" | "start" | "stop" | "revote"
+            "request_cs" | "enter_cs" | "cancel_cs" | "start" | "stop" | "revote"
         ) {
             continue;
         }
@@ -823,8 +823,9 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
                 // A second request without an entry cannot happen; keep the newer one.
                 waiting = Some(time);
             }
-            // An entry ends the wait; a stop or a restart ends the wait of the process before.
-            "enter_cs" | "start" | "stop" => {
+            // An entry or a withdrawal ends the wait; a stop or a restart ends the wait of the
+            // process before.
+            "enter_cs" | "cancel_cs" | "start" | "stop" => {
                 if let Some(w) = waiting.take() {
                     events.waits.push((w, Some(time)));
                 }
@@ -984,6 +985,29 @@ mod tests {
         assert_eq!(l1.cs, [(200.0, 400.0, CsEnd::Killed)]);
         assert_eq!(l1.waits, [(190.0, 400.0)]);
         assert_eq!(l1.restarts, [400.0]);
+    }
+
+    /// A withdrawn request (`cancel_cs`) ends its wait there, not at the node's next entry.
+    #[test]
+    fn a_withdrawn_request_ends_its_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_run(dir.path());
+        let mut n0 = std::fs::read_to_string(dir.path().join("node-0.log")).unwrap();
+        n0 = n0.replace(
+            &nl(0, "request_cs", 300),
+            &[
+                nl(0, "request_cs", 200),
+                nl(0, "cancel_cs", 250),
+                nl(0, "request_cs", 300),
+            ]
+            .join("\n"),
+        );
+        std::fs::write(dir.path().join("node-0.log"), n0).unwrap();
+        let tl = Timeline::read(dir.path(), &Window::default()).unwrap();
+        assert_eq!(
+            tl.lanes[&NodeId(0)].waits,
+            [(90.0, 100.0), (200.0, 250.0), (300.0, 450.0)]
+        );
     }
 
     /// Issue 12, item 4: node 0 stops cleanly (`stop`) and starts again; node 1 is killed and
