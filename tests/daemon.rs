@@ -105,8 +105,11 @@ fn assert_logs_follow_schema(cluster: &Cluster, n: usize) {
                         assert!(line["to_inc"].is_u64(), "{line}");
                     }
                     assert!(
-                        ["Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync"]
-                            .contains(&msg),
+                        [
+                            "Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync",
+                            "Resync", "Fence", "Fenced", "Revoked"
+                        ]
+                        .contains(&msg),
                         "{line}"
                     );
                     for key in ["from", "to", "lamport", "req_ts", "req_node", "req_inc"] {

@@ -429,7 +429,7 @@ fn the_summary_matches_the_raw_counts(dir: &Path, raw: &Raw, cs_entries: &[usize
             }
         }
         for msg in [
-            "Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync",
+            "Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync", "Fence", "Fenced",
         ] {
             let n = sent.get(msg).copied().unwrap_or(0);
             assert_eq!(row[msg], n.to_string(), "node {node} {msg}\n{md}");

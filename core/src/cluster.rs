@@ -10,7 +10,7 @@ use crate::id::{NodeId, RequestId};
 use crate::member::{LockAction, LockName, Member};
 use crate::protocol::{Action, Message, Options, Phase};
 use crate::quorum::QuorumSystem;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -44,6 +44,40 @@ pub enum Step {
         /// In-flight messages from it survive.
         keep_outbound: bool,
     },
+    /// The node dies for good: it takes no more steps, and what is sent to it is lost. Its
+    /// messages already on their way still arrive.
+    Stop(NodeId),
+    /// Time passes: the global clock moves one unit (a node that takes no step meanwhile is
+    /// paused, and one message held meanwhile is a partition).
+    Tick,
+    /// The node's timer fires: it reads the clock ([`Member::tick`]).
+    Wake(NodeId),
+    /// `node` starts suspecting `peer` (rightly when `peer` is stopped) or stops suspecting it.
+    Suspect {
+        /// Who suspects.
+        node: NodeId,
+        /// Whom.
+        peer: NodeId,
+        /// Suspects (true) or lifts the suspicion (false).
+        on: bool,
+    },
+}
+
+impl Step {
+    /// The node that takes this step (none for time passing).
+    pub fn actor(self) -> Option<NodeId> {
+        match self {
+            Step::Deliver { to, .. } => Some(to),
+            Step::Request(id)
+            | Step::Exit(id)
+            | Step::Cancel(id)
+            | Step::Wake(id)
+            | Step::Stop(id)
+            | Step::Crash { node: id, .. } => Some(id),
+            Step::Suspect { node, .. } => Some(node),
+            Step::Tick => None,
+        }
+    }
 }
 
 impl fmt::Display for Step {
@@ -62,6 +96,18 @@ impl fmt::Display for Step {
                 "node {node} is killed and restarts (messages to it {}, from it {})",
                 if *keep_inbound { "resent" } else { "lost" },
                 if *keep_outbound { "kept" } else { "lost" }
+            ),
+            Step::Stop(n) => write!(f, "node {n} dies for good"),
+            Step::Tick => write!(f, "time passes"),
+            Step::Wake(n) => write!(f, "node {n} reads the clock"),
+            Step::Suspect { node, peer, on } => write!(
+                f,
+                "node {node} {} node {peer}",
+                if *on {
+                    "suspects"
+                } else {
+                    "no longer suspects"
+                }
             ),
         }
     }
@@ -93,6 +139,10 @@ pub enum Item {
     Hello(u64, u64),
 }
 
+/// The explorer's time bound: a holder wrongly suspected by a voter renews its lease forever
+/// (both are right to), so time must stop somewhere for the state space to be finite.
+pub const MAX_TIME: u64 = 4;
+
 /// Crash-related settings of a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CrashModel {
@@ -104,6 +154,11 @@ pub struct CrashModel {
     /// Whether the token floor survives a restart (turned off only to show the checkers catch
     /// the repeated token that follows).
     pub journal_token: bool,
+    /// How many nodes may still die for good ([`Step::Stop`]).
+    pub stops: u32,
+    /// How many wrong suspicions (of a live node) may still happen. Suspecting a stopped node,
+    /// and lifting a wrong suspicion, are always possible: suspicion is eventually right.
+    pub wrong_suspicions: u32,
 }
 
 impl Default for CrashModel {
@@ -112,6 +167,8 @@ impl Default for CrashModel {
             crashes: 0,
             journal: true,
             journal_token: true,
+            stops: 0,
+            wrong_suspicions: 0,
         }
     }
 }
@@ -145,6 +202,15 @@ pub struct Cluster {
     /// How many withdrawals of a waiting request may still happen.
     cancels: u32,
     crash: CrashModel,
+    /// The global clock ([`Step::Tick`]).
+    time: u64,
+    /// Where the clock stops.
+    time_limit: u64,
+    /// How many nodes may be dead for good with every live node still served (the quorum
+    /// system's worst case).
+    survivable: usize,
+    /// Nodes stopped for good.
+    stopped: BTreeSet<NodeId>,
     /// Self-messages wait on the self-link like any other (more interleavings) instead of
     /// being handled within the step that sent them (what the daemon does).
     queued_self: bool,
@@ -183,12 +249,18 @@ impl Cluster {
         crash: CrashModel,
     ) -> Cluster {
         assert!((1..=26).contains(&locks), "1 to 26 lock names");
+        // The model's time unit is one Tick: a lease of 2 (renewed after 1), reclaimed after 3.
+        let options = Options {
+            lease: 2,
+            reclaim_after: 3,
+            ..options
+        };
         let ids: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
-        let quorums = QuorumSystem::grid(&ids);
+        let quorums = Arc::new(QuorumSystem::grid(&ids));
         let nodes = ids
             .iter()
             .map(|&id| {
-                let mut node = Member::new(id, quorums.quorum(id), options);
+                let mut node = Member::with_system(id, quorums.clone(), options);
                 for &peer in ids.iter().filter(|&&p| p != id) {
                     node.assume_peer(peer, 1);
                 }
@@ -218,9 +290,58 @@ impl Cluster {
                 n
             ],
             crash,
+            time: 0,
+            time_limit: u64::MAX,
+            survivable: quorums.survives(),
+            stopped: BTreeSet::new(),
             queued_self,
             cancels: 0,
         }
+    }
+
+    /// The global clock.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    /// True when the clock reached [`MAX_TIME`]: a run that ends here waiting for a reclaim is
+    /// cut short by the model's bound, not stuck.
+    pub fn out_of_time(&self) -> bool {
+        self.time >= self.time_limit
+    }
+
+    /// Stops the clock at `limit` (the explorer's [`MAX_TIME`]; the simulator's time is
+    /// unbounded).
+    pub fn with_time_limit(mut self, limit: u64) -> Cluster {
+        self.time_limit = limit;
+        self
+    }
+
+    /// True when `id` died for good.
+    pub fn is_stopped(&self, id: NodeId) -> bool {
+        self.stopped.contains(&id)
+    }
+
+    /// True when a live voter holds the confirmed vote of a suspected requester and the
+    /// reclaim period has not passed yet: time passes only then (and so stays bounded).
+    fn waits_for_time(&self) -> bool {
+        let options = self.nodes.first().map(|n| n.options());
+        if !options.is_some_and(|o| o.leases) {
+            return false;
+        }
+        self.nodes
+            .iter()
+            .filter(|m| !self.stopped.contains(&m.id()))
+            .any(|m| {
+                m.locks().any(|(_, node)| {
+                    let v = node.voter();
+                    let o = node.options();
+                    v.fenced
+                        && self.time < v.since.saturating_add(o.reclaim_after)
+                        && v.lock
+                            .is_some_and(|l| l.node != m.id() && m.suspected().contains(&l.node))
+                })
+            })
     }
 
     /// Allows `cancels` withdrawals of a waiting request ([`Step::Cancel`]), at any moment.
@@ -310,7 +431,11 @@ impl Cluster {
                 });
             }
         }
-        for node in &self.nodes {
+        for node in self
+            .nodes
+            .iter()
+            .filter(|m| !self.stopped.contains(&m.id()))
+        {
             match self.phase(node.id()) {
                 Phase::Idle if self.remaining[node.id().0 as usize] > 0 => {
                     out.push(Step::Request(node.id()))
@@ -320,8 +445,41 @@ impl Cluster {
                 _ => {}
             }
         }
+        let live: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .map(|m| m.id())
+            .filter(|id| !self.stopped.contains(id))
+            .collect();
+        // Deaths beyond what the quorum system survives would stop everyone, rightly.
+        if self.crash.stops > 0 && self.stopped.len() < self.survivable {
+            out.extend(live.iter().map(|&id| Step::Stop(id)));
+        }
+        if self.waits_for_time() && self.time < self.time_limit {
+            out.push(Step::Tick);
+        }
+        for &id in &live {
+            if self.node(id).wants_tick(self.time) {
+                out.push(Step::Wake(id));
+            }
+            for peer in (0..n as u32).map(NodeId).filter(|&p| p != id) {
+                let suspected = self.node(id).suspected().contains(&peer);
+                let dead = self.stopped.contains(&peer);
+                let on = match (suspected, dead) {
+                    (false, true) => true,
+                    (false, false) if self.crash.wrong_suspicions > 0 => true,
+                    (true, false) => false,
+                    _ => continue,
+                };
+                out.push(Step::Suspect { node: id, peer, on });
+            }
+        }
         if self.crash.crashes > 0 {
-            for node in &self.nodes {
+            for node in self
+                .nodes
+                .iter()
+                .filter(|m| !self.stopped.contains(&m.id()))
+            {
                 for (keep_inbound, keep_outbound) in
                     [(true, true), (true, false), (false, true), (false, false)]
                 {
@@ -349,8 +507,8 @@ impl Cluster {
         self.crash.crashes -= 1;
         let n = self.nodes.len();
         let old = self.node(c);
-        let (quorum, options, incarnation) =
-            (old.quorum().to_vec(), old.options(), old.incarnation());
+        let (system, options, incarnation) =
+            (old.system().clone(), old.options(), old.incarnation());
         let journal = &self.journals[c.0 as usize];
         let votes: Vec<(LockName, RequestId)> = if self.crash.journal {
             journal
@@ -367,8 +525,19 @@ impl Cluster {
         } else {
             0
         };
-        let (restored, actions) =
-            Member::restore(c, &quorum, incarnation + 1, &votes, floor, options);
+        let (mut restored, mut actions) = Member::restore_in(
+            c,
+            system,
+            incarnation + 1,
+            &votes,
+            floor,
+            options,
+            self.time,
+        );
+        // What it suspected is gone with the process; it learns again.
+        for peer in self.stopped.iter().copied().filter(|&p| p != c) {
+            actions.extend(restored.set_suspected(peer, true));
+        }
         self.nodes[c.0 as usize] = Arc::new(restored);
         for x in 0..n as u32 {
             let x = NodeId(x);
@@ -387,7 +556,9 @@ impl Cluster {
             if !keep_outbound {
                 outbound.clear();
             }
-            outbound.push_back(Item::Hello(incarnation + 1, floor));
+            if !self.stopped.contains(&x) {
+                outbound.push_back(Item::Hello(incarnation + 1, floor));
+            }
         }
         // The restored votes' Resyncs were sent by the new process: they follow its Hellos.
         actions
@@ -396,7 +567,37 @@ impl Cluster {
     /// Performs `step`, which must be enabled.
     pub fn apply(&mut self, step: Step) -> StepEffect {
         let mut effect = StepEffect::default();
+        let time = self.time;
+        let actor = match step {
+            Step::Crash { .. } | Step::Stop(_) => None,
+            _ => step.actor(),
+        };
+        // A node reads the clock at every input (its timer is [`Step::Wake`]).
+        if let Some(id) = actor {
+            self.node_mut(id).set_now(time);
+        }
         let (actor, actions) = match step {
+            Step::Stop(id) => {
+                self.crash.stops -= 1;
+                self.stopped.insert(id);
+                self.remaining[id.0 as usize] = 0;
+                for x in 0..self.nodes.len() as u32 {
+                    let i = self.link_index(NodeId(x), id);
+                    Arc::make_mut(&mut self.links[i]).clear();
+                }
+                return effect;
+            }
+            Step::Tick => {
+                self.time += 1;
+                return effect;
+            }
+            Step::Wake(id) => (id, self.node_mut(id).tick(time)),
+            Step::Suspect { node, peer, on } => {
+                if on && !self.stopped.contains(&peer) {
+                    self.crash.wrong_suspicions -= 1;
+                }
+                (node, self.node_mut(node).set_suspected(peer, on))
+            }
             Step::Deliver { from, to } => {
                 let i = self.link_index(from, to);
                 let item = Arc::make_mut(&mut self.links[i])
@@ -460,6 +661,8 @@ impl Cluster {
                         effect.sent.push((to, msg));
                         if to == actor && !self.queued_self {
                             local.push_back((ix, msg));
+                        } else if self.stopped.contains(&to) {
+                            // Lost: nobody will ever read it.
                         } else {
                             let i = self.link_index(actor, to);
                             Arc::make_mut(&mut self.links[i]).push_back(Item::Msg(ix, msg));
@@ -475,7 +678,7 @@ impl Cluster {
                         journal.votes[ix as usize] = lock;
                         journal.floor = floor;
                     }
-                    Action::Log(_) => {}
+                    Action::LeaseExpired { .. } | Action::Log(_) => {}
                 }
             }
             match local.pop_front() {
@@ -518,22 +721,43 @@ impl Cluster {
         Ok(())
     }
 
+    /// True when `node` is in the CS of its lock and, with leases, its lease has not run out
+    /// by the global clock (a paused holder past its lease may still believe it is in).
+    fn holds(&self, node: &crate::protocol::Node) -> bool {
+        let Phase::InCs(_) = node.phase() else {
+            return false;
+        };
+        let o = node.options();
+        !o.leases
+            || node
+                .requester()
+                .lease_from
+                .is_some_and(|from| self.time < from.saturating_add(o.lease))
+    }
+
     fn check_lock_safety(&self, name: &LockName) -> Result<(), String> {
         let in_cs: Vec<NodeId> = self
             .nodes
             .iter()
-            .filter(|n| matches!(n.phase(name.as_str()), Phase::InCs(_)))
+            .filter(|m| m.lock(name.as_str()).is_some_and(|n| self.holds(n)))
             .map(|n| n.id())
             .collect();
         if in_cs.len() > 1 {
-            return Err(format!("nodes {in_cs:?} are in the CS at the same time"));
+            return Err(format!(
+                "nodes {in_cs:?} are in the CS at the same time (with leases: both unexpired)"
+            ));
         }
         for member in &self.nodes {
             let Some(node) = member.lock(name.as_str()) else {
                 continue;
             };
+            let leases = node.options().leases;
             let req = match node.phase() {
                 Phase::Idle => continue,
+                // With leases a waiting requester may count a vote that was reclaimed (the
+                // Revoked is on its way): it cannot enter on it.
+                Phase::Wanting(_) if leases => continue,
+                Phase::InCs(_) if leases && !self.holds(node) => continue,
                 Phase::Wanting(r) => r,
                 Phase::InCs(r) => {
                     if node.requester().granted.iter().ne(node.quorum().iter()) {
@@ -568,14 +792,30 @@ impl Cluster {
     pub fn is_finished(&self) -> bool {
         self.in_flight() == 0
             && self.remaining.iter().all(|&r| r == 0)
-            && self.nodes.iter().all(|n| self.phase(n.id()) == Phase::Idle)
+            && self
+                .nodes
+                .iter()
+                .filter(|n| !self.stopped.contains(&n.id()))
+                .all(|n| self.phase(n.id()) == Phase::Idle)
     }
 
     /// The end-of-run check: when quiet, every voter is unlocked with an empty queue.
     pub fn check_no_vote_leak(&self) -> Result<(), String> {
-        for member in &self.nodes {
-            // A lock's state is dropped when quiet: any lock still in use is a leak.
-            if let Some((name, node)) = member.locks().next() {
+        for member in self
+            .nodes
+            .iter()
+            .filter(|m| !self.stopped.contains(&m.id()))
+        {
+            // A lock's state is dropped when quiet: any lock still in use is a leak, except
+            // requests of nodes dead for good, which wait in a queue (never granted while
+            // suspected) for a restart that will not come.
+            let leak = member.locks().find(|(_, node)| {
+                let v = node.voter();
+                node.phase() != Phase::Idle
+                    || v.lock.is_some()
+                    || v.queue.iter().any(|r| !self.stopped.contains(&r.node))
+            });
+            if let Some((name, node)) = leak {
                 let v = node.voter();
                 return Err(format!(
                     "vote leak at voter {} on lock {name}: lock {:?}, queue {:?}",

@@ -9,7 +9,7 @@
 //! steps from the start, replayed into a readable trace. Random schedules ([`crate::sim`]) cover
 //! big clusters; this covers small ones completely.
 
-use crate::cluster::{Cluster, CrashModel, Step};
+use crate::cluster::{Cluster, CrashModel, Step, MAX_TIME};
 use crate::protocol::Options;
 use std::collections::HashSet;
 use std::fmt;
@@ -146,7 +146,8 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
         cfg.queued_self,
         cfg.crash,
     )
-    .with_cancels(cfg.cancels);
+    .with_cancels(cfg.cancels)
+    .with_time_limit(MAX_TIME);
     let mut seen = FingerprintSet::default();
     let mut report = ExploreReport::default();
     let mut stack: Vec<Frame> = Vec::new();
@@ -177,10 +178,12 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
             if top.enabled.is_empty() {
                 report.terminal += 1;
                 let cluster = &top.cluster;
-                let problem = if !cluster.is_finished() {
-                    Some("deadlock: no step is possible but requests are unserved".to_string())
-                } else {
+                let problem = if cluster.out_of_time() {
+                    None // cut short by the model's time bound, not stuck
+                } else if cluster.is_finished() {
                     cluster.check_no_vote_leak().err()
+                } else {
+                    Some("deadlock: no step is possible but requests are unserved".to_string())
                 };
                 if let Some(what) = problem {
                     let cluster = top.cluster.clone();
@@ -234,7 +237,8 @@ fn replay(cfg: &ExploreConfig, path: &[Step]) -> Vec<String> {
         cfg.queued_self,
         cfg.crash,
     )
-    .with_cancels(cfg.cancels);
+    .with_cancels(cfg.cancels)
+    .with_time_limit(MAX_TIME);
     path.iter()
         .map(|&step| {
             let effect = cluster.apply(step);

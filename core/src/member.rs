@@ -13,7 +13,8 @@
 
 use crate::id::{NodeId, RequestId};
 use crate::protocol::{Action, Message, Node, Options, Phase, ProtocolError};
-use std::collections::BTreeMap;
+use crate::quorum::QuorumSystem;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -64,6 +65,9 @@ pub struct Member {
     me: NodeId,
     incarnation: u64,
     quorum: Arc<[NodeId]>,
+    system: Arc<QuorumSystem>,
+    suspected: Arc<BTreeSet<NodeId>>,
+    now: u64,
     options: Options,
     peers: Arc<BTreeMap<NodeId, u64>>,
     clock: u64,
@@ -75,13 +79,19 @@ pub struct Member {
 impl Member {
     /// A member that starts with no lock in use; `quorum` is the set of voters it must win.
     pub fn new(me: NodeId, quorum: &[NodeId], options: Options) -> Member {
-        let mut quorum = quorum.to_vec();
-        quorum.sort();
-        quorum.dedup();
+        let system = QuorumSystem::explicit(BTreeMap::from([(me, quorum.to_vec())]));
+        Member::with_system(me, Arc::new(system), options)
+    }
+
+    /// A member that may use any quorum of `system` (its own while nobody is suspected).
+    pub fn with_system(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Member {
         Member {
             me,
             incarnation: 1,
-            quorum: quorum.into(),
+            quorum: system.quorum(me).into(),
+            system,
+            suspected: Arc::default(),
+            now: 0,
             options,
             peers: Arc::default(),
             clock: 0,
@@ -103,20 +113,40 @@ impl Member {
         floor: u64,
         options: Options,
     ) -> (Member, Vec<LockAction>) {
-        let mut member = Member::new(me, quorum, options);
+        let system = QuorumSystem::explicit(BTreeMap::from([(me, quorum.to_vec())]));
+        Member::restore_in(me, Arc::new(system), incarnation, votes, floor, options, 0)
+    }
+
+    /// As [`Member::restore`], for a member that may use any quorum of `system`, whose clock
+    /// reads `now`: a restored vote is reclaimed no earlier than a full reclaim period later,
+    /// whatever the dead process had confirmed.
+    #[must_use = "the actions must be carried out"]
+    pub fn restore_in(
+        me: NodeId,
+        system: Arc<QuorumSystem>,
+        incarnation: u64,
+        votes: &[(LockName, RequestId)],
+        floor: u64,
+        options: Options,
+        now: u64,
+    ) -> (Member, Vec<LockAction>) {
+        let mut member = Member::with_system(me, system, options);
+        member.now = now;
         member.incarnation = incarnation;
         member.floor = floor;
         member.reserved = floor;
         let mut out = Vec::new();
         for (lock, req) in votes {
-            let (mut node, actions) = Node::restore(
+            let (mut node, actions) = Node::restore_in(
                 me,
-                &member.quorum,
+                member.system.clone(),
                 incarnation,
                 Some(*req),
                 member.floor,
                 options,
             );
+            node.now = now;
+            node.voter_since(now);
             node.clock = member.clock;
             let resync = node.resync_restored_vote();
             member.clock = node.clock;
@@ -147,9 +177,75 @@ impl Member {
         self.incarnation
     }
 
-    /// The voters this member must win, sorted.
+    /// The quorum this member asks while nobody is suspected, sorted.
     pub fn quorum(&self) -> &[NodeId] {
         &self.quorum
+    }
+
+    /// Every quorum this member may use.
+    pub fn system(&self) -> &Arc<QuorumSystem> {
+        &self.system
+    }
+
+    /// The peers this member suspects.
+    pub fn suspected(&self) -> &BTreeSet<NodeId> {
+        &self.suspected
+    }
+
+    /// The clock as of the last input.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// True when [`Member::tick`] at `now` would do something (see [`Node::wants_tick`]).
+    pub fn wants_tick(&self, now: u64) -> bool {
+        self.locks.values().any(|node| node.wants_tick(now))
+    }
+
+    /// The clock reads `now` (it never goes back): inputs that follow use it. Unlike
+    /// [`Member::tick`] this changes nothing else, as when a timer is late.
+    pub fn set_now(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    /// The clock moved to `now`: see [`Node::tick`], applied to every lock in use. Call it
+    /// before every other input, and on a timer (a tenth of the lease is plenty).
+    #[must_use = "the actions must be carried out"]
+    pub fn tick(&mut self, now: u64) -> Vec<LockAction> {
+        self.now = self.now.max(now);
+        let names: Vec<LockName> = self.locks.keys().cloned().collect();
+        let mut out = Vec::new();
+        for lock in names {
+            let actions = self.with_lock(&lock, |node| Ok(node.tick(now)));
+            out.extend(actions.unwrap_or_default());
+        }
+        out
+    }
+
+    /// This member now suspects `peer` (or no longer does): see [`Node::set_suspected`],
+    /// applied to every lock in use. A lock made later starts with the same suspicions.
+    #[must_use = "the actions must be carried out"]
+    pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<LockAction> {
+        let mut out = Vec::new();
+        if peer == self.me || self.suspected.contains(&peer) == suspected {
+            return out;
+        }
+        let set = Arc::make_mut(&mut self.suspected);
+        if suspected {
+            set.insert(peer);
+        } else {
+            set.remove(&peer);
+        }
+        let names: Vec<LockName> = self.locks.keys().cloned().collect();
+        for lock in names {
+            let actions = self.with_lock(&lock, |node| {
+                let mut out = Vec::new();
+                node.react_to_suspicion(&mut out);
+                Ok(out)
+            });
+            out.extend(actions.unwrap_or_default());
+        }
+        out
     }
 
     /// The checker-only switches.
@@ -247,12 +343,16 @@ impl Member {
         let node = match self.locks.get_mut(lock) {
             Some(node) => node,
             None => {
-                let mut node = Node::with_shared(self.me, self.quorum.clone(), self.options);
+                let mut node = Node::with_shared(self.me, self.system.clone(), self.options);
                 node.set_incarnation(self.incarnation);
                 node.peers = self.peers.clone();
                 self.locks.entry(lock.clone()).or_insert(node)
             }
         };
+        node.now = self.now;
+        if !Arc::ptr_eq(&node.suspected, &self.suspected) {
+            node.suspected = self.suspected.clone();
+        }
         node.clock = self.clock;
         node.floor = self.floor;
         node.reserved = self.reserved;

@@ -11,11 +11,13 @@
 //! delivers them back through [`Node::handle`] like any other message.
 
 use crate::id::{NodeId, RequestId};
+use crate::quorum::QuorumSystem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-/// The six message kinds of the protocol.
+/// The message kinds of the protocol: Maekawa's six, the two of re-voting after a restart, and
+/// the three of leases (DESIGN.md, "Leases and reclaiming votes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MsgKind {
     /// Requester → voter: I want the CS with this request.
@@ -37,11 +39,22 @@ pub enum MsgKind {
     /// with a `Sync` for this lock. Needed because a requester keeps no state for a lock it is
     /// idle on ([`crate::member`]), so it would not otherwise know to send one.
     Resync,
+    /// Requester → voter, once it holds every vote (and again to renew a holder's lease): make
+    /// my token (`token`) durable and confirm you still hold your vote for `req`. `echo` is the
+    /// requester's clock at the send.
+    Fence,
+    /// Voter → requester: I hold my vote for `req`, my floor (`token`) is at least your token,
+    /// and I will not reclaim the vote before a full reclaim period after now. `echo` is the
+    /// `Fence`'s.
+    Fenced,
+    /// Voter → requester: I no longer hold a vote for `req` (it was reclaimed from a suspected
+    /// requester); do not count it. Ask again if you still want it.
+    Revoked,
 }
 
 impl MsgKind {
     /// All kinds, in a fixed order (used for per-kind counters).
-    pub const ALL: [MsgKind; 8] = [
+    pub const ALL: [MsgKind; 11] = [
         MsgKind::Request,
         MsgKind::Grant,
         MsgKind::Failed,
@@ -50,6 +63,9 @@ impl MsgKind {
         MsgKind::Release,
         MsgKind::Sync,
         MsgKind::Resync,
+        MsgKind::Fence,
+        MsgKind::Fenced,
+        MsgKind::Revoked,
     ];
 
     /// Position in [`MsgKind::ALL`], for array-indexed counters.
@@ -68,6 +84,9 @@ impl MsgKind {
             MsgKind::Release => "Release",
             MsgKind::Sync => "Sync",
             MsgKind::Resync => "Resync",
+            MsgKind::Fence => "Fence",
+            MsgKind::Fenced => "Fenced",
+            MsgKind::Revoked => "Revoked",
         }
     }
 }
@@ -95,6 +114,9 @@ pub struct Message {
     /// The sender's token floor: no entry the sender knows of had a larger fencing token. The
     /// receiver raises its own floor to it (DESIGN.md, "Fencing tokens").
     pub token: u64,
+    /// In a `Fence` the sender's clock at the send; in a `Fenced` the `Fence`'s, echoed: what
+    /// the requester times its lease from.
+    pub echo: u64,
 }
 
 impl Message {
@@ -133,6 +155,17 @@ pub enum Action {
         /// The fencing token of this entry: larger than every earlier entry's of this lock.
         token: u64,
     },
+    /// The holder's lease ran out by its own clock before it left: it is out of the CS now
+    /// (the RELEASEs that follow are sent as after [`Node::exit_cs`]). The caller must stop
+    /// using the CS, as after an exit, and tell whoever held it through this node.
+    LeaseExpired {
+        /// The request that held the CS.
+        req: RequestId,
+        /// Its fencing token.
+        token: u64,
+        /// When the lease ran out, by the caller's clock (at or before now).
+        ended_at: u64,
+    },
     /// A decision worth a log line that sends nothing.
     Log(LogEvent),
 }
@@ -153,12 +186,23 @@ pub enum LogEvent {
     /// requester (or a dead incarnation of it) really has.
     Revote {
         /// `freed` (a vote given back), `dropped` (a queued request forgotten), `requeued` (a
-        /// lost request taken again), or `regranted` (a grant sent again).
+        /// lost request taken again), `regranted` (a grant sent again), or `reclaimed` (a vote
+        /// taken back from a suspected requester, DESIGN.md "Leases and reclaiming votes").
         what: &'static str,
         /// The request concerned.
         req: RequestId,
         /// Why, in words.
         why: &'static str,
+    },
+    /// The requester moved its waiting request to another quorum of the system, because a
+    /// voter of the old one is suspected: RELEASE to the voters left, REQUEST to those joined.
+    QuorumSwitch {
+        /// The request (its priority is kept).
+        req: RequestId,
+        /// The quorum it used.
+        from: Vec<NodeId>,
+        /// The quorum it uses now.
+        to: Vec<NodeId>,
     },
     /// An INQUIRE is held back: this node has no reason yet to think it will lose.
     InquiryDeferred {
@@ -222,6 +266,21 @@ pub struct Options {
     /// A withdrawn request sends RELEASE to its quorum. Turning it off leaves the votes and
     /// queue entries it had behind.
     pub cancel_releases: bool,
+    /// Leases: a requester holding every vote confirms its token with its voters (`Fence`)
+    /// before it enters, renews while it stays, and leaves when the lease runs out; a voter may
+    /// then reclaim the vote of a suspected requester. Off: Maekawa's votes without time,
+    /// which never reclaims (a dead holder blocks its voters forever).
+    pub leases: bool,
+    /// A voter reclaims a confirmed vote only once a full reclaim period has passed since the
+    /// holder last renewed. Turning it off (reclaiming at once) shows the checker catches two
+    /// holders with live leases.
+    pub reclaim_waits: bool,
+    /// The lease term `L`, in the caller's time unit: a holder uses the CS only until `L` after
+    /// it sent the last `Fence` every voter confirmed.
+    pub lease: u64,
+    /// The reclaim period `R` (> `L` with a margin for clock-rate drift): a voter reclaims a
+    /// confirmed vote no earlier than `R` after it confirmed it.
+    pub reclaim_after: u64,
 }
 
 impl Default for Options {
@@ -230,9 +289,21 @@ impl Default for Options {
             lock_change_failed: true,
             release_carries_token: true,
             cancel_releases: true,
+            leases: true,
+            reclaim_waits: true,
+            lease: DEFAULT_LEASE_MS,
+            reclaim_after: DEFAULT_RECLAIM_MS,
         }
     }
 }
+
+/// The daemon's lease term, in milliseconds: long enough that a renewal every half term costs
+/// little, short enough that a dead holder's votes come back within seconds.
+pub const DEFAULT_LEASE_MS: u64 = 3000;
+
+/// The daemon's reclaim period, in milliseconds: the lease plus a second, far more than the
+/// drift of two clocks over one lease (DESIGN.md, "Leases and reclaiming votes").
+pub const DEFAULT_RECLAIM_MS: u64 = 4000;
 
 /// The requester's bookkeeping for its current request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -245,6 +316,18 @@ pub struct RequesterView {
     pub yielded: BTreeSet<NodeId>,
     /// Voters whose INQUIRE is not answered yet.
     pub deferred: BTreeSet<NodeId>,
+    /// Voters this request withdrew from when it switched quorum: never asked again (a GRANT
+    /// of theirs could still be on its way); a quorum that needs one means a new request.
+    pub left: BTreeSet<NodeId>,
+    /// The token of the entry being confirmed or held (0: none yet).
+    pub token: u64,
+    /// The clock at the send of the `Fence` round in progress, if one is.
+    pub fencing: Option<u64>,
+    /// Voters that confirmed the round in progress.
+    pub fenced: BTreeSet<NodeId>,
+    /// When in the CS: the clock at the send of the last round every voter confirmed. The
+    /// lease runs until `lease_from + L`.
+    pub lease_from: Option<u64>,
 }
 
 /// The voter's bookkeeping.
@@ -261,6 +344,11 @@ pub struct VoterView {
     /// This process has sent the GRANT for the current lock (false only for a lock restored
     /// from the journal and not granted again since).
     pub grant_sent: bool,
+    /// The current lock's holder confirmed a `Fence` here: it may be in the CS, so the vote is
+    /// reclaimed only a full reclaim period after `since`.
+    pub fenced: bool,
+    /// The clock when the current lock was granted, restored or last confirmed.
+    pub since: u64,
 }
 
 /// One node's protocol state: requester and voter in one.
@@ -270,7 +358,14 @@ pub struct Node {
     incarnation: u64,
     // Shared (cheap to clone): a member keeps one node per lock in use, and the explorer
     // copies states by the million.
+    /// The quorum of the current request (or the one the next request starts with).
     quorum: Arc<[NodeId]>,
+    /// Every quorum this node may use.
+    system: Arc<QuorumSystem>,
+    /// Peers this node suspects of being dead or cut off.
+    pub(crate) suspected: Arc<BTreeSet<NodeId>>,
+    /// The caller's clock, as of the last input.
+    pub(crate) now: u64,
     /// The newest incarnation seen of each peer.
     pub(crate) peers: Arc<BTreeMap<NodeId, u64>>,
     pub(crate) clock: u64,
@@ -290,20 +385,29 @@ impl Node {
         Node::with_options(me, quorum, Options::default())
     }
 
-    /// As [`Node::new`], with checker-only switches.
+    /// As [`Node::new`], with checker-only switches. The node may use only `quorum`.
     pub fn with_options(me: NodeId, quorum: &[NodeId], options: Options) -> Node {
-        let mut quorum = quorum.to_vec();
-        quorum.sort();
-        quorum.dedup();
-        Node::with_shared(me, quorum.into(), options)
+        let system = Arc::new(QuorumSystem::explicit(BTreeMap::from([(
+            me,
+            quorum.to_vec(),
+        )])));
+        Node::with_shared(me, system, options)
     }
 
-    /// As [`Node::with_options`], with the quorum (sorted, no duplicates) already shared.
-    pub(crate) fn with_shared(me: NodeId, quorum: Arc<[NodeId]>, options: Options) -> Node {
+    /// A node that may use any quorum of `system`, starting with its own.
+    pub fn with_system(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Node {
+        Node::with_shared(me, system, options)
+    }
+
+    /// As [`Node::with_system`], the system already shared.
+    pub(crate) fn with_shared(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Node {
         Node {
             me,
             incarnation: 1,
-            quorum,
+            quorum: system.quorum(me).into(),
+            system,
+            suspected: Arc::default(),
+            now: 0,
             peers: Arc::default(),
             clock: 0,
             floor: 0,
@@ -328,7 +432,27 @@ impl Node {
         floor: u64,
         options: Options,
     ) -> (Node, Vec<Action>) {
-        let mut node = Node::with_options(me, quorum, options);
+        let system = Arc::new(QuorumSystem::explicit(BTreeMap::from([(
+            me,
+            quorum.to_vec(),
+        )])));
+        Node::restore_in(me, system, incarnation, lock, floor, options)
+    }
+
+    /// As [`Node::restore`], for a node that may use any quorum of `system`. Its clock starts
+    /// at 0 (the caller's clock restarts with the process): a restored vote is reclaimed no
+    /// earlier than a full reclaim period from now, whatever the dead process confirmed.
+    #[must_use = "the actions must be carried out"]
+    pub(crate) fn restore_in(
+        me: NodeId,
+        system: Arc<QuorumSystem>,
+        incarnation: u64,
+        lock: Option<RequestId>,
+        floor: u64,
+        options: Options,
+    ) -> (Node, Vec<Action>) {
+        let mut node = Node::with_shared(me, system, options);
+        node.voter.fenced = lock.is_some() && options.leases;
         node.incarnation = incarnation;
         node.floor = floor;
         node.reserved = floor;
@@ -343,6 +467,12 @@ impl Node {
             node.grant_next(&mut out);
         }
         (node, out)
+    }
+
+    pub(crate) fn voter_since(&mut self, now: u64) {
+        if self.voter.lock.is_some() {
+            self.voter.since = now;
+        }
     }
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state), without
@@ -420,6 +550,7 @@ impl Node {
         };
         self.phase = Phase::Wanting(req);
         self.req = RequesterView::default();
+        self.quorum = self.pick_quorum(&BTreeSet::new());
         let mut out = Vec::with_capacity(self.quorum.len());
         for i in 0..self.quorum.len() {
             let to = self.quorum[i];
@@ -486,6 +617,9 @@ impl Node {
             MsgKind::Inquire => self.on_inquire(&mut out, from, msg),
             MsgKind::Sync => self.on_sync(&mut out, from, msg),
             MsgKind::Resync => self.on_resync(&mut out, from, msg),
+            MsgKind::Fence => self.on_fence(&mut out, from, msg),
+            MsgKind::Fenced => self.on_fenced(&mut out, from, msg),
+            MsgKind::Revoked => self.on_revoked(&mut out, from, msg),
         }
         out
     }
@@ -537,6 +671,15 @@ impl Node {
             self.req.failed.remove(&peer);
             self.req.deferred.remove(&peer);
             self.send_sync(&mut out, peer, incarnation);
+            // A Fence to its dead process may be lost: ask the new one (after the Sync, so it
+            // knows the request again).
+            if let (Some(echo), Phase::Wanting(r) | Phase::InCs(r)) = (self.req.fencing, self.phase)
+            {
+                self.send(&mut out, peer, MsgKind::Fence, r);
+                if let Some(Action::Send { msg, .. }) = out.last_mut() {
+                    msg.echo = echo;
+                }
+            }
         }
         out
     }
@@ -544,8 +687,8 @@ impl Node {
     /// Tells voter `peer` (incarnation `to_inc`) which request this node has now.
     fn send_sync(&mut self, out: &mut Vec<Action>, peer: NodeId, to_inc: u64) {
         let req = match self.phase {
-            Phase::Wanting(r) | Phase::InCs(r) => r,
-            Phase::Idle => RequestId {
+            Phase::Wanting(r) | Phase::InCs(r) if self.quorum.contains(&peer) => r,
+            _ => RequestId {
                 ts: 0,
                 node: self.me,
                 inc: self.incarnation,
@@ -595,6 +738,7 @@ impl Node {
                 holds_grant: false,
                 to_inc: 0,
                 token: self.floor,
+                echo: 0,
             },
         });
     }
@@ -603,7 +747,372 @@ impl Node {
         out.push(Action::Log(LogEvent::Ignored { from, msg, why }));
     }
 
+    // ---- time and suspicion --------------------------------------------------------------
+
+    /// The caller's clock moved to `now` (any unit, the one of [`Options::lease`]; it never
+    /// goes back within a process). A holder renews its lease at half term and leaves the CS
+    /// when it runs out; a voter reclaims the vote of a suspected holder whose lease surely
+    /// ran out.
+    #[must_use = "the actions must be carried out"]
+    pub fn tick(&mut self, now: u64) -> Vec<Action> {
+        self.now = self.now.max(now);
+        let mut out = Vec::new();
+        if !self.options.leases {
+            return out;
+        }
+        if let (Phase::InCs(r), Some(from)) = (self.phase, self.req.lease_from) {
+            if self.now >= from.saturating_add(self.options.lease) {
+                self.expire(&mut out);
+            } else if self.req.fencing.is_none()
+                && self.now >= from.saturating_add(self.options.lease / 2)
+            {
+                self.send_fence(&mut out, r);
+            }
+        }
+        self.reclaim_if_due(&mut out);
+        out
+    }
+
+    /// True when [`Node::tick`] at `now` would do something: renew or end a lease, or reclaim
+    /// a vote. Lets a model skip timer steps that change nothing.
+    pub fn wants_tick(&self, now: u64) -> bool {
+        if !self.options.leases {
+            return false;
+        }
+        if let (Phase::InCs(_), Some(from)) = (self.phase, self.req.lease_from) {
+            if now >= from.saturating_add(self.options.lease)
+                || (self.req.fencing.is_none()
+                    && now >= from.saturating_add(self.options.lease / 2))
+            {
+                return true;
+            }
+        }
+        self.voter.lock.is_some_and(|l| {
+            l.node != self.me
+                && self.suspected.contains(&l.node)
+                && (!self.voter.fenced
+                    || !self.options.reclaim_waits
+                    || now >= self.voter.since.saturating_add(self.options.reclaim_after))
+        })
+    }
+
+    /// This node now suspects `peer` of being dead or cut off (`suspected`) or no longer does.
+    /// A waiting request moves to a quorum without suspects; a voter reclaims a suspected
+    /// requester's vote when that is safe, and skips its queued requests.
+    #[must_use = "the actions must be carried out"]
+    pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        if peer == self.me || self.suspected.contains(&peer) == suspected {
+            return out;
+        }
+        let set = Arc::make_mut(&mut self.suspected);
+        if suspected {
+            set.insert(peer);
+        } else {
+            set.remove(&peer);
+        }
+        self.react_to_suspicion(&mut out);
+        out
+    }
+
+    /// Brings the node in line with its (possibly shared and already updated) suspicions.
+    pub(crate) fn react_to_suspicion(&mut self, out: &mut Vec<Action>) {
+        let grantable = self.voter.queue.iter().any(|q| self.eligible(q));
+        match self.voter.lock {
+            None if grantable => self.grant_next(out),
+            // A request that waited unanswered while its node was suspected is answered now,
+            // as on arrival: FAILED if something eligible beats it, else an INQUIRE.
+            Some(lock) => {
+                let queued: Vec<RequestId> = self.voter.queue.iter().copied().collect();
+                let head = queued.iter().copied().find(|q| self.eligible(q));
+                if head.is_some_and(|h| h.beats(&lock)) && !self.voter.inquired {
+                    // The vote went to a lower request while this one was skipped.
+                    self.voter.inquired = true;
+                    self.send(out, lock.node, MsgKind::Inquire, lock);
+                }
+                for q in queued {
+                    let beaten = lock.beats(&q) || head.is_some_and(|h| h != q);
+                    if self.eligible(&q) && beaten && !self.voter.told_failed.contains(&q) {
+                        self.voter.told_failed.insert(q);
+                        self.send(out, q.node, MsgKind::Failed, q);
+                    }
+                }
+            }
+            None => {}
+        }
+        if !self.options.leases {
+            return;
+        }
+        self.switch_quorum(out);
+        self.reclaim_if_due(out);
+    }
+
+    /// The quorum to ask: the system's choice that avoids every suspect and `also`, or this
+    /// node's own quorum when none does (it waits for the suspects then).
+    fn pick_quorum(&self, also: &BTreeSet<NodeId>) -> Arc<[NodeId]> {
+        self.try_pick_quorum(also)
+            .unwrap_or_else(|| self.system.quorum(self.me).into())
+    }
+
+    /// The system's choice that avoids every suspect and `also`, if there is one.
+    fn try_pick_quorum(&self, also: &BTreeSet<NodeId>) -> Option<Arc<[NodeId]>> {
+        let mut avoid: BTreeSet<NodeId> = self.suspected.iter().copied().collect();
+        avoid.extend(also.iter().copied());
+        self.system.choose(self.me, &avoid).map(Arc::from)
+    }
+
+    /// A waiting request whose quorum holds a suspect moves to one that does not: RELEASE to
+    /// the voters it leaves (never asked again by this request), REQUEST to those it joins; its
+    /// priority stays. When every quorum without suspects needs a voter it left, it starts
+    /// over as a new request.
+    fn switch_quorum(&mut self, out: &mut Vec<Action>) {
+        let Phase::Wanting(r) = self.phase else {
+            return;
+        };
+        if !self.quorum.iter().any(|v| self.suspected.contains(v)) {
+            return;
+        }
+        let Some(next) = self.try_pick_quorum(&self.req.left.clone()) else {
+            if self.try_pick_quorum(&BTreeSet::new()).is_none() {
+                return; // no quorum without suspects: wait
+            }
+            // Start over: withdraw everywhere, then ask the new quorum with a new request.
+            let from = self.quorum.to_vec();
+            for i in 0..self.quorum.len() {
+                let to = self.quorum[i];
+                self.send(out, to, MsgKind::Release, r);
+            }
+            self.phase = Phase::Idle;
+            self.req = RequesterView::default();
+            let more = self.request_cs().expect("idle after the withdrawal");
+            if let Phase::Wanting(new) = self.phase {
+                out.push(Action::Log(LogEvent::QuorumSwitch {
+                    req: new,
+                    from,
+                    to: self.quorum.to_vec(),
+                }));
+            }
+            out.extend(more);
+            return;
+        };
+        let from = self.quorum.to_vec();
+        for &v in from.iter().filter(|v| !next.contains(v)) {
+            self.send(out, v, MsgKind::Release, r);
+            self.req.granted.remove(&v);
+            self.req.failed.remove(&v);
+            self.req.yielded.remove(&v);
+            self.req.deferred.remove(&v);
+            self.req.left.insert(v);
+        }
+        self.req.fencing = None;
+        self.req.fenced.clear();
+        self.quorum = next.clone();
+        for &v in next.iter().filter(|v| !from.contains(v)) {
+            self.send(out, v, MsgKind::Request, r);
+        }
+        out.push(Action::Log(LogEvent::QuorumSwitch {
+            req: r,
+            from,
+            to: next.to_vec(),
+        }));
+        self.complete_if_granted(out, r);
+    }
+
+    /// Every vote of the quorum is held: take the next token and, with leases, confirm it
+    /// with the voters before entering; without, enter now.
+    fn complete_if_granted(&mut self, out: &mut Vec<Action>, r: RequestId) {
+        if self.req.granted.len() != self.quorum.len() || self.req.fencing.is_some() {
+            return;
+        }
+        // Every grant raised the floor to its voter's. The token must outlive this process: a
+        // reservation that covers it is on disk before anyone can use it (one fsync per
+        // TOKEN_BLOCK tokens, not per entry).
+        self.floor += 1;
+        if self.floor > self.reserved {
+            self.reserved = self.floor + TOKEN_BLOCK - 1;
+            out.push(Action::Persist {
+                lock: self.voter.lock,
+                floor: self.reserved,
+            });
+        }
+        self.req.token = self.floor;
+        if self.options.leases {
+            self.send_fence(out, r);
+        } else {
+            self.enter(out, r, None);
+        }
+    }
+
+    fn enter(&mut self, out: &mut Vec<Action>, r: RequestId, lease_from: Option<u64>) {
+        self.phase = Phase::InCs(r);
+        self.req.deferred.clear();
+        self.req.fencing = None;
+        self.req.fenced.clear();
+        self.req.lease_from = lease_from;
+        out.push(Action::EnterCs {
+            req: r,
+            votes: self.req.granted.iter().copied().collect(),
+            token: self.req.token,
+        });
+    }
+
+    /// Starts a round of `Fence`s: the entry's confirmation, or a holder's renewal.
+    fn send_fence(&mut self, out: &mut Vec<Action>, r: RequestId) {
+        self.req.fencing = Some(self.now);
+        self.req.fenced.clear();
+        for i in 0..self.quorum.len() {
+            let to = self.quorum[i];
+            self.send(out, to, MsgKind::Fence, r);
+            if let Some(Action::Send { msg, .. }) = out.last_mut() {
+                msg.echo = self.now;
+            }
+        }
+    }
+
+    /// The holder's lease ran out: it leaves as by [`Node::exit_cs`], reported as such.
+    fn expire(&mut self, out: &mut Vec<Action>) {
+        let Phase::InCs(r) = self.phase else {
+            return;
+        };
+        out.push(Action::LeaseExpired {
+            req: r,
+            token: self.req.token,
+            ended_at: self
+                .req
+                .lease_from
+                .map_or(self.now, |from| from.saturating_add(self.options.lease))
+                .min(self.now),
+        });
+        self.phase = Phase::Idle;
+        self.req = RequesterView::default();
+        for i in 0..self.quorum.len() {
+            let to = self.quorum[i];
+            self.send(out, to, MsgKind::Release, r);
+        }
+    }
+
+    /// Voter: reclaims the vote of a suspected requester when that is safe. A vote never
+    /// confirmed by a `Fence` can go at once: its holder cannot enter (or renew) without our
+    /// `Fenced`. A confirmed one only a full reclaim period after the last confirmation, when
+    /// the holder's lease has surely run out by its own clock.
+    fn reclaim_if_due(&mut self, out: &mut Vec<Action>) {
+        if !self.options.leases {
+            return;
+        }
+        let Some(l) = self.voter.lock else {
+            return;
+        };
+        if l.node == self.me || !self.suspected.contains(&l.node) {
+            return;
+        }
+        let due = !self.voter.fenced
+            || !self.options.reclaim_waits
+            || self.now >= self.voter.since.saturating_add(self.options.reclaim_after);
+        if !due {
+            return;
+        }
+        out.push(Action::Log(LogEvent::Revote {
+            what: "reclaimed",
+            req: l,
+            why: if self.voter.fenced {
+                "the suspected holder's lease ran out"
+            } else {
+                "vote of a suspected requester, never confirmed"
+            },
+        }));
+        self.send(out, l.node, MsgKind::Revoked, l);
+        self.voter.lock = None;
+        self.grant_next(out);
+    }
+
+    fn on_fence(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if self.is_dead(&r) {
+            return Self::ignore(out, from, msg, "fence of a dead incarnation");
+        }
+        if self.voter.lock != Some(r) {
+            self.send(out, r.node, MsgKind::Revoked, r);
+            return;
+        }
+        // Our floor already took the holder's token (`handle`); it must be durable before we
+        // confirm.
+        if self.floor > self.reserved {
+            self.reserved = self.floor + TOKEN_BLOCK - 1;
+            out.push(Action::Persist {
+                lock: self.voter.lock,
+                floor: self.reserved,
+            });
+        }
+        self.voter.fenced = true;
+        self.voter.since = self.now;
+        self.send(out, r.node, MsgKind::Fenced, r);
+        if let Some(Action::Send { msg: m, .. }) = out.last_mut() {
+            m.echo = msg.echo;
+        }
+    }
+
+    fn on_fenced(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        let current = matches!(self.phase, Phase::Wanting(c) | Phase::InCs(c) if c == r);
+        if !current
+            || self.req.fencing != Some(msg.echo)
+            || !self.quorum.contains(&from)
+            || !self.req.granted.contains(&from)
+            || msg.token < self.req.token
+        {
+            return Self::ignore(out, from, msg, "confirmation of another round");
+        }
+        self.req.fenced.insert(from);
+        if self.req.fenced.len() < self.quorum.len() {
+            return;
+        }
+        if self.now >= msg.echo.saturating_add(self.options.lease) {
+            // The round took longer than a lease: a voter may have reclaimed since it
+            // confirmed. Confirm again (a holder past its lease is out already, see `tick`).
+            if let Phase::Wanting(_) = self.phase {
+                self.send_fence(out, r);
+            }
+            return;
+        }
+        match self.phase {
+            Phase::Wanting(_) => self.enter(out, r, Some(msg.echo)),
+            _ => {
+                self.req.fencing = None;
+                self.req.lease_from = Some(msg.echo);
+            }
+        }
+    }
+
+    fn on_revoked(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if !self.quorum.contains(&from) || self.req.left.contains(&from) {
+            return Self::ignore(out, from, msg, "revoked by a voter not in the quorum");
+        }
+        match self.phase {
+            Phase::InCs(c) if c == r => self.expire(out),
+            Phase::Wanting(c) if c == r => {
+                // Whether its vote was counted or given back (a YIELD crossing the reclaim),
+                // the voter forgot the request.
+                self.req.granted.remove(&from);
+                self.req.yielded.remove(&from);
+                self.req.deferred.remove(&from);
+                self.req.fencing = None;
+                self.req.fenced.clear();
+                // Ask again: the voter forgot the request. The lost vote counts as a FAILED.
+                self.send(out, from, MsgKind::Request, r);
+                self.req.failed.insert(from);
+                self.yield_deferred(out, r);
+            }
+            _ => Self::ignore(out, from, msg, "revoked a vote not counted"),
+        }
+    }
+
     // ---- voter side -------------------------------------------------------------------------
+
+    /// A queued request the voter may grant: not of a suspected node (with leases).
+    fn eligible(&self, r: &RequestId) -> bool {
+        r.node == self.me || !self.options.leases || !self.suspected.contains(&r.node)
+    }
 
     fn is_dead(&self, r: &RequestId) -> bool {
         self.peers.get(&r.node).is_some_and(|&k| r.inc < k)
@@ -621,9 +1130,16 @@ impl Node {
     fn take_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
         let r = msg.req;
         let Some(lock) = self.voter.lock else {
+            if r.node != self.me && self.suspected.contains(&r.node) && self.options.leases {
+                // It may be dead: it waits, and gets the vote once no longer suspected.
+                self.voter.queue.insert(r);
+                return;
+            }
             self.voter.lock = Some(r);
             self.voter.inquired = false;
             self.voter.grant_sent = true;
+            self.voter.fenced = false;
+            self.voter.since = self.now;
             out.push(Action::Persist {
                 lock: Some(r),
                 floor: self.journal_floor(),
@@ -635,7 +1151,17 @@ impl Node {
             return Self::ignore(out, from, msg, "duplicate request");
         }
         self.voter.queue.insert(r);
-        let beaten = lock.beats(&r) || self.voter.queue.first().is_some_and(|q| q.beats(&r));
+        if !self.eligible(&r) {
+            // Its node is suspected: it waits silently, and is answered if the suspicion is
+            // lifted (`react_to_suspicion`).
+            return;
+        }
+        let beaten = lock.beats(&r)
+            || self
+                .voter
+                .queue
+                .iter()
+                .any(|q| self.eligible(q) && q.beats(&r));
         if beaten {
             self.voter.told_failed.insert(r);
             self.send(out, r.node, MsgKind::Failed, r);
@@ -683,7 +1209,12 @@ impl Node {
     /// new lock is persisted before the GRANT leaves.
     fn grant_next(&mut self, out: &mut Vec<Action>) {
         self.voter.inquired = false;
-        let Some(head) = self.voter.queue.pop_first() else {
+        self.voter.fenced = false;
+        self.voter.since = 0;
+        // A suspected requester's request waits (it may be dead); it is granted once the
+        // suspicion is lifted.
+        let head = self.voter.queue.iter().find(|q| self.eligible(q)).copied();
+        let Some(head) = head else {
             self.voter.lock = None;
             self.voter.grant_sent = false;
             out.push(Action::Persist {
@@ -692,9 +1223,11 @@ impl Node {
             });
             return;
         };
+        self.voter.queue.remove(&head);
         self.voter.told_failed.remove(&head);
         self.voter.lock = Some(head);
         self.voter.grant_sent = true;
+        self.voter.since = self.now;
         out.push(Action::Persist {
             lock: Some(head),
             floor: self.journal_floor(),
@@ -797,32 +1330,17 @@ impl Node {
         let r = msg.req;
         match self.phase {
             Phase::Wanting(cur) if cur == r => {
+                if self.req.left.contains(&from) {
+                    // Our RELEASE follows it to that voter: nothing to hand back.
+                    return Self::ignore(out, from, msg, "grant from a voter this request left");
+                }
                 if !self.quorum.contains(&from) || self.req.granted.contains(&from) {
                     return Self::ignore(out, from, msg, "grant from a voter already counted");
                 }
                 self.req.granted.insert(from);
                 self.req.failed.remove(&from);
                 self.req.yielded.remove(&from);
-                if self.req.granted.len() == self.quorum.len() {
-                    self.phase = Phase::InCs(r);
-                    self.req.deferred.clear();
-                    // Every grant raised the floor to its voter's. The token must outlive this
-                    // process: a reservation that covers it is on disk before anyone can use
-                    // it (one fsync per TOKEN_BLOCK tokens, not per entry).
-                    self.floor += 1;
-                    if self.floor > self.reserved {
-                        self.reserved = self.floor + TOKEN_BLOCK - 1;
-                        out.push(Action::Persist {
-                            lock: self.voter.lock,
-                            floor: self.reserved,
-                        });
-                    }
-                    out.push(Action::EnterCs {
-                        req: r,
-                        votes: self.req.granted.iter().copied().collect(),
-                        token: self.floor,
-                    });
-                }
+                self.complete_if_granted(out, r);
             }
             Phase::InCs(cur) if cur == r => {
                 Self::ignore(out, from, msg, "grant while already in the CS")
@@ -838,18 +1356,30 @@ impl Node {
         if self.phase != Phase::Wanting(msg.req) {
             return Self::ignore(out, from, msg, "failed for a request that is not waiting");
         }
+        if self.req.fencing.is_some() {
+            // Every vote is held: a vote we lost is answered by a Revoked.
+            return Self::ignore(out, from, msg, "failed while confirming the entry");
+        }
+        if !self.quorum.contains(&from) {
+            return Self::ignore(out, from, msg, "failed from a voter this request left");
+        }
         self.req.failed.insert(from);
+        self.yield_deferred(out, msg.req);
+    }
+
+    /// Gives back every vote whose INQUIRE was held back: this request now knows it lost.
+    fn yield_deferred(&mut self, out: &mut Vec<Action>, r: RequestId) {
         let deferred = std::mem::take(&mut self.req.deferred);
         for voter in deferred {
             if self.req.granted.remove(&voter) {
                 self.req.yielded.insert(voter);
-                self.send(out, voter, MsgKind::Yield, msg.req);
+                self.send(out, voter, MsgKind::Yield, r);
             }
         }
     }
 
     fn on_resync(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
-        if msg.req.node != self.me || !self.quorum.contains(&from) {
+        if msg.req.node != self.me {
             return Self::ignore(out, from, msg, "resync about another node's request");
         }
         let to_inc = self.peers.get(&from).copied().unwrap_or(0);
@@ -869,7 +1399,8 @@ impl Node {
                 "inquire from a voter whose grant is not held",
             );
         }
-        if !self.req.failed.is_empty() || !self.req.yielded.is_empty() {
+        let confirming = self.req.fencing.is_some();
+        if !confirming && (!self.req.failed.is_empty() || !self.req.yielded.is_empty()) {
             self.req.granted.remove(&from);
             self.req.yielded.insert(from);
             self.send(out, from, MsgKind::Yield, r);

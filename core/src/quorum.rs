@@ -279,6 +279,32 @@ impl QuorumSystem {
         }
     }
 
+    /// True when `voters` is a quorum a requester of this system may use (what `maekawa
+    /// check` asks of every entry's votes, since a requester may switch quorums).
+    pub fn is_quorum(&self, voters: &[NodeId]) -> bool {
+        let mut q = voters.to_vec();
+        q.sort();
+        q.dedup();
+        match &self.layout {
+            Layout::Grid { rows } => {
+                let width = rows.first().map_or(0, Vec::len);
+                rows.iter().any(|row| {
+                    (0..width).any(|c| {
+                        let mut rc: Vec<NodeId> = row.clone();
+                        rc.extend(rows.iter().filter_map(|r| r.get(c).copied()));
+                        rc.sort();
+                        rc.dedup();
+                        rc == q
+                    })
+                })
+            }
+            Layout::Majority => {
+                q.len() > self.quorums.len() / 2 && q.iter().all(|v| self.quorums.contains_key(v))
+            }
+            Layout::Explicit => self.quorums.values().any(|l| *l == q),
+        }
+    }
+
     /// The worst-case number of dead nodes the system survives: the largest `f` such that,
     /// whichever `f` nodes are dead, every node can still [`choose`](QuorumSystem::choose) a
     /// quorum without a dead one. One more than that is the fewest nodes that meet every

@@ -47,6 +47,13 @@ pub struct SimConfig {
     pub locks: usize,
     /// Withdrawals of a waiting request, at random moments.
     pub cancels: u32,
+    /// Nodes that die for good at random moments (suspected by all, eventually).
+    pub stops: u32,
+    /// Suspicions of live nodes, each lifted later.
+    pub wrong_suspicions: u32,
+    /// Pauses: a random node takes no step for a while (its timer too) while time passes and
+    /// the others (who may suspect it) go on.
+    pub pauses: u32,
 }
 
 impl SimConfig {
@@ -82,6 +89,21 @@ impl SimConfig {
         }
         if !self.options.cancel_releases {
             cmd.push_str(" --without-cancel-release");
+        }
+        if self.stops > 0 {
+            cmd.push_str(&format!(" --stops {}", self.stops));
+        }
+        if self.wrong_suspicions > 0 {
+            cmd.push_str(&format!(" --wrong-suspicions {}", self.wrong_suspicions));
+        }
+        if self.pauses > 0 {
+            cmd.push_str(&format!(" --pauses {}", self.pauses));
+        }
+        if !self.options.leases {
+            cmd.push_str(" --without-leases");
+        }
+        if !self.options.reclaim_waits {
+            cmd.push_str(" --without-reclaim-wait");
         }
         cmd
     }
@@ -305,6 +327,8 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             crashes: cfg.crashes,
             journal: cfg.journal,
             journal_token: cfg.journal_token,
+            stops: cfg.stops,
+            wrong_suspicions: cfg.wrong_suspicions,
         },
     )
     .with_cancels(cfg.cancels);
@@ -322,6 +346,16 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
         0
     };
     let max_steps = 100_000 + 400 * (n * n) as u64 * cfg.requests as u64;
+    // Faults of issue 14, drawn only when asked for so that other runs keep their schedules.
+    let faulty = cfg.stops + cfg.wrong_suspicions + cfg.pauses > 0;
+    let (suspect_weight, time_weight) = if faulty {
+        (rng.between(1, 8), rng.between(1, 8))
+    } else {
+        (1, 1)
+    };
+    let mut pauses_left = cfg.pauses;
+    // The paused node and the step its pause ends.
+    let mut paused: Option<(NodeId, u64)> = None;
 
     let mut stats = SimStats {
         runs: 1,
@@ -344,14 +378,37 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
     let mut step_no: u64 = 0;
     loop {
         cluster.enabled(&mut enabled);
+        if let Some((id, until)) = paused {
+            if step_no >= until || enabled.iter().all(|s| s.actor() == Some(id)) {
+                paused = None;
+            } else {
+                enabled.retain(|s| s.actor() != Some(id));
+            }
+        }
         if enabled.is_empty() {
             break;
         }
+        if pauses_left > 0 && paused.is_none() && rng.below(crash_period) == 0 {
+            pauses_left -= 1;
+            let id = NodeId(rng.below(n as u64) as u32);
+            paused = Some((id, step_no + rng.between(5, 60 * n as u64)));
+        }
+        let stop_steps = enabled
+            .iter()
+            .filter(|s| matches!(s, Step::Stop(_)))
+            .count() as u64;
         let crash_steps = enabled
             .iter()
             .filter(|s| matches!(s, Step::Crash { .. }))
             .count() as u64;
-        let step = if crash_steps > 0 && rng.below(crash_period) == 0 {
+        let step = if stop_steps > 0 && rng.below(crash_period) == 0 {
+            let pick = rng.below(stop_steps) as usize;
+            *enabled
+                .iter()
+                .filter(|s| matches!(s, Step::Stop(_)))
+                .nth(pick)
+                .expect("counted above")
+        } else if crash_steps > 0 && rng.below(crash_period) == 0 {
             let pick = rng.below(crash_steps) as usize;
             *enabled
                 .iter()
@@ -372,7 +429,9 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 Step::Request(_) => request_weight,
                 Step::Exit(_) => exit_weight,
                 Step::Cancel(_) => cancel_weight,
-                Step::Crash { .. } => 0,
+                Step::Crash { .. } | Step::Stop(_) => 0,
+                Step::Suspect { .. } => suspect_weight,
+                Step::Tick | Step::Wake(_) => time_weight,
             }));
             let total: u64 = weights.iter().sum();
             let mut pick = rng.below(total);
@@ -395,7 +454,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 &trace,
             ));
         }
-        if let Step::Crash { node, .. } = step {
+        if let Step::Crash { node, .. } | Step::Stop(node) = step {
             // A request still waiting dies with its process: it is not owed an entry.
             lost += u64::from(matches!(cluster.phase(node), Phase::Wanting(_)));
         }
@@ -407,13 +466,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
         }
         trace.push_back((step_no, step, effect.delivered));
 
-        let actor = match step {
-            Step::Deliver { to, .. } => to,
-            Step::Request(id)
-            | Step::Exit(id)
-            | Step::Cancel(id)
-            | Step::Crash { node: id, .. } => id,
-        };
+        let actor = step.actor().unwrap_or(NodeId(u32::MAX));
         for (to, msg) in &effect.sent {
             if *to == actor {
                 stats.self_messages += 1;
@@ -421,13 +474,9 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
                 stats.network[msg.kind.index()] += 1;
             }
         }
-        match step {
-            Step::Request(id) => {
-                made += 1;
-                overtakes.requested(id.0 as usize, step_no);
-            }
-            Step::Crash { .. } => {}
-            Step::Deliver { .. } | Step::Exit(_) | Step::Cancel(_) => {}
+        if let Step::Request(id) = step {
+            made += 1;
+            overtakes.requested(id.0 as usize, step_no);
         }
         for msg in effect.delivered.iter().chain(&effect.handled_locally) {
             let requester = msg.req.node;
@@ -440,7 +489,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             // Crashes reset priorities (a restarted node's clock starts again): the overtaking
             // bound is checked on crash-free runs, of one lock (entries of other locks do not
             // overtake).
-            if cfg.crashes == 0 && cfg.locks == 1 {
+            if cfg.crashes == 0 && cfg.locks == 1 && !faulty {
                 if let Err(what) = overtakes.entered(&cluster, req.node.0 as usize) {
                     return Err(fail(&cluster, step_no, what, &trace));
                 }

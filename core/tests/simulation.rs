@@ -18,6 +18,9 @@ fn template(contention: Contention) -> SimConfig {
         journal_token: true,
         locks: 1,
         cancels: 0,
+        stops: 0,
+        wrong_suspicions: 0,
+        pauses: 0,
     }
 }
 
@@ -82,17 +85,28 @@ fn without_the_lock_change_rule_the_simulator_reports_a_replayable_deadlock() {
 }
 
 /// Without contention one CS entry costs exactly 3(|Q| - 1) network messages: a REQUEST, a
-/// GRANT and a RELEASE per other member of the quorum (self-messages cost no network).
+/// GRANT and a RELEASE per other member of the quorum (self-messages cost no network); with
+/// leases, a FENCE and a FENCED more.
 #[test]
-fn an_uncontended_entry_costs_three_messages_per_other_quorum_member() {
+fn an_uncontended_entry_costs_three_messages_per_other_quorum_member_and_five_with_leases() {
+    for leases in [false, true] {
+        uncontended_entry_cost(leases);
+    }
+}
+
+fn uncontended_entry_cost(leases: bool) {
+    let options = Options {
+        leases,
+        ..Options::default()
+    };
     let mut rng = SplitMix64::new(3);
     for n in 1..=20usize {
         let ids: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
         let quorums = QuorumSystem::grid(&ids);
         for &me in &ids {
             // Everyone could request once, but only `me` does; messages arrive in random order.
-            let mut cluster = Cluster::new(n, 1, Options::default(), false);
-            let mut network = [0u64; 7];
+            let mut cluster = Cluster::new(n, 1, options, false);
+            let mut network = [0u64; MsgKind::ALL.len()];
             let mut entered = 0;
             let mut requested = false;
             let mut enabled = Vec::new();
@@ -109,13 +123,7 @@ fn an_uncontended_entry_costs_three_messages_per_other_quorum_member() {
                 if matches!(step, Step::Request(_)) {
                     requested = true;
                 }
-                let actor = match step {
-                    Step::Deliver { to, .. } => to,
-                    Step::Request(id)
-                    | Step::Exit(id)
-                    | Step::Cancel(id)
-                    | Step::Crash { node: id, .. } => id,
-                };
+                let actor = step.actor().expect("no time passes without faults");
                 let effect = cluster.apply(step);
                 for (to, msg) in &effect.sent {
                     if *to != actor {
@@ -127,12 +135,23 @@ fn an_uncontended_entry_costs_three_messages_per_other_quorum_member() {
             }
             let others = quorums.quorum(me).len() as u64 - 1;
             assert_eq!(entered, 1, "n={n} node {me}");
+            let kinds: &[MsgKind] = if leases {
+                &[
+                    MsgKind::Request,
+                    MsgKind::Grant,
+                    MsgKind::Fence,
+                    MsgKind::Fenced,
+                    MsgKind::Release,
+                ]
+            } else {
+                &[MsgKind::Request, MsgKind::Grant, MsgKind::Release]
+            };
             assert_eq!(
                 network.iter().sum::<u64>(),
-                3 * others,
+                kinds.len() as u64 * others,
                 "n={n} node {me}: {network:?}"
             );
-            for kind in [MsgKind::Request, MsgKind::Grant, MsgKind::Release] {
+            for &kind in kinds {
                 assert_eq!(network[kind.index()], others, "n={n} node {me} {kind}");
             }
         }
@@ -254,4 +273,65 @@ fn schedules_with_withdrawn_requests_keep_every_invariant() {
         sim::run_many(&crashing, &sizes, 1, 1_000, threads()).unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(stats.runs + more.runs, 3_000);
     println!("withdrawals:\n{stats}\nwith crashes:\n{more}");
+}
+
+/// Availability (issue 14) on random schedules: nodes dying for good (as many as the grid
+/// survives), wrong suspicions, pauses, crash-restarts, withdrawals and two locks, with time
+/// passing. Safety and token order after every step; at the end every request of a live node
+/// entered and no vote is held (suspicion is eventually right in these runs).
+#[test]
+fn deaths_wrong_suspicions_and_pauses_keep_every_invariant_and_every_live_request_enters() {
+    let base = SimConfig {
+        requests: 4,
+        stops: 2,
+        wrong_suspicions: 2,
+        pauses: 2,
+        ..template(Contention::Random)
+    };
+    for (extra, schedules) in [
+        (base, 3000),
+        (
+            SimConfig {
+                crashes: 1,
+                locks: 2,
+                cancels: 1,
+                ..base
+            },
+            2000,
+        ),
+        (
+            SimConfig {
+                contention: Contention::Full,
+                ..base
+            },
+            2000,
+        ),
+    ] {
+        let stats = sim::run_many(&extra, &[3, 4, 5, 9, 16], 1, schedules, threads())
+            .unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(stats.runs, schedules);
+        assert!(stats.entries > schedules * 4, "{stats}");
+    }
+}
+
+/// Not vacuous: a voter that reclaims a confirmed vote without waiting for the lease lets a
+/// second holder in while the first one's lease is live.
+#[test]
+fn a_reclaim_without_waiting_for_the_lease_is_caught_on_random_schedules() {
+    let cfg = SimConfig {
+        requests: 5,
+        wrong_suspicions: 2,
+        pauses: 2,
+        options: Options {
+            reclaim_waits: false,
+            ..Options::default()
+        },
+        ..template(Contention::Random)
+    };
+    let failure = sim::run_many(&cfg, &[3, 4, 5, 9], 1, 2000, threads())
+        .expect_err("the early reclaim must be caught");
+    assert!(
+        failure.what.contains("counts voter") || failure.what.contains("same time"),
+        "{failure}"
+    );
 }

@@ -1,7 +1,7 @@
 //! `maekawa explore`: visit every reachable state of a small cluster and print how many there
 //! were, or the first bad state and the path to it.
 
-use super::Mutations;
+use super::{Faults, Mutations};
 use clap::Args;
 use maekawa_core::explore::{explore, ExploreConfig};
 use std::process::ExitCode;
@@ -35,6 +35,8 @@ pub(crate) struct ExploreArgs {
     #[arg(long, default_value_t = 0)]
     cancels: u32,
     #[command(flatten)]
+    faults: Faults,
+    #[command(flatten)]
     mutations: Mutations,
 }
 
@@ -46,7 +48,7 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
         options: args.mutations.options(),
         max_states: args.max_states,
         queued_self: args.queued_self,
-        crash: args.mutations.crash_model(args.crashes),
+        crash: args.mutations.crash_model(args.crashes, &args.faults),
         locks: args.locks as usize,
         cancels: args.cancels,
     };

@@ -69,6 +69,26 @@ pub(crate) struct Mutations {
     /// it leaves behind.
     #[arg(long, hide = true)]
     without_cancel_release: bool,
+    /// Test-only: a voter reclaims a suspected holder's confirmed vote at once, without
+    /// waiting for its lease to run out, to watch the checker catch two live holders.
+    #[arg(long, hide = true)]
+    without_reclaim_wait: bool,
+    /// Maekawa's votes without time: no lease, no fence round before an entry, and a dead
+    /// holder's votes are never reclaimed (the daemon's `--lease-ms 0`).
+    #[arg(long)]
+    without_leases: bool,
+}
+
+/// The faults of issue 14 that `simulate` and `explore` can inject, besides crash-restarts.
+#[derive(Args, Debug)]
+pub(crate) struct Faults {
+    /// Nodes that die for good at any moment (suspected by every live node, eventually).
+    #[arg(long, default_value_t = 0)]
+    stops: u32,
+    /// Suspicions of a live node at any moment (each lifted later): a node that is only
+    /// slow, paused or cut off.
+    #[arg(long, default_value_t = 0)]
+    wrong_suspicions: u32,
 }
 
 impl Mutations {
@@ -78,15 +98,25 @@ impl Mutations {
             lock_change_failed: !self.without_lock_change_failed,
             release_carries_token: !self.without_release_token,
             cancel_releases: !self.without_cancel_release,
+            reclaim_waits: !self.without_reclaim_wait,
+            leases: !self.without_leases,
+            ..Options::default()
         }
     }
 
-    /// The crash model: crash-restarts allowed, and what the journal keeps.
-    pub(crate) fn crash_model(&self, crashes: u32) -> maekawa_core::cluster::CrashModel {
+    /// The crash model: crash-restarts and deaths allowed, wrong suspicions, and what the
+    /// journal keeps.
+    pub(crate) fn crash_model(
+        &self,
+        crashes: u32,
+        faults: &Faults,
+    ) -> maekawa_core::cluster::CrashModel {
         maekawa_core::cluster::CrashModel {
             crashes,
             journal: !self.without_journal,
             journal_token: !self.without_token_journal,
+            stops: faults.stops,
+            wrong_suspicions: faults.wrong_suspicions,
         }
     }
 

@@ -40,6 +40,16 @@ pub(crate) struct NodeArgs {
     /// Test-only: run without the voter journal, so a restarted voter can grant twice.
     #[arg(long, hide = true)]
     unsafe_no_journal: bool,
+    /// Lease term in ms: a holder confirms its token and lease with its voters before it
+    /// enters, renews every half term, and leaves when the lease runs out; the votes of a
+    /// suspected holder are reclaimed only after `--reclaim-ms`. 0 turns leases off (a dead
+    /// holder then blocks its voters until it restarts).
+    #[arg(long, default_value_t = maekawa_core::protocol::DEFAULT_LEASE_MS)]
+    lease_ms: u64,
+    /// How long after a suspected holder last confirmed its lease its votes are reclaimed, in
+    /// ms; must exceed `--lease-ms` by a margin for clock-rate drift (default: lease + 1000).
+    #[arg(long)]
+    reclaim_ms: Option<u64>,
 }
 
 /// The longest `--suspect-after`: an hour, which in practice turns suspicion off.
@@ -71,6 +81,15 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
     let id = NodeId(args.id);
     let config = Config::load(&args.config)?;
     config.node(id)?;
+    let reclaim_ms = args.reclaim_ms.unwrap_or(args.lease_ms + 1000);
+    // Drift of cheap clocks is far below 1%; 5% plus 100 ms is a wide margin.
+    let needed = args.lease_ms + args.lease_ms / 20 + 100;
+    if args.lease_ms > 0 && reclaim_ms < needed {
+        anyhow::bail!(
+            "--reclaim-ms {reclaim_ms} is too close to --lease-ms {}: use at least {needed} (the lease plus 5% and 100 ms for clock drift)",
+            args.lease_ms
+        );
+    }
     Ok(NodeSettings {
         id,
         config,
@@ -81,6 +100,8 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         max_entries: args.max_entries,
         suspect_after: std::time::Duration::from_millis(args.suspect_after),
         unsafe_no_journal: args.unsafe_no_journal,
+        lease_ms: args.lease_ms,
+        reclaim_ms,
     })
 }
 

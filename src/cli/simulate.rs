@@ -1,7 +1,7 @@
 //! `maekawa simulate`: run the protocol core on seeded random schedules in memory and print
 //! what happened, or the failure and the seed that replays it.
 
-use super::Mutations;
+use super::{Faults, Mutations};
 use clap::Args;
 use maekawa_core::sim::{self, Contention, SimConfig};
 use std::process::ExitCode;
@@ -42,6 +42,12 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 0)]
     cancels: u32,
     #[command(flatten)]
+    faults: Faults,
+    /// Pauses at random moments: a random node takes no step for a while (as under SIGSTOP)
+    /// while time passes and the others go on.
+    #[arg(long, default_value_t = 0)]
+    pauses: u32,
+    #[command(flatten)]
     mutations: Mutations,
 }
 
@@ -75,6 +81,8 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         crashes,
         locks,
         cancels,
+        faults,
+        pauses,
         mutations,
     } = args;
     let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
@@ -86,9 +94,12 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         options: mutations.options(),
         crashes,
         journal: mutations.journal(),
-        journal_token: mutations.crash_model(crashes).journal_token,
+        journal_token: mutations.crash_model(crashes, &faults).journal_token,
         locks: locks as usize,
         cancels,
+        stops: faults.stops,
+        wrong_suspicions: faults.wrong_suspicions,
+        pauses,
     };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -104,6 +104,12 @@ pub enum SessionNotice {
         /// The token it was held with.
         token: u64,
     },
+    /// The lock is lost: this node's lease ran out before the client released it (the node
+    /// was paused or cut off from its voters). The client must stop using it.
+    Lost {
+        /// The token it was held with.
+        token: u64,
+    },
 }
 
 /// One lock in use at a node, as `maekawa locks` shows it.

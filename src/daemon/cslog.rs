@@ -89,6 +89,12 @@ struct ExitLine {
     node: NodeId,
     entry: u64,
     time: String,
+    /// Only when the lease ran out before the node left: why (`lease_expired`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// Only then: when the lease ran out, the end of the holder's right to the CS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_end: Option<String>,
 }
 
 fn now() -> String {
@@ -157,6 +163,26 @@ impl CsLog {
             node,
             entry,
             time: now(),
+            reason: None,
+            lease_end: None,
+        })
+    }
+
+    /// Records that `node` lost its `entry`-th CS when its lease ran out at `lease_end` (it
+    /// notices only now, for instance after a pause): checkers end the entry at `lease_end`.
+    pub fn exit_lease_expired(
+        &mut self,
+        node: NodeId,
+        entry: u64,
+        lease_end: SystemTime,
+    ) -> Result<(), CsLogError> {
+        self.append(&ExitLine {
+            event: "exit",
+            node,
+            entry,
+            time: now(),
+            reason: Some("lease_expired"),
+            lease_end: Some(humantime::format_rfc3339_micros(lease_end).to_string()),
         })
     }
 

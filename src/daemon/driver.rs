@@ -20,7 +20,7 @@ use super::transport::{
 };
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
-use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Phase};
+use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Options, Phase};
 use maekawa_core::sim::SplitMix64;
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
@@ -140,16 +140,32 @@ where
         .iter()
         .map(|(name, req)| (LockName::from(name.as_str()), *req))
         .collect();
-    let (core, restore_actions) = Member::restore(
+    let options = Options {
+        leases: settings.lease_ms > 0,
+        lease: settings.lease_ms,
+        reclaim_after: settings.reclaim_ms,
+        ..Options::default()
+    };
+    // The core's clock: milliseconds since this process started (monotonic; a restarted
+    // process starts again at 0, which makes a restored vote wait a full reclaim period).
+    let origin = Instant::now();
+    let (core, restore_actions) = Member::restore_in(
         me,
-        &quorum,
+        std::sync::Arc::new(settings.config.quorums.clone()),
         incarnation,
         &votes,
         restored.floor,
-        Default::default(),
+        options,
+        0,
     );
+    // The lease timer: a tenth of the lease is plenty for renewals at half term.
+    let mut lease_timer = tokio::time::interval(Duration::from_millis(
+        (settings.lease_ms / 10).clamp(20, 1000),
+    ));
+    lease_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut driver = Driver {
         me,
+        origin,
         cs: LockName::from(LockName::CS),
         core,
         journal,
@@ -185,7 +201,13 @@ where
         let think = driver.think_until;
         let hold = driver.hold_until;
         let deadline = driver.sessions.next_deadline();
+        let leases = driver.settings.lease_ms > 0;
         tokio::select! {
+            _ = lease_timer.tick(), if leases => {
+                let now = driver.now_ms();
+                let actions = driver.core.tick(now);
+                driver.execute(actions)?;
+            }
             _ = &mut shutdown => break,
             ev = events.recv() => match ev {
                 Some(ev) => {
@@ -280,6 +302,8 @@ struct Driver {
     journal: Journal,
     /// Network messages of the current batch, in the order the core sent them.
     outgoing: Vec<(NodeId, LockName, Message)>,
+    /// When this process started: the core's clock counts milliseconds from here.
+    origin: Instant,
     /// Entries of the current batch: acted on only after the journal sync, since their token
     /// must be on disk before anyone can use it.
     entering: Vec<(LockName, RequestId, Vec<NodeId>, u64)>,
@@ -308,7 +332,45 @@ struct Driver {
 }
 
 impl Driver {
+    /// The core's clock: milliseconds since this process started.
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// The holder's lease ran out before it left (it was paused, or could not renew): it is
+    /// out. The emulated CS writes its exit line with the lease's end; a named lock's holding
+    /// session is told it lost the lock.
+    fn lease_expired(
+        &mut self,
+        lock: LockName,
+        req: RequestId,
+        token: u64,
+        ended_at: u64,
+    ) -> Result<(), NodeError> {
+        let late_ms = self.now_ms().saturating_sub(ended_at);
+        let lease_end = std::time::SystemTime::now() - Duration::from_millis(late_ms);
+        if lock == self.cs {
+            self.cs_log
+                .exit_lease_expired(self.me, self.entries, lease_end)?;
+            self.hold_until = None;
+            self.schedule_think();
+        } else {
+            self.sessions.lost(&lock);
+        }
+        info!(
+            event = "lease_expired",
+            lock = lock.as_str(),
+            entry = self.entries,
+            req_ts = req.ts,
+            req_node = req.node.0,
+            token,
+            late_ms
+        );
+        Ok(())
+    }
+
     fn on_event(&mut self, ev: TransportEvent) -> Result<(), NodeError> {
+        self.core.set_now(self.now_ms());
         match ev {
             TransportEvent::Message { from, lock, msg } => {
                 self.log_msg("recv", from, self.me, &lock, &msg);
@@ -365,7 +427,11 @@ impl Driver {
             self.suspected.remove(&peer);
             info!(event = "unsuspect", peer = peer.0, silent_ms);
         }
-        Ok(())
+        // The core routes waiting requests around suspects and reclaims their votes when
+        // that is safe (DESIGN.md, "Leases and reclaiming votes").
+        self.core.set_now(self.now_ms());
+        let actions = self.core.set_suspected(peer, suspected);
+        self.execute(actions)
     }
 
     /// Ends a batch: the messages sent before its first lock change leave, then one fsync
@@ -434,6 +500,7 @@ impl Driver {
 
     /// Answers a command from `maekawa ctl` (through the control service).
     fn on_control(&mut self, cmd: Control) -> Result<(), NodeError> {
+        self.core.set_now(self.now_ms());
         let me = self.me;
         match cmd {
             Control::Request(reply) => {
@@ -551,6 +618,7 @@ impl Driver {
     }
 
     fn request(&mut self) -> Result<(), NodeError> {
+        self.core.set_now(self.now_ms());
         let cs = self.cs.clone();
         match self.core.request_cs(&cs) {
             Ok(actions) => {
@@ -568,6 +636,7 @@ impl Driver {
     }
 
     fn exit(&mut self) -> Result<(), NodeError> {
+        self.core.set_now(self.now_ms());
         let Phase::InCs(req) = self.core.phase(LockName::CS) else {
             info!(
                 event = "refused",
@@ -614,6 +683,7 @@ impl Driver {
 
     /// A command of the lock service.
     fn on_lock_command(&mut self, cmd: LockCommand) -> Result<(), NodeError> {
+        self.core.set_now(self.now_ms());
         match cmd {
             LockCommand::Acquire {
                 session,
@@ -872,6 +942,20 @@ impl Driver {
                         req_node = msg.req.node.0,
                         lock = lock.as_str(),
                         why
+                    ),
+                    Action::LeaseExpired {
+                        req,
+                        token,
+                        ended_at,
+                    } => self.lease_expired(lock, req, token, ended_at)?,
+                    Action::Log(LogEvent::QuorumSwitch { req, from, to }) => info!(
+                        event = "quorum_switch",
+                        req_ts = req.ts,
+                        req_node = req.node.0,
+                        req_inc = req.inc,
+                        lock = lock.as_str(),
+                        from = %json_ids(&from),
+                        to = %json_ids(&to)
                     ),
                     Action::Log(LogEvent::InquiryDeferred { voter, req }) => info!(
                         event = "inquiry_deferred",

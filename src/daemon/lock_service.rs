@@ -207,6 +207,16 @@ impl wire::lock_server::Lock for LockService {
                         }),
                         true,
                     ),
+                    SessionNotice::Lost { token } => {
+                        // The stream ends with an error: the client's guard reports the lock
+                        // lost (as when the node dies).
+                        let _ = tx
+                            .send(Err(tonic::Status::aborted(format!(
+                                "lock {name} lost: the lease of token {token} ran out"
+                            ))))
+                            .await;
+                        return;
+                    }
                 };
                 if tx
                     .send(Ok(wire::LockServerMsg { body: Some(body) }))

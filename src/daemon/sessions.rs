@@ -182,6 +182,19 @@ impl Sessions {
         ended
     }
 
+    /// The holder of `lock` lost it (its lease ran out): it is told, and forgotten.
+    pub fn lost(&mut self, lock: &LockName) {
+        let Some(queue) = self.locks.get_mut(lock) else {
+            return;
+        };
+        if let Some((holder, token)) = queue.holder.take() {
+            if let Some(s) = self.sessions.remove(&holder) {
+                let _ = s.notices.send(SessionNotice::Lost { token });
+            }
+        }
+        self.tidy();
+    }
+
     /// When the next waiting session's patience runs out.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.locks

@@ -82,4 +82,10 @@ pub struct NodeSettings {
     /// Test-only: run the voter without its journal, to show that a restarted voter then
     /// grants twice and `maekawa check` catches it. Never for real use.
     pub unsafe_no_journal: bool,
+    /// The lease term in milliseconds (0: no leases, Maekawa's votes without time, which a
+    /// dead holder blocks forever). See DESIGN.md, "Leases and reclaiming votes".
+    pub lease_ms: u64,
+    /// How long after a holder last confirmed its lease a voter may reclaim its vote, once
+    /// the holder is suspected: more than `lease_ms` by a margin for clock-rate drift.
+    pub reclaim_ms: u64,
 }

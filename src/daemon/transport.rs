@@ -509,6 +509,9 @@ fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
         MsgKind::Release => wire::Kind::Release,
         MsgKind::Sync => wire::Kind::Sync,
         MsgKind::Resync => wire::Kind::Resync,
+        MsgKind::Fence => wire::Kind::Fence,
+        MsgKind::Fenced => wire::Kind::Fenced,
+        MsgKind::Revoked => wire::Kind::Revoked,
     };
     wire::Envelope {
         seq,
@@ -526,6 +529,7 @@ fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
             lock.as_str().to_string()
         },
         token: msg.token,
+        echo: msg.echo,
     }
 }
 
@@ -540,6 +544,9 @@ fn from_envelope(env: &wire::Envelope) -> Option<(LockName, Message)> {
         wire::Kind::Release => MsgKind::Release,
         wire::Kind::Sync => MsgKind::Sync,
         wire::Kind::Resync => MsgKind::Resync,
+        wire::Kind::Fence => MsgKind::Fence,
+        wire::Kind::Fenced => MsgKind::Fenced,
+        wire::Kind::Revoked => MsgKind::Revoked,
     };
     let lock = LockName::from(if env.lock.is_empty() {
         LockName::CS
@@ -557,6 +564,7 @@ fn from_envelope(env: &wire::Envelope) -> Option<(LockName, Message)> {
         holds_grant: env.holds_grant,
         to_inc: env.to_inc,
         token: env.token,
+        echo: env.echo,
     };
     Some((lock, msg))
 }
@@ -806,6 +814,7 @@ mod tests {
             holds_grant: false,
             to_inc: 0,
             token: i,
+            echo: 0,
         }
     }
 

@@ -274,6 +274,9 @@ struct Process {
 struct NodeLog {
     file: String,
     processes: BTreeMap<Option<u64>, Process>,
+    /// Votes this node (as a voter) reclaimed from a suspected holder of the emulated CS,
+    /// with when: the holder's lease had surely run out by then.
+    reclaimed: Vec<(RequestId, std::time::SystemTime)>,
 }
 
 impl NodeLog {
@@ -299,6 +302,7 @@ fn read_node_log(
     let mut log = NodeLog {
         file,
         processes: BTreeMap::new(),
+        reclaimed: Vec::new(),
     };
     let mut incarnation: Option<u64> = None;
     let mut start_line: BTreeMap<u64, usize> = BTreeMap::new();
@@ -344,6 +348,15 @@ fn read_node_log(
                 let p = log.processes.entry(incarnation).or_default();
                 p.stop.get_or_insert(line);
             }
+            "revote" if obj.get("what").and_then(Value::as_str) == Some("reclaimed") => {
+                let at = obj
+                    .get("timestamp")
+                    .and_then(Value::as_str)
+                    .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+                if let Some(at) = at {
+                    log.reclaimed.push((f.req()?, at));
+                }
+            }
             "recv" => {
                 if f.str("msg")? != "Grant" || f.node("to")? != id {
                     continue;
@@ -363,7 +376,13 @@ fn read_node_log(
                     req: f.req()?,
                     token: obj.get("token").and_then(Value::as_u64),
                 };
-                let missing: Vec<String> = quorum
+                // The voters it used (any quorum of the system); its own quorum in logs
+                // written before quorum switching.
+                let used: Vec<NodeId> = obj
+                    .get("votes")
+                    .and_then(|v| serde_json::from_value::<Vec<NodeId>>(v.clone()).ok())
+                    .unwrap_or_else(|| quorum.to_vec());
+                let missing: Vec<String> = used
                     .iter()
                     .filter(|&&v| !grants.contains(&(e.req, v)))
                     .map(NodeId::to_string)
@@ -469,7 +488,48 @@ fn check_cs_order(
         entry: u64,
         line: usize,
         incarnation: Option<u64>,
+        /// When its lease ran out, if its exit line says so (leases, DESIGN.md).
+        lease_end: Option<std::time::SystemTime>,
+        request: RequestId,
     }
+    // When a voter reclaimed each request's vote (the earliest): the holder's lease had run
+    // out by then, even if it never wrote an exit line (it died for good).
+    let mut reclaimed_at: BTreeMap<(u64, NodeId), std::time::SystemTime> = BTreeMap::new();
+    for log in node_logs.values() {
+        for (r, at) in &log.reclaimed {
+            let e = reclaimed_at.entry((r.ts, r.node)).or_insert(*at);
+            *e = (*e).min(*at);
+        }
+    }
+    // Each enter's lease end, read ahead from its exit line: a holder paused past its lease
+    // writes that line late, after the next holder's enter.
+    let mut lease_end_of: BTreeMap<usize, std::time::SystemTime> = BTreeMap::new();
+    {
+        let mut open_at: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for l in lines {
+            match &l.event {
+                CsEvent::Enter { node, .. } => {
+                    open_at.insert(*node, l.line);
+                }
+                CsEvent::Start { node, .. } => {
+                    open_at.remove(node);
+                }
+                CsEvent::Exit {
+                    node, lease_end, ..
+                } => {
+                    let at = open_at.remove(node);
+                    let end = lease_end
+                        .as_deref()
+                        .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+                    if let (Some(at), Some(end)) = (at, end) {
+                        lease_end_of.insert(at, end);
+                    }
+                }
+            }
+        }
+    }
+    // Entries whose lease ran out before another node entered: their exit line is still due.
+    let mut expired: BTreeMap<NodeId, u64> = BTreeMap::new();
     let v = &mut report.violations;
     let known: BTreeSet<NodeId> = config.ids().into_iter().collect();
     let mut seen = BTreeSet::new();
@@ -511,6 +571,7 @@ fn check_cs_order(
                 incarnation: inc, ..
             } => {
                 report.starts += 1;
+                expired.remove(&node);
                 if let Some(open) = inside.remove(&node) {
                     abandoned(v, node, &open, &format!("when it restarted at line {line}"));
                 }
@@ -559,7 +620,28 @@ fn check_cs_order(
                         open.entry, open.line
                     ));
                 }
-                for (other, open) in inside.iter().filter(|(o, _)| **o != node) {
+                let entered_at = match &l.event {
+                    CsEvent::Enter { time, .. } => humantime::parse_rfc3339_weak(time).ok(),
+                    _ => None,
+                };
+                let others: Vec<NodeId> = inside.keys().copied().filter(|&o| o != node).collect();
+                for other in others {
+                    let open = &inside[&other];
+                    let reclaimed = reclaimed_at
+                        .get(&(open.request.ts, open.request.node))
+                        .copied();
+                    let ran_out = open
+                        .lease_end
+                        .or(reclaimed)
+                        .zip(entered_at)
+                        .is_some_and(|(end, at)| end <= at);
+                    if ran_out {
+                        // Its lease ended before this entry: it was out (paused, or cut
+                        // off), whatever it believed.
+                        let open = inside.remove(&other).expect("listed above");
+                        expired.insert(other, open.entry);
+                        continue;
+                    }
                     v.push(format!(
                         "{CS}:{line}: node {node} entered (entry {entry}) while node {other} is in the CS since line {}",
                         open.line
@@ -580,11 +662,13 @@ fn check_cs_order(
                 }
                 let mut sorted = votes.clone();
                 sorted.sort();
+                sorted.dedup();
                 let quorum = config.quorums.quorum(node);
-                if known.contains(&node) && sorted != quorum {
+                if known.contains(&node) && !config.quorums.is_quorum(&sorted) {
                     v.push(format!(
-                        "{CS}:{line}: node {node} entered (entry {entry}) with votes {} but its quorum is {}",
+                        "{CS}:{line}: node {node} entered (entry {entry}) with votes {} but that is not a quorum of the {} system (its own is {})",
                         list(&sorted),
+                        config.quorums.kind(),
                         list(quorum)
                     ));
                 }
@@ -594,6 +678,8 @@ fn check_cs_order(
                         entry: *entry,
                         line,
                         incarnation: inc,
+                        lease_end: lease_end_of.get(&line).copied(),
+                        request: *request,
                     },
                 );
                 enters.entry((node, inc)).or_default().push(Entry {
@@ -602,6 +688,9 @@ fn check_cs_order(
                     req: *request,
                     token: *token,
                 });
+            }
+            CsEvent::Exit { entry, .. } if expired.get(&node) == Some(entry) => {
+                expired.remove(&node);
             }
             CsEvent::Exit { entry, .. } => match inside.remove(&node) {
                 Some(open) if open.entry == *entry => {}
@@ -840,12 +929,22 @@ mod tests {
     fn wrong_votes_are_caught() {
         let mut r = Run::default();
         r.start(2, 1);
-        r.enter(2, 1, 2, &[0, 1, 2]).exit(2, 1, 2);
+        r.enter(2, 1, 2, &[2]).exit(2, 1, 2);
         let report = r.check();
         assert_eq!(
             report.violations,
-            ["critical_section.log:2: node 2 entered (entry 1) with votes [0,1,2] but its quorum is [0,2]"]
+            ["critical_section.log:2: node 2 entered (entry 1) with votes [2] but that is not a quorum of the grid system (its own is [0,2])"]
         );
+    }
+
+    /// A requester may switch to any quorum of the system (row 1 plus column 1 here).
+    #[test]
+    fn votes_of_another_quorum_of_the_system_are_fine() {
+        let mut r = Run::default();
+        r.start(2, 1);
+        r.enter(2, 1, 2, &[1, 2]).exit(2, 1, 2);
+        let report = r.check();
+        assert!(report.violations.is_empty(), "{report}");
     }
 
     #[test]

@@ -76,6 +76,10 @@ pub enum CsEvent {
         entry: u64,
         /// When, as written (RFC 3339).
         time: String,
+        /// When the node's lease ran out, if it noticed only afterwards (`reason` is then
+        /// `lease_expired`): its right to the CS ended here, not at `time`.
+        #[serde(default)]
+        lease_end: Option<String>,
     },
 }
 

@@ -30,6 +30,7 @@ fn msg(kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Message {
         holds_grant: false,
         to_inc: 0,
         token: 0,
+        echo: 0,
     }
 }
 
@@ -89,10 +90,19 @@ fn assert_ignored(actions: &[Action], from: u32, expected: Message) {
     }
 }
 
-/// A node with quorum `q`.
+/// Maekawa's protocol without leases: what most of these tests pin down (the lease tests
+/// use [`Options::default`]).
+fn classic() -> Options {
+    Options {
+        leases: false,
+        ..Options::default()
+    }
+}
+
+/// A node with quorum `q`, without leases.
 fn node(me: u32, q: &[u32]) -> Node {
     let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
-    Node::new(n(me), &q)
+    Node::with_options(n(me), &q, classic())
 }
 
 /// Request `(ts, node)` made by incarnation `inc` of `node` (`rid` is incarnation 1).
@@ -113,6 +123,7 @@ fn msg_about(kind: MsgKind, lamport: u64, req: RequestId) -> Message {
         holds_grant: false,
         to_inc: 0,
         token: 0,
+        echo: 0,
     }
 }
 
@@ -126,6 +137,7 @@ fn sync(lamport: u64, req: RequestId, holds_grant: bool, to_inc: u64) -> Message
         holds_grant,
         to_inc,
         token: 0,
+        echo: 0,
     }
 }
 
@@ -158,7 +170,7 @@ fn no_why(actions: Vec<Action>) -> Vec<Action> {
 /// Node `me` with quorum `q` restarted as incarnation `inc` with journal lock `lock`.
 fn restored(me: u32, q: &[u32], inc: u64, lock: Option<RequestId>) -> (Node, Vec<Action>) {
     let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
-    Node::restore(n(me), &q, inc, lock, 0, Options::default())
+    Node::restore(n(me), &q, inc, lock, 0, classic())
 }
 
 /// Voter 0 (quorum {0, 1, 2}) restarted as incarnation 2 with (5, 1) in its journal: the lock
@@ -315,6 +327,7 @@ fn request_beaten_by_the_lock_gets_failed() {
             inquired: false,
             told_failed: set(&[rid(5, 3), rid(7, 2)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -335,6 +348,7 @@ fn request_beaten_by_a_queued_request_gets_failed() {
             inquired: true,
             told_failed: set(&[rid(4, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -356,6 +370,7 @@ fn request_that_beats_all_sends_inquire_to_the_lock_holder() {
             inquired: true,
             told_failed: set(&[rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -378,6 +393,7 @@ fn request_that_beats_all_when_already_inquired_sends_nothing() {
             inquired: true,
             told_failed: BTreeSet::new(),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -449,6 +465,7 @@ fn grant_removes_the_voter_from_failed_and_yielded() {
             failed: nodes(&[0]),
             yielded: nodes(&[2]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
     assert_eq!(a.handle(n(0), msg(MsgKind::Grant, 1, 1, 1)), vec![]);
@@ -459,6 +476,7 @@ fn grant_removes_the_voter_from_failed_and_yielded() {
             failed: nodes(&[]),
             yielded: nodes(&[2]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
     assert_eq!(a.handle(n(2), msg(MsgKind::Grant, 1, 1, 1)), vec![]);
@@ -469,6 +487,7 @@ fn grant_removes_the_voter_from_failed_and_yielded() {
             failed: nodes(&[]),
             yielded: nodes(&[]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
     assert_eq!(a.phase(), Phase::Wanting(rid(1, 1)));
@@ -569,6 +588,7 @@ fn failed_answers_deferred_inquiries_with_yield() {
             failed: nodes(&[1]),
             yielded: nodes(&[0, 2]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
     assert_eq!(a.phase(), Phase::Wanting(r));
@@ -656,6 +676,7 @@ fn inquire_after_failed_is_answered_with_yield() {
             failed: nodes(&[2]),
             yielded: nodes(&[0]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
     assert_eq!(a.phase(), Phase::Wanting(rid(1, 1)));
@@ -676,6 +697,7 @@ fn inquire_while_having_yielded_is_answered_with_yield() {
             failed: nodes(&[]),
             yielded: nodes(&[0]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
     let out = a.handle(n(2), msg(MsgKind::Inquire, 1, 1, 1)); // clock 10
@@ -687,6 +709,7 @@ fn inquire_while_having_yielded_is_answered_with_yield() {
             failed: nodes(&[]),
             yielded: nodes(&[0, 2]),
             deferred: nodes(&[]),
+            ..RequesterView::default()
         }
     );
 }
@@ -785,6 +808,7 @@ fn yielded_request_counts_as_told_failed_so_lock_change_sends_it_no_failed() {
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(5, 1)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 
@@ -860,6 +884,7 @@ fn release_of_the_lock_grants_the_queue_head_then_unlocks() {
             inquired: false,
             told_failed: set(&[rid(7, 2)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 
@@ -957,7 +982,7 @@ fn voter_with_overtaken_queue(options: Options) -> Node {
 // yet told — (3, 2), overtaken by (2, 4) — and NOT to (9, 3), already sent FAILED.
 #[test]
 fn lock_change_sends_failed_to_untold_lower_requests_only() {
-    let mut v = voter_with_overtaken_queue(Options::default());
+    let mut v = voter_with_overtaken_queue(classic());
     let out = v.handle(n(1), msg(MsgKind::Release, 20, 5, 1)); // clock 21
     assert_eq!(
         out,
@@ -975,6 +1000,7 @@ fn lock_change_sends_failed_to_untold_lower_requests_only() {
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
     // The next lock change finds everyone told: only the GRANT.
@@ -990,7 +1016,7 @@ fn lock_change_sends_failed_to_untold_lower_requests_only() {
 // to (9, 3) (told) nor to the yielded (5, 1) (see the interpretation test above).
 #[test]
 fn lock_change_on_yield_sends_failed_to_untold_lower_requests() {
-    let mut v = voter_with_overtaken_queue(Options::default());
+    let mut v = voter_with_overtaken_queue(classic());
     let out = v.handle(n(1), msg(MsgKind::Yield, 20, 5, 1)); // clock 21
     assert_eq!(
         out,
@@ -1008,6 +1034,7 @@ fn lock_change_on_yield_sends_failed_to_untold_lower_requests() {
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(5, 1), rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -1018,7 +1045,7 @@ fn lock_change_on_yield_sends_failed_to_untold_lower_requests() {
 fn lock_change_failed_can_be_switched_off() {
     let mut v = voter_with_overtaken_queue(Options {
         lock_change_failed: false,
-        ..Options::default()
+        ..classic()
     });
     let out = v.handle(n(1), msg(MsgKind::Release, 20, 5, 1)); // clock 21
     assert_eq!(
@@ -1033,6 +1060,7 @@ fn lock_change_failed_can_be_switched_off() {
             inquired: false,
             told_failed: set(&[rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -1043,9 +1071,13 @@ fn lock_change_failed_can_be_switched_off() {
 // Sync with `ts == 0` carries no request.
 #[test]
 fn sync_is_the_seventh_kind_and_ts_zero_means_no_request() {
-    assert_eq!(MsgKind::ALL.len(), 8);
+    assert_eq!(MsgKind::ALL.len(), 11);
     assert_eq!(MsgKind::ALL[6], MsgKind::Sync);
     assert_eq!(MsgKind::ALL[7], MsgKind::Resync);
+    assert_eq!(
+        MsgKind::ALL[8..],
+        [MsgKind::Fence, MsgKind::Fenced, MsgKind::Revoked]
+    );
     assert_eq!(MsgKind::Resync.name(), "Resync");
     assert_eq!(MsgKind::Sync.index(), 6);
     assert_eq!(MsgKind::Sync.name(), "Sync");
@@ -1187,7 +1219,7 @@ fn peer_incarnation_that_is_not_news_does_nothing() {
 // FAILED goes to the overtaken (3, 2); then the Sync to the peer (a member of the quorum).
 #[test]
 fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_next() {
-    let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
+    let mut v = voter_with_overtaken_queue(classic()); // clock 14
     let out = v.peer_incarnation(n(1), 2, 0);
     assert_eq!(
         no_why(out),
@@ -1207,6 +1239,7 @@ fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_nex
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 
@@ -1266,6 +1299,7 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
             inquired: false,
             told_failed: set(&[rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 
@@ -1308,7 +1342,7 @@ fn sync_meant_for_an_earlier_incarnation_is_ignored() {
 // has no request, so (5, 1) is freed and the grant rule re-run (Persist, GRANT, Sanders).
 #[test]
 fn sync_frees_a_lock_held_by_a_request_its_requester_no_longer_has() {
-    let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
+    let mut v = voter_with_overtaken_queue(classic()); // clock 14
     let out = v.handle(n(1), sync(20, rid_inc(0, 1, 1), false, 1)); // clock 21
     assert_eq!(
         no_why(out),
@@ -1327,12 +1361,13 @@ fn sync_frees_a_lock_held_by_a_request_its_requester_no_longer_has() {
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(9, 3)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 
     // Node 1 has another request now: the old lock is freed, then the new one is taken under
     // the REQUEST rule (beaten by the new lock: FAILED).
-    let mut v = voter_with_overtaken_queue(Options::default()); // clock 14
+    let mut v = voter_with_overtaken_queue(classic()); // clock 14
     let out = v.handle(n(1), sync(20, rid(12, 1), false, 1)); // clock 21
     assert_eq!(
         no_why(out),
@@ -1353,6 +1388,7 @@ fn sync_frees_a_lock_held_by_a_request_its_requester_no_longer_has() {
             inquired: false,
             told_failed: set(&[rid(3, 2), rid(9, 3), rid(12, 1)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -1421,6 +1457,7 @@ fn sync_drops_queued_requests_its_requester_no_longer_has() {
             inquired: false,
             told_failed: set(&[rid(12, 2)]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 }
@@ -1468,6 +1505,7 @@ fn sync_requeues_a_lost_request_under_the_request_rule() {
             inquired: true,
             told_failed: set(&[]),
             grant_sent: false,
+            ..VoterView::default()
         }
     );
 
@@ -1545,6 +1583,7 @@ fn sync_regrant_inquires_again_when_a_higher_request_waits() {
             inquired: true,
             told_failed: set(&[]),
             grant_sent: true,
+            ..VoterView::default()
         }
     );
 
@@ -1719,7 +1758,7 @@ impl Net {
         let (q, inc) = (old.quorum().to_vec(), old.incarnation() + 1);
         self.in_flight.retain(|&(f, t, _)| f != who && t != who);
         let lock = self.journal.get(&who).copied().flatten();
-        let (fresh, out) = Node::restore(who, &q, inc, lock, 0, Options::default());
+        let (fresh, out) = Node::restore(who, &q, inc, lock, 0, classic());
         self.nodes.insert(who, fresh);
         self.carry_out(who, out);
         let peers: Vec<NodeId> = self.nodes.keys().copied().filter(|&p| p != who).collect();
@@ -1752,7 +1791,7 @@ impl Net {
                 Action::Log(LogEvent::Revote { what, req, .. }) => {
                     self.revotes.push((from, what, req))
                 }
-                Action::Log(_) => {}
+                Action::Log(_) | Action::LeaseExpired { .. } => {}
             }
         }
     }
@@ -2211,14 +2250,7 @@ fn peer_incarnation_raises_the_floor_before_freeing_the_dead_vote() {
 // answers with a Sync, even when it keeps no state for that lock.
 #[test]
 fn a_restored_vote_asks_for_a_resync_and_the_requester_answers_with_a_sync() {
-    let (mut v, _) = Node::restore(
-        n(0),
-        &[n(0), n(1)],
-        2,
-        Some(rid(3, 1)),
-        5,
-        Options::default(),
-    );
+    let (mut v, _) = Node::restore(n(0), &[n(0), n(1)], 2, Some(rid(3, 1)), 5, classic());
     let out = v.resync_restored_vote();
     assert_eq!(sends(&out), vec![(n(1), MsgKind::Resync, rid(3, 1))]);
     let mut a = node(1, &[0, 1]);
@@ -2236,4 +2268,169 @@ fn a_restored_vote_asks_for_a_resync_and_the_requester_answers_with_a_sync() {
         }
         other => panic!("expected one Sync, got {other:?}"),
     }
+}
+
+// ---- leases (DESIGN.md, "Availability") -----------------------------------------------------
+
+/// A node with quorum `q` and leases on (the default options).
+fn leased(me: u32, q: &[u32]) -> Node {
+    let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
+    Node::with_options(n(me), &q, Options::default())
+}
+
+/// A `Fenced` for `req` echoing the round sent at `echo`, from a voter whose floor is `token`.
+fn fenced(req: RequestId, echo: u64, token: u64) -> Message {
+    Message {
+        echo,
+        token,
+        ..msg_about(MsgKind::Fenced, 50, req)
+    }
+}
+
+fn entered(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::EnterCs { .. }))
+}
+
+/// Node 1 (quorum {0, 1}) holds both grants at clock 100 and has sent its Fence round.
+fn fencing_node1() -> (Node, RequestId) {
+    let mut a = leased(1, &[0, 1]);
+    assert!(a.tick(100).is_empty());
+    let _ = a.request_cs().unwrap();
+    let r = rid(1, 1);
+    assert!(!entered(&a.handle(n(1), msg_about(MsgKind::Grant, 2, r))));
+    let out = a.handle(n(0), msg_about(MsgKind::Grant, 3, r));
+    assert!(!entered(&out), "no entry before the token is confirmed");
+    let fences: Vec<_> = out
+        .iter()
+        .filter_map(|x| match x {
+            Action::Send { to, msg } if msg.kind == MsgKind::Fence => Some((*to, msg.echo)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fences, vec![(n(0), 100), (n(1), 100)]);
+    (a, r)
+}
+
+#[test]
+fn with_leases_a_holder_enters_only_when_every_voter_confirmed_its_token() {
+    let (mut a, r) = fencing_node1();
+    assert!(!entered(&a.handle(n(1), fenced(r, 100, 1))));
+    // A confirmation of another round does not count.
+    assert!(!entered(&a.handle(n(0), fenced(r, 99, 1))));
+    let out = a.handle(n(0), fenced(r, 100, 1));
+    assert!(entered(&out), "{out:?}");
+    assert_eq!(a.phase(), Phase::InCs(r));
+    assert_eq!(a.requester().lease_from, Some(100));
+}
+
+#[test]
+fn a_confirmation_older_than_a_lease_starts_a_new_round_instead_of_entering() {
+    let (mut a, r) = fencing_node1();
+    let lease = Options::default().lease;
+    let _ = a.handle(n(1), fenced(r, 100, 1));
+    assert!(a.tick(100 + lease).is_empty());
+    let out = a.handle(n(0), fenced(r, 100, 1));
+    assert!(!entered(&out), "a voter may have reclaimed meanwhile");
+    assert!(out
+        .iter()
+        .any(|x| matches!(x, Action::Send { msg, .. } if msg.kind == MsgKind::Fence && msg.echo == 100 + lease)));
+}
+
+#[test]
+fn a_holder_renews_at_half_term_and_leaves_when_its_lease_runs_out() {
+    let (mut a, r) = fencing_node1();
+    let lease = Options::default().lease;
+    let _ = a.handle(n(1), fenced(r, 100, 1));
+    let _ = a.handle(n(0), fenced(r, 100, 1));
+    let renew = a.tick(100 + lease / 2);
+    assert_eq!(
+        sends(&renew),
+        vec![(n(0), MsgKind::Fence, r), (n(1), MsgKind::Fence, r)]
+    );
+    // Nobody answers: the lease runs out and the node leaves, giving its votes back.
+    let out = a.tick(100 + lease);
+    assert!(matches!(
+        out.first(),
+        Some(Action::LeaseExpired { req, ended_at, .. }) if *req == r && *ended_at == 100 + lease
+    ));
+    assert_eq!(
+        sends(&out),
+        vec![(n(0), MsgKind::Release, r), (n(1), MsgKind::Release, r)]
+    );
+    assert_eq!(a.phase(), Phase::Idle);
+}
+
+#[test]
+fn a_voter_reclaims_an_unconfirmed_vote_of_a_suspect_at_once_and_a_confirmed_one_only_after_the_reclaim_period(
+) {
+    let r = rid(1, 1);
+    // Unconfirmed: at once, and the requester is told.
+    let mut v = leased(0, &[0, 1]);
+    let _ = v.handle(n(1), msg_about(MsgKind::Request, 1, r));
+    assert_eq!(v.voter().lock, Some(r));
+    let out = v.set_suspected(n(1), true);
+    assert!(
+        no_why(out.clone()).contains(&revote("reclaimed", r)),
+        "{out:?}"
+    );
+    assert!(sends(&out).contains(&(n(1), MsgKind::Revoked, r)));
+    assert_eq!(v.voter().lock, None);
+
+    // Confirmed at clock 10: kept until 10 + R.
+    let reclaim = Options::default().reclaim_after;
+    let mut v = leased(0, &[0, 1]);
+    let _ = v.tick(10);
+    let _ = v.handle(n(1), msg_about(MsgKind::Request, 1, r));
+    let out = v.handle(
+        n(1),
+        Message {
+            echo: 7,
+            token: 1,
+            ..msg_about(MsgKind::Fence, 2, r)
+        },
+    );
+    assert!(out.iter().any(
+        |x| matches!(x, Action::Send { msg, .. } if msg.kind == MsgKind::Fenced && msg.echo == 7)
+    ));
+    assert!(v.voter().fenced);
+    assert!(v.set_suspected(n(1), true).is_empty());
+    assert!(v.tick(10 + reclaim - 1).is_empty());
+    assert_eq!(v.voter().lock, Some(r));
+    let out = v.tick(10 + reclaim);
+    assert!(
+        sends(&out).contains(&(n(1), MsgKind::Revoked, r)),
+        "{out:?}"
+    );
+    assert_eq!(v.voter().lock, None);
+    // A late Fence of the reclaimed request is answered Revoked, not confirmed.
+    let out = v.handle(
+        n(1),
+        Message {
+            echo: 9,
+            token: 1,
+            ..msg_about(MsgKind::Fence, 3, r)
+        },
+    );
+    assert_eq!(sends(&out), vec![(n(1), MsgKind::Revoked, r)]);
+}
+
+#[test]
+fn a_waiting_request_switches_away_from_a_suspected_voter_keeping_its_priority() {
+    use crate::quorum::QuorumSystem;
+    let ids: Vec<NodeId> = (0..9).map(n).collect();
+    let system = Arc::new(QuorumSystem::grid(&ids));
+    let mut a = Node::with_system(n(0), system, Options::default());
+    let _ = a.request_cs().unwrap();
+    assert_eq!(a.quorum(), &[n(0), n(1), n(2), n(3), n(6)]);
+    let r = rid(1, 0);
+    let out = a.set_suspected(n(1), true);
+    let s = sends(&out);
+    // Row 1 ({3, 4, 5}) plus column 0 ({0, 3, 6}): leave 1 and 2, join 4 and 5.
+    assert!(s.contains(&(n(1), MsgKind::Release, r)), "{s:?}");
+    assert!(s.contains(&(n(2), MsgKind::Release, r)), "{s:?}");
+    assert!(s.contains(&(n(4), MsgKind::Request, r)), "{s:?}");
+    assert!(s.contains(&(n(5), MsgKind::Request, r)), "{s:?}");
+    assert_eq!(a.phase(), Phase::Wanting(r));
+    assert!(!a.quorum().contains(&n(1)));
+    assert_eq!(a.requester().left, nodes(&[1, 2]));
 }
