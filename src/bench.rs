@@ -46,6 +46,9 @@ pub struct BenchSettings {
     pub keep: Option<PathBuf>,
     /// Clients of the `Lock` service to run (0: the daemons' own workload, the daemon path).
     pub clients: usize,
+    /// The daemons' `--lease-ms` (`None`: their default; 0: no leases), to measure what
+    /// leases cost side by side.
+    pub lease_ms: Option<u64>,
 }
 
 /// The lock the clients of the client path take.
@@ -197,6 +200,12 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
             .arg(&log_dir)
             .args(["--think-ms", &settings.think_ms.to_string()])
             .args(["--hold-ms", &settings.hold_ms.to_string()])
+            .args(
+                settings
+                    .lease_ms
+                    .map(|l| vec!["--lease-ms".to_string(), l.to_string()])
+                    .unwrap_or_default(),
+            )
             .args(if settings.clients > 0 {
                 &["--workload", "manual"][..]
             } else {

@@ -25,6 +25,10 @@ pub(crate) struct BenchArgs {
     /// daemon i mod N; the daemons run `--workload manual`); 0: each daemon's own workload.
     #[arg(long, default_value_t = 0)]
     clients: u32,
+    /// The daemons' lease term in ms (default: theirs, 3000; 0: no leases, Maekawa's votes
+    /// without the Fence round), to see what leases cost.
+    #[arg(long)]
+    lease_ms: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -44,6 +48,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         keep: args.keep,
         clients: args.clients as usize,
+        lease_ms: args.lease_ms,
     };
     match bench::run(&settings) {
         Ok(report) => {
