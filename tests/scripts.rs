@@ -1,8 +1,9 @@
 //! The user scripts, end to end: start3.sh, the refusal to start twice, stop.sh leaving no
 //! process behind, and `maekawa check` on the result; a second start3.sh moving the first run
 //! to logs/previous/ while start-node.sh (a restart inside a run) moves nothing. (Crash
-//! recovery itself is tested in crash.rs.) And, by reading the scripts: bench-locks.sh installs
-//! every command it runs, the others run only what every machine has.
+//! recovery itself is tested in crash.rs.) And, by reading the scripts: bench-locks.sh and
+//! availability-bench.sh install every command they run, the others run only what every
+//! machine has.
 
 mod common;
 
@@ -769,8 +770,8 @@ const BASH_BUILTINS: &[&str] = &[
 const ALWAYS_THERE: &[&str] = &[
     // coreutils
     "basename", "cat", "chmod", "cp", "date", "dirname", "env", "head", "id", "ln", "ls", "mkdir",
-    "mktemp", "mv", "nohup", "readlink", "rm", "seq", "sleep", "sort", "tail", "tee", "touch",
-    "tr", "wc", // sed, grep, util-linux
+    "mktemp", "mv", "nohup", "nproc", "readlink", "rm", "seq", "sleep", "sort", "tail", "tee",
+    "touch", "tr", "uname", "wc", // sed, grep, util-linux
     "sed", "grep", "flock", // apt, the Rust toolchain
     "apt-get", "cargo",
 ];
@@ -848,23 +849,26 @@ PY
     assert_eq!(found.functions, BTreeSet::from(["helper".to_string()]));
 }
 
-/// Issue 12, item 9: bench-etcd.sh (now bench-locks.sh) called etcdctl but installed only
-/// etcd-server, so on a fresh machine it stopped with "etcd did not become healthy". Every
-/// command it (or common.sh, which it sources) runs must be a builtin, always there, its own function, or
-/// installed by its PACKAGE_OF table with the right Debian package.
-#[test]
-fn bench_locks_installs_every_command_it_calls() {
-    let script = read_script("bench-locks.sh");
+/// The scripts that install what they need (a `declare -A PACKAGE_OF=(...)` table, apt-get);
+/// the others may run only what every machine has.
+const INSTALLING_SCRIPTS: &[&str] = &["bench-locks.sh", "availability-bench.sh"];
+
+/// Every command `name` (or common.sh, which it sources) runs must be a builtin, always there,
+/// its own function, one of `built` (built or installed by the script itself), or installed by
+/// its PACKAGE_OF table with the Debian package `debian` gives; and the table installs nothing
+/// it never runs (but `for_the_build`, needed by a build the script starts).
+fn installs_every_command_it_calls(
+    name: &str,
+    built: &[&str],
+    for_the_build: &[&str],
+    debian: &[(&str, &str)],
+) {
+    let script = read_script(name);
     let mut found = ShellCommands::of(&script);
     let common = ShellCommands::of(&read_script("common.sh"));
     found.commands.extend(common.commands);
     found.functions.extend(common.functions);
     let table = install_table(&script);
-    // Commands the script builds or installs itself: maekawa (build_if_needed), the etcd
-    // client, and the venv's python that has kazoo (install_kazoo, with pip).
-    let built = ["$BIN", "$CLIENT", "$KAZOO_PY"];
-    // Needed by the build of bench/etcd-lock, not run by the script.
-    let for_the_build = ["protoc"];
 
     let mut problems = Vec::new();
     for cmd in &found.commands {
@@ -879,14 +883,14 @@ fn bench_locks_installs_every_command_it_calls() {
         }
     }
     for cmd in for_the_build {
-        if !table.contains_key(cmd) {
+        if !table.contains_key(*cmd) {
             problems.push(format!(
-                "the etcd client's build needs {cmd}; PACKAGE_OF lacks it"
+                "the build it starts needs {cmd}; PACKAGE_OF lacks it"
             ));
         }
     }
     for (cmd, package) in &table {
-        match DEBIAN_PACKAGE_OF.iter().find(|(c, _)| c == cmd) {
+        match debian.iter().find(|(c, _)| c == cmd) {
             Some((_, right)) if right == package => {}
             Some((_, right)) => {
                 problems.push(format!("{cmd} is in Debian's {right}, not {package}"))
@@ -901,9 +905,30 @@ fn bench_locks_installs_every_command_it_calls() {
     }
     assert!(
         problems.is_empty(),
-        "scripts/bench-locks.sh:\n  {}",
+        "scripts/{name}:\n  {}",
         problems.join("\n  ")
     );
+}
+
+/// Issue 12, item 9: bench-etcd.sh (now bench-locks.sh) called etcdctl but installed only
+/// etcd-server, so on a fresh machine it stopped with "etcd did not become healthy".
+#[test]
+fn bench_locks_installs_every_command_it_calls() {
+    installs_every_command_it_calls(
+        "bench-locks.sh",
+        // Built or installed by the script: maekawa (build_if_needed), the etcd client, and
+        // the venv's python that has kazoo (install_kazoo, with pip).
+        &["$BIN", "$CLIENT", "$KAZOO_PY"],
+        // Needed by the build of bench/etcd-lock, not run by the script.
+        &["protoc"],
+        DEBIAN_PACKAGE_OF,
+    );
+}
+
+/// availability-bench.sh reads the logs with jq, which it installs when missing.
+#[test]
+fn availability_bench_installs_every_command_it_calls() {
+    installs_every_command_it_calls("availability-bench.sh", &["$BIN"], &[], &[("jq", "jq")]);
 }
 
 /// The other scripts install nothing, so they may run only what every machine has (and
@@ -914,7 +939,7 @@ fn scripts_run_only_what_a_fresh_machine_has() {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".sh") && n != "bench-locks.sh")
+        .filter(|n| n.ends_with(".sh") && !INSTALLING_SCRIPTS.contains(&n.as_str()))
         .collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
