@@ -186,4 +186,15 @@ fn a_holder_paused_past_its_lease_loses_the_lock_and_its_late_write_is_refused()
             .any(|l| l["event"] == "revote" && l["what"] == "reclaimed" && l["lock"] == "res")
     });
     assert!(reclaimed, "a voter must log the reclaim");
+    // The logs agree: node 0's entry of `res` ended when its lease ran out, before B's.
+    let mut cluster = cluster;
+    let statuses = cluster.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    let check = cluster.check();
+    assert!(
+        check.status.success(),
+        "maekawa check failed:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }

@@ -491,14 +491,14 @@ fn check_cs_order(
         /// When its lease ran out, if its exit line says so (leases, DESIGN.md).
         lease_end: Option<std::time::SystemTime>,
         request: RequestId,
+        entered_at: Option<std::time::SystemTime>,
     }
     // When a voter reclaimed each request's vote (the earliest): the holder's lease had run
     // out by then, even if it never wrote an exit line (it died for good).
-    let mut reclaimed_at: BTreeMap<(u64, NodeId), std::time::SystemTime> = BTreeMap::new();
+    let mut reclaimed_at: BTreeMap<(u64, NodeId), Vec<std::time::SystemTime>> = BTreeMap::new();
     for log in node_logs.values() {
         for (r, at) in &log.reclaimed {
-            let e = reclaimed_at.entry((r.ts, r.node)).or_insert(*at);
-            *e = (*e).min(*at);
+            reclaimed_at.entry((r.ts, r.node)).or_default().push(*at);
         }
     }
     // Each enter's lease end, read ahead from its exit line: a holder paused past its lease
@@ -627,9 +627,15 @@ fn check_cs_order(
                 let others: Vec<NodeId> = inside.keys().copied().filter(|&o| o != node).collect();
                 for other in others {
                     let open = &inside[&other];
+                    // The first reclaim after it entered (one before is of it waiting).
                     let reclaimed = reclaimed_at
                         .get(&(open.request.ts, open.request.node))
-                        .copied();
+                        .and_then(|r| {
+                            r.iter()
+                                .copied()
+                                .filter(|at| open.entered_at.is_some_and(|e| *at >= e))
+                                .min()
+                        });
                     let ran_out = open
                         .lease_end
                         .or(reclaimed)
@@ -680,6 +686,7 @@ fn check_cs_order(
                         incarnation: inc,
                         lease_end: lease_end_of.get(&line).copied(),
                         request: *request,
+                        entered_at,
                     },
                 );
                 enters.entry((node, inc)).or_default().push(Entry {

@@ -19,6 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Microseconds since the Unix epoch.
 type Micros = i128;
 
+/// A line number and its time.
+type LineTime = (usize, Micros);
+
 /// What the check saw of one named lock, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockStats {
@@ -37,12 +40,15 @@ enum End {
     Restart { line: usize, at: Micros },
     /// Not before the end of the node's log (killed and never restarted, or still inside).
     Open,
+    /// Its lease ran out (its `lease_expired` line, which says when), or a voter reclaimed
+    /// its vote (a `revote` line with `what` = `reclaimed`; only after the lease ran out).
+    Lease { line: usize, at: Micros },
 }
 
 impl End {
     fn at(self) -> Option<Micros> {
         match self {
-            End::Exit { at, .. } | End::Restart { at, .. } => Some(at),
+            End::Exit { at, .. } | End::Restart { at, .. } | End::Lease { at, .. } => Some(at),
             End::Open => None,
         }
     }
@@ -73,6 +79,7 @@ impl Entry {
                 format!("its process was killed (restart at {}:{line})", self.file)
             }
             End::Open => format!("the end of {} (never left)", self.file),
+            End::Lease { line, .. } => format!("its lease ran out (line {line})"),
         }
     }
 }
@@ -84,6 +91,8 @@ pub(super) struct NamedLocks {
     entries: BTreeMap<String, Vec<Entry>>,
     /// The current node log's entries still inside, by lock.
     open: BTreeMap<String, Entry>,
+    /// Every reclaim of each request's vote, by lock and request.
+    reclaimed: BTreeMap<(String, (u64, u64)), Vec<LineTime>>,
 }
 
 impl NamedLocks {
@@ -96,7 +105,9 @@ impl NamedLocks {
         violations: &mut Vec<String>,
     ) -> Result<(), CheckError> {
         let event = f.event();
-        if event != "enter_cs" && event != "exit_cs" {
+        let reclaim =
+            event == "revote" && f.obj.get("what").and_then(Value::as_str) == Some("reclaimed");
+        if event != "enter_cs" && event != "exit_cs" && event != "lease_expired" && !reclaim {
             return Ok(());
         }
         let lock = match reader::lock_of(f.obj) {
@@ -110,9 +121,28 @@ impl NamedLocks {
             }
         };
         let at = time(f.path, f.line, f.obj)?;
-        let token = f.u64("token")?;
         let req = (f.u64("req_ts")?, f.u64("req_node")?);
         let line = f.line;
+        if reclaim {
+            self.reclaimed
+                .entry((lock, req))
+                .or_default()
+                .push((line, at));
+            return Ok(());
+        }
+        let token = f.u64("token")?;
+        if event == "lease_expired" {
+            // The holder noticed late (`late_ms` after the lease's end): the entry ended then.
+            let late = f.obj.get("late_ms").and_then(Value::as_u64).unwrap_or(0);
+            if let Some(mut open) = self.open.remove(&lock) {
+                open.end = End::Lease {
+                    line,
+                    at: at.saturating_sub(i128::from(late) * 1000),
+                };
+                self.entries.entry(lock).or_default().push(open);
+            }
+            return Ok(());
+        }
         if event == "enter_cs" {
             if let Some(mut open) = self.open.remove(&lock) {
                 violations.push(format!(
@@ -178,6 +208,20 @@ impl NamedLocks {
     /// entries began. Returns what was checked, by lock.
     pub(super) fn check(mut self, violations: &mut Vec<String>) -> BTreeMap<String, LockStats> {
         self.end_of_log();
+        // An entry its node never left (killed for good) ends where a voter reclaimed it.
+        for (lock, entries) in &mut self.entries {
+            for e in entries.iter_mut().filter(|e| e.end == End::Open) {
+                // The first reclaim after it entered (one before is of the request waiting).
+                let after = self.reclaimed.get(&(lock.clone(), e.req)).and_then(|r| {
+                    r.iter()
+                        .filter(|(_, at)| *at >= e.at)
+                        .min_by_key(|(_, at)| *at)
+                });
+                if let Some(&(line, at)) = after {
+                    e.end = End::Lease { line, at };
+                }
+            }
+        }
         let mut stats = BTreeMap::new();
         for (lock, mut entries) in self.entries {
             entries.sort_by(|a, b| (a.at, &a.file, a.line).cmp(&(b.at, &b.file, b.line)));
