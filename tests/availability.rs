@@ -4,28 +4,23 @@
 
 mod common;
 
-use common::{wait_for, Cluster};
+use common::{assert_check_passed, wait_for, Cluster, QUICK_FAULTS};
 use std::time::Duration;
 
-/// Fast enough that a test takes seconds: suspicion after 300 ms of silence, leases of 1 s
-/// (reclaimed 1.4 s after the last renewal).
-const FAST: &[&str] = &[
-    "--think-ms",
-    "5..30",
-    "--hold-ms",
-    "1..5",
-    "--suspect-after",
-    "300",
-    "--lease-ms",
-    "1000",
-    "--reclaim-ms",
-    "1400",
-];
+/// A busy workload, so that kills find nodes in every phase.
+const BUSY: [&str; 4] = ["--think-ms", "5..30", "--hold-ms", "1..5"];
+
+/// Stops every live node (each must exit 0) and runs `maekawa check` on the logs.
+fn stop_and_check(cluster: &mut Cluster) {
+    let statuses = cluster.stop_all();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    assert_check_passed(&cluster.check());
+}
 
 /// Kills `dead` for good once every node has entered a few times, then waits until every
 /// live node has entered `more` more times; stops the rest and runs `maekawa check`.
 fn survivors_keep_entering(n: usize, dead: &[usize], more: usize, deadline: Duration) {
-    let mut cluster = Cluster::start(n, FAST);
+    let mut cluster = Cluster::start(n, &[&BUSY[..], &QUICK_FAULTS[..]].concat());
     wait_for(
         "every node to enter 3 times",
         Duration::from_secs(30),
@@ -44,15 +39,7 @@ fn survivors_keep_entering(n: usize, dead: &[usize], more: usize, deadline: Dura
             live.iter().all(|&i| now[i] >= before[i] + more)
         },
     );
-    let statuses = cluster.stop_all();
-    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
-    let check = cluster.check();
-    assert!(
-        check.status.success(),
-        "maekawa check failed:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    stop_and_check(&mut cluster);
     // The survivors said why they moved: a suspicion of each dead node, and quorum switches.
     for &i in &live {
         let log = cluster.node_log(i);
@@ -112,7 +99,7 @@ echo "accepted $1 $2" >> "$(dirname "$0")/resource.log"
 #[test]
 fn a_holder_paused_past_its_lease_loses_the_lock_and_its_late_write_is_refused() {
     use std::os::unix::fs::PermissionsExt;
-    let cluster = Cluster::start(3, &[&["--workload", "manual"], &FAST[4..]].concat());
+    let cluster = Cluster::start(3, &[&["--workload", "manual"], &QUICK_FAULTS[..]].concat());
     cluster.wait_for_lock_services(3);
     let dir = cluster.dir.path();
     let script = dir.join("fenced-write");
@@ -188,13 +175,5 @@ fn a_holder_paused_past_its_lease_loses_the_lock_and_its_late_write_is_refused()
     assert!(reclaimed, "a voter must log the reclaim");
     // The logs agree: node 0's entry of `res` ended when its lease ran out, before B's.
     let mut cluster = cluster;
-    let statuses = cluster.stop_all();
-    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
-    let check = cluster.check();
-    assert!(
-        check.status.success(),
-        "maekawa check failed:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    stop_and_check(&mut cluster);
 }

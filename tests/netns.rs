@@ -49,13 +49,7 @@ fn stop_and_check(c: &mut NetnsCluster) {
     for status in c.stop_all() {
         assert!(status.success(), "a node exited with {status} on SIGTERM");
     }
-    let out = c.check();
-    assert!(
-        out.status.success(),
-        "maekawa check failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_check_passed(&c.check());
 }
 
 #[test]
@@ -167,18 +161,7 @@ fn nine_nodes_partitioned_six_and_three_the_side_with_a_row_and_a_column_keeps_e
     if !netns_available() {
         return;
     }
-    let args = [
-        &FAST[..],
-        &[
-            "--suspect-after",
-            "300",
-            "--lease-ms",
-            "1000",
-            "--reclaim-ms",
-            "1400",
-        ],
-    ]
-    .concat();
+    let args = [&FAST[..], &common::QUICK_FAULTS[..]].concat();
     let mut c = NetnsCluster::start(9, &args);
     wait_for_entries(&c, "3 entries of each node", &[3; 9]);
     let small = [4, 5, 7];

@@ -11,6 +11,27 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maekawa");
 
+/// Node flags that make faults show within a second: suspicion after 300 ms of silence, leases
+/// of 1 s reclaimed 1.4 s after the last renewal (the defaults are 1 s, 3 s and 4 s).
+pub const QUICK_FAULTS: [&str; 6] = [
+    "--suspect-after",
+    "300",
+    "--lease-ms",
+    "1000",
+    "--reclaim-ms",
+    "1400",
+];
+
+/// Panics with `maekawa check`'s output unless it passed.
+pub fn assert_check_passed(check: &std::process::Output) {
+    assert!(
+        check.status.success(),
+        "maekawa check failed:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 /// Ports that were free a moment ago, below the kernel's ephemeral range, so that no outgoing
 /// connection of a process running at the same time can be given one before a daemon binds it
 /// (the same choice `maekawa bench` makes).
