@@ -954,8 +954,8 @@ impl Driver {
                         req_node = req.node.0,
                         req_inc = req.inc,
                         lock = lock.as_str(),
-                        from = %json_ids(&from),
-                        to = %json_ids(&to)
+                        from_quorum = %json_ids(&from),
+                        to_quorum = %json_ids(&to)
                     ),
                     Action::Log(LogEvent::InquiryDeferred { voter, req }) => info!(
                         event = "inquiry_deferred",

@@ -30,7 +30,16 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// Fields whose value, when it is the text of a JSON array, is logged as that array: callers
 /// write `votes = %json` and readers get `[0,1]`, not `"[0,1]"`.
-pub const ARRAY_FIELDS: [&str; 6] = ["votes", "quorum", "granted", "missing", "queue", "peers"];
+pub const ARRAY_FIELDS: [&str; 8] = [
+    "votes",
+    "quorum",
+    "granted",
+    "missing",
+    "queue",
+    "peers",
+    "from_quorum",
+    "to_quorum",
+];
 
 /// How every line starts; the time that follows has a fixed width (RFC 3339, microseconds).
 const TIMESTAMP_PREFIX: &str = "{\"timestamp\":\"";
