@@ -57,32 +57,6 @@ declare -A PACKAGE_OF=(
   [jq]=jq
 )
 
-apt_install() {
-  echo "installing $* (apt-get)..."
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >/dev/null; then
-    echo "error: could not install $*; as root: apt-get install $*" >&2
-    exit 1
-  fi
-}
-
-install_missing() {
-  local cmd missing=() packages=()
-  for cmd in "${!PACKAGE_OF[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 && continue
-    missing+=("$cmd")
-    packages+=("${PACKAGE_OF[$cmd]}")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "for ${missing[*]}:"
-  apt_install "${packages[@]}"
-  for cmd in "${missing[@]}"; do
-    if ! command -v "$cmd" >/dev/null 2>&1; then
-      echo "error: $cmd is still missing after installing ${PACKAGE_OF[$cmd]}" >&2
-      exit 1
-    fi
-  done
-}
-
 die() {
   echo "error: $*" >&2
   exit 1

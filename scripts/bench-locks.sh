@@ -31,32 +31,6 @@ CACHE="${MAEKAWA_BENCH_CACHE:-${XDG_CACHE_HOME:-${HOME:?set HOME or MAEKAWA_BENC
 VENV="$CACHE/kazoo-venv"
 KAZOO_PY="$VENV/bin/python"
 
-apt_install() {
-  echo "installing $* (apt-get)..."
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >/dev/null; then
-    echo "error: could not install $*; as root: apt-get install $*" >&2
-    exit 1
-  fi
-}
-
-install_missing() {
-  local cmd missing=() packages=()
-  for cmd in "${!PACKAGE_OF[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 && continue
-    missing+=("$cmd")
-    packages+=("${PACKAGE_OF[$cmd]}")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "for ${missing[*]}:"
-  apt_install "${packages[@]}"
-  for cmd in "${missing[@]}"; do
-    if ! command -v "$cmd" >/dev/null 2>&1; then
-      echo "error: $cmd is still missing after installing ${PACKAGE_OF[$cmd]}" >&2
-      exit 1
-    fi
-  done
-}
-
 # kazoo $KAZOO_VERSION in its own venv (Debian's python3-kazoo is older, and only Debian's own
 # python3 sees it).
 install_kazoo() {
