@@ -12,7 +12,7 @@
 //! revisions do), which is more than per-lock monotonicity needs and costs one number per node.
 
 use crate::id::{NodeId, RequestId};
-use crate::protocol::{Action, Message, Node, Options, Phase, ProtocolError};
+use crate::protocol::{mark_suspected, Action, Message, Node, Options, Phase, ProtocolError};
 use crate::quorum::QuorumSystem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -227,14 +227,8 @@ impl Member {
     #[must_use = "the actions must be carried out"]
     pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<LockAction> {
         let mut out = Vec::new();
-        if peer == self.me || self.suspected.contains(&peer) == suspected {
+        if !mark_suspected(&mut self.suspected, self.me, peer, suspected) {
             return out;
-        }
-        let set = Arc::make_mut(&mut self.suspected);
-        if suspected {
-            set.insert(peer);
-        } else {
-            set.remove(&peer);
         }
         let names: Vec<LockName> = self.locks.keys().cloned().collect();
         for lock in names {

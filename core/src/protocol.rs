@@ -249,6 +249,26 @@ pub enum ProtocolError {
     },
 }
 
+/// Records that `me` suspects `peer` (or no longer does) in a possibly shared set; false when
+/// that changes nothing (a node never suspects itself).
+pub(crate) fn mark_suspected(
+    set: &mut Arc<BTreeSet<NodeId>>,
+    me: NodeId,
+    peer: NodeId,
+    suspected: bool,
+) -> bool {
+    if peer == me || set.contains(&peer) == suspected {
+        return false;
+    }
+    let set = Arc::make_mut(set);
+    if suspected {
+        set.insert(peer);
+    } else {
+        set.remove(&peer);
+    }
+    true
+}
+
 /// Tokens a node reserves on disk at a time: an entry whose token is within the reservation
 /// needs no fsync of its own; one past it reserves the next block first. After a restart the
 /// node's floor is its last reservation, so tokens then jump by at most this much.
@@ -802,16 +822,9 @@ impl Node {
     #[must_use = "the actions must be carried out"]
     pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<Action> {
         let mut out = Vec::new();
-        if peer == self.me || self.suspected.contains(&peer) == suspected {
-            return out;
+        if mark_suspected(&mut self.suspected, self.me, peer, suspected) {
+            self.react_to_suspicion(&mut out);
         }
-        let set = Arc::make_mut(&mut self.suspected);
-        if suspected {
-            set.insert(peer);
-        } else {
-            set.remove(&peer);
-        }
-        self.react_to_suspicion(&mut out);
         out
     }
 
