@@ -68,6 +68,18 @@ for fd in "${taken[@]}"; do
   exec {fd}<&-
 done
 
+# The secure path is the default one: certificates for mutual TLS are made once, beside the
+# cluster file, where every node and every maekawa command finds them (README, "Security").
+# MAEKAWA_PLAINTEXT=1 skips this (plaintext is then allowed only on loopback addresses).
+certs_dir="$(dirname "$CONFIG")/certs"
+# Running it again keeps what exists and adds only what is missing (a node new to the file).
+if [ "${MAEKAWA_PLAINTEXT:-0}" != 1 ]; then
+  made="$("$BIN" certs init --config "$CONFIG")"
+  if grep -q '^wrote' <<<"$made"; then
+    echo "made certificates for mutual TLS in $certs_dir/ (maekawa certs init)"
+  fi
+fi
+
 for id in $ids; do
   SKIP_BUILD=1 "$(dirname "$0")/start-node.sh" "$id"
 done

@@ -49,6 +49,9 @@ pub struct BenchSettings {
     /// The daemons' `--lease-ms` (`None`: their default; 0: no leases), to measure what
     /// leases cost side by side.
     pub lease_ms: Option<u64>,
+    /// Run the daemons and clients with mutual TLS (certificates made for the run), to see
+    /// what TLS costs side by side with plaintext.
+    pub tls: bool,
 }
 
 /// The lock the clients of the client path take.
@@ -96,6 +99,8 @@ pub struct DaemonUsage {
 pub struct BenchReport {
     /// Daemons.
     pub nodes: usize,
+    /// Whether every link and client used mutual TLS.
+    pub tls: bool,
     /// Requested run time, s.
     pub seconds: f64,
     /// Hold time, ms.
@@ -184,6 +189,10 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
     let config_path = dir.join("quorums.json");
     write_config(&config_path, settings.nodes)?;
     let config = Config::load(&config_path).map_err(setup_err)?;
+    if settings.tls {
+        // Beside the cluster file, where the daemons and the clients look for them.
+        crate::certs::init(&config, &crate::tls::default_dir(&config_path)).map_err(setup_err)?;
+    }
     let exe = std::env::current_exe().map_err(setup_err)?;
 
     let mut daemons = Daemons {
@@ -471,6 +480,7 @@ fn measure(
     };
     Ok(BenchReport {
         nodes: settings.nodes,
+        tls: settings.tls,
         seconds: settings.seconds,
         hold_ms: settings.hold_ms,
         think_ms: settings.think_ms,
@@ -666,20 +676,34 @@ fn client_figures(report: &mut BenchReport, settings: &BenchSettings, run: Clien
     });
 }
 
+/// How the run's links were secured, in the report's first line.
+fn security(tls: bool) -> &'static str {
+    if tls {
+        "mutual TLS"
+    } else {
+        "plaintext"
+    }
+}
+
 /// The report as text for people.
 pub fn render(r: &BenchReport) -> String {
     let mut out = match &r.client {
         None => format!(
-            "maekawa bench: {} nodes, {} s, hold {} ms, think {} ms\n",
-            r.nodes, r.seconds, r.hold_ms, r.think_ms
+            "maekawa bench: {} nodes, {} s, hold {} ms, think {} ms, {}\n",
+            r.nodes,
+            r.seconds,
+            r.hold_ms,
+            r.think_ms,
+            security(r.tls)
         ),
         Some(c) => format!(
-            "maekawa bench: {} nodes, {} clients of the Lock service on lock {}, {} s, hold {} ms\n  locks                 {} ({:.1}/s), {:.2} messages per lock\n",
+            "maekawa bench: {} nodes, {} clients of the Lock service on lock {}, {} s, hold {} ms, {}\n  locks                 {} ({:.1}/s), {:.2} messages per lock\n",
             r.nodes,
             c.clients,
             c.lock,
             r.seconds,
             r.hold_ms,
+            security(r.tls),
             c.locks,
             c.locks_per_second,
             c.messages_per_lock,

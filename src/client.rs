@@ -38,10 +38,11 @@
 
 use crate::config::{Config, ConfigError};
 use crate::daemon::wire;
+use crate::tls::Security;
 use maekawa_core::id::{NodeId, RequestId};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use wire::lock_client_msg::Body as ClientBody;
 use wire::lock_server_msg::Body as ServerBody;
 
@@ -77,6 +78,9 @@ pub enum LockError {
     /// The cluster file does not give the node's address.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The certificates cannot be read, or the cluster needs them and has none.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Nothing answers at the daemon's address (or the connection broke before any answer).
     #[error("cannot reach {daemon}: {why}; is the node running?")]
     Unreachable {
@@ -178,32 +182,54 @@ pub struct LockClient {
 }
 
 impl LockClient {
-    /// Connects to the daemon at `addr`: `host:port` or `http://host:port`. Fails at once
-    /// (after at most [`CONNECT_TIMEOUT`]) when nothing answers there.
+    /// Connects to the daemon at `addr` (`host:port` or `http://host:port`) in plaintext. Fails
+    /// at once (after at most [`CONNECT_TIMEOUT`]) when nothing answers there.
     pub async fn connect(addr: &str) -> Result<LockClient, LockError> {
+        LockClient::connect_secure(addr, &Security::Plaintext).await
+    }
+
+    /// Connects to the daemon at `addr` (`host:port`) in plaintext or mutual TLS as `security`
+    /// says (a cluster with certificates needs a lock-client or admin certificate).
+    pub async fn connect_secure(addr: &str, security: &Security) -> Result<LockClient, LockError> {
         let plain = addr
             .strip_prefix("http://")
+            .or_else(|| addr.strip_prefix("https://"))
             .unwrap_or(addr)
             .trim_end_matches('/');
-        LockClient::open(addr, format!("the daemon at {plain}")).await
+        LockClient::open(plain, format!("the daemon at {plain}"), security).await
     }
 
-    /// Connects to node `node` of the cluster file `config`.
+    /// Connects to node `node` of the cluster file `config`: with mutual TLS when the
+    /// certificates directory beside the file (`certs/`, made by `maekawa certs init`) holds
+    /// a CA, as the lock client (`client.pem`); otherwise in plaintext, which a cluster allows
+    /// only on loopback addresses.
     pub async fn connect_node(config: &Config, node: NodeId) -> Result<LockClient, LockError> {
-        let addr = &config.node(node)?.addr;
-        LockClient::open(addr, format!("node {node} at {addr}")).await
+        let dir = crate::tls::default_dir(&config.path);
+        let (security, _) = Security::choose(config, &dir, crate::tls::CLIENT, false)?;
+        LockClient::connect_node_with(config, node, &security).await
     }
 
-    async fn open(addr: &str, daemon: String) -> Result<LockClient, LockError> {
-        let uri = if addr.contains("://") {
-            addr.to_string()
-        } else {
-            format!("http://{addr}")
-        };
-        let endpoint = Endpoint::from_shared(uri).map_err(|e| LockError::InvalidAddress {
-            addr: addr.to_string(),
-            why: innermost(&e),
-        })?;
+    /// Connects to node `node` of the cluster file `config` as `security` says.
+    pub async fn connect_node_with(
+        config: &Config,
+        node: NodeId,
+        security: &Security,
+    ) -> Result<LockClient, LockError> {
+        let addr = &config.node(node)?.addr;
+        LockClient::open(addr, format!("node {node} at {addr}"), security).await
+    }
+
+    async fn open(
+        addr: &str,
+        daemon: String,
+        security: &Security,
+    ) -> Result<LockClient, LockError> {
+        let endpoint = security
+            .endpoint(addr)
+            .map_err(|why| LockError::InvalidAddress {
+                addr: addr.to_string(),
+                why,
+            })?;
         let channel = endpoint
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)

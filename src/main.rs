@@ -52,6 +52,10 @@ enum Command {
     /// Print the quorum grid and every node's quorum from quorums.json, and check that any two
     /// quorums intersect.
     Quorums(cli::quorums::QuorumsArgs),
+    /// Make the certificates for mutual TLS: a CA for the cluster and, signed by it, one
+    /// certificate per node, one for `ctl` (admin) and one for lock clients. With them in
+    /// `certs/` beside quorums.json every node and command uses TLS.
+    Certs(cli::certs::CertsArgs),
     /// Run the protocol core on random schedules in memory (no network) and check its
     /// invariants after every step; prints entries and messages by type.
     Simulate(cli::simulate::SimulateArgs),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Quorums(args) => cli::quorums::run(args),
+        Command::Certs(args) => cli::certs::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Explore(args) => cli::explore::run(args),
     };

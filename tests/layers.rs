@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module of the library and binary, with its layer (a module may use only
 /// its own layer's modules or lower ones).
-const LAYERS: [(&str, u8); 9] = [
+const LAYERS: [(&str, u8); 11] = [
     ("config", 1),
     ("logdir", 1),
+    ("tls", 1),
+    ("certs", 1),
     ("daemon", 2),
     ("logs", 2),
     ("bench", 3),

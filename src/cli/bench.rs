@@ -29,6 +29,10 @@ pub(crate) struct BenchArgs {
     /// without the Fence round), to see what leases cost.
     #[arg(long)]
     lease_ms: Option<u64>,
+    /// Make certificates for the run and use mutual TLS on every link and client (default:
+    /// plaintext on loopback), to see what TLS costs.
+    #[arg(long)]
+    tls: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -49,6 +53,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         keep: args.keep,
         clients: args.clients as usize,
         lease_ms: args.lease_ms,
+        tls: args.tls,
     };
     match bench::run(&settings) {
         Ok(report) => {

@@ -21,6 +21,10 @@ pub(crate) struct CtlArgs {
     /// The cluster file.
     #[arg(long, default_value = "quorums.json", global = true)]
     config: PathBuf,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+    #[command(flatten)]
+    identity: super::IdentityArgs,
     #[command(subcommand)]
     action: CtlAction,
 }
@@ -50,10 +54,17 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
     let CtlArgs {
         node,
         config,
+        tls,
+        identity,
         action,
     } = args;
     let config = match Config::load(&config) {
         Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    // Plaintext is allowed where the daemons allow it; the warning is theirs to log.
+    let security = match tls.security(&config, identity.stem(maekawa::tls::ADMIN)) {
+        Ok((s, _)) => s,
         Err(e) => return fail(&e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -68,7 +79,7 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         let rows = runtime.block_on(async {
             let mut rows = Vec::new();
             for n in &config.nodes {
-                let row = match CtlClient::connect(n.id, &n.addr).await {
+                let row = match CtlClient::connect(n.id, &n.addr, &security).await {
                     Ok(mut c) => c.status().await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
@@ -96,7 +107,7 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = runtime.block_on(async {
-        let mut client = CtlClient::connect(NodeId(id), &addr).await?;
+        let mut client = CtlClient::connect(NodeId(id), &addr, &security).await?;
         match action {
             CtlAction::Request => client.request().await,
             CtlAction::Release => client.release().await,

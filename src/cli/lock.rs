@@ -15,6 +15,7 @@ use super::fail;
 use clap::Args;
 use maekawa::client::{LockClient, LockError, LockGuard, LockOptions};
 use maekawa::config::Config;
+use maekawa::tls::Security;
 use maekawa_core::id::NodeId;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -55,6 +56,10 @@ pub(crate) struct LockArgs {
     /// The cluster file (with --node).
     #[arg(long, default_value = "quorums.json")]
     config: PathBuf,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+    #[command(flatten)]
+    identity: super::IdentityArgs,
     /// Wait at most this long for the lock (500ms, 5s, 2m; 0 = try once). Default: forever.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     timeout: Option<Duration>,
@@ -90,7 +95,16 @@ pub(crate) fn run(args: LockArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    runtime.block_on(lock(args, node))
+    let security = match args.tls.client_security(
+        &args.config,
+        node.as_ref().map(|(c, _)| c),
+        args.addr.as_deref(),
+        args.identity.stem(maekawa::tls::CLIENT),
+    ) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    runtime.block_on(lock(args, node, security))
 }
 
 /// The signals that stop the wait for the lock, and end the hold without CMD.
@@ -109,7 +123,7 @@ impl Stops {
     }
 }
 
-async fn lock(args: LockArgs, node: Option<(Config, NodeId)>) -> ExitCode {
+async fn lock(args: LockArgs, node: Option<(Config, NodeId)>, security: Security) -> ExitCode {
     let mut stops = match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -118,8 +132,8 @@ async fn lock(args: LockArgs, node: Option<(Config, NodeId)>) -> ExitCode {
         (Err(e), _) | (_, Err(e)) => return fail(&format!("cannot handle signals: {e}")),
     };
     let connected = match (&node, &args.addr) {
-        (Some((config, id)), _) => LockClient::connect_node(config, *id).await,
-        (None, Some(addr)) => LockClient::connect(addr).await,
+        (Some((config, id)), _) => LockClient::connect_node_with(config, *id, &security).await,
+        (None, Some(addr)) => LockClient::connect_secure(addr, &security).await,
         (None, None) => return fail(&"lock needs --node ID or --addr HOST:PORT"),
     };
     let mut client = match connected {

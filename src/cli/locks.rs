@@ -36,6 +36,10 @@ pub(crate) struct LocksArgs {
     /// The cluster file.
     #[arg(long, default_value = "quorums.json")]
     config: PathBuf,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+    #[command(flatten)]
+    identity: super::IdentityArgs,
 }
 
 /// One daemon asked: how the output names it, and its answer (or why there is none).
@@ -49,13 +53,20 @@ pub(crate) fn run(args: LocksArgs) -> ExitCode {
         Node(Config, NodeId),
         Addr(String),
     }
-    let targets: Vec<(String, Target)> = if let Some(addr) = &args.addr {
-        vec![(addr.clone(), Target::Addr(addr.clone()))]
+    let stem = args.identity.stem(maekawa::tls::CLIENT);
+    let (targets, security): (Vec<(String, Target)>, _) = if let Some(addr) = &args.addr {
+        let security = args
+            .tls
+            .client_security(&args.config, None, Some(addr), stem);
+        (vec![(addr.clone(), Target::Addr(addr.clone()))], security)
     } else {
         let config = match Config::load(&args.config) {
             Ok(c) => c,
             Err(e) => return fail(&e),
         };
+        let security = args
+            .tls
+            .client_security(&args.config, Some(&config), None, stem);
         let ids = match args.node {
             Some(id) => match config.node(NodeId(id)) {
                 Ok(n) => vec![n.id],
@@ -63,9 +74,15 @@ pub(crate) fn run(args: LocksArgs) -> ExitCode {
             },
             None => config.ids(),
         };
-        ids.into_iter()
+        let targets = ids
+            .into_iter()
             .map(|id| (id.to_string(), Target::Node(config.clone(), id)))
-            .collect()
+            .collect();
+        (targets, security)
+    };
+    let security = match security {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -78,8 +95,10 @@ pub(crate) fn run(args: LocksArgs) -> ExitCode {
         let mut answers = Vec::new();
         for (label, target) in targets {
             let client = match &target {
-                Target::Node(config, id) => LockClient::connect_node(config, *id).await,
-                Target::Addr(addr) => LockClient::connect(addr).await,
+                Target::Node(config, id) => {
+                    LockClient::connect_node_with(config, *id, &security).await
+                }
+                Target::Addr(addr) => LockClient::connect_secure(addr, &security).await,
             };
             let answer = match client {
                 Ok(mut c) => c.list().await.map_err(|e| e.to_string()),

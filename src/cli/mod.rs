@@ -29,6 +29,7 @@ macro_rules! errln {
 }
 
 pub(crate) mod bench;
+pub(crate) mod certs;
 pub(crate) mod check;
 pub(crate) mod ctl;
 pub(crate) mod explore;
@@ -42,8 +43,79 @@ pub(crate) mod simulate;
 pub(crate) mod timeline;
 
 use clap::Args;
+use maekawa::config::Config;
+use maekawa::tls::{Security, TlsError};
 use maekawa_core::protocol::Options;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// How a command reaches the cluster: mutual TLS with the certificates of `--certs`, or
+/// plaintext (README, "Security").
+#[derive(Args, Debug, Clone)]
+pub(crate) struct TlsArgs {
+    /// The cluster's certificates (made by `maekawa certs init`); default: `certs` beside the
+    /// cluster file. When it holds ca.pem, every connection uses mutual TLS.
+    #[arg(long, value_name = "DIR", global = true)]
+    certs: Option<PathBuf>,
+    /// Plaintext even when the cluster's addresses are not all loopback and there are no
+    /// certificates: nothing is encrypted or authenticated, so anyone who reaches a port can
+    /// act as any node or client.
+    #[arg(long, global = true)]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    /// The certificates directory for the cluster file at `config`.
+    pub(crate) fn dir(&self, config: &Path) -> PathBuf {
+        self.certs
+            .clone()
+            .unwrap_or_else(|| maekawa::tls::default_dir(config))
+    }
+
+    /// The security of a process of `config` that presents certificate `stem`, and the
+    /// warning to show when it is plaintext.
+    pub(crate) fn security(
+        &self,
+        config: &Config,
+        stem: &str,
+    ) -> Result<(Security, Option<String>), TlsError> {
+        Security::choose(config, &self.dir(&config.path), stem, self.insecure)
+    }
+
+    /// The security of a client that talks to the nodes of `config` when it has one, else to
+    /// `addr` alone (`--addr`, no cluster file read); the certificates directory is looked for
+    /// beside `config_path` either way. Plaintext needs no warning here: the daemons log it.
+    pub(crate) fn client_security(
+        &self,
+        config_path: &Path,
+        config: Option<&Config>,
+        addr: Option<&str>,
+        stem: &str,
+    ) -> Result<Security, TlsError> {
+        let dir = self.dir(config_path);
+        let chosen = match config {
+            Some(c) => Security::choose(c, &dir, stem, self.insecure),
+            None => Security::choose_for(config_path, addr.into_iter(), &dir, stem, self.insecure),
+        };
+        chosen.map(|(security, _)| security)
+    }
+}
+
+/// The certificate a client command presents (README, "Security").
+#[derive(Args, Debug, Clone)]
+pub(crate) struct IdentityArgs {
+    /// Present `<certs>/NAME.pem` and `NAME.key` instead of the command's default (`admin`
+    /// for ctl, `client` for lock and locks).
+    #[arg(long, value_name = "NAME", global = true)]
+    identity: Option<String>,
+}
+
+impl IdentityArgs {
+    /// The file stem to present: the flag's, or the command's default.
+    pub(crate) fn stem<'a>(&'a self, default: &'a str) -> &'a str {
+        self.identity.as_deref().unwrap_or(default)
+    }
+}
 
 /// The switches of `simulate` and `explore` that remove a safeguard on purpose, to show that
 /// the checkers catch its absence (docs/VERIFICATION.md). Hidden from `--help`: never for

@@ -50,6 +50,21 @@ pub(crate) struct NodeArgs {
     /// ms; must exceed `--lease-ms` by a margin for clock-rate drift (default: lease + 1000).
     #[arg(long)]
     reclaim_ms: Option<u64>,
+    /// Connections this node serves at once (peers, clients, ctl); one more is closed as soon
+    /// as it is accepted, with a `connections_full` warning in the node log.
+    #[arg(long, default_value_t = maekawa::daemon::limits::MAX_CONNECTIONS, value_parser = parse_max_connections)]
+    max_connections: usize,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+}
+
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=65_536).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a number of connections from 1 to 65536"
+        )),
+    }
 }
 
 /// The longest `--suspect-after`: an hour, which in practice turns suspicion off.
@@ -90,7 +105,11 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
             args.lease_ms
         );
     }
+    let (security, plaintext_warning) = args.tls.security(&config, &maekawa::tls::node_stem(id))?;
     Ok(NodeSettings {
+        security,
+        plaintext_warning,
+        max_connections: args.max_connections,
         id,
         config,
         log_dir: args.log_dir.clone(),
@@ -120,12 +139,13 @@ fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| listen_error(&settings.config.path, settings.id, &addr, e))?;
+        let security = settings.security.clone();
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         daemon::run(
             settings,
             incoming,
-            daemon::transport::tcp_connector(),
+            daemon::transport::tcp_connector(security),
             shutdown_signal(),
         )
         .await?;

@@ -9,23 +9,39 @@
 use crate::daemon::command::{Control, Status};
 use crate::daemon::settings::Workload;
 use crate::daemon::wire;
+use crate::tls::{Gate, Role, Security};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::protocol::Phase;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tonic::transport::Endpoint;
 use wire::control_client::ControlClient;
 use wire::control_server::ControlServer;
 
 /// The gRPC face of a node's driver for `maekawa ctl`.
 pub struct ControlService {
     driver: mpsc::Sender<Control>,
+    gate: Gate,
 }
 
 impl ControlService {
-    /// A service forwarding to the driver behind `driver`.
-    pub fn new(driver: mpsc::Sender<Control>) -> ControlService {
-        ControlService { driver }
+    /// A service forwarding to the driver behind `driver`; under mutual TLS (`gate`) only an
+    /// admin certificate may move the node, and any certificate of the cluster may read.
+    pub fn new(driver: mpsc::Sender<Control>, gate: Gate) -> ControlService {
+        ControlService { driver, gate }
+    }
+
+    /// Lets an admin through (everyone in plaintext).
+    fn admin_only<T>(
+        &self,
+        request: &tonic::Request<T>,
+        action: &str,
+    ) -> Result<(), tonic::Status> {
+        self.gate.require(
+            request,
+            action,
+            |r| r == Role::Admin,
+            "an admin certificate",
+        )
     }
 
     /// The tonic service to mount on the node's server.
@@ -79,29 +95,34 @@ fn ids(v: &[NodeId]) -> Vec<u32> {
 impl wire::control_server::Control for ControlService {
     async fn request(
         &self,
-        _: tonic::Request<wire::CtlEmpty>,
+        request: tonic::Request<wire::CtlEmpty>,
     ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        self.admin_only(&request, "ctl request")?;
         Ok(reply(self.ask(Control::Request).await?))
     }
 
     async fn release(
         &self,
-        _: tonic::Request<wire::CtlEmpty>,
+        request: tonic::Request<wire::CtlEmpty>,
     ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        self.admin_only(&request, "ctl release")?;
         Ok(reply(self.ask(Control::Release).await?))
     }
 
     async fn cancel(
         &self,
-        _: tonic::Request<wire::CtlEmpty>,
+        request: tonic::Request<wire::CtlEmpty>,
     ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        self.admin_only(&request, "ctl cancel")?;
         Ok(reply(self.ask(Control::Cancel).await?))
     }
 
     async fn status(
         &self,
-        _: tonic::Request<wire::CtlEmpty>,
+        request: tonic::Request<wire::CtlEmpty>,
     ) -> Result<tonic::Response<wire::NodeStatus>, tonic::Status> {
+        // Any certificate of the cluster may read.
+        self.gate.caller(&request)?;
         let s = self.ask(Control::Status).await?;
         let (phase, request) = match s.phase {
             Phase::Idle => ("idle", None),
@@ -162,13 +183,19 @@ pub struct CtlClient {
 }
 
 impl CtlClient {
-    /// Connects to node `node` at `addr` (from the cluster file).
-    pub async fn connect(node: NodeId, addr: &str) -> Result<CtlClient, CtlError> {
+    /// Connects to node `node` at `addr` (from the cluster file), in plaintext or with this
+    /// process's certificate as `security` says.
+    pub async fn connect(
+        node: NodeId,
+        addr: &str,
+        security: &Security,
+    ) -> Result<CtlClient, CtlError> {
         let not_running = || CtlError::NotRunning {
             node,
             addr: addr.to_string(),
         };
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
+        let channel = security
+            .endpoint(addr)
             .map_err(|_| not_running())?
             .connect_timeout(Duration::from_secs(2))
             .connect()

@@ -11,6 +11,7 @@ use super::control::ControlService;
 use super::cslog::CsLog;
 use super::incarnation::{next_incarnation, IncarnationError};
 use super::journal::Journal;
+use super::limits;
 use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use super::node_log;
 use super::sessions::{Ended, Sessions};
@@ -18,6 +19,7 @@ use super::settings::{NodeSettings, Workload};
 use super::transport::{
     Connector, Liveness, PeerService, Transport, TransportConfig, TransportEvent,
 };
+use crate::tls::Security;
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Options, Phase};
@@ -47,6 +49,9 @@ pub enum NodeError {
     /// The voter journal cannot be trusted or written.
     #[error(transparent)]
     Journal(#[from] crate::daemon::journal::JournalError),
+    /// The node's certificate or key cannot be used.
+    #[error("TLS: {0}; make the certificates again with `maekawa certs init`")]
+    Tls(String),
 }
 
 /// Runs one node until `shutdown` resolves: serves peers and `maekawa ctl` on `incoming`, and
@@ -99,7 +104,11 @@ where
         journaled_lock = %journaled_lock.map_or("none".to_string(), |r| r.to_string()),
         journaled_votes = restored.votes.len(),
         token_floor = restored.floor,
+        tls = settings.security.is_tls(),
     );
+    if let Some(why) = &settings.plaintext_warning {
+        tracing::warn!(event = "plaintext", reason = why.as_str());
+    }
 
     let peers: Vec<(NodeId, String)> = settings
         .config
@@ -115,22 +124,47 @@ where
         floor: floor_cell.clone(),
         liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,
+        gate: settings.security.gate(),
     };
     let (events_tx, mut events) = mpsc::channel::<TransportEvent>(4096);
     let service = PeerService::new(&tcfg, events_tx.clone());
     let (control_tx, mut control) = mpsc::channel::<Control>(16);
     let (lock_tx, mut lock_commands) = mpsc::channel::<LockCommand>(1024);
     let (stop_serving, stop_serving_rx) = oneshot::channel::<()>();
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
+        .http2_max_header_list_size(limits::MAX_HEADER_BYTES);
+    if let Security::Tls(creds) = &settings.security {
+        builder = builder
+            .tls_config(creds.server())
+            .map_err(|e| NodeError::Tls(format!("{}: {e}", creds.cert_path.display())))?;
+    }
+    let gate = settings.security.gate();
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-            .add_service(service.into_server())
-            .add_service(ControlService::new(control_tx).into_server())
-            .add_service(LockService::new(me.0, lock_tx).into_server())
-            .serve_with_incoming_shutdown(incoming, async {
-                let _ = stop_serving_rx.await;
-            }),
+        builder
+            .add_service(
+                service
+                    .into_server()
+                    .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                ControlService::new(control_tx, gate)
+                    .into_server()
+                    .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                LockService::new(me.0, lock_tx, gate)
+                    .into_server()
+                    .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
+            )
+            .serve_with_incoming_shutdown(
+                limits::limit_connections(incoming, settings.max_connections),
+                async {
+                    let _ = stop_serving_rx.await;
+                },
+            ),
     );
     let transport = Transport::start(&tcfg, connector, events_tx);
 

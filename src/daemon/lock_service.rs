@@ -10,10 +10,12 @@
 //! core) and carries the answers back; prost types stay in this module.
 
 use crate::daemon::command::{LockCommand, LockInfo, SessionId, SessionNotice};
+use crate::daemon::limits;
 use crate::daemon::wire;
+use crate::tls::{Gate, Role};
 use maekawa_core::id::RequestId;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -58,15 +60,21 @@ pub struct LockService {
     node: u32,
     driver: mpsc::Sender<LockCommand>,
     next_session: Arc<AtomicU64>,
+    gate: Gate,
+    open_sessions: Arc<AtomicUsize>,
 }
 
 impl LockService {
-    /// A service of node `node` forwarding to the driver behind `driver`.
-    pub fn new(node: u32, driver: mpsc::Sender<LockCommand>) -> LockService {
+    /// A service of node `node` forwarding to the driver behind `driver`; under mutual TLS
+    /// (`gate`) only lock-client and admin certificates may hold locks, and any certificate of
+    /// the cluster may list them.
+    pub fn new(node: u32, driver: mpsc::Sender<LockCommand>, gate: Gate) -> LockService {
         LockService {
             node,
             driver,
             next_session: Arc::new(AtomicU64::new(1)),
+            gate,
+            open_sessions: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -102,6 +110,30 @@ fn info_to_wire(l: LockInfo) -> wire::LockInfo {
 
 type ServerStream = Pin<Box<dyn Stream<Item = Result<wire::LockServerMsg, tonic::Status>> + Send>>;
 
+/// One of the daemon's [`limits::MAX_SESSIONS`] session slots, given back when dropped.
+struct SessionSlot(Arc<AtomicUsize>);
+
+impl SessionSlot {
+    /// A slot, or `RESOURCE_EXHAUSTED` when every one is taken.
+    fn take(open: &Arc<AtomicUsize>) -> Result<SessionSlot, tonic::Status> {
+        let before = open.fetch_add(1, Ordering::AcqRel);
+        let slot = SessionSlot(open.clone());
+        if before >= limits::MAX_SESSIONS {
+            return Err(tonic::Status::resource_exhausted(format!(
+                "this node serves {} lock sessions at once; try another node or later",
+                limits::MAX_SESSIONS
+            )));
+        }
+        Ok(slot)
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Tells the driver that a session is over when dropped (the response stream went away: the
 /// client closed it or died), unless the session already ended by itself.
 struct EndSession {
@@ -133,10 +165,17 @@ impl wire::lock_server::Lock for LockService {
         &self,
         request: tonic::Request<tonic::Streaming<wire::LockClientMsg>>,
     ) -> Result<tonic::Response<ServerStream>, tonic::Status> {
+        self.gate.require(
+            &request,
+            "holding a lock",
+            |r| matches!(r, Role::Client | Role::Admin),
+            "a lock-client or admin certificate",
+        )?;
+        let slot = SessionSlot::take(&self.open_sessions)?;
         let mut from_client = request.into_inner();
-        let first = from_client
-            .message()
-            .await?
+        let first = tokio::time::timeout(limits::FIRST_MESSAGE_WITHIN, from_client.message())
+            .await
+            .map_err(|_| tonic::Status::deadline_exceeded("no Acquire within 5 s"))??
             .and_then(|m| m.body)
             .ok_or_else(|| tonic::Status::invalid_argument("a session starts with Acquire"))?;
         let wire::lock_client_msg::Body::Acquire(acquire) = first else {
@@ -182,6 +221,7 @@ impl wire::lock_server::Lock for LockService {
         let (node, name) = (self.node, acquire.name);
         let stream = async_stream(move |tx| async move {
             let _guard = guard;
+            let _slot = slot;
             while let Some(notice) = notices.recv().await {
                 let (body, last) = match notice {
                     SessionNotice::Acquired { token } => (
@@ -235,8 +275,10 @@ impl wire::lock_server::Lock for LockService {
 
     async fn list(
         &self,
-        _: tonic::Request<wire::ListLocksRequest>,
+        request: tonic::Request<wire::ListLocksRequest>,
     ) -> Result<tonic::Response<wire::ListLocksReply>, tonic::Status> {
+        // Any certificate of the cluster may read.
+        self.gate.caller(&request)?;
         let (tx, rx) = oneshot::channel();
         self.driver
             .send(LockCommand::List(tx))

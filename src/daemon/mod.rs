@@ -14,13 +14,15 @@ pub mod cslog;
 pub mod driver;
 pub mod incarnation;
 pub mod journal;
+pub mod limits;
 pub mod lock_service;
 pub mod node_log;
 pub mod proclock;
 pub mod sessions;
 pub mod settings;
 pub mod transport;
-pub(crate) mod wire;
+#[doc(hidden)]
+pub mod wire;
 
 pub use driver::{run, NodeError};
 pub use settings::{MsRange, NodeSettings, Workload};

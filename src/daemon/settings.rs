@@ -88,4 +88,10 @@ pub struct NodeSettings {
     /// How long after a holder last confirmed its lease a voter may reclaim its vote, once
     /// the holder is suspected: more than `lease_ms` by a margin for clock-rate drift.
     pub reclaim_ms: u64,
+    /// Mutual TLS or plaintext, for the server and the peer links ([`crate::tls`]).
+    pub security: crate::tls::Security,
+    /// Why this node runs in plaintext, logged as a warning at start (`None` under TLS).
+    pub plaintext_warning: Option<String>,
+    /// Connections served at once ([`crate::daemon::limits`]).
+    pub max_connections: usize,
 }

@@ -33,8 +33,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tokio_stream::StreamExt;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
+use crate::daemon::limits;
 use crate::daemon::wire;
 use wire::peer_client::PeerClient;
 use wire::peer_server::{Peer, PeerServer};
@@ -211,12 +212,13 @@ pub type Connector = Arc<
     dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Channel, String>> + Send>> + Send + Sync,
 >;
 
-/// Plain TCP with `TCP_NODELAY` (every protocol message is small and latency-bound).
-pub fn tcp_connector() -> Connector {
-    Arc::new(|addr: String| {
+/// TCP with `TCP_NODELAY` (every protocol message is small and latency-bound), in plaintext or
+/// mutual TLS as `security` says.
+pub fn tcp_connector(security: crate::tls::Security) -> Connector {
+    Arc::new(move |addr: String| {
+        let endpoint = security.endpoint(&addr);
         Box::pin(async move {
-            let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-                .map_err(|e| format!("bad address {addr}: {e}"))?
+            let endpoint = endpoint?
                 .tcp_nodelay(true)
                 .connect_timeout(Duration::from_secs(1))
                 .http2_keep_alive_interval(Duration::from_secs(5))
@@ -242,6 +244,8 @@ pub struct TransportConfig {
     /// When each peer was last heard from (made with the same peers and the suspicion
     /// timeout), shared by the [`Transport`] and [`PeerService`] made from this config.
     pub liveness: Liveness,
+    /// Who may open a link: under mutual TLS only the node a certificate names, as itself.
+    pub gate: crate::tls::Gate,
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
@@ -569,11 +573,24 @@ fn from_envelope(env: &wire::Envelope) -> Option<(LockName, Message)> {
     Some((lock, msg))
 }
 
+/// Logs a link refused for its credentials (a stranger, or a certificate speaking for another
+/// node): an operator should see who is knocking.
+fn refused(claimed: Option<u32>, status: &tonic::Status) {
+    tracing::warn!(
+        event = "refused_link",
+        claimed = claimed.map_or(-1, i64::from),
+        reason = status.message(),
+    );
+}
+
 /// What the receiver remembers of one sender, across that sender's reconnects.
 #[derive(Default)]
 struct Inbound {
     incarnation: u64,
     delivered: u64,
+    /// Ends the sender's current link when a newer one arrives: one live link per sender,
+    /// however many streams it opens.
+    current: Option<Arc<Notify>>,
 }
 
 /// The receiving half: the gRPC service peers stream into. Clones share what they remember of
@@ -585,6 +602,7 @@ pub struct PeerService {
     senders: Arc<HashMap<NodeId, Arc<Mutex<Inbound>>>>,
     events: mpsc::Sender<TransportEvent>,
     liveness: Liveness,
+    gate: crate::tls::Gate,
 }
 
 impl PeerService {
@@ -601,6 +619,7 @@ impl PeerService {
             ),
             events,
             liveness: cfg.liveness.clone(),
+            gate: cfg.gate,
         }
     }
 
@@ -619,13 +638,31 @@ impl Peer for PeerService {
         &self,
         request: tonic::Request<tonic::Streaming<wire::LinkFrame>>,
     ) -> Result<tonic::Response<Self::LinkStream>, tonic::Status> {
+        let caller = self
+            .gate
+            .caller(&request)
+            .inspect_err(|s| refused(None, s))?;
         let mut frames = request.into_inner();
-        let hello = match frames.message().await? {
+        let first = tokio::time::timeout(limits::FIRST_MESSAGE_WITHIN, frames.message())
+            .await
+            .map_err(|_| tonic::Status::deadline_exceeded("no Hello within 5 s"))?;
+        let hello = match first? {
             Some(wire::LinkFrame {
                 body: Some(wire::link_frame::Body::Hello(h)),
             }) => h,
             _ => return Err(tonic::Status::invalid_argument("a link starts with Hello")),
         };
+        // Under mutual TLS a link speaks only for the node its certificate names.
+        if let Some(role) = caller {
+            if role != crate::tls::Role::Node(NodeId(hello.from)) {
+                let status = tonic::Status::permission_denied(format!(
+                    "a certificate for {role} cannot open a link as node {}",
+                    hello.from
+                ));
+                refused(Some(hello.from), &status);
+                return Err(status);
+            }
+        }
         if hello.to != self.me.0 {
             return Err(tonic::Status::failed_precondition(format!(
                 "this is node {}, not node {}: check the addresses in quorums.json",
@@ -639,6 +676,7 @@ impl Peer for PeerService {
                 self.me
             )));
         };
+        let superseded = Arc::new(Notify::new());
         {
             let mut s = state.lock().await;
             if hello.incarnation < s.incarnation {
@@ -661,6 +699,9 @@ impl Peer for PeerService {
                     return Err(tonic::Status::unavailable("node is stopping"));
                 }
             }
+            if let Some(older) = s.current.replace(superseded.clone()) {
+                older.notify_one();
+            }
         }
         let (acks, acks_rx) = watch::channel(wire::LinkAck {
             seq: 0,
@@ -670,7 +711,13 @@ impl Peer for PeerService {
         let liveness = self.liveness.clone();
         let my_incarnation = self.incarnation;
         tokio::spawn(async move {
-            while let Ok(Some(frame)) = frames.message().await {
+            loop {
+                let frame = tokio::select! {
+                    frame = frames.message() => frame,
+                    // A newer link of the same sender took over: this one ends.
+                    () = superseded.notified() => return,
+                };
+                let Ok(Some(frame)) = frame else { return };
                 let env = match frame.body {
                     Some(wire::link_frame::Body::Envelope(env)) => Some(env),
                     Some(wire::link_frame::Body::Heartbeat(_)) => None,
@@ -777,8 +824,8 @@ mod tests {
         Arc::new(move |addr: String| {
             let generation = generation.clone();
             Box::pin(async move {
-                let endpoint =
-                    Endpoint::from_shared(format!("http://{addr}")).map_err(|e| e.to_string())?;
+                let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                    .map_err(|e| e.to_string())?;
                 endpoint
                     .connect_with_connector(tower::service_fn(move |_uri| {
                         let (addr, generation) = (addr.clone(), generation.clone());
@@ -861,6 +908,7 @@ mod tests {
                 floor: Arc::default(),
                 peers: vec![(NodeId(0), "unused".into())],
                 liveness: Liveness::new([NodeId(0)], QUIET),
+                gate: crate::tls::Gate::open(),
             },
             deliver,
         );
@@ -878,6 +926,7 @@ mod tests {
                 floor: Arc::default(),
                 peers: vec![(NodeId(1), addr)],
                 liveness: Liveness::new([NodeId(1)], QUIET),
+                gate: crate::tls::Gate::open(),
             },
             cuttable_connector(generation.clone()),
             events,

@@ -164,6 +164,14 @@ impl Cluster {
         }
     }
 
+    /// Node `id`'s address in the cluster file.
+    #[allow(dead_code)]
+    pub fn config_addr(&self, id: usize) -> String {
+        let config = maekawa::config::Config::load(&self.config).unwrap();
+        let node = config.node(maekawa_core::id::NodeId(id as u32)).unwrap();
+        node.addr.clone()
+    }
+
     /// Lines of node `id`'s log so far.
     pub fn node_log(&self, id: usize) -> Vec<serde_json::Value> {
         read_json_lines(&self.log_dir.join(format!("node-{id}.log")))

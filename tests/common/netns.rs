@@ -177,8 +177,21 @@ impl NetnsCluster {
             panic!("building the test network: {e}");
         }
         let addrs: Vec<String> = (0..n).map(|id| node_addr(&subnet, id)).collect();
+        let cluster = Cluster::prepare_with(n, |dir| write_config_addrs(dir, &addrs));
+        // Addresses that are not loopback: the nodes run with mutual TLS, as on real hosts
+        // (plaintext there would need --insecure).
+        let made = std::process::Command::new(BIN)
+            .args(["certs", "init", "--config"])
+            .arg(&cluster.config)
+            .output()
+            .expect("run maekawa certs init");
+        assert!(
+            made.status.success(),
+            "maekawa certs init: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
         NetnsCluster {
-            cluster: Cluster::prepare_with(n, |dir| write_config_addrs(dir, &addrs)),
+            cluster,
             net,
             subnet,
             args: vec![Vec::new(); n],
