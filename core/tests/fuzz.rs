@@ -13,18 +13,32 @@ use maekawa_core::protocol::{Action, Message, MsgKind, Options};
 use maekawa_core::quorum::QuorumSystem;
 use maekawa_core::sim::{self, Contention, SimConfig};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
+use proptest::test_runner::{RngSeed, TestRunner};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
-/// A fixed number of cases from a fixed seed, no regression files: the same run every time.
-fn budget(cases: u32) -> ProptestConfig {
-    ProptestConfig {
+/// Runs `test` on `cases` values of `strategy` drawn from a fixed seed (no regression files:
+/// the same run every time), and prints how many cases ran and how long they took. A failure
+/// panics with the smallest failing value proptest found.
+fn fuzz<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    let config = ProptestConfig {
         cases,
         rng_seed: RngSeed::Fixed(15),
         failure_persistence: None,
         ..ProptestConfig::default()
+    };
+    let start = Instant::now();
+    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
+        panic!("{name}: {e}");
     }
+    println!("{name}: {cases} cases in {:.2?}", start.elapsed());
 }
 
 /// Numbers as a hostile peer picks them: small ones (which hit the protocol's real cases),
@@ -129,85 +143,110 @@ fn run_batch(member: &mut Member, mut actions: Vec<LockAction>) -> usize {
     }
 }
 
-proptest! {
-    #![proptest_config(budget(512))]
+/// Any message from anyone (any kind, any numbers up to `u64::MAX`, ids outside the cluster,
+/// this node's own id as sender), mixed with time, requests, exits, withdrawals, suspicions
+/// and new incarnations: the member never panics, and its Lamport clock and token floor never
+/// go back.
+#[test]
+fn any_input_never_panics_a_member() {
+    let inputs_fed = Cell::new(0u64);
+    fuzz(
+        "any input into a member",
+        1024,
+        scenario(),
+        |(n, me, inputs)| {
+            let ids: Vec<NodeId> = (0..n).map(NodeId).collect();
+            let system = Arc::new(QuorumSystem::grid(&ids));
+            let mut member = Member::with_system(NodeId(me), system, Options::default());
+            let mut now = 0u64;
+            inputs_fed.set(inputs_fed.get() + inputs.len() as u64);
+            for input in inputs {
+                let (clock, floor) = (member.clock(), member.floor());
+                member.set_now(now);
+                let actions = match input {
+                    Input::Message { from, lock, msg } => {
+                        member.handle(NodeId(from), &LockName::from(LOCKS[lock as usize]), msg)
+                    }
+                    Input::Tick(by) => {
+                        now += by;
+                        member.tick(now)
+                    }
+                    Input::Request(lock) => member
+                        .request_cs(&LockName::from(LOCKS[lock as usize]))
+                        .unwrap_or_default(),
+                    Input::Exit(lock) => member
+                        .exit_cs(&LockName::from(LOCKS[lock as usize]))
+                        .unwrap_or_default(),
+                    Input::Cancel(lock) => member
+                        .cancel_cs(&LockName::from(LOCKS[lock as usize]))
+                        .unwrap_or_default(),
+                    Input::Suspect(peer, on) => member.set_suspected(NodeId(peer), on),
+                    Input::Incarnation(peer, inc, floor) => {
+                        member.peer_incarnation(NodeId(peer), inc, floor)
+                    }
+                };
+                run_batch(&mut member, actions);
+                prop_assert!(member.clock() >= clock, "the clock went back");
+                prop_assert!(member.floor() >= floor, "the token floor went back");
+                prop_assert!(member.journal_floor() >= member.floor());
+            }
+            Ok(())
+        },
+    );
+    println!("  {} inputs", inputs_fed.get());
+}
 
-    /// Any message from anyone (any kind, any numbers up to `u64::MAX`, ids outside the
-    /// cluster, this node's own id as sender), mixed with time, requests, exits, withdrawals,
-    /// suspicions and new incarnations: the member never panics, and its Lamport clock and
-    /// token floor never go back.
-    #[test]
-    fn any_input_never_panics_a_member((n, me, inputs) in scenario()) {
-        let ids: Vec<NodeId> = (0..n).map(NodeId).collect();
-        let system = Arc::new(QuorumSystem::grid(&ids));
-        let mut member = Member::with_system(NodeId(me), system, Options::default());
-        let mut now = 0u64;
-        for input in inputs {
-            let (clock, floor) = (member.clock(), member.floor());
-            let actions = match input {
-                Input::Message { from, lock, msg } => {
-                    member.set_now(now);
-                    member.handle(NodeId(from), &LockName::from(LOCKS[lock as usize]), msg)
-                }
-                Input::Tick(by) => {
-                    now += by;
-                    member.tick(now)
-                }
-                Input::Request(lock) => member
-                    .request_cs(&LockName::from(LOCKS[lock as usize]))
-                    .unwrap_or_default(),
-                Input::Exit(lock) => member
-                    .exit_cs(&LockName::from(LOCKS[lock as usize]))
-                    .unwrap_or_default(),
-                Input::Cancel(lock) => member
-                    .cancel_cs(&LockName::from(LOCKS[lock as usize]))
-                    .unwrap_or_default(),
-                Input::Suspect(peer, on) => member.set_suspected(NodeId(peer), on),
-                Input::Incarnation(peer, inc, floor) => {
-                    member.peer_incarnation(NodeId(peer), inc, floor)
-                }
+/// Well-formed traffic: the simulator's whole-cluster runs, their shape chosen by proptest
+/// (size, contention, locks, crash-restarts, deaths, wrong suspicions, pauses, withdrawals),
+/// keep safety and token order after every step, serve every live request and leak no vote.
+#[test]
+fn chosen_simulations_keep_every_invariant() {
+    let steps = Cell::new(0u64);
+    let shape = (
+        (
+            3usize..=9,
+            any::<u64>(),
+            1u32..=3,
+            any::<bool>(),
+            1usize..=3,
+        ),
+        (0u32..=2, 0u32..=2, 0u32..=1, 0u32..=2, 0u32..=2),
+    );
+    fuzz(
+        "chosen simulations",
+        1024,
+        shape,
+        |(
+            (nodes, seed, requests, full, locks),
+            (crashes, cancels, stops, wrong_suspicions, pauses),
+        )| {
+            let cfg = SimConfig {
+                nodes,
+                seed,
+                requests,
+                contention: if full {
+                    Contention::Full
+                } else {
+                    Contention::Random
+                },
+                options: Options::default(),
+                crashes,
+                journal: true,
+                journal_token: true,
+                locks,
+                cancels,
+                stops,
+                wrong_suspicions,
+                pauses,
             };
-            run_batch(&mut member, actions);
-            prop_assert!(member.clock() >= clock, "the clock went back");
-            prop_assert!(member.floor() >= floor, "the token floor went back");
-            prop_assert!(member.journal_floor() >= member.floor());
-        }
-    }
-
-    /// Well-formed traffic: the simulator's whole-cluster runs, their shape chosen by proptest
-    /// (size, contention, locks, crash-restarts, deaths, wrong suspicions, pauses,
-    /// withdrawals), keep safety and token order after every step, serve every live request
-    /// and leak no vote.
-    #[test]
-    fn chosen_simulations_keep_every_invariant(
-        nodes in 3usize..=9,
-        seed in any::<u64>(),
-        requests in 1u32..=3,
-        full in any::<bool>(),
-        locks in 1usize..=3,
-        crashes in 0u32..=2,
-        cancels in 0u32..=2,
-        stops in 0u32..=1,
-        wrong_suspicions in 0u32..=2,
-        pauses in 0u32..=2,
-    ) {
-        let cfg = SimConfig {
-            nodes,
-            seed,
-            requests,
-            contention: if full { Contention::Full } else { Contention::Random },
-            options: Options::default(),
-            crashes,
-            journal: true,
-            journal_token: true,
-            locks,
-            cancels,
-            stops,
-            wrong_suspicions,
-            pauses,
-        };
-        if let Err(failure) = sim::run(&cfg) {
-            return Err(TestCaseError::fail(failure.to_string()));
-        }
-    }
+            match sim::run(&cfg) {
+                Ok(stats) => {
+                    steps.set(steps.get() + stats.steps);
+                    Ok(())
+                }
+                Err(failure) => Err(TestCaseError::fail(failure.to_string())),
+            }
+        },
+    );
+    println!("  {} simulator steps", steps.get());
 }
