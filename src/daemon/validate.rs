@@ -44,6 +44,14 @@ use std::collections::BTreeSet;
 /// 2^62 it would take another 3 × 2^62 events to overflow a `u64`. A number that passes here
 /// cannot overflow the core's arithmetic in the life of any process (and that arithmetic
 /// saturates besides).
+///
+/// What a bound cannot do: a peer that sends a number just below it is no correct node
+/// either, yet passes. The Lamport clock and the token floor only grow, and every node takes
+/// the largest it hears of: a `lamport` of `2^62 - 1` puts the receiver's clock past the bound,
+/// and the others refuse its frames until it restarts (the clock starts again); a `token` of
+/// `2^62 - 1` is worse, since every node adopts it and journals it, and from then on each
+/// node's next entry pushes its floor past the bound. Such a peer can cut nodes off, not
+/// crash them; keeping it out of the cluster is authentication's job (TLS), not this check's.
 pub const MAX_WIRE_VALUE: u64 = 1 << 62;
 
 /// Why a frame was refused: a sentence naming the field, its value and the rule, for the
