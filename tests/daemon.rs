@@ -123,6 +123,12 @@ fn assert_logs_follow_schema(cluster: &Cluster, n: usize) {
                 _ => {}
             }
         }
+        // Correct nodes never send a frame the receiving edge refuses (issue 15).
+        assert!(
+            !seen.contains("bad_frame"),
+            "{}: a correct node's frame was refused",
+            path.display()
+        );
         for event in [
             "start",
             "request_cs",

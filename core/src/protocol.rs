@@ -73,6 +73,29 @@ impl MsgKind {
         self as usize
     }
 
+    /// True for the kinds a requester sends about its own request (`Request`, `Yield`,
+    /// `Release`, `Sync`, `Fence`): their `req.node` is the sender. False for the kinds a voter
+    /// sends to the requester of `req` (`Grant`, `Failed`, `Inquire`, `Resync`, `Fenced`,
+    /// `Revoked`): their `req.node` is the receiver. No rule of the protocol sends anything
+    /// else, so the daemon refuses a message from the network that breaks this
+    /// (`maekawa::daemon::validate`, whose tests check that every message of random cluster
+    /// schedules keeps it).
+    pub fn from_requester(self) -> bool {
+        match self {
+            MsgKind::Request
+            | MsgKind::Yield
+            | MsgKind::Release
+            | MsgKind::Sync
+            | MsgKind::Fence => true,
+            MsgKind::Grant
+            | MsgKind::Failed
+            | MsgKind::Inquire
+            | MsgKind::Resync
+            | MsgKind::Fenced
+            | MsgKind::Revoked => false,
+        }
+    }
+
     /// The stable name used in logs (`"Request"`, `"Grant"`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -562,7 +585,7 @@ impl Node {
         if let Phase::Wanting(req) | Phase::InCs(req) = self.phase {
             return Err(ProtocolError::AlreadyRequesting { node: self.me, req });
         }
-        self.clock += 1;
+        self.clock = self.clock.saturating_add(1);
         let req = RequestId {
             ts: self.clock,
             node: self.me,
@@ -623,7 +646,11 @@ impl Node {
     /// incarnation in the request id, not the sender's).
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, msg: Message) -> Vec<Action> {
-        self.clock = self.clock.max(msg.lamport) + 1;
+        // Saturating, like every sum a peer's number can reach (the clock in `send` and
+        // `request_cs`, the floor and its reservation): the daemon refuses numbers near the
+        // top at its edge (`maekawa::daemon::validate`), and should one get through, a stuck
+        // clock or floor is a bug to find, not a crash of the node (tests/fuzz.rs).
+        self.clock = self.clock.max(msg.lamport).saturating_add(1);
         if msg.kind != MsgKind::Release || self.options.release_carries_token {
             self.floor = self.floor.max(msg.token);
         }
@@ -748,7 +775,7 @@ impl Node {
     }
 
     fn send(&mut self, out: &mut Vec<Action>, to: NodeId, kind: MsgKind, req: RequestId) {
-        self.clock += 1;
+        self.clock = self.clock.saturating_add(1);
         out.push(Action::Send {
             to,
             msg: Message {
@@ -940,9 +967,9 @@ impl Node {
         // Every grant raised the floor to its voter's. The token must outlive this process: a
         // reservation that covers it is on disk before anyone can use it (one fsync per
         // TOKEN_BLOCK tokens, not per entry).
-        self.floor += 1;
+        self.floor = self.floor.saturating_add(1);
         if self.floor > self.reserved {
-            self.reserved = self.floor + TOKEN_BLOCK - 1;
+            self.reserved = self.floor.saturating_add(TOKEN_BLOCK - 1);
             out.push(Action::Persist {
                 lock: self.voter.lock,
                 floor: self.reserved,
@@ -1050,7 +1077,7 @@ impl Node {
         // Our floor already took the holder's token (`handle`); it must be durable before we
         // confirm.
         if self.floor > self.reserved {
-            self.reserved = self.floor + TOKEN_BLOCK - 1;
+            self.reserved = self.floor.saturating_add(TOKEN_BLOCK - 1);
             out.push(Action::Persist {
                 lock: self.voter.lock,
                 floor: self.reserved,

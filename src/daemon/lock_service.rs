@@ -35,6 +35,23 @@ pub const MAX_NAME_LEN: usize = 128;
 /// Why a lock name is refused, or `None` when it is fine: 1 to 128 bytes of printable ASCII
 /// without spaces, and not `cs` (the daemon's own emulated critical section).
 pub fn name_problem(name: &str) -> Option<String> {
+    if let Some(problem) = shape_problem(name) {
+        return Some(problem);
+    }
+    if name == maekawa_core::member::LockName::CS {
+        return Some(
+            "the lock \"cs\" is the daemon's emulated critical section (maekawa ctl request); choose another name"
+                .to_string(),
+        );
+    }
+    None
+}
+
+/// Why `name` cannot name any lock, or `None`: it must be 1 to 128 bytes of printable ASCII
+/// without spaces. One rule for what clients ask for ([`name_problem`]) and for what peers'
+/// messages carry ([`crate::daemon::validate`]), so a name that reaches the journal and the
+/// logs always fits them; unlike a client, a peer may name `cs`.
+pub fn shape_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Some(format!(
             "lock name of {} bytes: use 1 to {MAX_NAME_LEN} bytes",
@@ -45,12 +62,6 @@ pub fn name_problem(name: &str) -> Option<String> {
         return Some(format!(
             "lock name {name:?}: use printable ASCII without spaces"
         ));
-    }
-    if name == maekawa_core::member::LockName::CS {
-        return Some(
-            "the lock \"cs\" is the daemon's emulated critical section (maekawa ctl request); choose another name"
-                .to_string(),
-        );
     }
     None
 }

@@ -5,8 +5,9 @@
 //! timers and [`command`]s from [`control`], and carries out the core's actions in order:
 //! [`journal`] before a GRANT leaves, [`cslog`] at each entry and exit, [`node_log`] for every
 //! line. [`proclock`] and [`incarnation`] make each start a single, new process. Nothing in
-//! this folder reads logs back (that is `crate::logs`), and prost types never leave
-//! [`transport`] and [`control`].
+//! this folder reads logs back (that is `crate::logs`), and prost types never leave the edge
+//! modules ([`transport`], whose every inbound frame [`validate`] checks before the core sees
+//! it, [`control`] and [`lock_service`]).
 
 pub mod command;
 pub mod control;
@@ -21,6 +22,9 @@ pub mod proclock;
 pub mod sessions;
 pub mod settings;
 pub mod transport;
+pub mod validate;
+// Public only for tests that speak the wire directly (tests/hostile.rs, security.rs,
+// limits.rs): not a stable API.
 #[doc(hidden)]
 pub mod wire;
 

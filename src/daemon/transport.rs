@@ -19,10 +19,10 @@
 //! are passed in, so the daemon can run over a simulated network too. prost types never leave
 //! this module: the rest of the crate sees [`Message`] and [`TransportEvent`].
 
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::NodeId;
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::{Message, MsgKind};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -36,6 +36,7 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use crate::daemon::limits;
+use crate::daemon::validate::{self, Frame};
 use crate::daemon::wire;
 use wire::peer_client::PeerClient;
 use wire::peer_server::{Peer, PeerServer};
@@ -503,7 +504,7 @@ fn frame(env: wire::Envelope) -> wire::LinkFrame {
     }
 }
 
-fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
+pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
     let kind = match msg.kind {
         MsgKind::Request => wire::Kind::Request,
         MsgKind::Grant => wire::Kind::Grant,
@@ -535,42 +536,6 @@ fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
         token: msg.token,
         echo: msg.echo,
     }
-}
-
-fn from_envelope(env: &wire::Envelope) -> Option<(LockName, Message)> {
-    let kind = match wire::Kind::try_from(env.kind).ok()? {
-        wire::Kind::Unspecified => return None,
-        wire::Kind::Request => MsgKind::Request,
-        wire::Kind::Grant => MsgKind::Grant,
-        wire::Kind::Failed => MsgKind::Failed,
-        wire::Kind::Inquire => MsgKind::Inquire,
-        wire::Kind::Yield => MsgKind::Yield,
-        wire::Kind::Release => MsgKind::Release,
-        wire::Kind::Sync => MsgKind::Sync,
-        wire::Kind::Resync => MsgKind::Resync,
-        wire::Kind::Fence => MsgKind::Fence,
-        wire::Kind::Fenced => MsgKind::Fenced,
-        wire::Kind::Revoked => MsgKind::Revoked,
-    };
-    let lock = LockName::from(if env.lock.is_empty() {
-        LockName::CS
-    } else {
-        env.lock.as_str()
-    });
-    let msg = Message {
-        kind,
-        lamport: env.lamport,
-        req: RequestId {
-            ts: env.req_ts,
-            node: NodeId(env.req_node),
-            inc: env.req_inc,
-        },
-        holds_grant: env.holds_grant,
-        to_inc: env.to_inc,
-        token: env.token,
-        echo: env.echo,
-    };
-    Some((lock, msg))
 }
 
 /// Logs a link refused for its credentials (a stranger, or a certificate speaking for another
@@ -623,6 +588,11 @@ impl PeerService {
         }
     }
 
+    /// Every node of the cluster: this one and its peers.
+    fn nodes(&self) -> BTreeSet<NodeId> {
+        self.senders.keys().copied().chain([self.me]).collect()
+    }
+
     /// The tonic service to mount on a server.
     pub fn into_server(self) -> PeerServer<PeerService> {
         PeerServer::new(self)
@@ -642,6 +612,10 @@ impl Peer for PeerService {
             .gate
             .caller(&request)
             .inspect_err(|s| refused(None, s))?;
+        // Where the frames come from, for the log line of a refused one.
+        let addr = request
+            .remote_addr()
+            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
         let mut frames = request.into_inner();
         let first = tokio::time::timeout(limits::FIRST_MESSAGE_WITHIN, frames.message())
             .await
@@ -662,6 +636,17 @@ impl Peer for PeerService {
                 refused(Some(hello.from), &status);
                 return Err(status);
             }
+        }
+        // Frames come from the network: nothing reaches the core unchecked (validate.rs).
+        if let Err(refusal) = validate::check_hello(&hello) {
+            tracing::warn!(
+                event = "bad_frame",
+                frame = "hello",
+                from = hello.from,
+                addr = addr.as_str(),
+                reason = refusal.reason()
+            );
+            return Err(refusal.into());
         }
         if hello.to != self.me.0 {
             return Err(tonic::Status::failed_precondition(format!(
@@ -710,6 +695,9 @@ impl Peer for PeerService {
         let events = self.events.clone();
         let liveness = self.liveness.clone();
         let my_incarnation = self.incarnation;
+        let (me, nodes) = (self.me, self.nodes());
+        // A bad frame ends the link with its reason, after the acknowledgements so far.
+        let (refuse, refused) = mpsc::channel::<tonic::Status>(1);
         tokio::spawn(async move {
             loop {
                 let frame = tokio::select! {
@@ -718,17 +706,28 @@ impl Peer for PeerService {
                     () = superseded.notified() => return,
                 };
                 let Ok(Some(frame)) = frame else { return };
-                let env = match frame.body {
-                    Some(wire::link_frame::Body::Envelope(env)) => Some(env),
-                    Some(wire::link_frame::Body::Heartbeat(_)) => None,
-                    _ => continue,
+                let env = match validate::check_frame(&frame, from, me, &nodes) {
+                    Ok(Frame::Message { seq, lock, msg }) => Some((seq, lock, msg)),
+                    Ok(Frame::Heartbeat) => None,
+                    Ok(Frame::Unknown) => continue,
+                    Err(refusal) => {
+                        tracing::warn!(
+                            event = "bad_frame",
+                            frame = validate::frame_name(&frame),
+                            from = from.0,
+                            addr = addr.as_str(),
+                            reason = refusal.reason()
+                        );
+                        let _ = refuse.try_send(refusal.into());
+                        return;
+                    }
                 };
                 let mut s = state.lock().await;
                 if s.incarnation != hello.incarnation {
                     return; // superseded by a newer process of the sender
                 }
                 liveness.heard_from(from, &events).await;
-                let Some(env) = env else {
+                let Some((seq, lock, msg)) = env else {
                     // A heartbeat: answered with the current acknowledgement.
                     let _ = acks.send(wire::LinkAck {
                         seq: s.delivered,
@@ -736,17 +735,15 @@ impl Peer for PeerService {
                     });
                     continue;
                 };
-                if env.seq > s.delivered {
-                    if let Some((lock, msg)) = from_envelope(&env) {
-                        if events
-                            .send(TransportEvent::Message { from, lock, msg })
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
+                if seq > s.delivered {
+                    if events
+                        .send(TransportEvent::Message { from, lock, msg })
+                        .await
+                        .is_err()
+                    {
+                        return;
                     }
-                    s.delivered = env.seq;
+                    s.delivered = seq;
                 }
                 let _ = acks.send(wire::LinkAck {
                     seq: s.delivered,
@@ -754,7 +751,9 @@ impl Peer for PeerService {
                 });
             }
         });
-        let stream = WatchStream::new(acks_rx).map(Ok);
+        let stream = WatchStream::new(acks_rx)
+            .map(Ok)
+            .chain(ReceiverStream::new(refused).map(Err));
         Ok(tonic::Response::new(Box::pin(stream)))
     }
 }
@@ -762,6 +761,7 @@ impl Peer for PeerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use maekawa_core::id::RequestId;
     use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};

@@ -1,6 +1,7 @@
-//! The generated protobuf and gRPC types (proto/maekawa.proto). Only the edge modules use them
-//! (`transport`, `control`, `client`); everything else uses the crate's own types. Public
-//! only for tests that speak the wire directly (hostile peers); not a stable API.
+//! The generated protobuf and gRPC types (proto/maekawa.proto). Only the edge modules
+//! (`transport`, `validate`, `control`, `lock_service`, `client`) use them; everything else
+//! uses the crate's own types. Public (and hidden from the docs) only for tests that speak the
+//! wire directly: not a stable API.
 #![allow(missing_docs, unreachable_pub, clippy::all)]
 
 tonic::include_proto!("maekawa.v1");
