@@ -16,6 +16,7 @@ fn bench_reports_every_figure_and_a_passed_check() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["tls"], false, "plaintext unless --tls: {text}");
     for key in [
         "entries",
         "entries_per_second",
@@ -46,6 +47,7 @@ fn bench_reports_every_figure_and_a_passed_check() {
     assert!(r["check"].as_str().unwrap().starts_with("check passed"));
 }
 
+/// The client path, with mutual TLS on every link and client (`--tls`, issue 15).
 #[test]
 fn client_path_reports_locks_per_second_and_increasing_tokens() {
     let out = Command::new(env!("CARGO_BIN_EXE_maekawa"))
@@ -57,6 +59,7 @@ fn client_path_reports_locks_per_second_and_increasing_tokens() {
             "3",
             "--seconds",
             "2",
+            "--tls",
             "--json",
         ])
         .output()
@@ -69,6 +72,7 @@ fn client_path_reports_locks_per_second_and_increasing_tokens() {
     );
     let r: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(r["clients"], 3, "{text}");
+    assert_eq!(r["tls"], true, "{text}");
     assert!(r["locks"].as_u64().unwrap() > 0, "{text}");
     assert!(r["locks_per_second"].as_f64().unwrap() > 0.0, "{text}");
     for key in [

@@ -179,6 +179,7 @@ pub enum CtlError {
 pub struct CtlClient {
     node: NodeId,
     addr: String,
+    tls: bool,
     inner: ControlClient<tonic::transport::Channel>,
 }
 
@@ -204,15 +205,24 @@ impl CtlClient {
         Ok(CtlClient {
             node,
             addr: addr.to_string(),
+            tls: security.is_tls(),
             inner: ControlClient::new(channel),
         })
     }
 
     fn call_error(&self, s: tonic::Status) -> CtlError {
+        let mut why = s.message().to_string();
+        // A plaintext call to a node that speaks TLS breaks at the transport, with no word
+        // about why: say the likely cause.
+        if !self.tls && matches!(s.code(), tonic::Code::Unknown | tonic::Code::Unavailable) {
+            why.push_str(
+                " (if the cluster uses TLS, its certificates must be in certs/ beside the cluster file, or pass --certs DIR)",
+            );
+        }
         CtlError::Call {
             node: self.node,
             addr: self.addr.clone(),
-            why: s.message().to_string(),
+            why,
         }
     }
 
