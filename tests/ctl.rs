@@ -5,29 +5,7 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 use std::time::Duration;
-
-fn ctl(cluster: &Cluster, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .arg("ctl")
-        .arg("--config")
-        .arg(&cluster.config)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn status(cluster: &Cluster, node: &str) -> String {
-    let (code, out, err) = ctl(cluster, &["--node", node, "status"]);
-    assert_eq!(code, 0, "{err}");
-    out
-}
 
 #[test]
 fn manual_nodes_driven_by_ctl() {
@@ -36,35 +14,35 @@ fn manual_nodes_driven_by_ctl() {
         c.start_node(id, &["--workload", "manual"]);
     }
     wait_for("all nodes to answer ctl", Duration::from_secs(20), || {
-        (0..3).all(|id| ctl(&c, &["--node", &id.to_string(), "status"]).0 == 0)
+        (0..3).all(|id| c.ctl(&["--node", &id.to_string(), "status"]).0 == 0)
     });
-    assert!(status(&c, "1").contains("idle"));
+    assert!(c.status("1").contains("idle"));
 
-    let (code, out, err) = ctl(&c, &["--node", "1", "request"]);
+    let (code, out, err) = c.ctl(&["--node", "1", "request"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("node 1 requested the CS"), "{out}");
     wait_for("node 1 to be in the CS", Duration::from_secs(20), || {
-        status(&c, "1").contains("in the CS")
+        c.status("1").contains("in the CS")
     });
 
-    let (code, _, err) = ctl(&c, &["--node", "2", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "2", "request"]);
     assert_eq!(code, 0, "{err}");
     // Node 2 (quorum {0, 2}) waits for voter 0, whose vote node 1 holds.
     wait_for(
         "node 2 to wait for voter 0",
         Duration::from_secs(20),
         || {
-            let s = status(&c, "2");
+            let s = c.status("2");
             s.contains("waiting for votes") && s.contains("votes missing   0\n")
         },
     );
-    let voter = status(&c, "0");
+    let voter = c.status("0");
     assert!(voter.contains("its vote is for node 1"), "{voter}");
     assert!(
         voter.contains(", 2)"),
         "node 2's request is in voter 0's queue: {voter}"
     );
-    let (code, table, err) = ctl(&c, &["status", "--all"]);
+    let (code, table, err) = c.ctl(&["status", "--all"]);
     assert_eq!(code, 0, "every node answered: {err}");
     assert_eq!(
         table.lines().count(),
@@ -77,29 +55,29 @@ fn manual_nodes_driven_by_ctl() {
     );
 
     // Releasing a node that is not in the CS is refused, with the reason.
-    let (code, _, err) = ctl(&c, &["--node", "2", "release"]);
+    let (code, _, err) = c.ctl(&["--node", "2", "release"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("node 2 is not in the CS"), "{err}");
     assert!(err.contains("waits for votes from [0]"), "{err}");
     assert!(err.contains("`maekawa ctl --node 2 cancel`"), "{err}");
     assert_eq!(err.lines().count(), 1);
 
-    let (code, _, err) = ctl(&c, &["--node", "1", "release"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "release"]);
     assert_eq!(code, 0, "{err}");
     wait_for("node 2 to enter", Duration::from_secs(20), || {
-        status(&c, "2").contains("in the CS")
+        c.status("2").contains("in the CS")
     });
-    assert_eq!(ctl(&c, &["--node", "2", "release"]).0, 0);
+    assert_eq!(c.ctl(&["--node", "2", "release"]).0, 0);
     wait_for("node 2 to leave", Duration::from_secs(20), || {
-        status(&c, "2").contains("idle")
+        c.status("2").contains("idle")
     });
 
     // Errors: an unknown id, and a node that is not running.
-    let (code, _, err) = ctl(&c, &["--node", "7", "status"]);
+    let (code, _, err) = c.ctl(&["--node", "7", "status"]);
     assert_eq!(code, 2);
     assert!(err.contains("id 7 is not in the file"), "{err}");
     c.kill9(0);
-    let (code, _, err) = ctl(&c, &["--node", "0", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "0", "request"]);
     assert_eq!(code, 2);
     assert!(err.contains("node 0 is not running"), "{err}");
     assert_eq!(err.lines().count(), 1);
@@ -131,7 +109,7 @@ fn manual_cluster() -> Cluster {
         c.start_node(id, &["--workload", "manual"]);
     }
     wait_for("all nodes to answer ctl", Duration::from_secs(20), || {
-        (0..3).all(|id| ctl(&c, &["--node", &id.to_string(), "status"]).0 == 0)
+        (0..3).all(|id| c.ctl(&["--node", &id.to_string(), "status"]).0 == 0)
     });
     c
 }
@@ -143,59 +121,59 @@ fn manual_cluster() -> Cluster {
 fn cancel_withdraws_a_waiting_request_and_its_votes_go_on() {
     let mut c = manual_cluster();
     // Grid quorums of 3 nodes: Q(0) = {0, 1, 2}, Q(1) = {0, 1}, Q(2) = {0, 2}.
-    let (code, _, err) = ctl(&c, &["--node", "1", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "request"]);
     assert_eq!(code, 0, "{err}");
     wait_for("node 1 to be in the CS", Duration::from_secs(20), || {
-        status(&c, "1").contains("in the CS")
+        c.status("1").contains("in the CS")
     });
-    let (code, _, err) = ctl(&c, &["--node", "0", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "0", "request"]);
     assert_eq!(code, 0, "{err}");
     wait_for(
         "node 0 to wait, holding voter 2's vote",
         Duration::from_secs(20),
         || {
-            let s = status(&c, "0");
+            let s = c.status("0");
             s.contains("waiting for votes") && s.contains("votes held      2\n")
         },
     );
-    assert!(status(&c, "2").contains("its vote is for node 0"));
+    assert!(c.status("2").contains("its vote is for node 0"));
 
-    let (code, out, err) = ctl(&c, &["--node", "0", "cancel"]);
+    let (code, out, err) = c.ctl(&["--node", "0", "cancel"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("node 0 withdrew its request"), "{out}");
-    assert!(status(&c, "0").contains(": idle\n"));
+    assert!(c.status("0").contains(": idle\n"));
     wait_for(
         "voter 2 to get its vote back",
         Duration::from_secs(20),
-        || status(&c, "2").contains("its vote is for nobody"),
+        || c.status("2").contains("its vote is for nobody"),
     );
     wait_for(
         "node 0's request to leave voter 0's queue",
         Duration::from_secs(20),
-        || status(&c, "0").contains("its queue       -\n"),
+        || c.status("0").contains("its queue       -\n"),
     );
 
-    let (code, _, err) = ctl(&c, &["--node", "1", "release"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "release"]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = ctl(&c, &["--node", "2", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "2", "request"]);
     assert_eq!(code, 0, "{err}");
     wait_for("node 2 to enter", Duration::from_secs(20), || {
-        status(&c, "2").contains("in the CS")
+        c.status("2").contains("in the CS")
     });
 
     // Nothing waits: idle, or in the CS. Each is refused with one line saying why.
-    let (code, _, err) = ctl(&c, &["--node", "0", "cancel"]);
+    let (code, _, err) = c.ctl(&["--node", "0", "cancel"]);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("node 0 has no request waiting for votes (it is idle): nothing to cancel"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
-    let (code, _, err) = ctl(&c, &["--node", "2", "cancel"]);
+    let (code, _, err) = c.ctl(&["--node", "2", "cancel"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("it is in the CS with request"), "{err}");
     assert!(err.contains("`maekawa ctl --node 2 release`"), "{err}");
-    assert_eq!(ctl(&c, &["--node", "2", "release"]).0, 0);
+    assert_eq!(c.ctl(&["--node", "2", "release"]).0, 0);
 
     c.stop_all();
     let enters: Vec<u64> = c

@@ -47,17 +47,6 @@ fn incarnation(c: &Cluster, id: usize) -> u64 {
         .expect("a start line with the incarnation")
 }
 
-fn hello(from: u32, to: u32, incarnation: u64) -> wire::LinkFrame {
-    wire::LinkFrame {
-        body: Some(wire::link_frame::Body::Hello(wire::Hello {
-            from,
-            to,
-            incarnation,
-            token: 0,
-        })),
-    }
-}
-
 fn envelope(env: wire::Envelope) -> wire::LinkFrame {
     wire::LinkFrame {
         body: Some(wire::link_frame::Body::Envelope(env)),
@@ -144,7 +133,7 @@ fn hostile_frames_are_refused_and_logged_and_the_cluster_goes_on() {
     let status = link_outcome(
         &target,
         vec![
-            hello(1, 0, node1),
+            hello_frame(1, 0, node1),
             envelope(wire::Envelope {
                 seq: AHEAD,
                 kind: wire::Kind::Request as i32,
@@ -173,7 +162,7 @@ fn hostile_frames_are_refused_and_logged_and_the_cluster_goes_on() {
     );
 
     // (b) A Hello claiming node 2 at incarnation 2^64 - 1.
-    let status = link_outcome(&target, vec![hello(2, 0, u64::MAX)]);
+    let status = link_outcome(&target, vec![hello_frame(2, 0, u64::MAX)]);
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     assert!(
         status
@@ -189,7 +178,7 @@ fn hostile_frames_are_refused_and_logged_and_the_cluster_goes_on() {
     let status = link_outcome(
         &target,
         vec![
-            hello(1, 0, node1),
+            hello_frame(1, 0, node1),
             envelope(wire::Envelope {
                 seq: AHEAD,
                 kind: wire::Kind::Release as i32,

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use maekawa::daemon::wire;
 use maekawa::tls::Security;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -15,27 +14,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn answers_ctl(c: &Cluster, id: usize) -> bool {
-    Command::new(BIN)
-        .args(["ctl", "--node", &id.to_string(), "status", "--config"])
-        .arg(&c.config)
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
-fn hello_as(from: u32, incarnation: u64) -> wire::LinkFrame {
-    wire::LinkFrame {
-        body: Some(wire::link_frame::Body::Hello(wire::Hello {
-            from,
-            to: 0,
-            incarnation,
-            token: 0,
-        })),
-    }
 }
 
 async fn peer_client(addr: &str) -> wire::peer_client::PeerClient<tonic::transport::Channel> {
@@ -70,7 +48,7 @@ fn cluster_without_node_1(extra: &[&str]) -> Cluster {
         c.start_node(id, extra);
     }
     wait_for("nodes 0 and 2 to answer", Duration::from_secs(20), || {
-        answers_ctl(&c, 0) && answers_ctl(&c, 2)
+        (c.ctl(&["--node", "0", "status"]).0 == 0) && (c.ctl(&["--node", "2", "status"]).0 == 0)
     });
     c
 }
@@ -94,13 +72,16 @@ fn a_huge_message_ends_its_stream_and_nothing_else() {
                 ..Default::default()
             })),
         };
-        let frames = tokio_stream::iter(vec![hello_as(1, 1), huge]);
+        let frames = tokio_stream::iter(vec![hello_frame(1, 0, 1), huge]);
         let mut acks = client.link(frames).await.unwrap().into_inner();
         ends(&mut acks, Duration::from_secs(20)).await
     });
     let how = how.expect("the stream with an 8 MiB frame did not end");
     assert!(how.contains("OutOfRange") || how.contains("ended"), "{how}");
-    assert!(answers_ctl(&c, 0), "node 0 stopped answering");
+    assert!(
+        (c.ctl(&["--node", "0", "status"]).0 == 0),
+        "node 0 stopped answering"
+    );
 }
 
 #[test]
@@ -115,7 +96,7 @@ fn a_newer_link_of_the_same_node_ends_the_older_ones() {
         // (128): the older ones must end to make room, or the later calls would wait.
         for _ in 0..300 {
             let (tx, rx) = tokio::sync::mpsc::channel(4);
-            tx.send(hello_as(1, 1)).await.unwrap();
+            tx.send(hello_frame(1, 0, 1)).await.unwrap();
             let call = client.link(tokio_stream::wrappers::ReceiverStream::new(rx));
             let acks = tokio::time::timeout(Duration::from_secs(20), call)
                 .await
@@ -136,7 +117,7 @@ fn a_newer_link_of_the_same_node_ends_the_older_ones() {
             "the newest link was ended"
         );
     });
-    assert!(answers_ctl(&c, 0));
+    assert!((c.ctl(&["--node", "0", "status"]).0 == 0));
 }
 
 #[test]
@@ -193,6 +174,6 @@ fn connections_beyond_the_limit_are_closed_and_service_returns() {
     );
     drop(hogs);
     wait_for("node 0 to answer again", Duration::from_secs(20), || {
-        answers_ctl(&c, 0)
+        c.ctl(&["--node", "0", "status"]).0 == 0
     });
 }

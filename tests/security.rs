@@ -19,27 +19,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn ctl(cluster: &Cluster, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .arg("ctl")
-        .arg("--config")
-        .arg(&cluster.config)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn status(cluster: &Cluster, node: &str) -> String {
-    let (code, out, err) = ctl(cluster, &["--node", node, "status"]);
-    assert_eq!(code, 0, "{err}");
-    out
-}
-
 /// Mutual TLS as the holder of `<certs>/<stem>.pem`.
 fn as_holder_of(certs: &Path, stem: &str) -> Security {
     Security::Tls(Arc::new(
@@ -75,17 +54,6 @@ async fn link(
     }
 }
 
-fn hello(from: u32, incarnation: u64) -> wire::LinkFrame {
-    wire::LinkFrame {
-        body: Some(wire::link_frame::Body::Hello(wire::Hello {
-            from,
-            to: 0,
-            incarnation,
-            token: 0,
-        })),
-    }
-}
-
 fn release(req: &wire::WireRequest) -> wire::LinkFrame {
     wire::LinkFrame {
         body: Some(wire::link_frame::Body::Envelope(wire::Envelope {
@@ -118,7 +86,7 @@ fn strangers_and_wrong_certificates_are_refused() {
         c.start_node(id, &["--workload", "manual"]);
     }
     wait_for("all nodes to answer ctl", Duration::from_secs(20), || {
-        (0..3).all(|id| ctl(&c, &["--node", &id.to_string(), "status"]).0 == 0)
+        (0..3).all(|id| c.ctl(&["--node", &id.to_string(), "status"]).0 == 0)
     });
     let start = &c.node_log(0)[0];
     assert_eq!(start["tls"], true, "{start}");
@@ -127,10 +95,10 @@ fn strangers_and_wrong_certificates_are_refused() {
         "a node with certificates warns of no plaintext"
     );
 
-    let (code, _, err) = ctl(&c, &["--node", "1", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "request"]);
     assert_eq!(code, 0, "{err}");
     wait_for("node 1 to be in the CS", Duration::from_secs(20), || {
-        status(&c, "1").contains("in the CS")
+        c.status("1").contains("in the CS")
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -150,7 +118,7 @@ fn strangers_and_wrong_certificates_are_refused() {
         let s = ctl.status(wire::CtlEmpty {}).await.unwrap().into_inner();
         s.request.expect("node 1 has a request")
     });
-    let forged = || vec![hello(1, req.inc), release(&req)];
+    let forged = || vec![hello_frame(1, 0, req.inc), release(&req)];
 
     // 1. No certificate at all: plaintext to a TLS port.
     let plain = Security::Plaintext.endpoint(&addr0).unwrap();
@@ -187,13 +155,13 @@ fn strangers_and_wrong_certificates_are_refused() {
 
     // Voter 0 still votes for node 1, and logged each refusal of a certificate (its log lines
     // are written at the end of the driver's next batch, which the status call makes).
-    let voter = status(&c, "0");
+    let voter = c.status("0");
     assert!(voter.contains("its vote is for node 1"), "{voter}");
     wait_for(
         "voter 0 to log both refusals",
         Duration::from_secs(10),
         || {
-            status(&c, "0");
+            c.status("0");
             let refusals: Vec<_> = c
                 .node_log(0)
                 .into_iter()
@@ -204,36 +172,36 @@ fn strangers_and_wrong_certificates_are_refused() {
     );
 
     // 5. `ctl release` of node 1 without an admin certificate, then in plaintext.
-    let (code, _, err) = ctl(&c, &["--node", "1", "--identity", "client", "release"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "--identity", "client", "release"]);
     assert_ne!(code, 0, "a lock client released node 1: {err}");
     assert!(err.contains("needs an admin certificate"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let (code, _, err) = ctl(&c, &["--node", "1", "--insecure", "release"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "--insecure", "release"]);
     assert_ne!(code, 0, "plaintext released node 1: {err}");
-    assert!(status(&c, "1").contains("in the CS"));
+    assert!(c.status("1").contains("in the CS"));
 
     // Node 2 (quorum {0, 2}) asks, and waits for voter 0 for as long as node 1 holds.
-    let (code, _, err) = ctl(&c, &["--node", "2", "request"]);
+    let (code, _, err) = c.ctl(&["--node", "2", "request"]);
     assert_eq!(code, 0, "{err}");
     wait_for(
         "node 2 to wait for voter 0",
         Duration::from_secs(20),
         || {
-            let s = status(&c, "2");
+            let s = c.status("2");
             s.contains("waiting for votes") && s.contains("votes missing   0\n")
         },
     );
-    assert!(status(&c, "1").contains("in the CS"));
+    assert!(c.status("1").contains("in the CS"));
 
     // The admin lets node 1 out; node 2 enters.
-    let (code, _, err) = ctl(&c, &["--node", "1", "release"]);
+    let (code, _, err) = c.ctl(&["--node", "1", "release"]);
     assert_eq!(code, 0, "{err}");
     wait_for("node 2 to enter", Duration::from_secs(20), || {
-        status(&c, "2").contains("in the CS")
+        c.status("2").contains("in the CS")
     });
-    assert_eq!(ctl(&c, &["--node", "2", "release"]).0, 0);
+    assert_eq!(c.ctl(&["--node", "2", "release"]).0, 0);
     wait_for("node 2 to leave", Duration::from_secs(20), || {
-        status(&c, "2").contains("idle")
+        c.status("2").contains("idle")
     });
     c.stop_all();
     assert_check_passed(&c.check());

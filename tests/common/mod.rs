@@ -164,6 +164,29 @@ impl Cluster {
         }
     }
 
+    /// `maekawa ctl --config <this cluster's file> ARGS`: exit code, stdout, stderr.
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(BIN)
+            .arg("ctl")
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `ctl --node NODE status`, which must succeed: the node's state as ctl prints it.
+    pub fn status(&self, node: &str) -> String {
+        let (code, out, err) = self.ctl(&["--node", node, "status"]);
+        assert_eq!(code, 0, "{err}");
+        out
+    }
+
     /// Node `id`'s address in the cluster file.
     #[allow(dead_code)]
     pub fn config_addr(&self, id: usize) -> String {
@@ -281,4 +304,17 @@ pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
                 .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {l}", path.display()))
         })
         .collect()
+}
+
+/// A peer link's first frame: node `from` greets node `to` as `incarnation` (token floor 0).
+pub fn hello_frame(from: u32, to: u32, incarnation: u64) -> maekawa::daemon::wire::LinkFrame {
+    use maekawa::daemon::wire;
+    wire::LinkFrame {
+        body: Some(wire::link_frame::Body::Hello(wire::Hello {
+            from,
+            to,
+            incarnation,
+            token: 0,
+        })),
+    }
 }
