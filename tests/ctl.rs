@@ -200,3 +200,42 @@ fn cancel_withdraws_a_waiting_request_and_its_votes_go_on() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Issue 16, item 5: `ctl status --json` for scripts, one node and `--all`.
+#[test]
+fn status_json_for_scripts() {
+    let mut c = Cluster::prepare(3);
+    for id in 0..3 {
+        c.start_node(id, &["--workload", "manual"]);
+    }
+    wait_for("all nodes to answer ctl", Duration::from_secs(20), || {
+        (0..3).all(|id| c.ctl(&["--node", &id.to_string(), "status"]).0 == 0)
+    });
+    assert_eq!(c.ctl(&["--node", "1", "request"]).0, 0);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let (code, out, err) = c.ctl(args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    };
+    wait_for("node 1 in the CS", Duration::from_secs(20), || {
+        json(&["--node", "1", "status", "--json"])["phase"] == "in_cs"
+    });
+    let one = json(&["--node", "1", "status", "--json"]);
+    assert_eq!(one["node"], 1, "{one}");
+    assert_eq!(one["request"]["node"], 1, "{one}");
+    assert_eq!(one["workload"], "manual", "{one}");
+    assert_eq!(one["entries"], 1, "{one}");
+    assert!(one["missing"].as_array().unwrap().is_empty(), "{one}");
+    let all = json(&["status", "--all", "--json"]);
+    let nodes = all.as_array().expect("an array");
+    assert_eq!(nodes.len(), 3, "{all}");
+    // Voter 0's vote is node 1's request, as its own status says.
+    assert_eq!(nodes[0]["vote"], one["request"], "{all}");
+    assert_eq!(c.ctl(&["--node", "1", "release"]).0, 0);
+    c.kill9(2);
+    let (code, out, _) = c.ctl(&["status", "--all", "--json"]);
+    assert_eq!(code, 1, "some nodes did not answer");
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(all[2]["node"], 2, "{all}");
+    assert!(all[2]["error"].is_string(), "{all}");
+}

@@ -7,7 +7,7 @@ use maekawa::config::Config;
 use maekawa::daemon::command::Status;
 use maekawa::daemon::control::{CtlClient, CtlError};
 use maekawa::daemon::Workload;
-use maekawa_core::id::NodeId;
+use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::protocol::Phase;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,10 +40,20 @@ enum CtlAction {
     /// holds and leaves its voters' queues, without entering.
     Cancel,
     /// Show the node's state; `--all` shows every node of the cluster file in one table.
+    #[command(
+        after_help = "--json prints one object per node: node, incarnation, phase (\"idle\", \"wanting\", \"in_cs\"), \
+request ({ts, node, inc} or null), lamport, granted, missing, failed, yielded (arrays of node ids), vote ({ts, node, inc} \
+or null: the request this node's vote is for), queue ([{ts, node, inc}], first in line first), entries, workload \
+(\"auto\" or \"manual\") and suspected (node ids). With --all: an array with one object per node of the cluster file; a \
+node that did not answer is {node, error}."
+    )]
     Status {
         /// Every node, one table.
         #[arg(long)]
         all: bool,
+        /// Print JSON instead of text, for scripts (fields below).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -74,7 +84,8 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let all = matches!(action, CtlAction::Status { all: true });
+    let json = matches!(action, CtlAction::Status { json: true, .. });
+    let all = matches!(action, CtlAction::Status { all: true, .. });
     if all {
         let rows = runtime.block_on(async {
             let mut rows = Vec::new();
@@ -87,7 +98,18 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
             }
             rows
         });
-        out!("{}", render_table(&rows));
+        if json {
+            let nodes: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(id, row)| match row {
+                    Ok(s) => status_json(s),
+                    Err(e) => serde_json::json!({"node": id.0, "error": e}),
+                })
+                .collect();
+            outln!("{}", serde_json::Value::Array(nodes));
+        } else {
+            out!("{}", render_table(&rows));
+        }
         // Like `--node N` for one node: a node that does not answer is exit 2; the table says
         // which, so some answering and some not is the in-between "no" of exit 1.
         let answered = rows.iter().filter(|(_, row)| row.is_ok()).count();
@@ -112,6 +134,9 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
             CtlAction::Request => client.request().await,
             CtlAction::Release => client.release().await,
             CtlAction::Cancel => client.cancel().await,
+            CtlAction::Status { .. } if json => {
+                client.status().await.map(|s| status_json(&s).to_string())
+            }
             CtlAction::Status { .. } => client.status().await.map(|s| render_status(&s)),
         }
     });
@@ -144,6 +169,37 @@ fn phase_request(phase: Phase) -> String {
         Phase::Idle => "-".to_string(),
         Phase::Wanting(r) | Phase::InCs(r) => r.to_string(),
     }
+}
+
+/// One node's status as a JSON object, for `status --json` (fields in its `--help`; added,
+/// never renamed).
+fn status_json(s: &Status) -> serde_json::Value {
+    let req = |r: RequestId| serde_json::json!({"ts": r.ts, "node": r.node.0, "inc": r.inc});
+    let ids = |v: &[NodeId]| v.iter().map(|n| n.0).collect::<Vec<_>>();
+    let (phase, request) = match s.phase {
+        Phase::Idle => ("idle", None),
+        Phase::Wanting(r) => ("wanting", Some(r)),
+        Phase::InCs(r) => ("in_cs", Some(r)),
+    };
+    serde_json::json!({
+        "node": s.node.0,
+        "incarnation": s.incarnation,
+        "phase": phase,
+        "request": request.map(req),
+        "lamport": s.lamport,
+        "granted": ids(&s.granted),
+        "missing": ids(&s.missing),
+        "failed": ids(&s.failed),
+        "yielded": ids(&s.yielded),
+        "vote": s.lock.map(req),
+        "queue": s.queue.iter().copied().map(req).collect::<Vec<_>>(),
+        "entries": s.entries,
+        "workload": match s.workload {
+            Workload::Auto => "auto",
+            Workload::Manual => "manual",
+        },
+        "suspected": ids(&s.suspected),
+    })
 }
 
 /// One node's status as a block of text.
