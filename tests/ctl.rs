@@ -239,3 +239,47 @@ fn status_json_for_scripts() {
     assert_eq!(all[2]["node"], 2, "{all}");
     assert!(all[2]["error"].is_string(), "{all}");
 }
+
+/// Issue 16, item 2: the grpc.health.v1 service (`ctl health`) serves while a quorum without
+/// suspected nodes exists, and flips back when one returns.
+#[test]
+fn health_follows_the_reachable_quorums() {
+    let mut c = Cluster::prepare(3);
+    let flags = ["--workload", "manual", "--suspect-after", "300"];
+    for id in 0..3 {
+        c.start_node(id, &flags);
+    }
+    let health = |c: &Cluster| c.ctl(&["--node", "0", "health"]);
+    wait_for("node 0 to serve", Duration::from_secs(20), || {
+        health(&c).0 == 0
+    });
+    assert!(health(&c).1.contains("node 0: SERVING"));
+    let (code, out, _) = c.ctl(&["health", "--all"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    // The grid of 3 survives one dead node: node 2 dead leaves row {0, 1} + column {1}.
+    c.kill9(2);
+    wait_for("node 0 to suspect node 2", Duration::from_secs(20), || {
+        c.status("0").contains("suspected       2")
+    });
+    assert_eq!(health(&c).0, 0, "one dead node of 3 leaves a quorum");
+    // Two dead leave none.
+    c.kill9(1);
+    wait_for("node 0 to stop serving", Duration::from_secs(20), || {
+        let (code, out, _) = health(&c);
+        code == 1 && out.contains("NOT_SERVING")
+    });
+    let (code, out, _) = c.ctl(&["health", "--all"]);
+    assert_eq!(code, 2, "nodes 1 and 2 do not answer: {out}");
+    c.start_node(1, &flags);
+    wait_for("node 0 to serve again", Duration::from_secs(20), || {
+        health(&c).0 == 0
+    });
+    let lines: Vec<_> = c
+        .node_log(0)
+        .into_iter()
+        .filter(|l| l["event"] == "health")
+        .map(|l| l["serving"].as_bool().unwrap())
+        .collect();
+    assert_eq!(lines, [false, true], "health lines of node 0");
+}

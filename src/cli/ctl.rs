@@ -39,6 +39,15 @@ enum CtlAction {
     /// Withdraw the request that still waits for votes: the node gives back the votes it
     /// holds and leaves its voters' queues, without entering.
     Cancel,
+    /// Ask the node's health service (grpc.health.v1) whether it can serve: SERVING while some
+    /// quorum has no suspected member, NOT_SERVING otherwise. Exit 0 when serving, 1 when
+    /// not, 2 when the node does not answer; with --all, one line per node, exit 0 only when
+    /// every node serves.
+    Health {
+        /// Every node of the cluster file.
+        #[arg(long)]
+        all: bool,
+    },
     /// Show the node's state; `--all` shows every node of the cluster file in one table.
     #[command(
         after_help = "--json prints one object per node: node, incarnation, phase (\"idle\", \"wanting\", \"in_cs\"), \
@@ -84,6 +93,35 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    if let CtlAction::Health { all } = action {
+        let ids: Vec<NodeId> = match (all, node) {
+            (true, _) => config.ids(),
+            (false, Some(id)) => vec![NodeId(id)],
+            (false, None) => return fail(&"ctl health needs --node ID or --all"),
+        };
+        let mut worst = ExitCode::SUCCESS;
+        for id in ids {
+            let answer = runtime.block_on(async {
+                let addr = &config.node(id)?.addr;
+                let mut client = CtlClient::connect(id, addr, &security).await?;
+                anyhow::Ok(client.serving().await?)
+            });
+            match answer {
+                Ok(true) => outln!("node {id}: SERVING"),
+                Ok(false) => {
+                    outln!("node {id}: NOT_SERVING (no quorum without suspected nodes)");
+                    if worst == ExitCode::SUCCESS {
+                        worst = ExitCode::FAILURE;
+                    }
+                }
+                Err(e) => {
+                    outln!("node {id}: UNKNOWN ({e})");
+                    worst = ExitCode::from(2);
+                }
+            }
+        }
+        return worst;
+    }
     let json = matches!(action, CtlAction::Status { json: true, .. });
     let all = matches!(action, CtlAction::Status { all: true, .. });
     if all {
@@ -138,6 +176,7 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
                 client.status().await.map(|s| status_json(&s).to_string())
             }
             CtlAction::Status { .. } => client.status().await.map(|s| render_status(&s)),
+            CtlAction::Health { .. } => unreachable!("answered above"),
         }
     });
     match result {

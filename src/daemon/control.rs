@@ -180,6 +180,7 @@ pub struct CtlClient {
     node: NodeId,
     addr: String,
     tls: bool,
+    channel: tonic::transport::Channel,
     inner: ControlClient<tonic::transport::Channel>,
 }
 
@@ -206,7 +207,8 @@ impl CtlClient {
             node,
             addr: addr.to_string(),
             tls: security.is_tls(),
-            inner: ControlClient::new(channel),
+            inner: ControlClient::new(channel.clone()),
+            channel,
         })
     }
 
@@ -254,6 +256,20 @@ impl CtlClient {
         } else {
             Err(CtlError::Refused(reply.message))
         }
+    }
+
+    /// Whether the node can serve (`grpc.health.v1`): true while some quorum has no suspected
+    /// member ([`crate::daemon::health`]).
+    pub async fn serving(&mut self) -> Result<bool, CtlError> {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        let answer = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map_err(|s| self.call_error(s))?
+            .into_inner();
+        Ok(answer.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
     }
 
     /// The node's state.

@@ -9,6 +9,7 @@
 use super::command::{Control, LockCommand, LockInfo, Status};
 use super::control::ControlService;
 use super::cslog::CsLog;
+use super::health;
 use super::incarnation::{next_incarnation, IncarnationError};
 use super::journal::Journal;
 use super::limits;
@@ -142,6 +143,8 @@ where
             .map_err(|e| NodeError::Tls(format!("{}: {e}", creds.cert_path.display())))?;
     }
     let gate = settings.security.gate();
+    // grpc.health.v1: SERVING while a quorum of live (unsuspected) nodes exists.
+    let (reachable, health_service) = health::serve();
     let server = tokio::spawn(
         builder
             .add_service(
@@ -149,6 +152,7 @@ where
                     .into_server()
                     .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
             )
+            .add_service(health_service)
             .add_service(
                 ControlService::new(control_tx, gate)
                     .into_server()
@@ -218,6 +222,7 @@ where
         hold_until: None,
         think_until: None,
         suspected: BTreeSet::new(),
+        reachable,
     };
     driver.execute(restore_actions)?;
     driver.flush().await?;
@@ -363,6 +368,8 @@ struct Driver {
     think_until: Option<Instant>,
     /// Peers the transport suspects (nothing heard from them for `--suspect-after`).
     suspected: BTreeSet<NodeId>,
+    /// Whether a quorum of unsuspected nodes exists: what the health service reports.
+    reachable: tokio::sync::watch::Sender<bool>,
 }
 
 impl Driver {
@@ -460,6 +467,15 @@ impl Driver {
         } else {
             self.suspected.remove(&peer);
             info!(event = "unsuspect", peer = peer.0, silent_ms);
+        }
+        let serving = self
+            .settings
+            .config
+            .quorums
+            .choose(self.me, &self.suspected)
+            .is_some();
+        if self.reachable.send_replace(serving) != serving {
+            info!(event = "health", serving);
         }
         // The core routes waiting requests around suspects and reclaims their votes when
         // that is safe (DESIGN.md, "Leases and reclaiming votes").

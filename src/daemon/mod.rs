@@ -13,6 +13,7 @@ pub mod command;
 pub mod control;
 pub mod cslog;
 pub mod driver;
+pub mod health;
 pub mod incarnation;
 pub mod journal;
 pub mod limits;
