@@ -47,7 +47,7 @@ done
 # no journaled vote). The whole old run stays together, so `maekawa check --log-dir` on the
 # moved directory still checks it. Lock files stay (proclock.rs: never move or delete one);
 # PID files are removed by stop.sh, and a stale one is overwritten.
-old=("$LOG_DIR"/node-*.log "$LOG_DIR"/node-*.out "$LOG_DIR"/node-*.journal \
+old=("$LOG_DIR"/node-*.log "$LOG_DIR"/node-*.log.* "$LOG_DIR"/node-*.out "$LOG_DIR"/node-*.journal \
   "$LOG_DIR"/node-*.incarnation "$LOG_DIR"/node-*.incarnation.tmp)
 shopt -u nullglob
 [ -e "$LOG_DIR/critical_section.log" ] && old=("$LOG_DIR/critical_section.log" "${old[@]}")

@@ -35,6 +35,14 @@ pub fn node_log(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(node_log_name(node))
 }
 
+/// `node-<id>.log.<k>`: the `k`-th newest file rotated out of `node-<id>.log` (1 is the
+/// newest; `--log-rotate-bytes`, `--log-keep`).
+pub fn rotated_node_log(log: &Path, k: usize) -> PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(format!(".{k}"));
+    PathBuf::from(name)
+}
+
 /// `node-<id>.journal`: the voter's lock, fsync'd before every GRANT.
 pub fn journal(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(format!("node-{node}.journal"))

@@ -54,8 +54,30 @@ pub(crate) struct NodeArgs {
     /// as it is accepted, with a `connections_full` warning in the node log.
     #[arg(long, default_value_t = maekawa::daemon::limits::MAX_CONNECTIONS, value_parser = parse_max_connections)]
     max_connections: usize,
+    /// Rotate node-<id>.log when it would grow past this many bytes (to node-<id>.log.1, the
+    /// older ones moving up); 0 never rotates. `check`, `report` and `timeline` read the
+    /// rotated files too.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    log_rotate_bytes: u64,
+    /// Rotated node logs to keep (node-<id>.log.1 to .N); older ones are deleted.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    log_keep: usize,
+    /// `all`: a `send` and a `recv` line for every protocol message (for demos and reports:
+    /// the default); `none`: entries, re-votes, suspicions and errors only, for long runs
+    /// (`check` then cannot match each entry's Grants and says so).
+    #[arg(long, value_enum, default_value_t = LogMessages::All)]
+    log_messages: LogMessages,
     #[command(flatten)]
     tls: super::TlsArgs,
+}
+
+/// What `--log-messages` keeps.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogMessages {
+    /// Every message, sent and received.
+    All,
+    /// No message lines.
+    None,
 }
 
 fn parse_max_connections(s: &str) -> Result<usize, String> {
@@ -110,6 +132,8 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         security,
         plaintext_warning,
         max_connections: args.max_connections,
+        log_messages: args.log_messages == LogMessages::All,
+        log_rotation: (args.log_rotate_bytes, args.log_keep),
         id,
         config,
         log_dir: args.log_dir.clone(),
@@ -130,7 +154,11 @@ fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     create_log_dir(&settings.log_dir)?;
     // One process per node id: held until this process ends (the OS releases it on kill -9).
     let _lock = daemon::proclock::ProcessLock::acquire(&settings.log_dir, settings.id)?;
-    let guard = daemon::node_log::init(&settings.log_dir, settings.id)?;
+    let rotation = daemon::rotating::Rotation {
+        max_bytes: settings.log_rotation.0,
+        keep: settings.log_rotation.1,
+    };
+    let guard = daemon::node_log::init_rotating(&settings.log_dir, settings.id, rotation)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

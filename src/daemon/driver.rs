@@ -106,6 +106,7 @@ where
         journaled_votes = restored.votes.len(),
         token_floor = restored.floor,
         tls = settings.security.is_tls(),
+        log_messages = if settings.log_messages { "all" } else { "none" },
     );
     if let Some(why) = &settings.plaintext_warning {
         tracing::warn!(event = "plaintext", reason = why.as_str());
@@ -915,6 +916,9 @@ impl Driver {
     }
 
     fn log_msg(&self, dir: &'static str, from: NodeId, to: NodeId, lock: &LockName, msg: &Message) {
+        if !self.settings.log_messages {
+            return; // --log-messages none
+        }
         if msg.kind == MsgKind::Sync {
             info!(
                 event = dir,

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod lock_service;
 pub mod node_log;
 pub mod proclock;
+pub mod rotating;
 pub mod sessions;
 pub mod settings;
 pub mod transport;

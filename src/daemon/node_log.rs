@@ -13,17 +13,16 @@
 //! must not decide what gets logged (the daemon does) and it never rotates or truncates the
 //! file.
 
+use super::rotating::{RotatingFile, Rotation};
 use crate::logdir;
 use maekawa_core::id::NodeId;
 use std::fmt::{self, Write as _};
-use std::fs::OpenOptions;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -75,14 +74,25 @@ pub enum LogInitError {
 /// Keep the returned guard until the process exits: dropping it writes any line still held.
 /// Nothing is dropped: a line is either written at once or held until the holder writes it.
 pub fn init(log_dir: &Path, node: NodeId) -> Result<LogGuard, LogInitError> {
-    init_with_level(log_dir, node, LevelFilter::INFO)
+    init_with_level(log_dir, node, LevelFilter::INFO, Rotation::NEVER)
 }
 
-/// As [`init`], with another level threshold (e.g. `LevelFilter::DEBUG` while investigating).
+/// As [`init`], rotating the file by size ([`super::rotating`]).
+pub fn init_rotating(
+    log_dir: &Path,
+    node: NodeId,
+    rotation: Rotation,
+) -> Result<LogGuard, LogInitError> {
+    init_with_level(log_dir, node, LevelFilter::INFO, rotation)
+}
+
+/// As [`init`], with another level threshold (e.g. `LevelFilter::DEBUG` while investigating)
+/// and a rotation.
 pub fn init_with_level(
     log_dir: &Path,
     node: NodeId,
     level: LevelFilter,
+    rotation: Rotation,
 ) -> Result<LogGuard, LogInitError> {
     if !log_dir.is_dir() {
         return Err(LogInitError::NoDir {
@@ -90,22 +100,10 @@ pub fn init_with_level(
         });
     }
     let path = logdir::node_log(log_dir, node);
-    // Tried here first for an error that names the path and the fix; the appender below
-    // opens the same file the same way (append, create) and never rolls it.
-    let open_error = |source| LogInitError::Open {
+    let file = RotatingFile::open(path.clone(), rotation).map_err(|source| LogInitError::Open {
         path: path.clone(),
         source,
-    };
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .map_err(open_error)?;
-    let file = RollingFileAppender::builder()
-        .rotation(Rotation::NEVER)
-        .filename_prefix(logdir::node_log_name(node))
-        .build(log_dir)
-        .map_err(|e| open_error(io::Error::other(e.to_string())))?;
+    })?;
     let sink = LineSink::new(file);
     let subscriber =
         tracing_subscriber::registry().with(layer(node, sink.clone()).with_filter(level));

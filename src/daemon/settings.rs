@@ -94,4 +94,8 @@ pub struct NodeSettings {
     pub plaintext_warning: Option<String>,
     /// Connections served at once ([`crate::daemon::limits`]).
     pub max_connections: usize,
+    /// Whether every message gets a `send` and a `recv` line (`--log-messages all`).
+    pub log_messages: bool,
+    /// The node log's rotation: (bytes per file, 0 for never; rotated files kept).
+    pub log_rotation: (u64, usize),
 }

@@ -233,7 +233,7 @@ pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError>
     let mut named = named::NamedLocks::default();
     for id in config.ids() {
         let path = logdir::node_log(log_dir, id);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match reader::read_node_log(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(source) => return Err(CheckError::Unreadable { path, source }),
@@ -274,6 +274,9 @@ struct Process {
 struct NodeLog {
     file: String,
     processes: BTreeMap<Option<u64>, Process>,
+    /// Its oldest files were rotated away (`--log-keep`): the lines before its first `start`
+    /// belong to an incarnation whose start is gone.
+    rotated_away: bool,
     /// Votes this node (as a voter) reclaimed from a suspected holder of the emulated CS,
     /// with when: the holder's lease had surely run out by then.
     reclaimed: Vec<(RequestId, std::time::SystemTime)>,
@@ -302,12 +305,22 @@ fn read_node_log(
     let mut log = NodeLog {
         file,
         processes: BTreeMap::new(),
+        rotated_away: false,
         reclaimed: Vec::new(),
     };
     let mut incarnation: Option<u64> = None;
     let mut start_line: BTreeMap<u64, usize> = BTreeMap::new();
     // Grants received by the current process: (request, voter).
     let mut grants: HashSet<(RequestId, NodeId)> = HashSet::new();
+    // Whether the current process logged its messages: not with `--log-messages none`, and
+    // not known for the lines before the first `start` of a log whose beginning was rotated
+    // away. Its entries' Grants cannot be matched then.
+    let rotated_away = crate::logdir::rotated_node_log(path, 1).exists()
+        && reader::json_objects(text).next().is_some_and(|(_, obj)| {
+            obj.is_ok_and(|o| o.get("event") != Some(&Value::from("start")))
+        });
+    let mut messages_logged = !rotated_away;
+    log.rotated_away = rotated_away;
 
     for (line, obj) in reader::json_objects(text) {
         let obj = obj.map_err(|problem| malformed(path, line, problem))?;
@@ -342,6 +355,7 @@ fn read_node_log(
                 start_line.entry(inc).or_insert(line);
                 incarnation = Some(inc);
                 grants.clear();
+                messages_logged = obj.get("log_messages").and_then(Value::as_str) != Some("none");
                 log.processes.entry(incarnation).or_default();
             }
             "stop" => {
@@ -384,6 +398,7 @@ fn read_node_log(
                     .unwrap_or_else(|| quorum.to_vec());
                 let missing: Vec<String> = used
                     .iter()
+                    .filter(|_| messages_logged)
                     .filter(|&&v| !grants.contains(&(e.req, v)))
                     .map(NodeId::to_string)
                     .collect();
@@ -737,7 +752,36 @@ fn match_entries(
             .map(|&(_, inc)| inc)
             .chain(log.processes.keys().copied())
             .collect();
+        // A log that begins mid-incarnation (its start rotated away): its first entries are
+        // the tail of some incarnation's entries in the CS log.
+        let prefix = log
+            .processes
+            .get(&None)
+            .filter(|_| log.rotated_away)
+            .map(|p| (&p.enters, p.stop.is_some()));
+        if let Some((nl, stopped)) = prefix {
+            let found = nl.first().and_then(|first| {
+                cs_enters
+                    .iter()
+                    .filter(|((n, _), _)| *n == node)
+                    .find_map(|(&(_, inc), cs)| {
+                        cs.iter()
+                            .position(|c| (c.entry, c.req) == (first.entry, first.req))
+                            .map(|at| (inc, &cs[at..]))
+                    })
+            });
+            if let Some((inc, cs)) = found {
+                let which = format!(
+                    "incarnation {} whose start was rotated away",
+                    inc.map_or("?".to_string(), |i| i.to_string())
+                );
+                compare_entries(&log.file, node, &which, cs, nl, stopped, violations);
+            }
+        }
         for inc in incarnations {
+            if inc.is_none() && prefix.is_some() {
+                continue; // compared above
+            }
             let cs = cs_enters.get(&(node, inc)).unwrap_or(&empty);
             let (nl, stopped) = match log.processes.get(&inc) {
                 Some(p) => (&p.enters, p.stop.is_some()),
@@ -747,36 +791,52 @@ fn match_entries(
                 Some(i) => format!("incarnation {i}"),
                 None => "before any start".to_string(),
             };
-            for (c, n) in cs.iter().zip(nl) {
-                if (c.entry, c.req) != (n.entry, n.req) {
-                    violations.push(format!(
-                        "{}:{}: enter_cs entry {} request {} does not match {CS}:{}: entry {} request {} (node {node}, {which})",
-                        log.file, n.line, n.entry, n.req, c.line, c.entry, c.req
-                    ));
-                } else if let Some((ct, nt)) = c.token.zip(n.token).filter(|(a, b)| a != b) {
-                    violations.push(format!(
-                        "{}:{}: enter_cs entry {} token {nt} does not match {CS}:{}: token {ct} (node {node}, {which})",
-                        log.file, n.line, n.entry, c.line
-                    ));
-                }
+            if log.rotated_away && !log.processes.contains_key(&inc) {
+                continue; // its node-log lines were rotated away
             }
-            if cs.len() > nl.len() && stopped {
-                for c in &cs[nl.len()..] {
-                    violations.push(format!(
-                        "{CS}:{}: node {node} entry {} request {} has no enter_cs line in {} ({which})",
-                        c.line, c.entry, c.req, log.file
-                    ));
-                }
-            }
-            // A kill between the node log line and the CS log line can leave one enter_cs over.
-            if nl.len() > cs.len() + usize::from(!stopped) {
-                for n in &nl[cs.len()..] {
-                    violations.push(format!(
-                        "{}:{}: enter_cs entry {} request {} has no enter line in {CS} (node {node}, {which})",
-                        log.file, n.line, n.entry, n.req
-                    ));
-                }
-            }
+            compare_entries(&log.file, node, &which, cs, nl, stopped, violations);
+        }
+    }
+}
+
+/// One incarnation's entries, in the CS log (`cs`) and in its node log (`nl`), compared.
+fn compare_entries(
+    file: &str,
+    node: NodeId,
+    which: &str,
+    cs: &[Entry],
+    nl: &[Entry],
+    stopped: bool,
+    violations: &mut Vec<String>,
+) {
+    for (c, n) in cs.iter().zip(nl) {
+        if (c.entry, c.req) != (n.entry, n.req) {
+            violations.push(format!(
+                "{}:{}: enter_cs entry {} request {} does not match {CS}:{}: entry {} request {} (node {node}, {which})",
+                file, n.line, n.entry, n.req, c.line, c.entry, c.req
+            ));
+        } else if let Some((ct, nt)) = c.token.zip(n.token).filter(|(a, b)| a != b) {
+            violations.push(format!(
+                "{}:{}: enter_cs entry {} token {nt} does not match {CS}:{}: token {ct} (node {node}, {which})",
+                file, n.line, n.entry, c.line
+            ));
+        }
+    }
+    if cs.len() > nl.len() && stopped {
+        for c in &cs[nl.len()..] {
+            violations.push(format!(
+                "{CS}:{}: node {node} entry {} request {} has no enter_cs line in {} ({which})",
+                c.line, c.entry, c.req, file
+            ));
+        }
+    }
+    // A kill between the node log line and the CS log line can leave one enter_cs over.
+    if nl.len() > cs.len() + usize::from(!stopped) {
+        for n in &nl[cs.len()..] {
+            violations.push(format!(
+                "{}:{}: enter_cs entry {} request {} has no enter line in {CS} (node {node}, {which})",
+                file, n.line, n.entry, n.req
+            ));
         }
     }
 }

@@ -32,6 +32,26 @@ pub fn node_log_paths(dir: &Path) -> io::Result<BTreeMap<NodeId, PathBuf>> {
     Ok(paths)
 }
 
+/// The text of node log `path` with the files rotated out of it before it
+/// (`node-<id>.log.N` ... `.1`, oldest first, as many as are left): one node's history as one
+/// text. Line numbers in messages count from the first line of the oldest file kept.
+pub fn read_node_log(path: &Path) -> io::Result<String> {
+    let mut rotated = Vec::new();
+    for k in 1.. {
+        let older = logdir::rotated_node_log(path, k);
+        if !older.exists() {
+            break;
+        }
+        rotated.push(older);
+    }
+    let mut text = String::new();
+    for older in rotated.iter().rev() {
+        text.push_str(&std::fs::read_to_string(older)?);
+    }
+    text.push_str(&std::fs::read_to_string(path)?);
+    Ok(text)
+}
+
 /// The reading side of this format: the JSON objects of a node log's text, numbered from 1,
 /// skipping blank lines and a last line still being written (no newline yet and not valid
 /// JSON, as a running node may leave it). A line that is not a JSON object gives `Err` with

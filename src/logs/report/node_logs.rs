@@ -142,7 +142,7 @@ pub(super) fn read_all(paths: &BTreeMap<NodeId, PathBuf>) -> Result<Vec<NodeLog>
 }
 
 fn read_node_log(node: NodeId, path: &Path) -> Result<NodeLog, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Unreadable {
+    let text = reader::read_node_log(path).map_err(|source| ReportError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;

@@ -782,7 +782,7 @@ fn read_node_logs(log_dir: &Path) -> Result<BTreeMap<NodeId, NodeEvents>, Timeli
         }
     };
     for (node, path) in paths {
-        let text = std::fs::read_to_string(&path).map_err(|source| TimelineError::Unreadable {
+        let text = reader::read_node_log(&path).map_err(|source| TimelineError::Unreadable {
             path: path.clone(),
             source,
         })?;
