@@ -338,7 +338,11 @@ cmd_partition() {
   for id in $(seq 0 $((NODES - 1))); do
     if [ "${side[$id]}" = left ]; then set_side "$id" "$CUT_BRIDGE"; else set_side "$id" "$MAIN_BRIDGE"; fi
   done
-  echo "partitioned: $(echo "$left" | tr '\n' ' ')/ $(for id in $(seq 0 $((NODES - 1))); do [ "${side[$id]}" = right ] && echo "$id"; done | tr '\n' ' ')"
+  local a=() b=()
+  for id in $(seq 0 $((NODES - 1))); do
+    if [ "${side[$id]}" = left ]; then a+=("$id"); else b+=("$id"); fi
+  done
+  echo "partitioned: ${a[*]} / ${b[*]}"
 }
 
 cmd_heal() {
