@@ -851,7 +851,11 @@ PY
 
 /// The scripts that install what they need (a `declare -A PACKAGE_OF=(...)` table, apt-get);
 /// the others may run only what every machine has.
-const INSTALLING_SCRIPTS: &[&str] = &["bench-locks.sh", "availability-bench.sh"];
+const INSTALLING_SCRIPTS: &[&str] = &[
+    "bench-locks.sh",
+    "availability-bench.sh",
+    "netns-cluster.sh",
+];
 
 /// Every command `name` (or common.sh, which it sources) runs must be a builtin, always there,
 /// its own function, one of `built` (built or installed by the script itself), or installed by
@@ -929,6 +933,12 @@ fn bench_locks_installs_every_command_it_calls() {
 #[test]
 fn availability_bench_installs_every_command_it_calls() {
     installs_every_command_it_calls("availability-bench.sh", &["$BIN"], &[], &[("jq", "jq")]);
+}
+
+/// netns-cluster.sh builds its network with ip, which it installs (iproute2) when missing.
+#[test]
+fn netns_cluster_installs_every_command_it_calls() {
+    installs_every_command_it_calls("netns-cluster.sh", &["$BIN"], &[], &[("ip", "iproute2")]);
 }
 
 /// The other scripts install nothing, so they may run only what every machine has (and
