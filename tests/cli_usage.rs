@@ -181,7 +181,7 @@ fn usage_errors_are_one_line_and_exit_2() {
             &["ctl", "--node", "1"],
             &[
                 "requires a subcommand",
-                "[subcommands: request, release, cancel, status",
+                "[subcommands: request, release, cancel, health, status",
                 "(see maekawa ctl --help)",
             ],
         ),

@@ -115,11 +115,11 @@ mod tests {
         }
         let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap();
         assert_eq!(read(&path).lines().count(), 2, "batches 8 and 9");
-        assert!(read(&path).starts_with("0000000000000000000000000000000000000008"));
+        assert!(read(&path).starts_with(&format!("{:039}", 8)));
         let one = logdir::rotated_node_log(&path, 1);
         let two = logdir::rotated_node_log(&path, 2);
-        assert!(read(&one).starts_with("0000000000000000000000000000000000000006"));
-        assert!(read(&two).starts_with("0000000000000000000000000000000000000004"));
+        assert!(read(&one).starts_with(&format!("{:039}", 6)));
+        assert!(read(&two).starts_with(&format!("{:039}", 4)));
         assert!(!logdir::rotated_node_log(&path, 3).exists(), "only 2 kept");
         for p in [&path, &one, &two] {
             assert!(std::fs::metadata(p).unwrap().len() <= 100);
