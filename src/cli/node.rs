@@ -54,6 +54,10 @@ pub(crate) struct NodeArgs {
     /// as it is accepted, with a `connections_full` warning in the node log.
     #[arg(long, default_value_t = maekawa::daemon::limits::MAX_CONNECTIONS, value_parser = parse_max_connections)]
     max_connections: usize,
+    /// Serve Prometheus metrics as plain HTTP `GET /metrics` on this address (`HOST:PORT`;
+    /// off by default). No TLS and no authentication: bind it to a private address.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     #[command(flatten)]
     tls: super::TlsArgs,
 }
@@ -110,6 +114,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         security,
         plaintext_warning,
         max_connections: args.max_connections,
+        metrics_addr: args.metrics_addr.clone(),
         id,
         config,
         log_dir: args.log_dir.clone(),

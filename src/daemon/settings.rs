@@ -94,4 +94,7 @@ pub struct NodeSettings {
     pub plaintext_warning: Option<String>,
     /// Connections served at once ([`crate::daemon::limits`]).
     pub max_connections: usize,
+    /// Where to serve `GET /metrics` (Prometheus), if anywhere: off unless asked for, since it
+    /// is plain HTTP without authentication ([`crate::daemon::metrics`]).
+    pub metrics_addr: Option<String>,
 }
