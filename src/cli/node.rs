@@ -67,6 +67,10 @@ pub(crate) struct NodeArgs {
     /// (`check` then cannot match each entry's Grants and says so).
     #[arg(long, value_enum, default_value_t = LogMessages::All)]
     log_messages: LogMessages,
+    /// Serve Prometheus metrics as plain HTTP `GET /metrics` on this address (`HOST:PORT`;
+    /// off by default). No TLS and no authentication: bind it to a private address.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     #[command(flatten)]
     tls: super::TlsArgs,
 }
@@ -134,6 +138,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         max_connections: args.max_connections,
         log_messages: args.log_messages == LogMessages::All,
         log_rotation: (args.log_rotate_bytes, args.log_keep),
+        metrics_addr: args.metrics_addr.clone(),
         id,
         config,
         log_dir: args.log_dir.clone(),

@@ -14,6 +14,7 @@ use super::incarnation::{next_incarnation, IncarnationError};
 use super::journal::Journal;
 use super::limits;
 use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use super::metrics::Metrics;
 use super::node_log;
 use super::sessions::{Ended, Sessions};
 use super::settings::{NodeSettings, Workload};
@@ -53,6 +54,14 @@ pub enum NodeError {
     /// The node's certificate or key cannot be used.
     #[error("TLS: {0}; make the certificates again with `maekawa certs init`")]
     Tls(String),
+    /// The `--metrics-addr` address cannot be listened on.
+    #[error("--metrics-addr {addr}: cannot listen: {source}; is another process using it? pick another HOST:PORT")]
+    Metrics {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Runs one node until `shutdown` resolves: serves peers and `maekawa ctl` on `incoming`, and
@@ -171,6 +180,22 @@ where
                 },
             ),
     );
+    let metrics = Metrics::new();
+    let metrics_server = match &settings.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::Metrics {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            Some(tokio::spawn(super::metrics::serve(
+                listener,
+                metrics.registry(),
+            )))
+        }
+        None => None,
+    };
     let transport = Transport::start(&tcfg, connector, events_tx);
 
     let seed = u64::from(std::process::id()) ^ (u64::from(me.0) << 32) ^ incarnation;
@@ -224,6 +249,7 @@ where
         think_until: None,
         suspected: BTreeSet::new(),
         reachable,
+        metrics,
     };
     driver.execute(restore_actions)?;
     driver.flush().await?;
@@ -286,6 +312,9 @@ where
             _ = sleep_until_opt(deadline) => driver.on_deadlines()?,
         }
         driver.flush().await?;
+        driver
+            .metrics
+            .sample(driver.journal.size_bytes(), driver.sessions.open());
     }
     driver.flush().await?;
     if matches!(driver.core.phase(LockName::CS), Phase::InCs(_)) {
@@ -300,6 +329,9 @@ where
     // Peers' streams into this node never end by themselves: stop serving without waiting.
     let _ = stop_serving.send(());
     server.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_millis(100), server).await {
         return Err(NodeError::Serve(e.to_string()));
     }
@@ -371,6 +403,8 @@ struct Driver {
     suspected: BTreeSet<NodeId>,
     /// Whether a quorum of unsuspected nodes exists: what the health service reports.
     reachable: tokio::sync::watch::Sender<bool>,
+    /// What a scrape of `--metrics-addr` shows, counted where the log lines are written.
+    metrics: Metrics,
 }
 
 impl Driver {
@@ -399,6 +433,7 @@ impl Driver {
         } else {
             self.sessions.lost(&lock);
         }
+        self.metrics.lease_expired();
         info!(
             event = "lease_expired",
             lock = lock.as_str(),
@@ -435,10 +470,12 @@ impl Driver {
                 self.execute(actions)
             }
             TransportEvent::PeerUp { peer } => {
+                self.metrics.peer_link(true);
                 info!(event = "peer_up", peer = peer.0);
                 Ok(())
             }
             TransportEvent::PeerDown { peer, reason } => {
+                self.metrics.peer_link(false);
                 info!(event = "peer_down", peer = peer.0, reason = reason.as_str());
                 Ok(())
             }
@@ -469,6 +506,7 @@ impl Driver {
             self.suspected.remove(&peer);
             info!(event = "unsuspect", peer = peer.0, silent_ms);
         }
+        self.metrics.suspected(self.suspected.len());
         let serving = self
             .settings
             .config
@@ -517,9 +555,11 @@ impl Driver {
             // On a blocking thread: meanwhile this runtime's link tasks write out what just
             // left (the RELEASE of a node leaving the CS), instead of waiting for the disk.
             if let Some(job) = self.journal.sync_job()? {
+                let started = std::time::Instant::now();
                 tokio::task::spawn_blocking(move || job.run())
                     .await
                     .expect("the journal sync thread does not panic")?;
+                self.metrics.fsync(started.elapsed());
             }
             self.act_on_entries()?;
             node_log::write_held_lines_restamped();
@@ -676,6 +716,7 @@ impl Driver {
                 if let Phase::Wanting(req) = self.core.phase(LockName::CS) {
                     info!(event = "request_cs", req_ts = req.ts, req_node = req.node.0);
                 }
+                self.metrics.requested(&cs);
                 self.requested_at = Some(Instant::now());
                 self.execute(actions)
             }
@@ -725,6 +766,7 @@ impl Driver {
             req_node = req.node.0,
             lock = lock.as_str()
         );
+        self.metrics.cancelled(lock.as_str());
         let actions = self
             .core
             .cancel_cs(lock)
@@ -805,6 +847,7 @@ impl Driver {
                     lock = lock.as_str()
                 );
             }
+            self.metrics.requested(lock);
             self.execute(actions)?;
         }
         Ok(())
@@ -916,6 +959,7 @@ impl Driver {
     }
 
     fn log_msg(&self, dir: &'static str, from: NodeId, to: NodeId, lock: &LockName, msg: &Message) {
+        self.metrics.message(dir == "send", msg.kind);
         if !self.settings.log_messages {
             return; // --log-messages none
         }
@@ -979,15 +1023,18 @@ impl Driver {
                             self.log_mark.get_or_insert_with(node_log::held_mark);
                         }
                     }
-                    Action::Log(LogEvent::Revote { what, req, why }) => info!(
-                        event = "revote",
-                        what,
-                        req_ts = req.ts,
-                        req_node = req.node.0,
-                        req_inc = req.inc,
-                        lock = lock.as_str(),
-                        why
-                    ),
+                    Action::Log(LogEvent::Revote { what, req, why }) => {
+                        self.metrics.revote(what);
+                        info!(
+                            event = "revote",
+                            what,
+                            req_ts = req.ts,
+                            req_node = req.node.0,
+                            req_inc = req.inc,
+                            lock = lock.as_str(),
+                            why
+                        )
+                    }
                     Action::Log(LogEvent::Ignored { from, msg, why }) => info!(
                         event = "ignored",
                         msg = msg.kind.name(),
@@ -1046,6 +1093,7 @@ impl Driver {
                 votes = %json_ids(votes),
                 token
             );
+            self.metrics.entered(lock.as_str());
             self.sessions.entered(&lock, token);
             return Ok(());
         }
@@ -1067,6 +1115,7 @@ impl Driver {
             lock = LockName::CS,
             token
         );
+        self.metrics.entered(LockName::CS);
         if self.settings.workload == Workload::Auto {
             self.hold_until = Some(Instant::now() + self.settings.hold.draw(&mut self.rng));
         }

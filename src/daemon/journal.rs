@@ -302,6 +302,11 @@ impl Journal {
         }
     }
 
+    /// The journal file's size in bytes (the `maekawa_journal_bytes` metric).
+    pub fn size_bytes(&self) -> u64 {
+        self.len
+    }
+
     /// The journal file, for messages and logs.
     pub fn path(&self) -> &Path {
         &self.path

@@ -4,7 +4,7 @@
 //! [`driver`] is the one task that owns the core: it feeds it what [`transport`] receives,
 //! timers and [`command`]s from [`control`], and carries out the core's actions in order:
 //! [`journal`] before a GRANT leaves, [`cslog`] at each entry and exit, [`node_log`] for every
-//! line. [`proclock`] and [`incarnation`] make each start a single, new process. Nothing in
+//! line, [`metrics`] for the counts a scrape shows. [`proclock`] and [`incarnation`] make each start a single, new process. Nothing in
 //! this folder reads logs back (that is `crate::logs`), and prost types never leave the edge
 //! modules ([`transport`], whose every inbound frame [`validate`] checks before the core sees
 //! it, [`control`] and [`lock_service`]).
@@ -18,6 +18,7 @@ pub mod incarnation;
 pub mod journal;
 pub mod limits;
 pub mod lock_service;
+pub mod metrics;
 pub mod node_log;
 pub mod proclock;
 pub mod rotating;

@@ -63,6 +63,11 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    /// How many sessions are open (holding or waiting), for the metrics.
+    pub fn open(&self) -> usize {
+        self.sessions.len()
+    }
+
     /// A session wants `lock`. Returns false when it was turned away at once (a try-once
     /// session that would have to wait behind another session of this node).
     pub fn acquire(

@@ -98,4 +98,7 @@ pub struct NodeSettings {
     pub log_messages: bool,
     /// The node log's rotation: (bytes per file, 0 for never; rotated files kept).
     pub log_rotation: (u64, usize),
+    /// Where to serve `GET /metrics` (Prometheus), if anywhere: off unless asked for, since it
+    /// is plain HTTP without authentication ([`crate::daemon::metrics`]).
+    pub metrics_addr: Option<String>,
 }
