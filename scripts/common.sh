@@ -65,3 +65,36 @@ install_missing() {
     fi
   done
 }
+
+# Makes a new directory DIR/previous/<UTC time>[-n] for one old run's files, and prints it.
+new_previous_dir() {
+  local root="$1/previous" dest base n=1
+  mkdir -p "$root"
+  dest="$root/$(date -u +%Y%m%dT%H%M%SZ)"
+  base="$dest"
+  until mkdir "$dest" 2>/dev/null; do
+    n=$((n + 1))
+    dest="$base-$n"
+    [ "$n" -lt 100 ] || { echo "error: cannot make a directory under $root" >&2; return 1; }
+  done
+  echo "$dest"
+}
+
+# Waits (10 s at most) until process PID of node ID has logged its start in DIR/node-ID.log (a
+# restarted node's log already has its predecessors' start lines: look for this PID). Returns 0
+# when it has, 1 when it runs but has not, 2 when it died (its last words go to stderr).
+wait_for_start() {
+  local id="$1" pid="$2" dir="$3"
+  for _ in $(seq 1 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "error: node $id exited at once; its last words ($dir/node-$id.out):" >&2
+      tail -n 3 "$dir/node-$id.out" >&2
+      return 2
+    fi
+    if grep -qE "\"event\":\"start\".*\"pid\":${pid}[,}]" "$dir/node-$id.log" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}

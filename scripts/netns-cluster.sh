@@ -132,21 +132,14 @@ stop_nodes() {
 
 # Moves what a previous (stopped) run left in the run directory to previous/<UTC time>/.
 move_previous_run() {
-  local old=() dest base n=1 f
+  local old=() dest f
   shopt -s nullglob
   for f in "$RUN_DIR"/* ; do
     case "${f##*/}" in previous | *.lock) ;; *) old+=("$f") ;; esac
   done
   shopt -u nullglob
   [ ${#old[@]} -gt 0 ] || return 0
-  mkdir -p "$RUN_DIR/previous"
-  dest="$RUN_DIR/previous/$(date -u +%Y%m%dT%H%M%SZ)"
-  base="$dest"
-  until mkdir "$dest" 2>/dev/null; do
-    n=$((n + 1))
-    dest="$base-$n"
-    [ "$n" -lt 100 ] || { echo "error: cannot make a directory under $RUN_DIR/previous" >&2; exit 1; }
-  done
+  dest="$(new_previous_dir "$RUN_DIR")"
   mv -- "${old[@]}" "$dest/"
   echo "previous run moved to $dest/"
 }
@@ -229,20 +222,10 @@ cmd_start() {
   # Wait (bounded) until each has logged its start, or stop everything if one died.
   for id in $(seq 0 $((n - 1))); do
     pid="$(cat "$(pid_file "$id")")"
-    local started=""
-    for _ in $(seq 1 100); do
-      if ! kill -0 "$pid" 2>/dev/null; then
-        echo "error: node $id exited at once; its last words ($RUN_DIR/node-$id.out):" >&2
-        tail -n 3 "$RUN_DIR/node-$id.out" >&2
-        exit 1
-      fi
-      if grep -qE "\"event\":\"start\".*\"pid\":${pid}[,}]" "$RUN_DIR/node-$id.log" 2>/dev/null; then
-        started=1
-        break
-      fi
-      sleep 0.1
-    done
-    [ -n "$started" ] || { echo "error: node $id (PID $pid) did not log its start within 10 s" >&2; exit 1; }
+    local started=0
+    wait_for_start "$id" "$pid" "$RUN_DIR" || started=$?
+    [ "$started" -ne 2 ] || exit 1
+    [ "$started" -eq 0 ] || { echo "error: node $id (PID $pid) did not log its start within 10 s" >&2; exit 1; }
     echo "node $id started in namespace $(node_ns "$id") at $(node_addr "$id"):$PORT (PID $pid)"
   done
   trap - EXIT

@@ -16,23 +16,14 @@ nohup "$BIN" node --id "$id" --config "$CONFIG" --log-dir "$LOG_DIR" ${MAEKAWA_N
   >>"$LOG_DIR/node-$id.out" 2>&1 </dev/null &
 pid=$!
 echo "$pid" >"$(pid_file "$id")"
-# Wait (bounded) until this process has logged its start (a restarted node's log already has
-# its predecessors' start lines: look for this PID), or has died.
-started=""
-for _ in $(seq 1 100); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    rm -f "$(pid_file "$id")"
-    echo "error: node $id exited at once; its last words ($LOG_DIR/node-$id.out):" >&2
-    tail -n 3 "$LOG_DIR/node-$id.out" >&2
-    exit 1
-  fi
-  if grep -qE "\"event\":\"start\".*\"pid\":${pid}[,}]" "$LOG_DIR/node-$id.log" 2>/dev/null; then
-    started=1
-    break
-  fi
-  sleep 0.1
-done
-if [ -n "$started" ]; then
+# Wait (bounded) until this process has logged its start, or has died.
+started=0
+wait_for_start "$id" "$pid" "$LOG_DIR" || started=$?
+if [ "$started" -eq 2 ]; then
+  rm -f "$(pid_file "$id")"
+  exit 1
+fi
+if [ "$started" -eq 0 ]; then
   echo "node $id started: PID $pid, log $LOG_DIR/node-$id.log"
 else
   echo "node $id: PID $pid runs but has not logged its start within 10 s; see $LOG_DIR/node-$id.out"

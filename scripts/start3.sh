@@ -52,15 +52,7 @@ old=("$LOG_DIR"/node-*.log "$LOG_DIR"/node-*.log.* "$LOG_DIR"/node-*.out "$LOG_D
 shopt -u nullglob
 [ -e "$LOG_DIR/critical_section.log" ] && old=("$LOG_DIR/critical_section.log" "${old[@]}")
 if [ ${#old[@]} -gt 0 ]; then
-  mkdir -p "$LOG_DIR/previous"
-  dest="$LOG_DIR/previous/$(date -u +%Y%m%dT%H%M%SZ)"
-  n=1
-  base="$dest"
-  until mkdir "$dest" 2>/dev/null; do
-    n=$((n + 1))
-    dest="$base-$n"
-    [ "$n" -lt 100 ] || { echo "error: cannot make a directory under $LOG_DIR/previous" >&2; exit 1; }
-  done
+  dest="$(new_previous_dir "$LOG_DIR")"
   mv -- "${old[@]}" "$dest/"
   echo "previous run moved to $dest/ (${#old[@]} files; check it with: $BIN check --log-dir $dest --config $CONFIG)"
 fi
