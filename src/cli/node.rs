@@ -64,7 +64,7 @@ pub(crate) struct NodeArgs {
     log_keep: usize,
     /// `all`: a `send` and a `recv` line for every protocol message (for demos and reports:
     /// the default); `none`: entries, re-votes, suspicions and errors only, for long runs
-    /// (`check` then cannot match each entry's Grants and says so).
+    /// (`check` then skips its Grant rule for that process, having no `recv` lines to match).
     #[arg(long, value_enum, default_value_t = LogMessages::All)]
     log_messages: LogMessages,
     /// Serve Prometheus metrics as plain HTTP `GET /metrics` on this address (`HOST:PORT`;
