@@ -69,7 +69,16 @@ pub struct Metrics {
     sessions_open: Gauge,
     /// When this node asked for each lock it still waits for: the start of its acquire time.
     requested: HashMap<LockName, Instant>,
+    /// The lock names that have series of their own (at most [`MAX_LOCK_SERIES`]).
+    labelled: std::collections::HashSet<String>,
 }
+
+/// Lock names with series of their own, besides `cs`. Clients pick names, so without a bound a
+/// daemon that served 10,000 names would keep 10,000 histograms (tests/locks.rs holds its
+/// memory to twice its idle size); later names are counted under [`OTHER_LOCKS`].
+pub const MAX_LOCK_SERIES: usize = 64;
+/// The `lock` label of the names beyond [`MAX_LOCK_SERIES`].
+pub const OTHER_LOCKS: &str = "_other";
 
 impl Default for Metrics {
     fn default() -> Metrics {
@@ -171,6 +180,7 @@ impl Metrics {
             lease_expirations,
             sessions_open,
             requested: HashMap::new(),
+            labelled: std::collections::HashSet::new(),
         }
     }
 
@@ -197,7 +207,12 @@ impl Metrics {
     /// This node entered `lock` (an `enter_cs` line): one entry, and its acquire time if this
     /// process made the request (an entry restored from the journal has none).
     pub fn entered(&mut self, lock: &str) {
-        let label = LockLabel { lock: lock.into() };
+        let named = lock == LockName::CS
+            || self.labelled.contains(lock)
+            || (self.labelled.len() < MAX_LOCK_SERIES && self.labelled.insert(lock.to_string()));
+        let label = LockLabel {
+            lock: if named { lock } else { OTHER_LOCKS }.into(),
+        };
         self.entries.get_or_create(&label).inc();
         if let Some(at) = self.requested.remove(lock) {
             self.acquire
@@ -309,6 +324,31 @@ fn respond<B>(registry: &Registry, req: &hyper::Request<B>) -> hyper::Response<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lock names beyond the first MAX_LOCK_SERIES share one series, so memory stays bounded
+    /// however many names clients use.
+    #[test]
+    fn lock_series_are_bounded() {
+        let mut m = Metrics::new();
+        for i in 0..MAX_LOCK_SERIES + 36 {
+            m.entered(&format!("name-{i}"));
+        }
+        m.entered(LockName::CS);
+        let text = encode(&m.registry());
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("maekawa_cs_entries_total{"))
+            .count();
+        assert_eq!(series, MAX_LOCK_SERIES + 2, "{text}");
+        assert!(
+            text.contains(r#"maekawa_cs_entries_total{lock="_other"} 36"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"maekawa_cs_entries_total{lock="cs"} 1"#),
+            "{text}"
+        );
+    }
 
     /// Every metric shows in a scrape from the start, and counts land in the right series.
     #[test]
