@@ -2,7 +2,8 @@
 # Side by side, same machine, same run, the same number of clients contending for one lock:
 #   etcd       3-member cluster on loopback; bench/etcd-lock (the etcd-client crate's lock API)
 #   ZooKeeper  3-member ensemble on loopback; bench/zk-lock (kazoo's Lock recipe)
-#   maekawa    3 daemons; maekawa bench --clients (its Rust client of the daemons' Lock service)
+#   maekawa    3 daemons; maekawa bench --clients (its Rust client of the daemons' Lock service),
+#              once in plaintext and once with mutual TLS (--tls)
 # each one alone on the machine, one after the other, then the ratios.
 # Usage: scripts/bench-locks.sh [SECONDS] [HOLD_MS] [CLIENTS]  (defaults: 10 s, hold 0 ms, 3)
 #        scripts/bench-locks.sh --install-only                 (install what it needs, then stop)
@@ -197,32 +198,43 @@ EOF
   stop_servers
 }
 
-# ---- maekawa: sets mk_json -----------------------------------------------------------------
+# ---- maekawa: sets mk_json and mk_tls_json --------------------------------------------------
 # 3 daemons (`--workload manual`: their own emulated CS stays quiet) and $CLIENTS clients of
 # their `Lock` service (proto/maekawa.proto), client i on daemon i mod 3, taking and releasing
 # one lock in a loop: `maekawa bench --clients`, the Rust client (src/client.rs) in-process.
-# It prints one JSON object; the summary reads locks_per_second, acquire_p50_ms and
-# acquire_p99_ms from it (the clients' own figures, as for etcd and ZooKeeper).
-run_maekawa() {
-  echo "== maekawa: 3 nodes, $CLIENTS clients (Lock service, Rust client), ${SECONDS_RUN} s, hold ${HOLD} ms"
-  mk_json="$("$BIN" bench --nodes 3 --clients "$CLIENTS" --seconds "$SECONDS_RUN" --hold-ms "$HOLD" --json)"
-  echo "$mk_json" | tr -d '\n' | sed 's/  */ /g'; echo
+# Once in plaintext (loopback) and once with mutual TLS on every link and client (`--tls`, as a
+# deployment off loopback runs). Each prints one JSON object; the summary reads
+# locks_per_second, acquire_p50_ms and acquire_p99_ms from it (the clients' own figures, as for
+# etcd and ZooKeeper).
+run_maekawa() {  # $1: "" or --tls
+  local how="plaintext"
+  [ -n "$1" ] && how="mutual TLS"
+  echo "== maekawa: 3 nodes, $CLIENTS clients (Lock service, Rust client, $how), ${SECONDS_RUN} s, hold ${HOLD} ms" >&2
+  "$BIN" bench --nodes 3 --clients "$CLIENTS" --seconds "$SECONDS_RUN" --hold-ms "$HOLD" $1 --json
 }
 
 run_etcd
 run_zookeeper
-run_maekawa
+mk_json="$(run_maekawa "")"
+echo "$mk_json" | tr -d '\n' | sed 's/  */ /g'; echo
+mk_tls_json="$(run_maekawa --tls)"
+echo "$mk_tls_json" | tr -d '\n' | sed 's/  */ /g'; echo
 
-python3 - "$etcd_json" "$zk_json" "$mk_json" <<'PY'
+python3 - "$etcd_json" "$zk_json" "$mk_json" "$mk_tls_json" <<'PY'
 import json, sys
-e, z, m = (json.loads(a) for a in sys.argv[1:4])
+e, z, m, t = (json.loads(a) for a in sys.argv[1:5])
 def rate(r):
     return r["locks_per_second"] if "locks_per_second" in r else r["entries_per_second"]
-def line(name, r, unit):
-    return f"{name} {rate(r):.1f} {unit}/s (p50 {r['acquire_p50_ms']:.2f} ms, p99 {r['acquire_p99_ms']:.2f} ms)"
+def line(name, r):
+    return f"{name} {rate(r):.1f} locks/s (p50 {r['acquire_p50_ms']:.2f} ms, p99 {r['acquire_p99_ms']:.2f} ms)"
 def ratio(a, b):
     return f"{rate(a) / rate(b):.2f}x" if rate(b) else "inf"
-print("== " + line("etcd", e, "locks") + "; " + line("ZooKeeper", z, "locks") + "; "
-      + line("maekawa", m, "locks" if "locks_per_second" in m else "entries"))
-print(f"== maekawa/etcd = {ratio(m, e)}; maekawa/ZooKeeper = {ratio(m, z)}")
+print("== " + "; ".join([line("etcd", e), line("ZooKeeper", z), line("maekawa", m),
+                         line("maekawa with TLS", t)]))
+print(f"== maekawa/etcd = {ratio(m, e)}; maekawa/ZooKeeper = {ratio(m, z)}; "
+      f"with TLS: maekawa/etcd = {ratio(t, e)}; maekawa/ZooKeeper = {ratio(t, z)}")
+for name, r in (("maekawa", m), ("maekawa with TLS", t)):
+    if not r.get("check_passed"):
+        print(f"error: {name}: {r.get('check')}", file=sys.stderr)
+        sys.exit(1)
 PY

@@ -130,9 +130,11 @@ pub struct BenchReport {
     pub ratio_to_bound: f64,
     /// Resource use of each daemon.
     pub daemons: Vec<DaemonUsage>,
-    /// `maekawa check`'s summary line; on the client path, the fencing-token check's.
+    /// `maekawa check`'s summary line; on the client path followed by the check of the tokens
+    /// the clients were given, in the order they got them.
     pub check: String,
-    /// Whether the check passed (on the client path: the tokens strictly increased).
+    /// Whether the check passed (on the client path: and the clients' tokens strictly
+    /// increased).
     pub check_passed: bool,
     /// The client path's figures (absent on the daemon path).
     #[serde(flatten)]
@@ -470,14 +472,16 @@ fn measure(
         messages_per_entry_by_type.insert(kind.name().to_string(), round3(per(n)));
     }
     let bound = 1000.0 / (2.0 * t_ms + settings.hold_ms as f64).max(f64::MIN_POSITIVE);
-    // On the client path the emulated CS is quiet and `maekawa check` reads only its lines;
-    // the clients' fencing tokens are checked instead (`client_figures`).
-    let (check_summary, check_passed) = if settings.clients > 0 {
-        (String::new(), true)
+    // On the client path this checks the named lock the clients took (no overlap across
+    // nodes, votes, grants, tokens); `client_figures` adds the clients' own view of tokens.
+    let report = check::check(log_dir, config)?;
+    let check_summary = if settings.clients > 0 && report.passed() {
+        let [_, named] = report.token_lines();
+        format!("{}; {named}", report.summary())
     } else {
-        let report = check::check(log_dir, config)?;
-        (report.summary(), report.passed())
+        report.summary()
     };
+    let check_passed = report.passed();
     Ok(BenchReport {
         nodes: settings.nodes,
         tls: settings.tls,
@@ -652,14 +656,15 @@ fn client_figures(report: &mut BenchReport, settings: &BenchSettings, run: Clien
     let locks = acquisitions.len() as u64;
     let messages = report.messages_per_entry * report.entries as f64;
     let elapsed = run.elapsed.as_secs_f64().max(settings.seconds);
-    report.check = match &violation {
+    let tokens = match &violation {
         None => format!(
             "tokens passed: {locks} acquisitions of lock {CLIENT_LOCK} by {} clients, tokens strictly increasing in the order they were acquired",
             settings.clients
         ),
         Some(v) => format!("tokens FAILED: {v}"),
     };
-    report.check_passed = violation.is_none();
+    report.check = format!("{}; {tokens}", report.check);
+    report.check_passed = report.check_passed && violation.is_none();
     report.client = Some(ClientFigures {
         clients: settings.clients,
         lock: CLIENT_LOCK.to_string(),

@@ -58,7 +58,7 @@ fn client_path_reports_locks_per_second_and_increasing_tokens() {
             "--clients",
             "3",
             "--seconds",
-            "2",
+            "3",
             "--tls",
             "--json",
         ])
@@ -86,4 +86,11 @@ fn client_path_reports_locks_per_second_and_increasing_tokens() {
     assert_eq!(r["daemons"].as_array().unwrap().len(), 3, "{text}");
     assert_eq!(r["tokens_increasing"], true, "{text}");
     assert_eq!(r["check_passed"], true, "{text}");
+    // The check of the daemons' logs ran too: it names the lock the clients took.
+    let check = r["check"].as_str().unwrap();
+    assert!(check.starts_with("check passed"), "{check}");
+    assert!(
+        check.contains("named locks: ") && check.contains("bench ("),
+        "{check}"
+    );
 }
