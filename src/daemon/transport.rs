@@ -252,6 +252,13 @@ pub struct TransportConfig {
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_millis(1000);
 
+/// Acknowledgements leave a link at most this often (less on links with a short
+/// `--suspect-after`): the latest one stands for every message before it, so the ones in
+/// between are never written. An acknowledgement only lets the sender forget what it keeps
+/// for a resend, so nothing waits for it; acknowledging every message instead doubled the
+/// frames, write(2)s and wake-ups per message (BENCHMARKS.md, "CPU per message").
+const ACK_EVERY: Duration = Duration::from_millis(10);
+
 /// The sending half held by the driver: one outbox per peer, drained by that peer's link task.
 pub struct Transport {
     outboxes: HashMap<NodeId, mpsc::UnboundedSender<(LockName, Message)>>,
@@ -751,7 +758,9 @@ impl Peer for PeerService {
                 });
             }
         });
+        let ack_every = ACK_EVERY.min(self.liveness.heartbeat_interval() / 4);
         let stream = WatchStream::new(acks_rx)
+            .throttle(ack_every)
             .map(Ok)
             .chain(ReceiverStream::new(refused).map(Err));
         Ok(tonic::Response::new(Box::pin(stream)))
