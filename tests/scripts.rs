@@ -855,6 +855,7 @@ const INSTALLING_SCRIPTS: &[&str] = &[
     "bench-locks.sh",
     "availability-bench.sh",
     "netns-cluster.sh",
+    "profile.sh",
 ];
 
 /// Every command `name` (or common.sh, which it sources) runs must be a builtin, always there,
@@ -939,6 +940,23 @@ fn availability_bench_installs_every_command_it_calls() {
 #[test]
 fn netns_cluster_installs_every_command_it_calls() {
     installs_every_command_it_calls("netns-cluster.sh", &["$BIN"], &[], &[("ip", "iproute2")]);
+}
+
+/// profile.sh records with perf (linux-perf) and finds the daemons with pgrep (procps); it
+/// builds its own maekawa and installs inferno with cargo.
+#[test]
+fn profile_installs_every_command_it_calls() {
+    installs_every_command_it_calls(
+        "profile.sh",
+        // $BIN: common.sh's functions (unused here); the rest it builds or installs.
+        &["$BIN", "$PROFILE_BIN", "$COLLAPSE", "$FLAMEGRAPH"],
+        &[],
+        &[
+            ("perf", "linux-perf"),
+            ("pgrep", "procps"),
+            ("python3", "python3"),
+        ],
+    );
 }
 
 /// The other scripts install nothing, so they may run only what every machine has (and
