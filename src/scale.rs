@@ -245,7 +245,7 @@ pub fn run(
 /// The rows as a Markdown table (it reads as plain text too).
 pub fn render(rows: &[ScaleRow]) -> String {
     let mut out = String::from(
-        "| N | \\|Q\\| | 3(\\|Q\\|−1) | real, no leases: msgs/entry (steady) | ratio | real, leases: msgs/entry (steady) | ratio | sim, no leases | sim, leases | Ricart–Agrawala | ring, full | ring, one at a time | entries/s no leases / leases | max peak RSS MiB | check |\n\
+        "| N | \\|Q\\| | 3(\\|Q\\|−1) | real, no leases: msgs/entry (steady) | ratio | real, leases: msgs/entry (steady) | ratio | sim, no leases | sim, leases | Ricart–Agrawala | ring, full | ring, one at a time | entries/s no leases / leases | max peak RSS MiB no leases / leases | check |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
@@ -256,7 +256,7 @@ pub fn render(rows: &[ScaleRow]) -> String {
             format!("{}; {}", a.check, b.check)
         };
         out.push_str(&format!(
-            "| {} | {:.2} | {:.1} | {:.2} ({:.2}) | {:.2}x | {:.2} ({:.2}) | {:.2}x | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} | {:.1} / {:.1} | {:.1} | {check} |\n",
+            "| {} | {:.2} | {:.1} | {:.2} ({:.2}) | {:.2}x | {:.2} ({:.2}) | {:.2}x | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} | {:.1} / {:.1} | {:.1} / {:.1} | {check} |\n",
             r.nodes,
             r.quorum,
             r.uncontended,
@@ -273,7 +273,8 @@ pub fn render(rows: &[ScaleRow]) -> String {
             r.ring_one_at_a_time,
             a.entries_per_second,
             b.entries_per_second,
-            a.max_peak_rss_mib.max(b.max_peak_rss_mib),
+            a.max_peak_rss_mib,
+            b.max_peak_rss_mib,
         ));
     }
     out
@@ -425,9 +426,10 @@ fn draw_on(
         }
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, s.color.filled())))?;
     }
-    // The legend, drawn by hand in the upper left (plotters' own needs font metrics, which
-    // its SVG backend without a font engine does not have).
-    let (x0, y0) = (100, 70);
+    // The legend, drawn by hand in the lower right, below the lines of the larger clusters
+    // (plotters' own needs font metrics, which its SVG backend without a font engine does
+    // not have).
+    let (x0, y0) = (WIDTH as i32 - 400, HEIGHT as i32 - 280);
     for (i, s) in SERIES.iter().enumerate() {
         let y = y0 + 22 * i as i32;
         let line = vec![(x0, y), (x0 + 30, y)];
