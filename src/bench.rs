@@ -52,6 +52,23 @@ pub struct BenchSettings {
     /// Run the daemons and clients with mutual TLS (certificates made for the run), to see
     /// what TLS costs side by side with plaintext.
     pub tls: bool,
+    /// The daemons' `--suspect-after`, ms (`None`: [`suspect_after_for`] the cluster size).
+    pub suspect_after_ms: Option<u64>,
+}
+
+/// The daemons' `--suspect-after` when the bench is not told: their default (1000 ms) up to
+/// 10 nodes, then 100 ms per node. On one 2-core machine 100 daemons take seconds to start and
+/// their idle links carry a heartbeat every quarter of the timeout (N(N − 1) links); with
+/// 1000 ms they suspected live peers thousands of times a run and switched quorums, and 15
+/// entries were all 100 made in 20 s.
+pub fn suspect_after_for(nodes: usize) -> u64 {
+    (100 * nodes as u64).max(1000)
+}
+
+/// How long the bench waits for every daemon's `start` line before it gives up: 10 s, and
+/// 200 ms more per daemon (100 start in about 3 s on 2 cores).
+fn start_within(nodes: usize) -> Duration {
+    Duration::from_secs(10) + Duration::from_millis(200 * nodes as u64)
 }
 
 /// The lock the clients of the client path take.
@@ -107,6 +124,10 @@ pub struct BenchReport {
     pub hold_ms: u64,
     /// Think time, ms.
     pub think_ms: u64,
+    /// The daemons' `--lease-ms` (absent: their default).
+    pub lease_ms: Option<u64>,
+    /// The daemons' `--suspect-after`, ms.
+    pub suspect_after_ms: u64,
     /// CS entries in the run.
     pub entries: u64,
     /// Entries per second between the first and the last entry.
@@ -115,6 +136,12 @@ pub struct BenchReport {
     pub messages_per_entry_by_type: BTreeMap<String, f64>,
     /// Network messages per entry, all kinds.
     pub messages_per_entry: f64,
+    /// Network messages sent between the run's first and last entry, per entry after the
+    /// first: the steady rate, without the start (each node's `Sync` round with its quorum)
+    /// and the end (the requests still waiting when the daemons stop), which weigh on
+    /// [`messages_per_entry`](Self::messages_per_entry) when a large cluster makes few
+    /// entries.
+    pub messages_per_entry_steady: f64,
     /// Acquire latency (request to entry), ms: median.
     pub acquire_p50_ms: f64,
     /// Acquire latency, 99th percentile, ms.
@@ -196,6 +223,11 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         crate::certs::init(&config, &crate::tls::default_dir(&config_path)).map_err(setup_err)?;
     }
     let exe = std::env::current_exe().map_err(setup_err)?;
+    // Each daemon keeps a connection to and from every peer; its children inherit this.
+    raise_open_files_limit();
+    let suspect_after = settings
+        .suspect_after_ms
+        .unwrap_or_else(|| suspect_after_for(settings.nodes));
 
     let mut daemons = Daemons {
         children: Vec::new(),
@@ -211,6 +243,7 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
             .arg(&log_dir)
             .args(["--think-ms", &settings.think_ms.to_string()])
             .args(["--hold-ms", &settings.hold_ms.to_string()])
+            .args(["--suspect-after", &suspect_after.to_string()])
             .args(
                 settings
                     .lease_ms
@@ -239,8 +272,11 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         );
         bar
     });
-    let started = Instant::now();
     let cs_log = logdir::cs_log(&log_dir);
+    // The run's seconds count from the moment every daemon is up, so that a large cluster's
+    // start (seconds on 2 cores) does not eat the run.
+    wait_for_starts(&mut daemons, &cs_log, &log_dir, settings.nodes)?;
+    let started = Instant::now();
     let mut usage = vec![(0u64, 0.0f64); settings.nodes];
     let clients = (settings.clients > 0).then(|| {
         let (config, settings) = (config.clone(), settings.clone());
@@ -252,16 +288,8 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
     };
     while running(started) {
         std::thread::sleep(Duration::from_millis(100));
-        for (id, child) in daemons.children.iter_mut().enumerate() {
-            if let Some(status) = child.try_wait().map_err(setup_err)? {
-                return Err(BenchError::Died {
-                    node: id,
-                    status: status.to_string(),
-                    log: logdir::stderr(&log_dir, NodeId(id as u32))
-                        .display()
-                        .to_string(),
-                });
-            }
+        died(&mut daemons, &log_dir)?;
+        for (id, child) in daemons.children.iter().enumerate() {
             usage[id] = proc_usage(child.id()).unwrap_or(usage[id]);
         }
         if let Some(bar) = &bar {
@@ -302,6 +330,68 @@ pub fn run(settings: &BenchSettings) -> Result<BenchReport, BenchError> {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok(report)
+}
+
+/// Waits until `critical_section.log` holds a `start` line of each of the `nodes` daemons;
+/// fails when one dies or they take longer than [`start_within`].
+fn wait_for_starts(
+    daemons: &mut Daemons,
+    cs_log: &Path,
+    log_dir: &Path,
+    nodes: usize,
+) -> Result<(), BenchError> {
+    let until = Instant::now() + start_within(nodes);
+    loop {
+        let started = std::fs::read_to_string(cs_log)
+            .map(|t| t.matches("\"event\":\"start\"").count())
+            .unwrap_or(0);
+        if started >= nodes {
+            return Ok(());
+        }
+        died(daemons, log_dir)?;
+        if Instant::now() >= until {
+            return Err(setup_err(format!(
+                "{started} of {nodes} daemons wrote their start line within {:?}; see {}",
+                start_within(nodes),
+                log_dir.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The first daemon that has exited, as an error.
+fn died(daemons: &mut Daemons, log_dir: &Path) -> Result<(), BenchError> {
+    for (id, child) in daemons.children.iter_mut().enumerate() {
+        if let Some(status) = child.try_wait().map_err(setup_err)? {
+            return Err(BenchError::Died {
+                node: id,
+                status: status.to_string(),
+                log: logdir::stderr(log_dir, NodeId(id as u32))
+                    .display()
+                    .to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Raises this process's soft limit of open files to its hard limit (the daemons inherit
+/// it): a daemon of N holds about 2(N − 1) sockets besides its files, and some systems start
+/// processes with a soft limit of 1024. Failing leaves the limit as it was.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 fn tempdir() -> Result<PathBuf, BenchError> {
@@ -396,6 +486,7 @@ fn measure(
     // (from, to, lamport) -> send time; matched with the receive line.
     let mut sends: BTreeMap<(u64, u64, u64), SystemTime> = BTreeMap::new();
     let mut recvs: Vec<((u64, u64, u64), SystemTime)> = Vec::new();
+    let mut send_times: Vec<SystemTime> = Vec::new();
     for id in 0..settings.nodes {
         let path = logdir::node_log(log_dir, NodeId(id as u32));
         let Ok(file) = std::fs::File::open(&path) else {
@@ -428,6 +519,7 @@ fn measure(
                         *by_kind.entry(kind).or_default() += 1;
                         if let Some(t) = time {
                             sends.insert(key, t);
+                            send_times.push(t);
                         }
                     } else if let Some(t) = time {
                         recvs.push((key, t));
@@ -447,6 +539,13 @@ fn measure(
         (entries.saturating_sub(1)) as f64 / span
     } else {
         0.0
+    };
+    let steady = match (enter_times.first(), enter_times.last()) {
+        (Some(a), Some(b)) if entries > 1 => {
+            let sent = send_times.iter().filter(|t| *t >= a && *t <= b).count();
+            sent as f64 / (entries - 1) as f64
+        }
+        _ => 0.0,
     };
     let mut one_way: Vec<f64> = recvs
         .iter()
@@ -488,10 +587,15 @@ fn measure(
         seconds: settings.seconds,
         hold_ms: settings.hold_ms,
         think_ms: settings.think_ms,
+        lease_ms: settings.lease_ms,
+        suspect_after_ms: settings
+            .suspect_after_ms
+            .unwrap_or_else(|| suspect_after_for(settings.nodes)),
         entries,
         entries_per_second: round3(entries_per_second),
         messages_per_entry_by_type,
         messages_per_entry: round3(per(total)),
+        messages_per_entry_steady: round3(steady),
         acquire_p50_ms: round3(percentile(&waits, 0.5)),
         acquire_p99_ms: round3(percentile(&waits, 0.99)),
         acquire_max_ms: round3(waits.last().copied().unwrap_or(0.0)),
@@ -727,6 +831,10 @@ pub fn render(r: &BenchReport) -> String {
             .map(|(k, v)| format!("{k} {v:.2}"))
             .collect::<Vec<_>>()
             .join(", ")
+    ));
+    out.push_str(&format!(
+        "  steady                {:.2} messages per entry between the first and last entry\n",
+        r.messages_per_entry_steady
     ));
     out.push_str(&format!(
         "  acquire latency       p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms\n",

@@ -6,7 +6,8 @@
 //! touches the world, in layers (ARCHITECTURE.md): [`config`], [`logdir`] and [`tls`] at the
 //! bottom ([`certs`] makes what [`tls`] reads),
 //! then [`daemon`] (runs a node) beside [`logs`] (reads what nodes wrote), then [`bench`](mod@bench)
-//! (starts daemons and reads their logs) beside [`client`] (takes named locks from a daemon:
+//! (starts daemons and reads their logs) and [`scale`] (runs it at several sizes beside the
+//! simulator) beside [`client`] (takes named locks from a daemon:
 //! what a program links to hold a lock). A module never imports a layer above its own.
 #![warn(missing_docs, unreachable_pub)]
 
@@ -17,4 +18,5 @@ pub mod config;
 pub mod daemon;
 pub mod logdir;
 pub mod logs;
+pub mod scale;
 pub mod tls;

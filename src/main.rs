@@ -46,6 +46,9 @@ enum Command {
     /// check of the run's logs; with --clients K, K clients of the Lock service on one lock:
     /// locks per second, their acquire latency, and their fencing tokens checked.
     Bench(cli::bench::BenchArgs),
+    /// Messages per CS entry against the cluster size: real daemons (leases on and off) and the
+    /// simulator at each N, beside simulated Ricart–Agrawala and token ring; a table and an SVG.
+    Scale(cli::scale::ScaleArgs),
     /// Verify a run from its logs: no two CS intervals overlap, every entry's votes are the
     /// entering node's quorum, and each node received a Grant from every voter before entering.
     Check(cli::check::CheckArgs),
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Timeline(args) => cli::timeline::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Scale(args) => cli::scale::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Quorums(args) => cli::quorums::run(args),
         Command::Certs(args) => cli::certs::run(args),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module of the library and binary, with its layer (a module may use only
 /// its own layer's modules or lower ones).
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("config", 1),
     ("logdir", 1),
     ("tls", 1),
@@ -18,6 +18,7 @@ const LAYERS: [(&str, u8); 11] = [
     ("daemon", 2),
     ("logs", 2),
     ("bench", 3),
+    ("scale", 3),
     ("client", 3),
     ("cli", 4),
     ("main", 4),

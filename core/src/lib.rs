@@ -10,6 +10,7 @@
 //! prost or tracing-appender, ever.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod baseline;
 pub mod cluster;
 pub mod explore;
 pub mod id;

@@ -33,6 +33,10 @@ pub(crate) struct BenchArgs {
     /// plaintext on loopback), to see what TLS costs.
     #[arg(long)]
     tls: bool,
+    /// The daemons' --suspect-after in ms (default: 1000 up to 10 nodes, then 100 per node,
+    /// so that a large cluster on one machine does not suspect its own live peers).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    suspect_after_ms: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -54,6 +58,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         clients: args.clients as usize,
         lease_ms: args.lease_ms,
         tls: args.tls,
+        suspect_after_ms: args.suspect_after_ms,
     };
     match bench::run(&settings) {
         Ok(report) => {

@@ -39,6 +39,7 @@ pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod quorums;
 pub(crate) mod report;
+pub(crate) mod scale;
 pub(crate) mod simulate;
 pub(crate) mod timeline;
 
