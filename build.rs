@@ -4,6 +4,9 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/maekawa.proto");
     let descriptors = protox::compile(["proto/maekawa.proto"], ["proto"])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Small starting buffers for every stream (src/daemon/wire.rs, `SmallCodec`).
+    tonic_prost_build::configure()
+        .codec_path("crate::daemon::wire::SmallCodec")
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -14,10 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-#[allow(clippy::all, dead_code, missing_docs, unreachable_pub)]
-mod wire {
-    tonic::include_proto!("maekawa.v1");
-}
+// The daemon's own generated types (with its codec), as the real server has them.
+use maekawa::daemon::wire;
 
 use wire::lock_client_msg::Body as ClientBody;
 use wire::lock_server_msg::Body as ServerBody;
