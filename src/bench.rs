@@ -59,8 +59,8 @@ pub struct BenchSettings {
 /// The daemons' `--suspect-after` when the bench is not told: their default (1000 ms) up to
 /// 10 nodes, then 100 ms per node. On one 2-core machine 100 daemons take seconds to start and
 /// their idle links carry a heartbeat every quarter of the timeout (N(N − 1) links); with
-/// 1000 ms they suspected live peers thousands of times a run and switched quorums, and 15
-/// entries were all 100 made in 20 s.
+/// 1000 ms they suspected live peers thousands of times a run and switched quorums, and the
+/// 100 made 15 entries in 20 s.
 pub fn suspect_after_for(nodes: usize) -> u64 {
     (100 * nodes as u64).max(1000)
 }
