@@ -18,5 +18,6 @@ pub mod config;
 pub mod daemon;
 pub mod logdir;
 pub mod logs;
+pub mod node_event;
 pub mod scale;
 pub mod tls;

@@ -81,6 +81,42 @@ pub fn json_objects(
         })
 }
 
+/// The typed reading of this format: each line of a node log's text as a
+/// [`NodeLine`](crate::node_event::NodeLine), numbered from 1, skipping blank lines and a last
+/// line still being written (as [`json_objects`] does). A line that is not a node-log line (not
+/// JSON, or a known event without a key it needs) gives `Err` with what is wrong, for the
+/// caller to report with the file name; an event this version does not know is
+/// [`NodeEvent::Other`](crate::node_event::NodeEvent::Other), for the caller to skip.
+pub fn node_lines(
+    text: &str,
+) -> impl Iterator<Item = (usize, Result<crate::node_event::NodeLine, String>)> + '_ {
+    let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
+    let count = text.lines().count();
+    text.lines()
+        .enumerate()
+        .filter(|(_, raw)| !raw.trim().is_empty())
+        .filter_map(move |(i, raw)| {
+            let line = i + 1;
+            match crate::node_event::parse_line(raw) {
+                Ok(parsed) => Some((line, Ok(parsed))),
+                // A write still in flight while we read.
+                Err(e) if e.is_eof() && unterminated_tail && line == count => None,
+                Err(e) if e.is_syntax() || e.is_eof() => {
+                    Some((line, Err(format!("invalid JSON: {e}"))))
+                }
+                Err(e) => Some((line, Err(e.to_string()))),
+            }
+        })
+}
+
+/// [`node_lines`] without the lines about other locks than the emulated CS; bad lines are
+/// kept, for the caller to report.
+pub fn cs_lines(
+    text: &str,
+) -> impl Iterator<Item = (usize, Result<crate::node_event::NodeLine, String>)> + '_ {
+    node_lines(text).filter(|(_, l)| l.as_ref().map_or(true, |l| l.event.about_cs()))
+}
+
 /// The name of the emulated CS as a lock (PROTOCOL.md §6).
 pub const CS_LOCK: &str = "cs";
 
@@ -153,6 +189,20 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn typed_lines_are_numbered_and_a_torn_tail_is_skipped() {
+        let text = "{\"timestamp\":\"T\",\"level\":\"INFO\",\"node\":0,\"event\":\"peer_up\",\"peer\":1}\n\n\
+                    {\"timestamp\":\"T\",\"level\":\"INFO\",\"node\":0,\"event\":\"enter_cs\",\"lock\":\"db\",\"req_ts\":1,\"req_node\":0}\n\
+                    {\"timestamp\":\"T\",\"level\":\"INFO\",\"node\":0,\"event\":\"peer_up\"}\n\
+                    {oops\n{\"timestamp\":\"T\",\"le";
+        let got: Vec<(usize, bool)> = node_lines(text).map(|(n, r)| (n, r.is_ok())).collect();
+        assert_eq!(got, [(1, true), (3, true), (4, false), (5, false)]);
+        let kept: Vec<usize> = cs_lines(text).map(|(n, _)| n).collect();
+        assert_eq!(kept, [1, 4, 5]);
+        let (_, missing) = node_lines(text).nth(2).unwrap();
+        assert!(missing.unwrap_err().contains("peer"));
     }
 
     #[test]
