@@ -1,14 +1,16 @@
 //! `maekawa check` and the three log modules behind it.
 //!
-//! The library test runs in a process of its own (the node log needs the global subscriber,
-//! which only one test per process may install): what `node_log::init` and `CsLog` write is what
-//! `check` reads. The command-line tests run the built binary on hand-written log directories.
+//! The library test writes a node log as the daemon does (a `NodeLog` value) and a CS log:
+//! what `NodeLog` and `CsLog` write is what `check` reads. The command-line tests run the built binary on hand-written log directories.
 
 use maekawa::config::Config;
 use maekawa::daemon::cslog::CsLog;
-use maekawa::daemon::node_log;
+use maekawa::daemon::node_log::NodeLog;
+use maekawa::daemon::rotating::Rotation;
 use maekawa::logs::check;
+use maekawa::node_event::{LogMessages, MsgLine, NodeEvent};
 use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::protocol::MsgKind;
 use std::path::Path;
 use std::process::Command;
 
@@ -119,45 +121,73 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
     )?;
     let me = NodeId(1);
     let quorum = config.quorums.quorum(me).to_vec();
-    let votes = serde_json::to_string(&quorum)?;
     let req = RequestId {
         ts: 4,
         node: me,
         inc: 1,
     };
 
-    let guard = node_log::init(dir.path(), me)?;
-    assert!(
-        node_log::init(dir.path(), me).is_err(),
-        "a second init must be refused"
-    );
+    let log = NodeLog::open(dir.path(), me, Rotation::NEVER)?;
     let mut cs = CsLog::open(dir.path())?;
-    tracing::info!(event = "start", incarnation = 7u64);
+    log.log(&NodeEvent::Start {
+        incarnation: 7,
+        addr: String::new(),
+        quorum: Vec::new(),
+        pid: 0,
+        workload: None,
+        journaled_lock: None,
+        journaled_votes: 0,
+        token_floor: 0,
+        tls: false,
+        log_messages: LogMessages::All,
+    });
     cs.start(me, 7)?;
-    tracing::info!(event = "request_cs", req_ts = req.ts, req_node = req.node.0);
+    // As the driver writes a batch: held, then one write.
+    log.hold();
+    log.log(&NodeEvent::RequestCs {
+        req_ts: req.ts,
+        req_node: req.node,
+        lock: None,
+    });
     for v in &quorum {
-        tracing::info!(
-            event = "recv",
-            msg = "Grant",
-            from = v.0,
-            to = me.0,
-            lamport = 6u64,
-            req_ts = req.ts,
-            req_node = req.node.0
-        );
+        log.log(&NodeEvent::Recv(MsgLine {
+            msg: MsgKind::Grant,
+            from: *v,
+            to: me,
+            lamport: 6,
+            req_ts: req.ts,
+            req_node: req.node,
+            req_inc: 0,
+            lock: None,
+            token: None,
+            holds_grant: None,
+            to_inc: None,
+        }));
     }
-    tracing::debug!(event = "not_logged_at_info");
+    log.write_held();
     cs.enter(me, 1, req, &quorum, 1)?;
-    tracing::info!(event = "enter_cs", entry = 1u64, req_ts = req.ts, req_node = req.node.0, votes = %votes);
+    log.log(&NodeEvent::EnterCs {
+        entry: Some(1),
+        req_ts: req.ts,
+        req_node: req.node,
+        votes: Some(quorum.clone()),
+        wait_ms: None,
+        lock: None,
+        token: None,
+    });
     cs.exit(me, 1)?;
-    tracing::info!(
-        event = "exit_cs",
-        entry = 1u64,
-        req_ts = req.ts,
-        req_node = req.node.0
-    );
-    tracing::info!(event = "stop");
-    drop(guard); // flushes the writer thread
+    log.log(&NodeEvent::ExitCs {
+        entry: Some(1),
+        lock: None,
+        req_ts: req.ts,
+        req_node: req.node,
+        token: None,
+    });
+    log.log(&NodeEvent::Stop {
+        entries: 1,
+        flushed: true,
+    });
+    log.release(); // writes what is still held
 
     let text = std::fs::read_to_string(dir.path().join("node-1.log"))?;
     let lines: Vec<serde_json::Value> = text

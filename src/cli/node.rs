@@ -153,17 +153,18 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
     })
 }
 
-/// Sets up logging, binds the node's address, and runs the node on a tokio runtime until
+/// Sets up diagnostics, binds the node's address, and runs the node on a tokio runtime until
 /// SIGTERM or SIGINT.
 fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     create_log_dir(&settings.log_dir)?;
     // One process per node id: held until this process ends (the OS releases it on kill -9).
     let _lock = daemon::proclock::ProcessLock::acquire(&settings.log_dir, settings.id)?;
-    let rotation = daemon::rotating::Rotation {
-        max_bytes: settings.log_rotation.0,
-        keep: settings.log_rotation.1,
-    };
-    let guard = daemon::node_log::init_rotating(&settings.log_dir, settings.id, rotation)?;
+    // Diagnostics (tracing) go to stderr, `node-<id>.out` when the scripts start the node; the
+    // node log is the daemon's own value, written by its driver.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -184,7 +185,6 @@ fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         .await?;
         anyhow::Ok(())
     });
-    drop(guard);
     result
 }
 

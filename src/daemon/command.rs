@@ -7,6 +7,7 @@
 use super::settings::Workload;
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::protocol::Phase;
+use std::fmt;
 use tokio::sync::oneshot;
 
 /// Commands from outside the node (`maekawa ctl` through the control service), each with
@@ -14,13 +15,143 @@ use tokio::sync::oneshot;
 #[derive(Debug)]
 pub enum Control {
     /// Want the CS now.
-    Request(oneshot::Sender<Result<String, String>>),
+    Request(oneshot::Sender<CtlOutcome>),
     /// Leave the CS now.
-    Release(oneshot::Sender<Result<String, String>>),
+    Release(oneshot::Sender<CtlOutcome>),
     /// Withdraw the request that still waits for votes.
-    Cancel(oneshot::Sender<Result<String, String>>),
+    Cancel(oneshot::Sender<CtlOutcome>),
     /// Describe the node's state.
     Status(oneshot::Sender<Status>),
+}
+
+/// What the driver did with a `maekawa ctl request`, `release` or `cancel` of the emulated CS,
+/// or why it did nothing. Typed, so the driver decides and the text is written in one place
+/// ([`fmt::Display`], which the control service sends as the reply's message: the wire's
+/// `CtlReply` carries text, which older `ctl` binaries print as is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CtlOutcome {
+    /// `request`: the node asked for the CS with `req` (and, with a quorum of one, entered).
+    Requested {
+        /// The node.
+        node: NodeId,
+        /// Its request.
+        req: RequestId,
+        /// Whether it is already inside.
+        entered: bool,
+    },
+    /// `request`: the core made no request (refused; the node log says why).
+    CouldNotRequest {
+        /// The node.
+        node: NodeId,
+    },
+    /// `request`: the node already waits for votes.
+    AlreadyWaiting {
+        /// The node.
+        node: NodeId,
+        /// Its waiting request.
+        req: RequestId,
+    },
+    /// `request`: the node is already in the CS.
+    AlreadyInCs {
+        /// The node.
+        node: NodeId,
+        /// The request it entered with.
+        req: RequestId,
+    },
+    /// `release`: the node left the CS.
+    Left {
+        /// The node.
+        node: NodeId,
+        /// The request it had entered with.
+        req: RequestId,
+    },
+    /// `release`: the node still waits for votes.
+    StillWaiting {
+        /// The node.
+        node: NodeId,
+        /// Its waiting request.
+        req: RequestId,
+        /// The voters it waits for.
+        missing: Vec<NodeId>,
+    },
+    /// `release`: the node has no request.
+    NotInCs {
+        /// The node.
+        node: NodeId,
+    },
+    /// `cancel`: the node withdrew its waiting request.
+    Withdrew {
+        /// The node.
+        node: NodeId,
+        /// The request withdrawn.
+        req: RequestId,
+    },
+    /// `cancel`: the node is in the CS, nothing waits.
+    InCsNothingToCancel {
+        /// The node.
+        node: NodeId,
+        /// The request it entered with.
+        req: RequestId,
+    },
+    /// `cancel`: the node is idle.
+    IdleNothingToCancel {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+impl CtlOutcome {
+    /// True when the node did what was asked (`ctl` exits 0), false when it refused (exit 1).
+    pub fn ok(&self) -> bool {
+        matches!(
+            self,
+            CtlOutcome::Requested { .. } | CtlOutcome::Left { .. } | CtlOutcome::Withdrew { .. }
+        )
+    }
+}
+
+impl fmt::Display for CtlOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CtlOutcome::Requested { node, req, entered: false } => {
+                write!(f, "node {node} requested the CS with {req}")
+            }
+            CtlOutcome::Requested { node, req, entered: true } => {
+                write!(f, "node {node} requested the CS with {req} and entered")
+            }
+            CtlOutcome::CouldNotRequest { node } => write!(f, "node {node} could not request"),
+            CtlOutcome::AlreadyWaiting { node, req } => {
+                write!(f, "node {node} already waits for the CS with request {req}")
+            }
+            CtlOutcome::AlreadyInCs { node, req } => {
+                write!(f, "node {node} is already in the CS with request {req}")
+            }
+            CtlOutcome::Left { node, req } => write!(f, "node {node} left the CS (request {req})"),
+            CtlOutcome::StillWaiting { node, req, missing } => {
+                let missing: Vec<String> = missing.iter().map(|v| v.0.to_string()).collect();
+                write!(
+                    f,
+                    "node {node} is not in the CS: it still waits for votes from [{}] for request {req}; to withdraw the request, run `maekawa ctl --node {node} cancel`",
+                    missing.join(",")
+                )
+            }
+            CtlOutcome::NotInCs { node } => {
+                write!(f, "node {node} is not in the CS (it has no request)")
+            }
+            CtlOutcome::Withdrew { node, req } => write!(
+                f,
+                "node {node} withdrew its request {req}: it gave back its votes and will not enter"
+            ),
+            CtlOutcome::InCsNothingToCancel { node, req } => write!(
+                f,
+                "node {node} has no request waiting: it is in the CS with request {req}; to leave, run `maekawa ctl --node {node} release`"
+            ),
+            CtlOutcome::IdleNothingToCancel { node } => write!(
+                f,
+                "node {node} has no request waiting for votes (it is idle): nothing to cancel"
+            ),
+        }
+    }
 }
 
 /// A node's state as `maekawa ctl status` shows it.

@@ -6,7 +6,7 @@
 //! and carries the answers back; it never touches protocol state itself. prost types stay in
 //! this module and `transport`.
 
-use crate::daemon::command::{Control, Status};
+use crate::daemon::command::{Control, CtlOutcome, Status};
 use crate::daemon::settings::Workload;
 use crate::daemon::wire;
 use crate::tls::{Gate, Role, Security};
@@ -63,12 +63,11 @@ impl ControlService {
     }
 }
 
-fn reply(answer: Result<String, String>) -> tonic::Response<wire::CtlReply> {
-    let (ok, message) = match answer {
-        Ok(m) => (true, m),
-        Err(m) => (false, m),
-    };
-    tonic::Response::new(wire::CtlReply { ok, message })
+fn reply(outcome: CtlOutcome) -> tonic::Response<wire::CtlReply> {
+    tonic::Response::new(wire::CtlReply {
+        ok: outcome.ok(),
+        message: outcome.to_string(),
+    })
 }
 
 fn to_wire(r: RequestId) -> wire::WireRequest {

@@ -16,6 +16,8 @@
 //! new one replaces, a session's answers are at most three messages, and HTTP/2 flow control
 //! stops a sender whose receiver does not read.
 
+use crate::daemon::node_log::NodeLog;
+use crate::node_event::NodeEvent;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -47,10 +49,12 @@ pub struct Limited<IO> {
 }
 
 /// Lets through at most `max` connections of `incoming` at once; a connection beyond that is
-/// closed as soon as it is accepted, with a warning in the node log (at most one a second).
+/// closed as soon as it is accepted, with a warning in the node log `log` (at most one a
+/// second).
 pub fn limit_connections<I, IO, IE>(
     incoming: I,
     max: usize,
+    log: NodeLog,
 ) -> impl Stream<Item = Result<Limited<IO>, IE>>
 where
     I: Stream<Item = Result<IO, IE>>,
@@ -64,7 +68,7 @@ where
             Err(_) => {
                 if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                     last_warning = Some(Instant::now());
-                    tracing::warn!(event = "connections_full", max);
+                    log.log(&NodeEvent::ConnectionsFull { max: max as u64 });
                 }
                 None // dropped: closed
             }

@@ -36,8 +36,10 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use crate::daemon::limits;
+use crate::daemon::node_log::NodeLog;
 use crate::daemon::validate::{self, Frame};
 use crate::daemon::wire;
+use crate::node_event::{FrameKind, NodeEvent};
 use wire::peer_client::PeerClient;
 use wire::peer_server::{Peer, PeerServer};
 
@@ -247,6 +249,8 @@ pub struct TransportConfig {
     pub liveness: Liveness,
     /// Who may open a link: under mutual TLS only the node a certificate names, as itself.
     pub gate: crate::tls::Gate,
+    /// The node's log, for the links it refuses (`refused_link`, `bad_frame`).
+    pub log: NodeLog,
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
@@ -547,12 +551,21 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
 
 /// Logs a link refused for its credentials (a stranger, or a certificate speaking for another
 /// node): an operator should see who is knocking.
-fn refused(claimed: Option<u32>, status: &tonic::Status) {
-    tracing::warn!(
-        event = "refused_link",
-        claimed = claimed.map_or(-1, i64::from),
-        reason = status.message(),
-    );
+fn refused(log: &NodeLog, claimed: Option<u32>, status: &tonic::Status) {
+    log.log(&NodeEvent::RefusedLink {
+        claimed: claimed.map_or(-1, i64::from),
+        reason: status.message().to_string(),
+    });
+}
+
+/// Logs a frame no correct node sends, refused on `from`'s link from `addr`.
+fn bad_frame(log: &NodeLog, frame: FrameKind, from: u32, addr: &str, reason: &str) {
+    log.log(&NodeEvent::BadFrame {
+        frame,
+        from: NodeId(from),
+        addr: addr.to_string(),
+        reason: reason.to_string(),
+    });
 }
 
 /// What the receiver remembers of one sender, across that sender's reconnects.
@@ -575,6 +588,7 @@ pub struct PeerService {
     events: mpsc::Sender<TransportEvent>,
     liveness: Liveness,
     gate: crate::tls::Gate,
+    log: NodeLog,
 }
 
 impl PeerService {
@@ -592,6 +606,7 @@ impl PeerService {
             events,
             liveness: cfg.liveness.clone(),
             gate: cfg.gate,
+            log: cfg.log.clone(),
         }
     }
 
@@ -618,7 +633,7 @@ impl Peer for PeerService {
         let caller = self
             .gate
             .caller(&request)
-            .inspect_err(|s| refused(None, s))?;
+            .inspect_err(|s| refused(&self.log, None, s))?;
         // Where the frames come from, for the log line of a refused one.
         let addr = request
             .remote_addr()
@@ -640,18 +655,18 @@ impl Peer for PeerService {
                     "a certificate for {role} cannot open a link as node {}",
                     hello.from
                 ));
-                refused(Some(hello.from), &status);
+                refused(&self.log, Some(hello.from), &status);
                 return Err(status);
             }
         }
         // Frames come from the network: nothing reaches the core unchecked (validate.rs).
         if let Err(refusal) = validate::check_hello(&hello) {
-            tracing::warn!(
-                event = "bad_frame",
-                frame = "hello",
-                from = hello.from,
-                addr = addr.as_str(),
-                reason = refusal.reason()
+            bad_frame(
+                &self.log,
+                FrameKind::Hello,
+                hello.from,
+                &addr,
+                refusal.reason(),
             );
             return Err(refusal.into());
         }
@@ -703,6 +718,7 @@ impl Peer for PeerService {
         let liveness = self.liveness.clone();
         let my_incarnation = self.incarnation;
         let (me, nodes) = (self.me, self.nodes());
+        let log = self.log.clone();
         // A bad frame ends the link with its reason, after the acknowledgements so far.
         let (refuse, refused) = mpsc::channel::<tonic::Status>(1);
         tokio::spawn(async move {
@@ -718,12 +734,12 @@ impl Peer for PeerService {
                     Ok(Frame::Heartbeat) => None,
                     Ok(Frame::Unknown) => continue,
                     Err(refusal) => {
-                        tracing::warn!(
-                            event = "bad_frame",
-                            frame = validate::frame_name(&frame),
-                            from = from.0,
-                            addr = addr.as_str(),
-                            reason = refusal.reason()
+                        bad_frame(
+                            &log,
+                            validate::frame_kind(&frame),
+                            from.0,
+                            &addr,
+                            refusal.reason(),
                         );
                         let _ = refuse.try_send(refusal.into());
                         return;
@@ -918,6 +934,7 @@ mod tests {
                 peers: vec![(NodeId(0), "unused".into())],
                 liveness: Liveness::new([NodeId(0)], QUIET),
                 gate: crate::tls::Gate::open(),
+                log: NodeLog::to_writer(NodeId(0), std::io::sink()),
             },
             deliver,
         );
@@ -936,6 +953,7 @@ mod tests {
                 peers: vec![(NodeId(1), addr)],
                 liveness: Liveness::new([NodeId(1)], QUIET),
                 gate: crate::tls::Gate::open(),
+                log: NodeLog::to_writer(NodeId(0), std::io::sink()),
             },
             cuttable_connector(generation.clone()),
             events,

@@ -24,6 +24,7 @@
 
 use crate::daemon::lock_service;
 use crate::daemon::wire;
+use crate::node_event::FrameKind;
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::{Message, MsgKind};
@@ -145,12 +146,12 @@ pub fn check_frame(
 
 /// What a frame is, as a `bad_frame` log line names it: `hello`, `envelope`, `heartbeat` or
 /// `unknown`.
-pub fn frame_name(frame: &wire::LinkFrame) -> &'static str {
+pub fn frame_kind(frame: &wire::LinkFrame) -> FrameKind {
     match &frame.body {
-        Some(wire::link_frame::Body::Hello(_)) => "hello",
-        Some(wire::link_frame::Body::Envelope(_)) => "envelope",
-        Some(wire::link_frame::Body::Heartbeat(_)) => "heartbeat",
-        None => "unknown",
+        Some(wire::link_frame::Body::Hello(_)) => FrameKind::Hello,
+        Some(wire::link_frame::Body::Envelope(_)) => FrameKind::Envelope,
+        Some(wire::link_frame::Body::Heartbeat(_)) => FrameKind::Heartbeat,
+        None => FrameKind::Unknown,
     }
 }
 

@@ -451,7 +451,7 @@ fn decode_and_check(bytes: &[u8], tally: &Tally) {
             assert!(h.token < MAX_WIRE_VALUE);
         }
     }
-    let _ = frame_name(&frame);
+    let _ = frame_kind(&frame);
     if let Ok(checked) = check_frame(&frame, n(1), n(0), &nodes) {
         assert_sane(&checked, n(1), n(0));
         if let Frame::Message { .. } = checked {

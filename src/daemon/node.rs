@@ -1,0 +1,376 @@
+//! Wiring one node: everything [`run`] builds before the driver's event loop starts (the node
+//! log, the journal and CS log, the gRPC server with its peer, control, lock and health
+//! services, metrics, the transport, the core) and takes down after it ends.
+//!
+//! The listener (`incoming`), the connector and the log directory come from the caller, so
+//! several nodes can run in one process (tests/in_process.rs) and a simulated network can
+//! replace TCP. This module decides nothing about the protocol: the event loop and what the
+//! node does are the driver's (`daemon/driver.rs`).
+
+use super::command::{Control, LockCommand};
+use super::control::ControlService;
+use super::cslog::CsLog;
+use super::driver::{Driver, Inputs};
+use super::health;
+use super::incarnation::{next_incarnation, IncarnationError};
+use super::journal::{Journal, Restored};
+use super::limits;
+use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use super::metrics::Metrics;
+use super::node_log::{LogInitError, NodeLog};
+use super::rotating::Rotation;
+use super::settings::{NodeSettings, Workload};
+use super::transport::{Connector, Liveness, PeerService, Transport, TransportConfig};
+use crate::node_event::{self, LogMessages, NodeEvent};
+use crate::tls::Security;
+use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::member::{LockAction, LockName, Member};
+use maekawa_core::protocol::Options;
+use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Why a node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The node log cannot be opened.
+    #[error(transparent)]
+    Log(#[from] LogInitError),
+    /// The CS log could not be written.
+    #[error(transparent)]
+    CsLog(#[from] crate::daemon::cslog::CsLogError),
+    /// The incarnation file could not be read or written.
+    #[error(transparent)]
+    Incarnation(#[from] IncarnationError),
+    /// The gRPC server failed.
+    #[error("serving peers failed: {0}")]
+    Serve(String),
+    /// Another process runs this node id.
+    #[error(transparent)]
+    Locked(#[from] crate::daemon::proclock::ProcessLockError),
+    /// The voter journal cannot be trusted or written.
+    #[error(transparent)]
+    Journal(#[from] crate::daemon::journal::JournalError),
+    /// The node's certificate or key cannot be used.
+    #[error("TLS: {0}; make the certificates again with `maekawa certs init`")]
+    Tls(String),
+    /// The `--metrics-addr` address cannot be listened on.
+    #[error("--metrics-addr {addr}: cannot listen: {source}; is another process using it? pick another HOST:PORT")]
+    Metrics {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Runs one node until `shutdown` resolves: serves peers and `maekawa ctl` on `incoming`, and
+/// talks to peers through `connector`; its logs go to `settings.log_dir`. The caller must hold
+/// the node's [`crate::daemon::proclock::ProcessLock`] (one process per node id) for as long
+/// as this runs. On shutdown it leaves the CS if inside, waits (bounded) for its last messages
+/// to be acknowledged, and returns its entry count.
+pub async fn run<I, IO, IE>(
+    settings: NodeSettings,
+    incoming: I,
+    connector: Connector,
+    shutdown: impl Future<Output = ()>,
+) -> Result<u64, NodeError>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    let me = settings.id;
+    let rotation = Rotation {
+        max_bytes: settings.log_rotation.0,
+        keep: settings.log_rotation.1,
+    };
+    let log = NodeLog::open(&settings.log_dir, me, rotation)?;
+    let durable = open_durable_state(&settings, &log)?;
+    let tcfg = transport_config(&settings, &durable, &log);
+    let (events_tx, events) = mpsc::channel(4096);
+    let (control_tx, control) = mpsc::channel::<Control>(16);
+    let (lock_tx, locks) = mpsc::channel::<LockCommand>(1024);
+    let services = Services {
+        peers: PeerService::new(&tcfg, events_tx.clone()),
+        control: ControlService::new(control_tx, settings.security.gate()),
+        locks: LockService::new(me.0, lock_tx, settings.security.gate()),
+    };
+    let server = serve(&settings, services, incoming, log.clone())?;
+    let metrics = Metrics::new();
+    let metrics_server = serve_metrics(&settings, &metrics).await?;
+    let transport = Transport::start(&tcfg, connector, events_tx);
+    let (core, restore) = restore_core(&settings, &durable);
+    // The lease timer: a tenth of the lease is plenty for renewals at half term.
+    let lease_timer = (settings.lease_ms > 0).then(|| {
+        let mut t = tokio::time::interval(Duration::from_millis(
+            (settings.lease_ms / 10).clamp(20, 1000),
+        ));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut driver = Driver::new(
+        &settings,
+        core,
+        log.clone(),
+        durable,
+        transport,
+        server.reachable,
+        metrics,
+    );
+    driver.start(restore).await?;
+    // Each batch's lines are written together by the driver's flush. If the driver returns
+    // early with an error (or a panic unwinds it), the lines still held describe messages
+    // that never left: `unsent` throws them away rather than write them.
+    log.hold();
+    let unsent = DiscardHeldLines(log.clone());
+    let inputs = Inputs {
+        events,
+        control,
+        locks,
+        lease_timer,
+    };
+    let (entries, flushed) = driver.run(inputs, shutdown).await?;
+    // Peers' streams into this node never end by themselves: stop serving without waiting.
+    let _ = server.stop.send(());
+    server.task.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_millis(100), server.task).await {
+        return Err(NodeError::Serve(e.to_string()));
+    }
+    log.log(&NodeEvent::Stop { entries, flushed });
+    log.release();
+    drop(unsent);
+    Ok(entries)
+}
+
+/// Throws away the held log lines and stops holding when dropped: see its use in [`run`].
+struct DiscardHeldLines(NodeLog);
+
+impl Drop for DiscardHeldLines {
+    fn drop(&mut self) {
+        self.0.discard_held();
+        self.0.release();
+    }
+}
+
+/// What a node keeps across restarts, opened at start: its incarnation, its voter journal
+/// with what it restored, and the CS log.
+pub(super) struct Durable {
+    pub(super) incarnation: u64,
+    pub(super) journal: Journal,
+    pub(super) restored: Restored,
+    pub(super) cs_log: CsLog,
+    /// The journal floor the transport's Hellos announce, kept current by the driver.
+    pub(super) floor: Arc<AtomicU64>,
+}
+
+/// Opens what the node keeps on disk and writes the `start` lines (and the plaintext
+/// warning) before any peer is contacted.
+fn open_durable_state(settings: &NodeSettings, log: &NodeLog) -> Result<Durable, NodeError> {
+    let me = settings.id;
+    let incarnation = next_incarnation(&settings.log_dir, me)?;
+    let (journal, restored) = Journal::open(&settings.log_dir, me)?;
+    let restored = if settings.unsafe_no_journal {
+        Restored::default()
+    } else {
+        restored
+    };
+    let mut cs_log = CsLog::open(&settings.log_dir)?;
+    // The CS log's start line comes before any peer is contacted: a CS left open by a killed
+    // predecessor ends here.
+    cs_log.start(me, incarnation)?;
+    let addr = settings
+        .config
+        .node(me)
+        .map(|n| n.addr.clone())
+        .unwrap_or_default();
+    log.log(&NodeEvent::Start {
+        incarnation,
+        addr,
+        quorum: settings.config.quorums.quorum(me).to_vec(),
+        pid: std::process::id(),
+        workload: Some(match settings.workload {
+            Workload::Auto => node_event::Workload::Auto,
+            Workload::Manual => node_event::Workload::Manual,
+        }),
+        journaled_lock: Some(restored.cs().map_or("none".to_string(), |r| r.to_string())),
+        journaled_votes: restored.votes.len() as u64,
+        token_floor: restored.floor,
+        tls: settings.security.is_tls(),
+        log_messages: if settings.log_messages {
+            LogMessages::All
+        } else {
+            LogMessages::None
+        },
+    });
+    if let Some(why) = &settings.plaintext_warning {
+        log.log(&NodeEvent::Plaintext {
+            reason: why.clone(),
+        });
+    }
+    Ok(Durable {
+        incarnation,
+        journal,
+        floor: Arc::new(AtomicU64::new(restored.floor)),
+        restored,
+        cs_log,
+    })
+}
+
+fn transport_config(settings: &NodeSettings, durable: &Durable, log: &NodeLog) -> TransportConfig {
+    let me = settings.id;
+    let peers: Vec<(NodeId, String)> = settings
+        .config
+        .nodes
+        .iter()
+        .filter(|n| n.id != me)
+        .map(|n| (n.id, n.addr.clone()))
+        .collect();
+    TransportConfig {
+        me,
+        incarnation: durable.incarnation,
+        floor: durable.floor.clone(),
+        liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
+        peers,
+        gate: settings.security.gate(),
+        log: log.clone(),
+    }
+}
+
+/// The gRPC services a node serves on its one address.
+struct Services {
+    peers: PeerService,
+    control: ControlService,
+    locks: LockService,
+}
+
+/// The running gRPC server.
+struct Server {
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    /// Stops serving when sent to (or dropped).
+    stop: oneshot::Sender<()>,
+    /// What the health service reports: whether a quorum of unsuspected nodes exists.
+    reachable: watch::Sender<bool>,
+}
+
+/// Starts serving peers, `maekawa ctl`, lock clients and grpc.health.v1 on `incoming`, at
+/// most `--max-connections` at once (a connection over that is logged to `log`).
+fn serve<I, IO, IE>(
+    settings: &NodeSettings,
+    services: Services,
+    incoming: I,
+    log: NodeLog,
+) -> Result<Server, NodeError>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(limits::MAX_STREAMS_PER_CONNECTION)
+        .http2_max_header_list_size(limits::MAX_HEADER_BYTES);
+    if let Security::Tls(creds) = &settings.security {
+        builder = builder
+            .tls_config(creds.server())
+            .map_err(|e| NodeError::Tls(format!("{}: {e}", creds.cert_path.display())))?;
+    }
+    // grpc.health.v1: SERVING while a quorum of live (unsuspected) nodes exists.
+    let (reachable, health_service) = health::serve();
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(
+        builder
+            .add_service(
+                services
+                    .peers
+                    .into_server()
+                    .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
+            )
+            .add_service(health_service)
+            .add_service(
+                services
+                    .control
+                    .into_server()
+                    .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                services
+                    .locks
+                    .into_server()
+                    .max_decoding_message_size(limits::MAX_MESSAGE_BYTES),
+            )
+            .serve_with_incoming_shutdown(
+                limits::limit_connections(incoming, settings.max_connections, log),
+                async {
+                    let _ = stop_rx.await;
+                },
+            ),
+    );
+    Ok(Server {
+        task,
+        stop,
+        reachable,
+    })
+}
+
+/// Serves `GET /metrics` on `--metrics-addr`, if asked.
+async fn serve_metrics(
+    settings: &NodeSettings,
+    metrics: &Metrics,
+) -> Result<Option<JoinHandle<()>>, NodeError> {
+    let Some(addr) = &settings.metrics_addr else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Metrics {
+            addr: addr.clone(),
+            source,
+        })?;
+    Ok(Some(tokio::spawn(super::metrics::serve(
+        listener,
+        metrics.registry(),
+    ))))
+}
+
+/// The core as the journal left it, and the actions its restored votes call for.
+fn restore_core(settings: &NodeSettings, durable: &Durable) -> (Member, Vec<LockAction>) {
+    let votes: Vec<(LockName, RequestId)> = durable
+        .restored
+        .votes
+        .iter()
+        .map(|(name, req)| (LockName::from(name.as_str()), *req))
+        .collect();
+    let options = Options {
+        leases: settings.lease_ms > 0,
+        lease: settings.lease_ms,
+        reclaim_after: settings.reclaim_ms,
+        ..Options::default()
+    };
+    Member::restore_in(
+        settings.id,
+        Arc::new(settings.config.quorums.clone()),
+        durable.incarnation,
+        &votes,
+        durable.restored.floor,
+        options,
+        0,
+    )
+}
