@@ -7,6 +7,7 @@ use maekawa::config::Config;
 use maekawa::daemon::command::Status;
 use maekawa::daemon::control::{CtlClient, CtlError};
 use maekawa::daemon::Workload;
+use maekawa::tls::Security;
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::protocol::Phase;
 use std::path::PathBuf;
@@ -94,70 +95,11 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if let CtlAction::Health { all } = action {
-        let ids: Vec<NodeId> = match (all, node) {
-            (true, _) => config.ids(),
-            (false, Some(id)) => vec![NodeId(id)],
-            (false, None) => return fail(&"ctl health needs --node ID or --all"),
-        };
-        let mut worst = ExitCode::SUCCESS;
-        for id in ids {
-            let answer = runtime.block_on(async {
-                let addr = &config.node(id)?.addr;
-                let mut client = CtlClient::connect(id, addr, &security).await?;
-                anyhow::Ok(client.serving().await?)
-            });
-            match answer {
-                Ok(true) => outln!("node {id}: SERVING"),
-                Ok(false) => {
-                    outln!("node {id}: NOT_SERVING (no quorum without suspected nodes)");
-                    if worst == ExitCode::SUCCESS {
-                        worst = ExitCode::FAILURE;
-                    }
-                }
-                Err(e) => {
-                    outln!("node {id}: UNKNOWN ({e})");
-                    worst = ExitCode::from(2);
-                }
-            }
-        }
-        return worst;
+        return health(&runtime, &config, &security, node, all);
     }
     let json = matches!(action, CtlAction::Status { json: true, .. });
-    let all = matches!(action, CtlAction::Status { all: true, .. });
-    if all {
-        let rows = runtime.block_on(async {
-            let mut rows = Vec::new();
-            for n in &config.nodes {
-                let row = match CtlClient::connect(n.id, &n.addr, &security).await {
-                    Ok(mut c) => c.status().await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                rows.push((n.id, row));
-            }
-            rows
-        });
-        if json {
-            let nodes: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|(id, row)| match row {
-                    Ok(s) => status_json(s),
-                    Err(e) => serde_json::json!({"node": id.0, "error": e}),
-                })
-                .collect();
-            outln!("{}", serde_json::Value::Array(nodes));
-        } else {
-            out!("{}", render_table(&rows));
-        }
-        // Like `--node N` for one node: a node that does not answer is exit 2; the table says
-        // which, so some answering and some not is the in-between "no" of exit 1.
-        let answered = rows.iter().filter(|(_, row)| row.is_ok()).count();
-        return if answered == rows.len() {
-            ExitCode::SUCCESS
-        } else if answered == 0 {
-            ExitCode::from(2)
-        } else {
-            ExitCode::FAILURE
-        };
+    if matches!(action, CtlAction::Status { all: true, .. }) {
+        return status_all(&runtime, &config, &security, json);
     }
     let Some(id) = node else {
         return fail(&"ctl needs --node ID (or `ctl status --all`)");
@@ -189,6 +131,87 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => fail(&e),
+    }
+}
+
+/// `ctl health`: one line per node asked; exit 0 when all serve, 1 when one does not, 2 when
+/// one does not answer.
+fn health(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    security: &Security,
+    node: Option<u32>,
+    all: bool,
+) -> ExitCode {
+    let ids: Vec<NodeId> = match (all, node) {
+        (true, _) => config.ids(),
+        (false, Some(id)) => vec![NodeId(id)],
+        (false, None) => return fail(&"ctl health needs --node ID or --all"),
+    };
+    let mut worst = ExitCode::SUCCESS;
+    for id in ids {
+        let answer = runtime.block_on(async {
+            let addr = &config.node(id)?.addr;
+            let mut client = CtlClient::connect(id, addr, security).await?;
+            anyhow::Ok(client.serving().await?)
+        });
+        match answer {
+            Ok(true) => outln!("node {id}: SERVING"),
+            Ok(false) => {
+                outln!("node {id}: NOT_SERVING (no quorum without suspected nodes)");
+                if worst == ExitCode::SUCCESS {
+                    worst = ExitCode::FAILURE;
+                }
+            }
+            Err(e) => {
+                outln!("node {id}: UNKNOWN ({e})");
+                worst = ExitCode::from(2);
+            }
+        }
+    }
+    worst
+}
+
+/// `ctl status --all`: every node's status in a table (or JSON); exit 0 when every node
+/// answered, 1 when some did not, 2 when none did.
+fn status_all(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    security: &Security,
+    json: bool,
+) -> ExitCode {
+    let rows = runtime.block_on(async {
+        let mut rows = Vec::new();
+        for n in &config.nodes {
+            let row = match CtlClient::connect(n.id, &n.addr, security).await {
+                Ok(mut c) => c.status().await,
+                Err(e) => Err(e),
+            };
+            rows.push((n.id, row));
+        }
+        rows
+    });
+    if json {
+        let nodes: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(id, row)| match row {
+                Ok(s) => status_json(s),
+                Err(e) => serde_json::json!({"node": id.0, "error": e.to_string()}),
+            })
+            .collect();
+        outln!("{}", serde_json::Value::Array(nodes));
+    } else {
+        out!("{}", render_table(&rows));
+    }
+    // Like `--node N` for one node: a node that does not answer is exit 2; the table says
+    // which, so some answering and some not is the in-between "no" of exit 1.
+    let answered = rows.iter().filter(|(_, row)| row.is_ok()).count();
+    if answered == rows.len() {
+        ExitCode::SUCCESS
+    } else if answered == 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -276,7 +299,7 @@ fn render_status(s: &Status) -> String {
 }
 
 /// Every node's status in one table; nodes that do not answer are shown as such.
-fn render_table(rows: &[(NodeId, Result<Status, String>)]) -> String {
+fn render_table(rows: &[(NodeId, Result<Status, CtlError>)]) -> String {
     let mut out = format!(
         "{:<5} {:<18} {:>7} {:<10} {:<10} {:<10} {:<12} {}\n",
         "node", "state", "lamport", "request", "holds", "missing", "vote for", "queue"

@@ -72,8 +72,8 @@ pub(crate) struct LockArgs {
     command: Vec<OsString>,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| e.to_string())
+fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(s)
 }
 
 /// Takes the lock, then runs CMD under it or holds it; see the module's exit codes.

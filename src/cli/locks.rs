@@ -3,7 +3,7 @@
 
 use super::fail;
 use clap::Args;
-use maekawa::client::{LockClient, LockInfo, NodeLocks, SessionInfo};
+use maekawa::client::{LockClient, LockError, LockInfo, NodeLocks, SessionInfo};
 use maekawa::config::Config;
 use maekawa_core::id::{NodeId, RequestId};
 use serde_json::{json, Value};
@@ -43,7 +43,7 @@ pub(crate) struct LocksArgs {
 }
 
 /// One daemon asked: how the output names it, and its answer (or why there is none).
-type Answer = (String, Result<NodeLocks, String>);
+type Answer = (String, Result<NodeLocks, LockError>);
 
 /// Prints the locks; exit 0 when every node asked answered, 1 when some did not, 2 when none
 /// did (or for bad input).
@@ -101,8 +101,8 @@ pub(crate) fn run(args: LocksArgs) -> ExitCode {
                 Target::Addr(addr) => LockClient::connect_secure(addr, &security).await,
             };
             let answer = match client {
-                Ok(mut c) => c.list().await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+                Ok(mut c) => c.list().await,
+                Err(e) => Err(e),
             };
             answers.push((label, answer));
         }

@@ -84,24 +84,29 @@ enum LogMessages {
     None,
 }
 
-fn parse_max_connections(s: &str) -> Result<usize, String> {
+/// A flag's value out of its range, in the words clap shows.
+#[derive(Debug, thiserror::Error)]
+enum FlagError {
+    #[error("'{0}' is not a number of connections from 1 to 65536")]
+    Connections(String),
+    #[error("'{0}' is not a number of milliseconds from 1 to {MAX_SUSPECT_AFTER_MS} (an hour)")]
+    SuspectAfter(String),
+}
+
+fn parse_max_connections(s: &str) -> Result<usize, FlagError> {
     match s.parse::<usize>() {
         Ok(n) if (1..=65_536).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not a number of connections from 1 to 65536"
-        )),
+        _ => Err(FlagError::Connections(s.to_string())),
     }
 }
 
 /// The longest `--suspect-after`: an hour, which in practice turns suspicion off.
 const MAX_SUSPECT_AFTER_MS: u64 = 3_600_000;
 
-fn parse_suspect_after(s: &str) -> Result<u64, String> {
+fn parse_suspect_after(s: &str) -> Result<u64, FlagError> {
     match s.parse::<u64>() {
         Ok(ms) if (1..=MAX_SUSPECT_AFTER_MS).contains(&ms) => Ok(ms),
-        _ => Err(format!(
-            "'{s}' is not a number of milliseconds from 1 to {MAX_SUSPECT_AFTER_MS} (an hour)"
-        )),
+        _ => Err(FlagError::SuspectAfter(s.to_string())),
     }
 }
 

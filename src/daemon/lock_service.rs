@@ -168,6 +168,62 @@ impl Drop for EndSession {
     }
 }
 
+/// Reads the rest of a session's stream from its client: a ReleaseLock (explicit), or its end
+/// (the client went away); either way the driver hears that the session is over.
+async fn await_release(
+    mut from_client: tonic::Streaming<wire::LockClientMsg>,
+    driver: mpsc::Sender<LockCommand>,
+    session: SessionId,
+) {
+    let explicit = loop {
+        match from_client.message().await {
+            Ok(Some(wire::LockClientMsg {
+                body: Some(wire::lock_client_msg::Body::Release(_)),
+            })) => break true,
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => break false,
+        }
+    };
+    let _ = driver
+        .send(LockCommand::Release { session, explicit })
+        .await;
+}
+
+/// What the session's client is told of `notice`, and whether it is the stream's last
+/// message; a lost lock ends the stream with an error instead.
+fn notice_body(
+    notice: SessionNotice,
+    name: &str,
+    node: u32,
+    session: SessionId,
+) -> Result<(wire::lock_server_msg::Body, bool), tonic::Status> {
+    let name = name.to_string();
+    Ok(match notice {
+        SessionNotice::Acquired { token } => (
+            wire::lock_server_msg::Body::Acquired(wire::Acquired {
+                name,
+                token,
+                node,
+                session,
+            }),
+            false,
+        ),
+        SessionNotice::TimedOut { waited_ms } => (
+            wire::lock_server_msg::Body::TimedOut(wire::TimedOut { name, waited_ms }),
+            true,
+        ),
+        SessionNotice::Released { token } => (
+            wire::lock_server_msg::Body::Released(wire::Released { name, token }),
+            true,
+        ),
+        SessionNotice::Lost { token } => {
+            return Err(tonic::Status::aborted(format!(
+                "lock {name} lost: the lease of token {token} ran out"
+            )))
+        }
+    })
+}
+
 #[tonic::async_trait]
 impl wire::lock_server::Lock for LockService {
     type SessionStream = ServerStream;
@@ -209,22 +265,7 @@ impl wire::lock_server::Lock for LockService {
             })
             .await
             .map_err(|_| tonic::Status::unavailable("the node is stopping"))?;
-        // Reads the rest of the client's stream: a ReleaseLock, or its end.
-        let driver = self.driver.clone();
-        tokio::spawn(async move {
-            let explicit = loop {
-                match from_client.message().await {
-                    Ok(Some(wire::LockClientMsg {
-                        body: Some(wire::lock_client_msg::Body::Release(_)),
-                    })) => break true,
-                    Ok(Some(_)) => continue,
-                    Ok(None) | Err(_) => break false,
-                }
-            };
-            let _ = driver
-                .send(LockCommand::Release { session, explicit })
-                .await;
-        });
+        tokio::spawn(await_release(from_client, self.driver.clone(), session));
         let guard = EndSession {
             session,
             driver: self.driver.clone(),
@@ -234,38 +275,12 @@ impl wire::lock_server::Lock for LockService {
             let _guard = guard;
             let _slot = slot;
             while let Some(notice) = notices.recv().await {
-                let (body, last) = match notice {
-                    SessionNotice::Acquired { token } => (
-                        wire::lock_server_msg::Body::Acquired(wire::Acquired {
-                            name: name.clone(),
-                            token,
-                            node,
-                            session,
-                        }),
-                        false,
-                    ),
-                    SessionNotice::TimedOut { waited_ms } => (
-                        wire::lock_server_msg::Body::TimedOut(wire::TimedOut {
-                            name: name.clone(),
-                            waited_ms,
-                        }),
-                        true,
-                    ),
-                    SessionNotice::Released { token } => (
-                        wire::lock_server_msg::Body::Released(wire::Released {
-                            name: name.clone(),
-                            token,
-                        }),
-                        true,
-                    ),
-                    SessionNotice::Lost { token } => {
+                let (body, last) = match notice_body(notice, &name, node, session) {
+                    Ok(answer) => answer,
+                    Err(status) => {
                         // The stream ends with an error: the client's guard reports the lock
                         // lost (as when the node dies).
-                        let _ = tx
-                            .send(Err(tonic::Status::aborted(format!(
-                                "lock {name} lost: the lease of token {token} ran out"
-                            ))))
-                            .await;
+                        let _ = tx.send(Err(status)).await;
                         return;
                     }
                 };

@@ -22,6 +22,7 @@ pub mod health;
 pub mod incarnation;
 pub mod journal;
 pub mod limits;
+pub mod liveness;
 pub mod lock_service;
 pub mod metrics;
 pub mod node;

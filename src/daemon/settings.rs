@@ -41,11 +41,21 @@ impl fmt::Display for MsRange {
     }
 }
 
+/// Why a text is not an [`MsRange`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MsRangeError {
+    /// Not `A..B` or `A` with numbers.
+    #[error("'{0}' is not a range of milliseconds: write A..B (e.g. 50..300) or A")]
+    NotARange(String),
+    /// `A` is above `B`.
+    #[error("'{0}': the lower bound is above the upper one")]
+    Reversed(String),
+}
+
 impl FromStr for MsRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<MsRange, String> {
-        let bad =
-            || format!("'{s}' is not a range of milliseconds: write A..B (e.g. 50..300) or A");
+    type Err = MsRangeError;
+    fn from_str(s: &str) -> Result<MsRange, MsRangeError> {
+        let bad = || MsRangeError::NotARange(s.to_string());
         let (lo, hi) = match s.split_once("..") {
             Some((a, b)) => (a.trim(), b.trim()),
             None => (s.trim(), s.trim()),
@@ -53,7 +63,7 @@ impl FromStr for MsRange {
         let lo: u64 = lo.parse().map_err(|_| bad())?;
         let hi: u64 = hi.parse().map_err(|_| bad())?;
         if lo > hi {
-            return Err(format!("'{s}': the lower bound is above the upper one"));
+            return Err(MsRangeError::Reversed(s.to_string()));
         }
         Ok(MsRange { lo, hi })
     }

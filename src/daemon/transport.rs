@@ -30,12 +30,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Mutex, Notify};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_stream::wrappers::{ReceiverStream, WatchStream};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use crate::daemon::limits;
+use crate::daemon::liveness::watch_silence;
+pub use crate::daemon::liveness::Liveness;
 use crate::daemon::node_log::NodeLog;
 use crate::daemon::validate::{self, Frame};
 use crate::daemon::wire;
@@ -92,128 +93,29 @@ pub enum TransportEvent {
     },
 }
 
-/// When each peer was last heard from, and whether it is suspected: shared by a node's
-/// [`Transport`] (its acknowledgements on our links) and [`PeerService`] (frames on its links
-/// to us), so either can end a suspicion.
-#[derive(Clone, Debug)]
-pub struct Liveness {
-    suspect_after: Duration,
-    peers: Arc<std::sync::Mutex<HashMap<NodeId, Heard>>>,
-}
-
-#[derive(Debug)]
-struct Heard {
-    last: Instant,
-    suspected: bool,
-}
-
-impl Liveness {
-    /// Every peer counts as heard from now on; one silent for `suspect_after` is suspected.
-    pub fn new(peers: impl IntoIterator<Item = NodeId>, suspect_after: Duration) -> Liveness {
-        Liveness::heard_at(peers, suspect_after, Instant::now())
-    }
-
-    fn heard_at(
-        peers: impl IntoIterator<Item = NodeId>,
-        suspect_after: Duration,
-        now: Instant,
-    ) -> Liveness {
-        Liveness {
-            suspect_after,
-            peers: Arc::new(std::sync::Mutex::new(
-                peers
-                    .into_iter()
-                    .map(|p| {
-                        (
-                            p,
-                            Heard {
-                                last: now,
-                                suspected: false,
-                            },
-                        )
-                    })
-                    .collect(),
-            )),
-        }
-    }
-
-    /// How long a link may stay idle before it carries a heartbeat: a quarter of the suspicion
-    /// timeout, so a heartbeat or two may be late or lost before a live peer is suspected.
-    pub fn heartbeat_interval(&self) -> Duration {
-        (self.suspect_after / 4).max(Duration::from_millis(1))
-    }
-
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Heard>> {
-        // Nothing panics while holding it; a poisoned table is still a table.
-        self.peers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Something arrived from `peer` at `now`. Returns how long it was silent when that ends
-    /// its suspicion.
-    fn heard(&self, peer: NodeId, now: Instant) -> Option<Duration> {
-        let mut table = self.table();
-        let h = table.get_mut(&peer)?;
-        let silent = now.saturating_duration_since(h.last);
-        h.last = now;
-        std::mem::take(&mut h.suspected).then_some(silent)
-    }
-
-    /// Peers silent for the suspicion timeout and not yet suspected: suspected from now on.
-    fn newly_silent(&self, now: Instant) -> Vec<(NodeId, Duration)> {
-        let mut out = Vec::new();
-        for (peer, h) in self.table().iter_mut() {
-            let silent = now.saturating_duration_since(h.last);
-            if !h.suspected && silent >= self.suspect_after {
-                h.suspected = true;
-                out.push((*peer, silent));
-            }
-        }
-        out.sort();
-        out
-    }
-
-    /// Tells `events` that `peer` is heard again, if it was suspected.
-    async fn heard_from(&self, peer: NodeId, events: &mpsc::Sender<TransportEvent>) {
-        if let Some(silent) = self.heard(peer, Instant::now()) {
-            let _ = events
-                .send(TransportEvent::Suspicion {
-                    peer,
-                    suspected: false,
-                    silent,
-                })
-                .await;
-        }
-    }
-}
-
-/// Suspects the peers that fell silent, until the driver stops listening.
-async fn watch_silence(liveness: Liveness, events: mpsc::Sender<TransportEvent>) {
-    // Checked several times per timeout, so a suspicion comes at most an eighth late.
-    let mut tick = tokio::time::interval(liveness.heartbeat_interval() / 2);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        for (peer, silent) in liveness.newly_silent(Instant::now()) {
-            let news = TransportEvent::Suspicion {
-                peer,
-                suspected: true,
-                silent,
-            };
-            if events.send(news).await.is_err() {
-                return;
-            }
-        }
-        if events.is_closed() {
-            return;
-        }
-    }
-}
-
 /// How to open a channel to a peer's address; injectable so tests or a simulated network can
 /// replace TCP.
 pub type Connector = Arc<
-    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Channel, String>> + Send>> + Send + Sync,
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Channel, LinkDown>> + Send>> + Send + Sync,
 >;
+
+/// Why a link to a peer is down: the `reason` of its `peer_down` line, in the words of
+/// whoever ended it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkDown {
+    /// The peer could not be reached (the connector's words).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The peer refused or ended the call (gRPC's words).
+    #[error("{0}")]
+    Status(String),
+    /// This end's stream of frames is gone.
+    #[error("stream closed")]
+    StreamClosed,
+    /// The peer ended the link.
+    #[error("peer closed the link")]
+    PeerClosed,
+}
 
 /// TCP with `TCP_NODELAY` (every protocol message is small and latency-bound), in plaintext or
 /// mutual TLS as `security` says.
@@ -221,12 +123,16 @@ pub fn tcp_connector(security: crate::tls::Security) -> Connector {
     Arc::new(move |addr: String| {
         let endpoint = security.endpoint(&addr);
         Box::pin(async move {
-            let endpoint = endpoint?
+            let endpoint = endpoint
+                .map_err(LinkDown::Unreachable)?
                 .tcp_nodelay(true)
                 .connect_timeout(Duration::from_secs(1))
                 .http2_keep_alive_interval(Duration::from_secs(5))
                 .keep_alive_timeout(Duration::from_secs(5));
-            endpoint.connect().await.map_err(|e| format!("{e}"))
+            endpoint
+                .connect()
+                .await
+                .map_err(|e| LinkDown::Unreachable(e.to_string()))
         })
     })
 }
@@ -402,7 +308,7 @@ async fn run_link(
         .await
         {
             Ok(()) => return,
-            Err(reason) => reason,
+            Err(reason) => reason.to_string(),
         };
         if was_up {
             was_up = false;
@@ -437,7 +343,7 @@ async fn connect_and_stream(
     closing: &mut watch::Receiver<bool>,
     was_up: &mut bool,
     backoff: &mut Duration,
-) -> Result<(), String> {
+) -> Result<(), LinkDown> {
     let channel = connector(id.addr.clone()).await?;
     let mut client = PeerClient::new(channel);
     let (frames, frames_rx) = mpsc::channel::<wire::LinkFrame>(1024);
@@ -451,12 +357,12 @@ async fn connect_and_stream(
             token: id.floor.load(std::sync::atomic::Ordering::Relaxed),
         })),
     };
-    let gone = |_| "stream closed".to_string();
+    let gone = |_| LinkDown::StreamClosed;
     frames.send(hello).await.map_err(gone)?;
     let response = client
         .link(ReceiverStream::new(frames_rx))
         .await
-        .map_err(|s| s.message().to_string())?;
+        .map_err(|s| LinkDown::Status(s.message().to_string()))?;
     let mut acks = response.into_inner();
     // The peer's server answered: it lives.
     id.liveness.heard_from(id.peer, events).await;
@@ -482,8 +388,8 @@ async fn connect_and_stream(
                         unacked.pop_front();
                     }
                 }
-                Ok(None) => return Err("peer closed the link".into()),
-                Err(status) => return Err(status.message().to_string()),
+                Ok(None) => return Err(LinkDown::PeerClosed),
+                Err(status) => return Err(LinkDown::Status(status.message().to_string())),
             },
             msg = outbox.recv(), if *outbox_open => match msg {
                 Some((lock, msg)) => {
@@ -578,6 +484,19 @@ struct Inbound {
     current: Option<Arc<Notify>>,
 }
 
+/// One accepted link from a peer, as its receiving task sees it.
+struct InboundLink {
+    from: NodeId,
+    /// The sender's incarnation, from its Hello.
+    incarnation: u64,
+    /// Its socket address, for the log line of a refused frame.
+    addr: String,
+    state: Arc<Mutex<Inbound>>,
+    acks: watch::Sender<wire::LinkAck>,
+    /// Ends the link with the reason of a bad frame.
+    refuse: mpsc::Sender<tonic::Status>,
+}
+
 /// The receiving half: the gRPC service peers stream into. Clones share what they remember of
 /// each sender, so a restarted server keeps deduplicating.
 #[derive(Clone)]
@@ -619,6 +538,97 @@ impl PeerService {
     pub fn into_server(self) -> PeerServer<PeerService> {
         PeerServer::new(self)
     }
+
+    /// Whether a link whose caller is `caller` (under mutual TLS) and whose Hello is `hello`
+    /// may go on; a refused link is logged.
+    fn admit(
+        &self,
+        caller: Option<crate::tls::Role>,
+        hello: &wire::Hello,
+        addr: &str,
+    ) -> Result<(), tonic::Status> {
+        // Under mutual TLS a link speaks only for the node its certificate names.
+        if let Some(role) = caller {
+            if role != crate::tls::Role::Node(NodeId(hello.from)) {
+                let status = tonic::Status::permission_denied(format!(
+                    "a certificate for {role} cannot open a link as node {}",
+                    hello.from
+                ));
+                refused(&self.log, Some(hello.from), &status);
+                return Err(status);
+            }
+        }
+        // Frames come from the network: nothing reaches the core unchecked (validate.rs).
+        if let Err(refusal) = validate::check_hello(hello) {
+            bad_frame(
+                &self.log,
+                FrameKind::Hello,
+                hello.from,
+                addr,
+                refusal.reason(),
+            );
+            return Err(refusal.into());
+        }
+        if hello.to != self.me.0 {
+            return Err(tonic::Status::failed_precondition(format!(
+                "this is node {}, not node {}: check the addresses in quorums.json",
+                self.me, hello.to
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads `link`'s frames until it ends, is superseded by a newer link of the same sender,
+    /// or sends a bad frame: delivers each new message once, in order, and acknowledges.
+    async fn receive(
+        self,
+        link: InboundLink,
+        mut frames: tonic::Streaming<wire::LinkFrame>,
+        superseded: Arc<Notify>,
+    ) {
+        let (me, nodes, from) = (self.me, self.nodes(), link.from);
+        let ack = |seq| wire::LinkAck {
+            seq,
+            incarnation: self.incarnation,
+        };
+        loop {
+            let frame = tokio::select! {
+                frame = frames.message() => frame,
+                // A newer link of the same sender took over: this one ends.
+                () = superseded.notified() => return,
+            };
+            let Ok(Some(frame)) = frame else { return };
+            let env = match validate::check_frame(&frame, from, me, &nodes) {
+                Ok(Frame::Message { seq, lock, msg }) => Some((seq, lock, msg)),
+                Ok(Frame::Heartbeat) => None,
+                Ok(Frame::Unknown) => continue,
+                Err(refusal) => {
+                    let kind = validate::frame_kind(&frame);
+                    bad_frame(&self.log, kind, from.0, &link.addr, refusal.reason());
+                    let _ = link.refuse.try_send(refusal.into());
+                    return;
+                }
+            };
+            let mut s = link.state.lock().await;
+            if s.incarnation != link.incarnation {
+                return; // superseded by a newer process of the sender
+            }
+            self.liveness.heard_from(from, &self.events).await;
+            let Some((seq, lock, msg)) = env else {
+                // A heartbeat: answered with the current acknowledgement.
+                let _ = link.acks.send(ack(s.delivered));
+                continue;
+            };
+            if seq > s.delivered {
+                let delivered = TransportEvent::Message { from, lock, msg };
+                if self.events.send(delivered).await.is_err() {
+                    return;
+                }
+                s.delivered = seq;
+            }
+            let _ = link.acks.send(ack(s.delivered));
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -648,34 +658,7 @@ impl Peer for PeerService {
             }) => h,
             _ => return Err(tonic::Status::invalid_argument("a link starts with Hello")),
         };
-        // Under mutual TLS a link speaks only for the node its certificate names.
-        if let Some(role) = caller {
-            if role != crate::tls::Role::Node(NodeId(hello.from)) {
-                let status = tonic::Status::permission_denied(format!(
-                    "a certificate for {role} cannot open a link as node {}",
-                    hello.from
-                ));
-                refused(&self.log, Some(hello.from), &status);
-                return Err(status);
-            }
-        }
-        // Frames come from the network: nothing reaches the core unchecked (validate.rs).
-        if let Err(refusal) = validate::check_hello(&hello) {
-            bad_frame(
-                &self.log,
-                FrameKind::Hello,
-                hello.from,
-                &addr,
-                refusal.reason(),
-            );
-            return Err(refusal.into());
-        }
-        if hello.to != self.me.0 {
-            return Err(tonic::Status::failed_precondition(format!(
-                "this is node {}, not node {}: check the addresses in quorums.json",
-                self.me, hello.to
-            )));
-        }
+        self.admit(caller, &hello, &addr)?;
         let from = NodeId(hello.from);
         let Some(state) = self.senders.get(&from).cloned() else {
             return Err(tonic::Status::permission_denied(format!(
@@ -714,66 +697,17 @@ impl Peer for PeerService {
             seq: 0,
             incarnation: self.incarnation,
         });
-        let events = self.events.clone();
-        let liveness = self.liveness.clone();
-        let my_incarnation = self.incarnation;
-        let (me, nodes) = (self.me, self.nodes());
-        let log = self.log.clone();
         // A bad frame ends the link with its reason, after the acknowledgements so far.
         let (refuse, refused) = mpsc::channel::<tonic::Status>(1);
-        tokio::spawn(async move {
-            loop {
-                let frame = tokio::select! {
-                    frame = frames.message() => frame,
-                    // A newer link of the same sender took over: this one ends.
-                    () = superseded.notified() => return,
-                };
-                let Ok(Some(frame)) = frame else { return };
-                let env = match validate::check_frame(&frame, from, me, &nodes) {
-                    Ok(Frame::Message { seq, lock, msg }) => Some((seq, lock, msg)),
-                    Ok(Frame::Heartbeat) => None,
-                    Ok(Frame::Unknown) => continue,
-                    Err(refusal) => {
-                        bad_frame(
-                            &log,
-                            validate::frame_kind(&frame),
-                            from.0,
-                            &addr,
-                            refusal.reason(),
-                        );
-                        let _ = refuse.try_send(refusal.into());
-                        return;
-                    }
-                };
-                let mut s = state.lock().await;
-                if s.incarnation != hello.incarnation {
-                    return; // superseded by a newer process of the sender
-                }
-                liveness.heard_from(from, &events).await;
-                let Some((seq, lock, msg)) = env else {
-                    // A heartbeat: answered with the current acknowledgement.
-                    let _ = acks.send(wire::LinkAck {
-                        seq: s.delivered,
-                        incarnation: my_incarnation,
-                    });
-                    continue;
-                };
-                if seq > s.delivered {
-                    if events
-                        .send(TransportEvent::Message { from, lock, msg })
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    s.delivered = seq;
-                }
-                let _ = acks.send(wire::LinkAck {
-                    seq: s.delivered,
-                    incarnation: my_incarnation,
-                });
-            }
-        });
+        let link = InboundLink {
+            from,
+            incarnation: hello.incarnation,
+            addr,
+            state,
+            acks,
+            refuse,
+        };
+        tokio::spawn(self.clone().receive(link, frames, superseded));
         let ack_every = ACK_EVERY.min(self.liveness.heartbeat_interval() / 4);
         let stream = WatchStream::new(acks_rx)
             .throttle(ack_every)
@@ -786,6 +720,7 @@ impl Peer for PeerService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
     use maekawa_core::id::RequestId;
     use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
@@ -849,8 +784,9 @@ mod tests {
         Arc::new(move |addr: String| {
             let generation = generation.clone();
             Box::pin(async move {
+                let unreachable = |e: tonic::transport::Error| LinkDown::Unreachable(e.to_string());
                 let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(unreachable)?;
                 endpoint
                     .connect_with_connector(tower::service_fn(move |_uri| {
                         let (addr, generation) = (addr.clone(), generation.clone());
@@ -866,7 +802,7 @@ mod tests {
                         }
                     }))
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(unreachable)
             })
         })
     }
