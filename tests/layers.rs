@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module of the library and binary, with its layer (a module may use only
 /// its own layer's modules or lower ones).
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 13] = [
     ("config", 1),
     ("logdir", 1),
+    ("node_event", 1),
     ("tls", 1),
     ("certs", 1),
     ("daemon", 2),
