@@ -34,10 +34,11 @@ pub mod settings;
 pub mod transport;
 pub mod validate;
 mod workload;
-// Public only for tests that speak the wire directly (tests/hostile.rs, security.rs,
-// limits.rs): not a stable API.
+// The generated protobuf and gRPC types, from crate `maekawa-wire` (wire/): under their old
+// path so the edge modules say `crate::daemon::wire`. Public only for tests that speak the
+// wire directly (tests/hostile.rs, security.rs, limits.rs): not a stable API.
 #[doc(hidden)]
-pub mod wire;
+pub use maekawa_wire as wire;
 
 pub use node::{run, NodeError};
 pub use settings::{MsRange, NodeSettings, Workload};

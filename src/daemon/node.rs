@@ -22,7 +22,7 @@ use super::rotating::Rotation;
 use super::settings::{NodeSettings, Workload};
 use super::transport::{Connector, Liveness, PeerService, Transport, TransportConfig};
 use crate::node_event::{self, LogMessages, NodeEvent};
-use crate::tls::Security;
+use crate::tls::{Security, SecurityGate as _, ServerTls as _};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::Options;

@@ -720,12 +720,12 @@ impl Peer for PeerService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::time::Instant;
     use maekawa_core::id::RequestId;
     use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
     use tokio::net::TcpStream;
+    use tokio::time::Instant;
 
     /// A TCP stream that fails for good once the shared generation moves past its own: lets a
     /// test cut every open connection at a moment of its choosing.
