@@ -450,7 +450,9 @@ pub enum NodeEvent {
         lock: LockName,
         /// Who the client says it is.
         client: String,
-        /// How long it waits: 0 tries once, `null` waits for ever.
+        /// How long it waits: 0 tries once; absent (`null` to `jq`) waits for ever, as the
+        /// tracing writer left it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
     /// The session that held a lock ended.

@@ -103,7 +103,7 @@ fn warnings_are_written_at_warn() {
 }
 
 #[test]
-fn a_waiting_for_ever_session_says_null_and_strings_are_escaped() {
+fn a_waiting_for_ever_session_has_no_timeout_and_strings_are_escaped() {
     let l = line(
         0,
         &NodeEvent::SessionAcquire {
@@ -114,7 +114,7 @@ fn a_waiting_for_ever_session_says_null_and_strings_are_escaped() {
         },
     );
     assert!(
-        l.ends_with("\"event\":\"session_acquire\",\"session\":1,\"lock\":\"db\",\"client\":\"a \\\"quoted\\\"\\nname\",\"timeout_ms\":null}\n"),
+        l.ends_with("\"event\":\"session_acquire\",\"session\":1,\"lock\":\"db\",\"client\":\"a \\\"quoted\\\"\\nname\"}\n"),
         "{l}"
     );
 }
