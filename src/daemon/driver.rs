@@ -518,3 +518,6 @@ pub(super) async fn sleep_until_opt(t: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -177,7 +177,10 @@ pub(super) struct Durable {
 
 /// Opens what the node keeps on disk and writes the `start` lines (and the plaintext
 /// warning) before any peer is contacted.
-fn open_durable_state(settings: &NodeSettings, log: &NodeLog) -> Result<Durable, NodeError> {
+pub(super) fn open_durable_state(
+    settings: &NodeSettings,
+    log: &NodeLog,
+) -> Result<Durable, NodeError> {
     let me = settings.id;
     let incarnation = next_incarnation(&settings.log_dir, me)?;
     let (journal, restored) = Journal::open(&settings.log_dir, me)?;
@@ -228,7 +231,11 @@ fn open_durable_state(settings: &NodeSettings, log: &NodeLog) -> Result<Durable,
     })
 }
 
-fn transport_config(settings: &NodeSettings, durable: &Durable, log: &NodeLog) -> TransportConfig {
+pub(super) fn transport_config(
+    settings: &NodeSettings,
+    durable: &Durable,
+    log: &NodeLog,
+) -> TransportConfig {
     let me = settings.id;
     let peers: Vec<(NodeId, String)> = settings
         .config
@@ -351,7 +358,10 @@ async fn serve_metrics(
 }
 
 /// The core as the journal left it, and the actions its restored votes call for.
-fn restore_core(settings: &NodeSettings, durable: &Durable) -> (Member, Vec<LockAction>) {
+pub(super) fn restore_core(
+    settings: &NodeSettings,
+    durable: &Durable,
+) -> (Member, Vec<LockAction>) {
     let votes: Vec<(LockName, RequestId)> = durable
         .restored
         .votes
