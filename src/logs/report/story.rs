@@ -42,6 +42,7 @@ use super::{EntrySelector, ReportError};
 use crate::logdir;
 use crate::logs::cslog::{CsEvent, CsLine};
 use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::protocol::MsgKind;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -97,7 +98,7 @@ pub(super) struct Story<'a> {
 }
 
 /// Identifies a message on both sides: its type, sender, receiver and the sender's clock.
-type MsgKey<'a> = (&'a str, NodeId, NodeId, u64);
+type MsgKey = (MsgKind, NodeId, NodeId, u64);
 
 /// Where an item of the story sits in its node's log: the index of a line in
 /// [`NodeLog::lines`] and 1, or the index of the line it comes before and 0 (a kill row, just
@@ -153,7 +154,7 @@ fn prev_end(log: &NodeLog, s: usize) -> PrevEnd {
         .last_line
         .get(&Some(inc))
         .cloned()
-        .unwrap_or_else(|| (log.lines[s0].time.clone(), "start".to_string()));
+        .unwrap_or_else(|| (log.lines[s0].time.clone(), "start"));
     let mut in_cs = None;
     for x in &log.lines[s0..s] {
         match x.ev {
@@ -165,7 +166,7 @@ fn prev_end(log: &NodeLog, s: usize) -> PrevEnd {
     PrevEnd::Killed {
         inc,
         time,
-        last,
+        last: last.to_string(),
         in_cs,
     }
 }
@@ -285,7 +286,7 @@ impl<'a> Story<'a> {
             |node: NodeId, pos: usize| -> &'a Line { &by_node[&node].lines[lists[&node][pos]] };
 
         // Pair every recv with its send: the k-th recv of a message key with its k-th send.
-        let mut sends: HashMap<MsgKey<'a>, VecDeque<(NodeId, usize)>> = HashMap::new();
+        let mut sends: HashMap<MsgKey, VecDeque<(NodeId, usize)>> = HashMap::new();
         for (&node, list) in &lists {
             for pos in 0..list.len() {
                 if let Some((Dir::Send, key)) = msg_key(line_of(node, pos)) {
@@ -551,12 +552,12 @@ impl<'a> Story<'a> {
                 ..
             } => {
                 let (from, to, send) = (*from, *to, *dir == Dir::Send);
-                let note = match (msg.as_str(), send) {
-                    ("Request", true) if to == me => format!("node {me} asks its own voter"),
-                    ("Request", true) => format!("node {me} asks voter {to} for its vote"),
-                    ("Request", false) => format!("voter {to} has the request"),
-                    ("Grant", true) => format!("voter {from} votes for node {me}"),
-                    ("Grant", false) => {
+                let note = match (*msg, send) {
+                    (MsgKind::Request, true) if to == me => format!("node {me} asks its own voter"),
+                    (MsgKind::Request, true) => format!("node {me} asks voter {to} for its vote"),
+                    (MsgKind::Request, false) => format!("voter {to} has the request"),
+                    (MsgKind::Grant, true) => format!("voter {from} votes for node {me}"),
+                    (MsgKind::Grant, false) => {
                         held.insert(from);
                         format!(
                             "vote of voter {from}: {} of {} held",
@@ -564,33 +565,33 @@ impl<'a> Story<'a> {
                             self.votes.len()
                         )
                     }
-                    ("Failed", true) => format!(
+                    (MsgKind::Failed, true) => format!(
                         "detour: voter {from} has or awaits a higher-priority request, node {me} must wait"
                     ),
-                    ("Failed", false) => format!("detour: node {me} learns voter {from} said no for now"),
-                    ("Inquire", true) => format!(
+                    (MsgKind::Failed, false) => format!("detour: node {me} learns voter {from} said no for now"),
+                    (MsgKind::Inquire, true) => format!(
                         "detour: voter {from} inquires node {me} (a higher-priority request arrived): give the vote back?"
                     ),
-                    ("Inquire", false) => format!("detour: voter {from} inquired node {me}"),
-                    ("Yield", true) => {
+                    (MsgKind::Inquire, false) => format!("detour: voter {from} inquired node {me}"),
+                    (MsgKind::Yield, true) => {
                         held.remove(&to);
                         format!("detour: node {me} yields voter {to}'s vote ({} of {} held)", held.len(), self.votes.len())
                     }
-                    ("Yield", false) => format!("detour: voter {to} has its vote back from node {me}"),
-                    ("Sync", true) => format!(
+                    (MsgKind::Yield, false) => format!("detour: voter {to} has its vote back from node {me}"),
+                    (MsgKind::Sync, true) => format!(
                         "re-vote: {} tells {} its request after a new link (holds its grant: {})",
                         name(from),
                         name(to),
                         yes_no(*holds_grant)
                     ),
-                    ("Sync", false) => format!("re-vote: {} hears {}'s request", name(to), name(from)),
-                    ("Release", _) => format!("node {me} gives back voter {to}'s vote"),
+                    (MsgKind::Sync, false) => format!("re-vote: {} hears {}'s request", name(to), name(from)),
+                    (MsgKind::Release, _) => format!("node {me} gives back voter {to}'s vote"),
                     _ => String::new(),
                 };
-                (note, is_detour(msg))
+                (note, is_detour(*msg))
             }
             Ev::Revote { what, why, .. } => (
-                format!("re-vote at {}: {what} ({why})", name(line.node)),
+                format!("re-vote at {}: {} ({why})", name(line.node), what.name()),
                 false,
             ),
             Ev::InquiryDeferred { voter, .. } => (
@@ -617,11 +618,11 @@ impl<'a> Story<'a> {
     }
 
     /// Messages: a send, or a recv whose send is missing.
-    fn messages(&self) -> impl Iterator<Item = (&str, NodeId, NodeId)> {
+    fn messages(&self) -> impl Iterator<Item = (MsgKind, NodeId, NodeId)> + '_ {
         self.steps.iter().filter_map(|s| match &s.line.ev {
             Ev::Msg {
                 dir, msg, from, to, ..
-            } if *dir == Dir::Send || s.unmatched => Some((msg.as_str(), *from, *to)),
+            } if *dir == Dir::Send || s.unmatched => Some((*msg, *from, *to)),
             _ => None,
         })
     }
@@ -633,7 +634,7 @@ impl<'a> Story<'a> {
         let network = self.messages().filter(|(_, f, t)| f != t).count();
         let detours: Vec<String> = self
             .messages()
-            .filter(|(m, _, _)| is_detour(m))
+            .filter(|(m, _, _)| is_detour(*m))
             .map(|(m, f, t)| format!("{m} {f} → {t}"))
             .chain(self.steps.iter().filter_map(|s| match &s.line.ev {
                 Ev::InquiryDeferred { voter, .. } => {
@@ -698,7 +699,7 @@ impl<'a> Story<'a> {
                         ..
                     } => (
                         if *dir == Dir::Send { "send" } else { "recv" },
-                        msg.clone(),
+                        msg.to_string(),
                         format!("{from} → {to}"),
                         lamport.to_string(),
                     ),
@@ -706,9 +707,12 @@ impl<'a> Story<'a> {
                         ("request_cs", String::new(), String::new(), String::new())
                     }
                     Ev::EnterCs { .. } => ("enter_cs", String::new(), String::new(), String::new()),
-                    Ev::Revote { what, .. } => {
-                        ("revote", what.clone(), String::new(), String::new())
-                    }
+                    Ev::Revote { what, .. } => (
+                        "revote",
+                        what.name().to_string(),
+                        String::new(),
+                        String::new(),
+                    ),
                     Ev::InquiryDeferred { voter, .. } => (
                         "inquiry_deferred",
                         String::new(),
@@ -717,7 +721,7 @@ impl<'a> Story<'a> {
                     ),
                     Ev::Ignored { msg, from, .. } => (
                         "ignored",
-                        msg.clone(),
+                        msg.to_string(),
                         format!("{from} → {}", s.line.node),
                         String::new(),
                     ),
@@ -792,8 +796,9 @@ impl<'a> Context<'_, 'a> {
             unreachable!("a revote line")
         };
         let note = format!(
-            "re-vote at {}: {what} node {}'s request {r} of incarnation {} ({why})",
+            "re-vote at {}: {} node {}'s request {r} of incarnation {} ({why})",
             self.who(voter),
+            what.name(),
             r.node,
             r.inc
         );
@@ -916,7 +921,7 @@ impl<'a> Context<'_, 'a> {
     }
 }
 
-fn msg_key(line: &Line) -> Option<(Dir, MsgKey<'_>)> {
+fn msg_key(line: &Line) -> Option<(Dir, MsgKey)> {
     match &line.ev {
         Ev::Msg {
             dir,
@@ -925,7 +930,7 @@ fn msg_key(line: &Line) -> Option<(Dir, MsgKey<'_>)> {
             to,
             lamport,
             ..
-        } => Some((*dir, (msg.as_str(), *from, *to, *lamport))),
+        } => Some((*dir, (*msg, *from, *to, *lamport))),
         _ => None,
     }
 }

@@ -27,11 +27,11 @@
 use crate::logdir;
 use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
 use crate::logs::reader;
+use crate::node_event::NodeEvent;
 use maekawa_core::id::NodeId;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -801,39 +801,37 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
     let mut events = NodeEvents::default();
     let mut waiting: Option<Micros> = None;
     // Lines of other locks than the emulated CS are left out.
-    for (line, obj) in reader::cs_objects(text) {
-        let obj = obj.map_err(|problem| malformed(line, problem))?;
-        let Some(event) = obj.get("event").and_then(Value::as_str) else {
-            continue;
-        };
+    for (line, parsed) in reader::cs_lines(text) {
+        let l = parsed.map_err(|problem| malformed(line, problem.describe("event")))?;
         if !matches!(
-            event,
-            "request_cs" | "enter_cs" | "cancel_cs" | "start" | "stop" | "revote"
+            l.event,
+            NodeEvent::RequestCs { .. }
+                | NodeEvent::EnterCs { .. }
+                | NodeEvent::CancelCs { .. }
+                | NodeEvent::Start { .. }
+                | NodeEvent::Stop { .. }
+                | NodeEvent::Revote { .. }
         ) {
             continue;
         }
-        let time = obj
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{event} event: field timestamp is missing or not a string"))
-            .and_then(parse_time)
-            .map_err(|problem| malformed(line, problem))?;
-        match event {
-            "request_cs" => {
+        let time = parse_time(&l.timestamp).map_err(|problem| malformed(line, problem))?;
+        match l.event {
+            NodeEvent::RequestCs { .. } => {
                 // A second request without an entry cannot happen; keep the newer one.
                 waiting = Some(time);
             }
+            NodeEvent::Revote { .. } => events.revotes.push(time),
             // An entry or a withdrawal ends the wait; a stop or a restart ends the wait of the
             // process before.
-            "enter_cs" | "cancel_cs" | "start" | "stop" => {
+            _ => {
                 if let Some(w) = waiting.take() {
                     events.waits.push((w, Some(time)));
                 }
-                match event {
-                    "start" => events
-                        .processes
-                        .push((obj.get("incarnation").and_then(Value::as_u64), false)),
-                    "stop" => {
+                match l.event {
+                    NodeEvent::Start { incarnation, .. } => {
+                        events.processes.push((Some(incarnation), false))
+                    }
+                    NodeEvent::Stop { .. } => {
                         if let Some(p) = events.processes.last_mut() {
                             p.1 = true;
                         }
@@ -841,7 +839,6 @@ fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
                     _ => {}
                 }
             }
-            _ => events.revotes.push(time),
         }
     }
     if let Some(w) = waiting {
@@ -882,8 +879,24 @@ mod tests {
     }
 
     fn nl(node: u32, event: &str, ms: u32) -> String {
+        // The fields each event must have, with values the timeline does not look at.
+        let fields = match event {
+            "request_cs" | "cancel_cs" => format!(r#","req_ts":{ms},"req_node":{node}"#),
+            "enter_cs" => format!(r#","entry":1,"req_ts":{ms},"req_node":{node}"#),
+            "revote" => format!(r#","what":"freed","req_ts":1,"req_node":{node},"why":"test""#),
+            "stop" => r#","entries":0,"flushed":true"#.to_string(),
+            _ => String::new(),
+        };
         format!(
-            r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"{event}"}}"#,
+            r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"{event}"{fields}}}"#,
+            t(ms)
+        )
+    }
+
+    /// A node-log `start` line of incarnation `inc`.
+    fn nl_start(node: u32, inc: u64, ms: u32) -> String {
+        format!(
+            r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"start","incarnation":{inc}}}"#,
             t(ms)
         )
     }
@@ -916,7 +929,7 @@ mod tests {
             dir,
             "node-0.log",
             &[
-                &nl(0, "start", 0),
+                &nl_start(0, 1, 0),
                 &nl(0, "request_cs", 90),
                 &nl(0, "enter_cs", 100),
                 &nl(0, "request_cs", 300),
@@ -929,9 +942,9 @@ mod tests {
             dir,
             "node-1.log",
             &[
-                &nl(1, "start", 10),
+                &nl_start(1, 1, 10),
                 &nl(1, "request_cs", 190),
-                &nl(1, "start", 400),
+                &nl_start(1, 2, 400),
             ],
         );
     }
