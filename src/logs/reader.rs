@@ -156,7 +156,7 @@ fn diagnose(raw: &str, err: &serde_json::Error, torn: bool) -> Option<LineError>
                     without.remove(*k);
                     match parse_value(without) {
                         Ok(()) => true,
-                        Err(e) => missing_field(&e).as_deref() == Some(k.as_str()),
+                        Err(e) => missing_field(&e.to_string()).as_deref() == Some(k.as_str()),
                     }
                 })
                 .cloned()
@@ -177,7 +177,9 @@ fn diagnose(raw: &str, err: &serde_json::Error, torn: bool) -> Option<LineError>
     // What the field must be: what the parser expects in place of a value of no such type.
     let mut probe = obj;
     probe.insert(key.clone(), Value::Object(Map::new()));
-    let expected = parse_value(probe).err().map_or("valid", |e| expected(&e));
+    let expected = parse_value(probe)
+        .err()
+        .map_or("valid", |e| expected(&e.to_string()));
     Some(LineError::Field {
         event,
         key,
@@ -196,10 +198,8 @@ const HEADER: [(&str, GoodValue); 3] = [
 ];
 
 /// Parses an object as a node-log line, for [`diagnose`]: the parser's message, if it fails.
-fn parse_value(obj: Map<String, Value>) -> Result<(), String> {
-    serde_json::from_value::<NodeLine>(Value::Object(obj))
-        .map(drop)
-        .map_err(|e| e.to_string())
+fn parse_value(obj: Map<String, Value>) -> Result<(), serde_json::Error> {
+    serde_json::from_value::<NodeLine>(Value::Object(obj)).map(drop)
 }
 
 /// The field a serde message says is missing ("missing field `to` at ...").

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 mod draw;
 mod read;
 mod window;
-pub use window::Window;
+pub use window::{BoundError, Window, WindowError};
 
 /// The fill of every CS bar in the SVG (`fill` attribute of its `<rect>`), so that tests and
 /// tools can find the bars without knowing how the picture is laid out.
@@ -110,8 +110,8 @@ pub enum TimelineError {
         problem: String,
     },
     /// `--from`/`--to` name no entry of the run, or make an empty window, or one outside it.
-    #[error("{0}")]
-    Window(String),
+    #[error(transparent)]
+    Window(#[from] WindowError),
     /// `plotters` failed to lay the picture out.
     #[error("{path}: cannot draw the timeline ({problem}); please report this with the logs")]
     Draw {

@@ -1,4 +1,3 @@
-
 use crate::logs::report::test_logs::{
     enter, holder_and_waiter, in_order, md_rows, msg, request, row, sel, start, write_log,
     HolderEnd,
