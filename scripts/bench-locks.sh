@@ -200,8 +200,8 @@ EOF
 
 # ---- maekawa: sets mk_json and mk_tls_json --------------------------------------------------
 # 3 daemons (`--workload manual`: their own emulated CS stays quiet) and $CLIENTS clients of
-# their `Lock` service (proto/maekawa.proto), client i on daemon i mod 3, taking and releasing
-# one lock in a loop: `maekawa bench --clients`, the Rust client (src/client.rs) in-process.
+# their `Lock` service (wire/proto/maekawa.proto), client i on daemon i mod 3, taking and releasing
+# one lock in a loop: `maekawa bench --clients`, the Rust client (client/src/client.rs) in-process.
 # Once in plaintext (loopback) and once with mutual TLS on every link and client (`--tls`, as a
 # deployment off loopback runs). Each prints one JSON object; the summary reads
 # locks_per_second, acquire_p50_ms and acquire_p99_ms from it (the clients' own figures, as for

@@ -1,6 +1,6 @@
 //! `maekawa lock` against a fake daemon: an in-process tonic server that implements only the
-//! `Lock` service (compiled here from the same proto/maekawa.proto, by the package's build
-//! script), grants or times out as told, records what the client sent, and can break a
+//! `Lock` service (the generated types of crate `maekawa-wire`, from wire/proto/maekawa.proto,
+//! as the daemon has them), grants or times out as told, records what the client sent, and can break a
 //! session on demand. The real daemon's side is tested where it lives; this file checks the
 //! command's half of the contract: environment, exit codes, signals, lost locks.
 

@@ -21,7 +21,7 @@ use super::settings::{NodeSettings, Workload};
 use super::transport::{
     Connector, Liveness, PeerService, Transport, TransportConfig, TransportEvent,
 };
-use crate::tls::Security;
+use crate::tls::{Security, SecurityGate as _, ServerTls as _};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Options, Phase};

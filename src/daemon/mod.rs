@@ -26,10 +26,11 @@ pub mod sessions;
 pub mod settings;
 pub mod transport;
 pub mod validate;
-// Public only for tests that speak the wire directly (tests/hostile.rs, security.rs,
-// limits.rs): not a stable API.
+// The generated protobuf and gRPC types, from crate `maekawa-wire` (wire/): under their old
+// path so the edge modules say `crate::daemon::wire`. Public only for tests that speak the
+// wire directly (tests/hostile.rs, security.rs, limits.rs): not a stable API.
 #[doc(hidden)]
-pub mod wire;
+pub use maekawa_wire as wire;
 
 pub use driver::{run, NodeError};
 pub use settings::{MsRange, NodeSettings, Workload};

@@ -1,7 +1,10 @@
 //! Take a named lock from a maekawa daemon, work under it, release it:
 //!
-//!     cargo run --example lock -- 127.0.0.1:50051 counter
-use maekawa::client::{LockClient, LockOptions};
+//!     cargo run -p maekawa-client --example lock -- 127.0.0.1:50051 counter
+//!
+//! It builds against crate `maekawa-client` alone: none of the daemon, its command line or its
+//! tools is compiled into it.
+use maekawa_client::{LockClient, LockOptions};
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]

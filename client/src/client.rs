@@ -2,8 +2,8 @@
 //! as long as a session lives, release it, and list the locks a node knows.
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), maekawa::client::LockError> {
-//! use maekawa::client::{LockClient, LockOptions};
+//! # async fn example() -> Result<(), maekawa_client::LockError> {
+//! use maekawa_client::{LockClient, LockOptions};
 //! use std::time::Duration;
 //!
 //! let mut client = LockClient::connect("127.0.0.1:50051").await?;
@@ -20,7 +20,7 @@
 //! # }
 //! ```
 //!
-//! A lock is held by one gRPC stream (a *session*, proto/maekawa.proto, `service Lock`): the
+//! A lock is held by one gRPC stream (a *session*, wire/proto/maekawa.proto, `service Lock`): the
 //! client sends `Acquire`, the daemon answers `Acquired` (or `TimedOut`), and the lock is the
 //! client's until it sends `ReleaseLock` (answered by `Released`), closes the stream (dropping
 //! the [`LockGuard`]), or dies. Any end of the stream while the lock is held means it is lost:
@@ -33,13 +33,13 @@
 //! noticed within about 3 s (interval + timeout), after which [`LockGuard::lost`] resolves. The
 //! daemon watches its clients the same way (README, "Use it as a lock").
 //!
-//! This module talks to a daemon only through the wire; it never imports the daemon's
-//! driver or state. prost types stay inside it: its public API has only its own types.
+//! This module talks to a daemon only through the wire (crate `maekawa-wire`): its crate cannot
+//! name the daemon's. prost types stay inside it: its public API has only its own types.
 
 use crate::config::{Config, ConfigError};
-use crate::daemon::wire;
 use crate::tls::Security;
 use maekawa_core::id::{NodeId, RequestId};
+use maekawa_wire as wire;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
@@ -557,9 +557,19 @@ mod tests {
         assert!(long.contains("it is 129 bytes long"), "{long}");
     }
 
+    /// A port nothing listens on, below the ephemeral range (32768 and up), so no outgoing
+    /// connection of another test takes it meanwhile.
+    fn free_port() -> u16 {
+        let start = 10_000 + (std::process::id() % 20_000) as u16;
+        (start..32_000)
+            .chain(10_000..start)
+            .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+            .expect("a free port in 10000..32000")
+    }
+
     #[tokio::test]
     async fn an_unreachable_daemon_is_named_with_its_address() {
-        let port = crate::bench::free_ports(1).unwrap()[0];
+        let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let e = LockClient::connect(&addr).await.unwrap_err().to_string();
         assert!(

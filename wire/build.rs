@@ -4,9 +4,9 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/maekawa.proto");
     let descriptors = protox::compile(["proto/maekawa.proto"], ["proto"])?;
-    // Small starting buffers for every stream (src/daemon/wire.rs, `SmallCodec`).
+    // Small starting buffers for every stream (src/lib.rs, `SmallCodec`).
     tonic_prost_build::configure()
-        .codec_path("crate::daemon::wire::SmallCodec")
+        .codec_path("crate::SmallCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -1,10 +1,22 @@
-//! The generated protobuf and gRPC types (proto/maekawa.proto). Only the edge modules
-//! (`transport`, `validate`, `control`, `lock_service`, `client`) use them; everything else
-//! uses the crate's own types. Public (and hidden from the docs) only for tests that speak the
-//! wire directly: not a stable API.
-#![allow(missing_docs, unreachable_pub, clippy::all)]
+//! maekawa's wire: the protobuf messages and gRPC services of proto/maekawa.proto, generated
+//! at build time (build.rs, with protox: no system `protoc`), and [`SmallCodec`], the codec
+//! every generated client and server encodes with.
+//!
+//! Both ends of every call build on this crate: the daemon (crate `maekawa`, whose edge modules
+//! `transport`, `validate`, `control` and `lock_service` convert to and from its own types) and
+//! the client (crate `maekawa-client`). It holds no logic of either: no checks, no conversions,
+//! no I/O. Its types are not a stable API beyond the proto file itself; tests that speak the
+//! wire directly use them through `maekawa::daemon::wire`.
+#![warn(missing_docs, unreachable_pub)]
 
-tonic::include_proto!("maekawa.v1");
+pub use generated::*;
+
+/// What tonic-prost-build writes from the proto file: code we do not edit, so it is exempt
+/// from the lints.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+mod generated {
+    tonic::include_proto!("maekawa.v1");
+}
 
 use std::marker::PhantomData;
 use tonic::codec::{BufferSettings, Codec};

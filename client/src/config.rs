@@ -15,14 +15,13 @@
 
 use maekawa_core::id::NodeId;
 use maekawa_core::quorum::{QuorumError, QuorumSystem};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
-use std::cell::RefCell;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
+
+mod json;
 
 /// What a whole file looks like, quoted in messages about its shape.
 const FILE_EXAMPLE: &str = r#"{"nodes": [{"id": 0, "addr": "127.0.0.1:50051"}, ...], "quorums": {"0": [0, 1, 2], ...}} ("quorums" is optional; "quorum_system": "grid" or "majority" picks a built-in system instead)"#;
@@ -413,7 +412,8 @@ fn read_id(path: &Path, field: &str, v: &Value, fix: &str) -> Result<NodeId, Con
     Err(shape(path, field, problem, fix.to_string()))
 }
 
-fn read_nodes(path: &Path, top: &Map<String, Value>) -> Result<Vec<NodeAddr>, ConfigError> {
+/// The `nodes` list: present, a list, not empty.
+fn node_list<'a>(path: &Path, top: &'a Map<String, Value>) -> Result<&'a [Value], ConfigError> {
     let list = match top.get("nodes") {
         None => {
             return Err(shape(
@@ -438,6 +438,50 @@ fn read_nodes(path: &Path, top: &Map<String, Value>) -> Result<Vec<NodeAddr>, Co
             path: path.to_path_buf(),
         });
     }
+    Ok(list)
+}
+
+/// Node `index`'s `addr` (at `here.addr`): present, a string, a valid `host:port`.
+fn read_addr(
+    path: &Path,
+    index: usize,
+    here: &str,
+    obj: &Map<String, Value>,
+) -> Result<String, ConfigError> {
+    let addr_field = format!("{here}.addr");
+    let addr = match obj.get("addr") {
+        None => {
+            return Err(shape(
+                path,
+                &addr_field,
+                "missing".to_string(),
+                format!("give the node a host:port, as in {NODE_EXAMPLE}"),
+            ))
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(shape(
+                path,
+                &addr_field,
+                format!("expected a \"host:port\" string, found {}", describe(other)),
+                "quote it, e.g. \"127.0.0.1:50051\"".to_string(),
+            ))
+        }
+    };
+    match check_addr(&addr) {
+        Ok(()) => Ok(addr),
+        Err(reason) => Err(ConfigError::BadAddr {
+            path: path.to_path_buf(),
+            index,
+            addr,
+            reason,
+        }),
+    }
+}
+
+/// Every node of the file, in its order; ids and addresses are distinct.
+fn read_nodes(path: &Path, top: &Map<String, Value>) -> Result<Vec<NodeAddr>, ConfigError> {
+    let list = node_list(path, top)?;
     let mut nodes = Vec::with_capacity(list.len());
     let mut seen_ids: HashMap<NodeId, usize> = HashMap::new();
     let mut seen_addrs: HashMap<String, usize> = HashMap::new();
@@ -480,34 +524,7 @@ fn read_nodes(path: &Path, top: &Map<String, Value>) -> Result<Vec<NodeAddr>, Co
         }
         seen_ids.insert(id, index);
 
-        let addr_field = format!("{here}.addr");
-        let addr = match obj.get("addr") {
-            None => {
-                return Err(shape(
-                    path,
-                    &addr_field,
-                    "missing".to_string(),
-                    format!("give the node a host:port, as in {NODE_EXAMPLE}"),
-                ))
-            }
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(shape(
-                    path,
-                    &addr_field,
-                    format!("expected a \"host:port\" string, found {}", describe(other)),
-                    "quote it, e.g. \"127.0.0.1:50051\"".to_string(),
-                ))
-            }
-        };
-        if let Err(reason) = check_addr(&addr) {
-            return Err(ConfigError::BadAddr {
-                path: path.to_path_buf(),
-                index,
-                addr,
-                reason,
-            });
-        }
+        let addr = read_addr(path, index, &here, obj)?;
         // Host names are case-insensitive; "Node1:5" and "node1:5" are the same listener.
         let key = addr.to_ascii_lowercase();
         if let Some(&first) = seen_addrs.get(&key) {
@@ -672,17 +689,9 @@ fn quorum_error(path: &Path, qs: &QuorumSystem, e: QuorumError) -> ConfigError {
 /// Parses JSON like `serde_json::from_str::<Value>`, but refuses an object that repeats a key
 /// (serde_json would silently keep the last one, e.g. drop a node's first quorum).
 fn read_json(path: &Path, text: &str) -> Result<Value, ConfigError> {
-    let duplicate = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let result = JsonSeed {
-        field: String::new(),
-        duplicate: &duplicate,
-    }
-    .deserialize(&mut de)
-    .and_then(|v| de.end().map(|()| v));
-    result.map_err(|e| {
+    json::parse(text).map_err(|(e, duplicate)| {
         let (line, column) = (e.line(), e.column());
-        match duplicate.into_inner() {
+        match duplicate {
             Some(field) => ConfigError::DuplicateKey {
                 path: path.to_path_buf(),
                 field,
@@ -701,84 +710,6 @@ fn read_json(path: &Path, text: &str) -> Result<Value, ConfigError> {
             }
         }
     })
-}
-
-/// Builds a [`Value`] while tracking the field path, recording the first repeated key.
-struct JsonSeed<'a> {
-    field: String,
-    duplicate: &'a RefCell<Option<String>>,
-}
-
-impl<'de> DeserializeSeed<'de> for JsonSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for JsonSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
-        Ok(Value::Number(n.into()))
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
-        Ok(Value::Number(n.into()))
-    }
-
-    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_string()))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(JsonSeed {
-            field: format!("{}[{}]", self.field, out.len()),
-            duplicate: self.duplicate,
-        })? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let field = join(&self.field, &key);
-            if out.contains_key(&key) {
-                *self.duplicate.borrow_mut() = Some(field);
-                return Err(de::Error::custom("duplicate key"));
-            }
-            let v = map.next_value_seed(JsonSeed {
-                field,
-                duplicate: self.duplicate,
-            })?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 #[cfg(test)]
@@ -832,7 +763,8 @@ mod tests {
 
     #[test]
     fn the_committed_file_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("quorums.json");
+        // The demo cluster at the top of the repository, one level above this crate.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../quorums.json");
         let c = Config::load(&path).unwrap();
         assert_eq!(c.ids(), ids(&[0, 1, 2]));
         assert_eq!(c.nodes[2].addr, "127.0.0.1:50053");
