@@ -32,12 +32,17 @@
 //!
 //! Node-log lines about other locks than the emulated CS (`lock` present and not `cs`; see
 //! [`NodeEvent::about_cs`](crate::node_event::NodeEvent::about_cs)) are left out of these
-//! rules. They have their own (`check/named.rs`): entries
-//! of one named lock never overlap in time across nodes, and their tokens strictly increase in
-//! the order the entries began. Unknown fields and node-log events are
-//! ignored. Lines that cannot be parsed are
-//! [`CheckError`]s (file and line); everything wrong about the *run* is a violation in the
-//! [`CheckReport`]. This module only reads: it never modifies, truncates or rotates a log.
+//! rules. They have their own (`check/named.rs`): entries of one named lock never overlap in
+//! time across nodes, and their tokens strictly increase in the order the entries began.
+//! Unknown fields and node-log events are ignored. Lines that cannot be parsed are
+//! [`CheckError`]s (file and line); everything wrong about the *run* is a [`Violation`] (file,
+//! line and [`Rule`]) in the [`CheckReport`]. This module only reads: it never modifies,
+//! truncates or rotates a log.
+//!
+//! Where each rule lives: `cs_order` walks the CS log (order, abandoned CS, votes, tokens of
+//! `cs`), `node_log` reads each node log (grants, incarnations), `entries` compares the two
+//! (same entries), `named` checks the named locks; `violation` says each rule's words and
+//! `summary` what `maekawa check` prints.
 
 use crate::config::Config;
 use crate::logdir;
