@@ -127,6 +127,17 @@ pub enum RevoteKind {
 }
 
 impl RevoteKind {
+    /// The kind as a line writes it (`what`): `"freed"`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            RevoteKind::Freed => "freed",
+            RevoteKind::Dropped => "dropped",
+            RevoteKind::Requeued => "requeued",
+            RevoteKind::Regranted => "regranted",
+            RevoteKind::Reclaimed => "reclaimed",
+        }
+    }
+
     /// The kind the core names `what` (its `LogEvent::Revote`), if it is one of these.
     pub fn from_name(what: &str) -> Option<RevoteKind> {
         match what {
@@ -137,6 +148,13 @@ impl RevoteKind {
             "reclaimed" => Some(RevoteKind::Reclaimed),
             _ => None,
         }
+    }
+}
+
+/// The kind as a line writes it, for reports.
+impl std::fmt::Display for RevoteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -476,9 +494,11 @@ pub enum NodeEvent {
     },
     /// The process is stopping.
     Stop {
-        /// Its `cs` entries.
+        /// Its `cs` entries (0 when a line lacks it: a reader only needs the event).
+        #[serde(default)]
         entries: u64,
         /// Whether every sent message was acknowledged.
+        #[serde(default)]
         flushed: bool,
     },
     /// An event this version does not know (a newer writer's, or a diagnostic `log` line of
@@ -525,6 +545,40 @@ impl NodeEvent {
     /// `report` and `timeline` read about the emulated CS.
     pub fn about_cs(&self) -> bool {
         self.lock() == CS_LOCK
+    }
+
+    /// The line's `event`, as written (`"enter_cs"`): for messages that name a line to a
+    /// person. [`NodeEvent::Other`] is `"other"` (its name is not kept).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeEvent::Start { .. } => "start",
+            NodeEvent::Plaintext { .. } => "plaintext",
+            NodeEvent::ConnectionsFull { .. } => "connections_full",
+            NodeEvent::RefusedLink { .. } => "refused_link",
+            NodeEvent::PeerUp { .. } => "peer_up",
+            NodeEvent::PeerDown { .. } => "peer_down",
+            NodeEvent::QuorumSwitch { .. } => "quorum_switch",
+            NodeEvent::LeaseExpired { .. } => "lease_expired",
+            NodeEvent::Health { .. } => "health",
+            NodeEvent::Suspect { .. } => "suspect",
+            NodeEvent::Unsuspect { .. } => "unsuspect",
+            NodeEvent::RequestCs { .. } => "request_cs",
+            NodeEvent::Send(_) => "send",
+            NodeEvent::Recv(_) => "recv",
+            NodeEvent::PeerIncarnation { .. } => "peer_incarnation",
+            NodeEvent::BadFrame { .. } => "bad_frame",
+            NodeEvent::Revote { .. } => "revote",
+            NodeEvent::EnterCs { .. } => "enter_cs",
+            NodeEvent::ExitCs { .. } => "exit_cs",
+            NodeEvent::CancelCs { .. } => "cancel_cs",
+            NodeEvent::InquiryDeferred { .. } => "inquiry_deferred",
+            NodeEvent::Ignored { .. } => "ignored",
+            NodeEvent::SessionAcquire { .. } => "session_acquire",
+            NodeEvent::SessionRelease { .. } => "session_release",
+            NodeEvent::Refused { .. } => "refused",
+            NodeEvent::Stop { .. } => "stop",
+            NodeEvent::Other => "other",
+        }
     }
 
     /// The request the line is about, for the events that name one.

@@ -347,9 +347,9 @@ const SERIES: [Series; 8] = [
 /// Draws messages per entry against N (log scale on y: the series span 1 to 2(N − 1)) and
 /// writes it to `path`.
 pub fn write_svg(rows: &[ScaleRow], path: &Path) -> Result<(), ScaleError> {
-    let svg = draw(rows).map_err(|message| ScaleError::Svg {
+    let svg = draw(rows).map_err(|e| ScaleError::Svg {
         path: path.display().to_string(),
-        message,
+        message: e.to_string(),
     })?;
     std::fs::write(path, svg).map_err(|e| ScaleError::Svg {
         path: path.display().to_string(),
@@ -358,12 +358,12 @@ pub fn write_svg(rows: &[ScaleRow], path: &Path) -> Result<(), ScaleError> {
 }
 
 /// The SVG text, or what plotters said.
-pub fn draw(rows: &[ScaleRow]) -> Result<String, String> {
+pub fn draw(rows: &[ScaleRow]) -> Result<String, DrawingAreaErrorKind<std::io::Error>> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_on(&root, rows).map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+        draw_on(&root, rows)?;
+        root.present()?;
     }
     Ok(svg)
 }

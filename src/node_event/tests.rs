@@ -240,6 +240,10 @@ fn every_event_reads_back_as_written() {
         let l = line(3, &event);
         let back = parse_line(l.trim_end()).unwrap_or_else(|e| panic!("{l}: {e}"));
         assert_eq!(back.event, event, "{l}");
+        assert!(
+            l.contains(&format!(",\"event\":\"{}\",", event.name())),
+            "{l}"
+        );
         assert_eq!(back.node, NodeId(3));
         assert_eq!(back.level, event.level());
         assert_eq!(back.timestamp, T);

@@ -8,10 +8,12 @@
 //! between two holders). Entries are compared by the time they began; two entries whose
 //! intervals share more than an instant overlap.
 
-use super::{malformed, CheckError, Fields};
-use crate::logs::reader;
+use super::node_log::malformed;
+use super::violation::{Rule, Violation};
+use super::CheckError;
+use crate::logs::reader::LineError;
+use crate::node_event::{NodeEvent, NodeLine, RevoteKind};
 use maekawa_core::id::NodeId;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -96,44 +98,49 @@ pub(super) struct NamedLocks {
 }
 
 impl NamedLocks {
-    /// A line of `file` about a named lock (its `lock` is present and not `cs`).
+    /// A line of `file` (read from `path`) about a named lock (its `lock` is present and not
+    /// `cs`).
     pub(super) fn line(
         &mut self,
-        f: &Fields<'_>,
+        path: &Path,
         file: &str,
-        node: NodeId,
-        violations: &mut Vec<String>,
+        line: usize,
+        l: &NodeLine,
+        violations: &mut Vec<Violation>,
     ) -> Result<(), CheckError> {
-        let event = f.event();
-        let reclaim =
-            event == "revote" && f.obj.get("what").and_then(Value::as_str) == Some("reclaimed");
-        if event != "enter_cs" && event != "exit_cs" && event != "lease_expired" && !reclaim {
-            return Ok(());
-        }
-        let lock = match reader::lock_of(f.obj) {
-            Some(l) => l.to_string(),
-            None => {
-                return Err(malformed(
-                    f.path,
-                    f.line,
-                    format!("{event} event: field lock is not a string"),
-                ))
-            }
+        let (token, late_ms) = match &l.event {
+            NodeEvent::EnterCs { token, .. } | NodeEvent::ExitCs { token, .. } => (*token, None),
+            NodeEvent::LeaseExpired { token, late_ms, .. } => (Some(*token), Some(*late_ms)),
+            NodeEvent::Revote {
+                what: RevoteKind::Reclaimed,
+                ..
+            } => (None, None),
+            _ => return Ok(()),
         };
-        let at = time(f.path, f.line, f.obj)?;
-        let req = (f.u64("req_ts")?, f.u64("req_node")?);
-        let line = f.line;
-        if reclaim {
-            self.reclaimed
-                .entry((lock, req))
-                .or_default()
-                .push((line, at));
+        let lock = l.event.lock().to_string();
+        let at = time(path, line, l)?;
+        let Some(r) = l.event.req() else {
             return Ok(());
-        }
-        let token = f.u64("token")?;
-        if event == "lease_expired" {
+        };
+        let req = (r.ts, u64::from(r.node.0));
+        let Some(token) = token else {
+            // A reclaim: the holder's lease had run out.
+            if matches!(l.event, NodeEvent::Revote { .. }) {
+                self.reclaimed
+                    .entry((lock, req))
+                    .or_default()
+                    .push((line, at));
+                return Ok(());
+            }
+            let problem = LineError::Field {
+                event: l.event.name().to_string(),
+                key: "token".to_string(),
+                expected: "a non-negative integer",
+            };
+            return Err(malformed(path, line, &problem));
+        };
+        if let Some(late) = late_ms {
             // The holder noticed late (`late_ms` after the lease's end): the entry ended then.
-            let late = f.obj.get("late_ms").and_then(Value::as_u64).unwrap_or(0);
             if let Some(mut open) = self.open.remove(&lock) {
                 open.end = End::Lease {
                     line,
@@ -143,55 +150,77 @@ impl NamedLocks {
             }
             return Ok(());
         }
-        if event == "enter_cs" {
+        let node = l.node;
+        if matches!(l.event, NodeEvent::EnterCs { .. }) {
             if let Some(mut open) = self.open.remove(&lock) {
-                violations.push(format!(
-                    "{file}:{line}: node {node} entered lock {lock:?} again while its entry at line {} is not left",
-                    open.line
-                ));
+                let rule = Rule::LockReentered {
+                    node,
+                    lock: lock.clone(),
+                    open: open.line,
+                };
+                violations.push(Violation::at(file, line, rule));
                 open.end = End::Exit { line, at };
                 self.entries.entry(lock.clone()).or_default().push(open);
             }
-            self.open.insert(
-                lock,
-                Entry {
-                    file: file.to_string(),
-                    line,
-                    node,
-                    token,
-                    req,
-                    at,
-                    end: End::Open,
-                },
-            );
+            let entry = Entry {
+                file: file.to_string(),
+                line,
+                node,
+                token,
+                req,
+                at,
+                end: End::Open,
+            };
+            self.open.insert(lock, entry);
             return Ok(());
         }
-        let Some(mut open) = self.open.remove(&lock) else {
-            violations.push(format!(
-                "{file}:{line}: node {node} left lock {lock:?} (request ({}, {})) without an enter_cs line of it in this process",
-                req.0, req.1
-            ));
-            return Ok(());
-        };
-        if (open.req, open.token) != (req, token) {
-            violations.push(format!(
-                "{file}:{line}: exit_cs of lock {lock:?} has request ({}, {}) token {token}, but the entry at line {} has request ({}, {}) token {}",
-                req.0, req.1, open.line, open.req.0, open.req.1, open.token
-            ));
-        }
-        open.end = End::Exit { line, at };
-        self.entries.entry(lock).or_default().push(open);
+        self.exit(file, line, node, lock, (req, token, at), violations);
         Ok(())
     }
 
+    /// An `exit_cs` of `lock` by `node`, with its request, token and time.
+    fn exit(
+        &mut self,
+        file: &str,
+        line: usize,
+        node: NodeId,
+        lock: String,
+        (req, token, at): ((u64, u64), u64, Micros),
+        violations: &mut Vec<Violation>,
+    ) {
+        let Some(mut open) = self.open.remove(&lock) else {
+            let rule = Rule::LockLeftOutside { node, lock, req };
+            violations.push(Violation::at(file, line, rule));
+            return;
+        };
+        if (open.req, open.token) != (req, token) {
+            let rule = Rule::LockExitMismatch {
+                lock: lock.clone(),
+                req,
+                token,
+                open: open.line,
+                open_req: open.req,
+                open_token: open.token,
+            };
+            violations.push(Violation::at(file, line, rule));
+        }
+        open.end = End::Exit { line, at };
+        self.entries.entry(lock).or_default().push(open);
+    }
+
     /// A `start` line of the current node log: whatever the process before held ends here.
-    pub(super) fn start(&mut self, f: &Fields<'_>) -> Result<(), CheckError> {
+    pub(super) fn start(
+        &mut self,
+        path: &Path,
+        line: usize,
+        l: &NodeLine,
+    ) -> Result<(), CheckError> {
         if self.open.is_empty() {
             return Ok(());
         }
-        let at = time(f.path, f.line, f.obj)?;
+        let at = time(path, line, l)?;
         for (lock, mut open) in std::mem::take(&mut self.open) {
-            open.end = End::Restart { line: f.line, at };
+            open.end = End::Restart { line, at };
             self.entries.entry(lock).or_default().push(open);
         }
         Ok(())
@@ -206,7 +235,7 @@ impl NamedLocks {
 
     /// Checks every lock: no two entries overlap, tokens strictly increase in the order the
     /// entries began. Returns what was checked, by lock.
-    pub(super) fn check(mut self, violations: &mut Vec<String>) -> BTreeMap<String, LockStats> {
+    pub(super) fn check(mut self, violations: &mut Vec<Violation>) -> BTreeMap<String, LockStats> {
         self.end_of_log();
         // An entry its node never left (killed for good) ends where a voter reclaimed it.
         for (lock, entries) in &mut self.entries {
@@ -231,26 +260,26 @@ impl NamedLocks {
             for e in &entries {
                 if let Some(h) = holder {
                     if h.end.at().is_none_or(|end| e.at < end) {
-                        violations.push(format!(
-                            "{}: node {} entered lock {lock:?} (token {}) while node {} held it since {} until {}",
-                            e.place(),
-                            e.node,
-                            e.token,
-                            h.node,
-                            h.place(),
-                            h.until()
-                        ));
+                        let rule = Rule::LockOverlap {
+                            node: e.node,
+                            lock: lock.clone(),
+                            token: e.token,
+                            holder: h.node,
+                            since: h.place(),
+                            until: h.until(),
+                        };
+                        violations.push(Violation::at(&e.file, e.line, rule));
                     }
                 }
                 if let Some(t) = top {
                     if e.token <= t.token {
-                        violations.push(format!(
-                            "{}: lock {lock:?} token {} is not larger than token {} of the earlier entry at {}; fencing tokens must increase",
-                            e.place(),
-                            e.token,
-                            t.token,
-                            t.place()
-                        ));
+                        let rule = Rule::LockToken {
+                            lock: lock.clone(),
+                            token: e.token,
+                            top: t.token,
+                            top_at: t.place(),
+                        };
+                        violations.push(Violation::at(&e.file, e.line, rule));
                     }
                 }
                 if holder.is_none_or(|h| {
@@ -279,24 +308,15 @@ impl NamedLocks {
 }
 
 /// The line's `timestamp`, in microseconds since the Unix epoch.
-fn time(path: &Path, line: usize, obj: &Map<String, Value>) -> Result<Micros, CheckError> {
-    let event = obj.get("event").and_then(Value::as_str).unwrap_or("?");
-    let s = obj
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            malformed(
-                path,
-                line,
-                format!("{event} event: field timestamp is missing or not a string"),
-            )
-        })?;
-    let t: SystemTime = humantime::parse_rfc3339(s).map_err(|e| {
-        malformed(
-            path,
-            line,
-            format!("{event} event: timestamp {s:?} is not RFC 3339 UTC ({e})"),
-        )
+fn time(path: &Path, line: usize, l: &NodeLine) -> Result<Micros, CheckError> {
+    let s = &l.timestamp;
+    let t: SystemTime = humantime::parse_rfc3339(s).map_err(|e| CheckError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        problem: format!(
+            "{} event: timestamp {s:?} is not RFC 3339 UTC ({e})",
+            l.event.name()
+        ),
     })?;
     Ok(match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_micros() as Micros,

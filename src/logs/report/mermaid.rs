@@ -39,7 +39,7 @@ pub(super) fn story(story: &Story) -> String {
                 ..
             } => {
                 if *dir == Dir::Send {
-                    let arrow = if is_detour(msg) { "-->>" } else { "->>" };
+                    let arrow = if is_detour(*msg) { "-->>" } else { "->>" };
                     let _ = writeln!(out, "    N{from}{arrow}N{to}: {msg} {req} L{lamport}");
                 } else if s.unmatched {
                     let _ = writeln!(

@@ -1,23 +1,24 @@
 //! Reads a run's node logs into the few events a report uses: lists the `node-<id>.log` files of
 //! the log directory and turns each line (through the shared reader,
-//! [`crate::logs::reader::cs_objects`], which leaves out the lines of named locks other than the
-//! emulated CS) into a typed [`Line`].
+//! [`crate::logs::reader::cs_lines`], which leaves out the lines of named locks other than the
+//! emulated CS) into a [`Line`].
 //!
 //! It only reads: it never writes, truncates or locks a log. It does not decide what a line
 //! means for an entry or a run (that is `story` and `summary`), and every other line of the
 //! logs is skipped here.
 
 use super::ReportError;
-use crate::logs::reader;
+use crate::logs::reader::{self, LineError};
+use crate::node_event::{NodeEvent, NodeLine, RevoteKind};
 use maekawa_core::id::{NodeId, RequestId};
-use serde_json::{Map, Value};
+use maekawa_core::protocol::MsgKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Messages that make a request wait or give a vote back: the story and the Mermaid diagram
 /// set them apart from the plain request-grant-release path.
-pub(super) fn is_detour(msg: &str) -> bool {
-    matches!(msg, "Failed" | "Inquire" | "Yield")
+pub(super) fn is_detour(msg: MsgKind) -> bool {
+    matches!(msg, MsgKind::Failed | MsgKind::Inquire | MsgKind::Yield)
 }
 
 /// Which side of a message a line is: every message appears twice in a run's logs, and the
@@ -60,7 +61,7 @@ pub(super) enum Ev {
     /// `send` or `recv` of one protocol message about request `req`.
     Msg {
         dir: Dir,
-        msg: String,
+        msg: MsgKind,
         from: NodeId,
         to: NodeId,
         lamport: u64,
@@ -70,7 +71,7 @@ pub(super) enum Ev {
     /// `revote`: the voter changed its vote or queue (`what`) to match what a restarted peer
     /// really has.
     Revote {
-        what: String,
+        what: RevoteKind,
         req: RequestId,
         why: String,
     },
@@ -82,7 +83,7 @@ pub(super) enum Ev {
     },
     /// `ignored`: a stale message the node dropped, and why.
     Ignored {
-        msg: String,
+        msg: MsgKind,
         from: NodeId,
         ts: u64,
         node: NodeId,
@@ -114,8 +115,9 @@ pub(super) struct NodeLog {
     /// Its lines, in log order.
     pub(super) lines: Vec<Line>,
     /// Per process (incarnation; `None` before the first `start`), the time and event of its
-    /// last line of any kind: where a killed process stopped writing, which the story shows.
-    pub(super) last_line: BTreeMap<Option<u64>, (String, String)>,
+    /// last line of a known event: where a killed process stopped writing, which the story
+    /// shows.
+    pub(super) last_line: BTreeMap<Option<u64>, (String, &'static str)>,
 }
 
 /// `node-<id>.log` files of `dir`, by node id: listed before any is read, so that a wrong
@@ -153,88 +155,24 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
     let mut lines = Vec::new();
     let mut last_line = BTreeMap::new();
     let mut inc = None;
-    // The last line may still be being written by a running node: `cs_objects` leaves it, and
+    // The last line may still be being written by a running node: `cs_lines` leaves it, and
     // the lines of other locks than the emulated CS.
-    for (line, obj) in reader::cs_objects(text) {
-        let obj = obj.map_err(|problem| malformed(path, line, problem))?;
-        let f = Fields {
-            path,
-            line,
-            obj: &obj,
-        };
-        let Some(event) = obj.get("event").and_then(Value::as_str) else {
-            continue;
-        };
-        let time = obj
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if event == "start" {
-            inc = Some(f.u64("incarnation")?);
+    for (line, parsed) in reader::cs_lines(text) {
+        let l = parsed.map_err(|problem| malformed(path, line, &problem))?;
+        if let NodeEvent::Start { incarnation, .. } = l.event {
+            inc = Some(incarnation);
         }
-        last_line.insert(inc, (time.clone(), event.to_string()));
-        let ev = match event {
-            "start" => Ev::Start {
-                inc: f.u64("incarnation")?,
-            },
-            "stop" => Ev::Stop,
-            "peer_down" => Ev::PeerDown {
-                peer: f.node("peer")?,
-                reason: f.str("reason").unwrap_or("").to_string(),
-            },
-            "peer_incarnation" => Ev::PeerIncarnation {
-                peer: f.node("peer")?,
-                inc: f.u64("incarnation")?,
-            },
-            "exit_cs" => Ev::ExitCs {
-                entry: f.u64("entry")?,
-            },
-            "request_cs" => Ev::RequestCs {
-                ts: f.u64("req_ts")?,
-                node: f.node("req_node")?,
-            },
-            "enter_cs" => Ev::EnterCs {
-                entry: f.u64("entry")?,
-                ts: f.u64("req_ts")?,
-                votes: f.nodes("votes")?,
-                wait_ms: f.f64("wait_ms")?,
-            },
-            "send" | "recv" => Ev::Msg {
-                dir: if event == "send" {
-                    Dir::Send
-                } else {
-                    Dir::Recv
-                },
-                msg: f.str("msg")?.to_string(),
-                from: f.node("from")?,
-                to: f.node("to")?,
-                lamport: f.u64("lamport")?,
-                req: f.req()?,
-                holds_grant: obj.get("holds_grant").and_then(Value::as_bool),
-            },
-            "revote" => Ev::Revote {
-                what: f.str("what")?.to_string(),
-                req: f.req()?,
-                why: f.str("why").unwrap_or("").to_string(),
-            },
-            "inquiry_deferred" => Ev::InquiryDeferred {
-                voter: f.node("voter")?,
-                ts: f.u64("req_ts")?,
-                node: f.node("req_node")?,
-            },
-            "ignored" => Ev::Ignored {
-                msg: f.str("msg")?.to_string(),
-                from: f.node("from")?,
-                ts: f.u64("req_ts")?,
-                node: f.node("req_node")?,
-                why: f.str("why").unwrap_or("").to_string(),
-            },
-            _ => continue,
+        if l.event != NodeEvent::Other {
+            last_line.insert(inc, (l.timestamp.clone(), l.event.name()));
+        }
+        let ev = match ev_of(&l) {
+            Ok(Some(ev)) => ev,
+            Ok(None) => continue,
+            Err(problem) => return Err(malformed(path, line, &problem)),
         };
         lines.push(Line {
             node,
-            time,
+            time: l.timestamp,
             inc,
             ev,
         });
@@ -247,85 +185,102 @@ fn parse_node_log(node: NodeId, path: &Path, text: &str) -> Result<NodeLog, Repo
     })
 }
 
-fn malformed(path: &Path, line: usize, problem: String) -> ReportError {
+/// What a report makes of a line (`None`: nothing), or the field a report needs that the line
+/// lacks.
+fn ev_of(l: &NodeLine) -> Result<Option<Ev>, LineError> {
+    let needs = |key: &str, expected: &'static str| LineError::Field {
+        event: l.event.name().to_string(),
+        key: key.to_string(),
+        expected,
+    };
+    Ok(Some(match &l.event {
+        NodeEvent::Start { incarnation, .. } => Ev::Start { inc: *incarnation },
+        NodeEvent::Stop { .. } => Ev::Stop,
+        NodeEvent::PeerDown { peer, reason } => Ev::PeerDown {
+            peer: *peer,
+            reason: reason.clone(),
+        },
+        NodeEvent::PeerIncarnation {
+            peer, incarnation, ..
+        } => Ev::PeerIncarnation {
+            peer: *peer,
+            inc: *incarnation,
+        },
+        NodeEvent::ExitCs { entry, .. } => Ev::ExitCs {
+            entry: entry.ok_or_else(|| needs("entry", "a non-negative integer"))?,
+        },
+        NodeEvent::RequestCs {
+            req_ts, req_node, ..
+        } => Ev::RequestCs {
+            ts: *req_ts,
+            node: *req_node,
+        },
+        NodeEvent::EnterCs {
+            entry,
+            req_ts,
+            votes,
+            wait_ms,
+            ..
+        } => Ev::EnterCs {
+            entry: entry.ok_or_else(|| needs("entry", "a non-negative integer"))?,
+            ts: *req_ts,
+            votes: votes.clone().ok_or_else(|| needs("votes", "a list"))?,
+            wait_ms: wait_ms.ok_or_else(|| needs("wait_ms", "a number"))?,
+        },
+        NodeEvent::Send(m) | NodeEvent::Recv(m) => Ev::Msg {
+            dir: if matches!(l.event, NodeEvent::Send(_)) {
+                Dir::Send
+            } else {
+                Dir::Recv
+            },
+            msg: m.msg,
+            from: m.from,
+            to: m.to,
+            lamport: m.lamport,
+            req: m.req(),
+            holds_grant: m.holds_grant,
+        },
+        NodeEvent::Revote { what, why, .. } => Ev::Revote {
+            what: *what,
+            req: l
+                .event
+                .req()
+                .ok_or_else(|| needs("req_ts", "a non-negative integer"))?,
+            why: why.clone(),
+        },
+        NodeEvent::InquiryDeferred {
+            voter,
+            req_ts,
+            req_node,
+            ..
+        } => Ev::InquiryDeferred {
+            voter: *voter,
+            ts: *req_ts,
+            node: *req_node,
+        },
+        NodeEvent::Ignored {
+            msg,
+            from,
+            req_ts,
+            req_node,
+            why,
+            ..
+        } => Ev::Ignored {
+            msg: *msg,
+            from: *from,
+            ts: *req_ts,
+            node: *req_node,
+            why: why.clone(),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn malformed(path: &Path, line: usize, problem: &LineError) -> ReportError {
     ReportError::Malformed {
         path: path.to_path_buf(),
         line,
-        problem,
-    }
-}
-
-/// Typed access to a line's fields, with errors that name the line.
-struct Fields<'a> {
-    path: &'a Path,
-    line: usize,
-    obj: &'a Map<String, Value>,
-}
-
-impl Fields<'_> {
-    fn bad(&self, key: &str, what: &str) -> ReportError {
-        let event = self.obj.get("event").and_then(Value::as_str).unwrap_or("?");
-        malformed(
-            self.path,
-            self.line,
-            format!("{event} line: field {key} is missing or not {what}"),
-        )
-    }
-
-    fn u64(&self, key: &str) -> Result<u64, ReportError> {
-        self.obj
-            .get(key)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.bad(key, "a non-negative integer"))
-    }
-
-    fn f64(&self, key: &str) -> Result<f64, ReportError> {
-        self.obj
-            .get(key)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| self.bad(key, "a number"))
-    }
-
-    fn str(&self, key: &str) -> Result<&str, ReportError> {
-        self.obj
-            .get(key)
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.bad(key, "a string"))
-    }
-
-    fn node(&self, key: &str) -> Result<NodeId, ReportError> {
-        self.obj
-            .get(key)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .map(NodeId)
-            .ok_or_else(|| self.bad(key, "a node id"))
-    }
-
-    fn nodes(&self, key: &str) -> Result<Vec<NodeId>, ReportError> {
-        let bad = || self.bad(key, "an array of node ids");
-        let array = self
-            .obj
-            .get(key)
-            .and_then(Value::as_array)
-            .ok_or_else(bad)?;
-        array
-            .iter()
-            .map(|v| {
-                v.as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .map(NodeId)
-                    .ok_or_else(bad)
-            })
-            .collect()
-    }
-
-    fn req(&self) -> Result<RequestId, ReportError> {
-        Ok(RequestId {
-            ts: self.u64("req_ts")?,
-            node: self.node("req_node")?,
-            inc: self.u64("req_inc")?,
-        })
+        problem: problem.describe("line"),
     }
 }
 
@@ -342,7 +297,7 @@ mod tests {
         summary_report(dir.path(), Format::Text).unwrap();
         std::fs::write(
             &path,
-            format!("{good}\n{{\"event\":\"send\",\"msg\":\"Grant\",\"from\":0,\"to\":1}}\n"),
+            format!("{good}\n{{\"timestamp\":\"2026-11-24T07:00:00.000002Z\",\"level\":\"INFO\",\"node\":0,\"event\":\"send\",\"msg\":\"Grant\",\"from\":0,\"to\":1}}\n"),
         )
         .unwrap();
         let err = summary_report(dir.path(), Format::Text).unwrap_err();

@@ -11,12 +11,19 @@
 
 use super::node_logs::{Dir, Ev, NodeLog};
 use maekawa_core::id::NodeId;
+use maekawa_core::protocol::MsgKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The message types in the order a reader expects them; others seen in a log follow.
-const MSG_ORDER: [&str; 7] = [
-    "Request", "Grant", "Failed", "Inquire", "Yield", "Release", "Sync",
+const MSG_ORDER: [MsgKind; 7] = [
+    MsgKind::Request,
+    MsgKind::Grant,
+    MsgKind::Failed,
+    MsgKind::Inquire,
+    MsgKind::Yield,
+    MsgKind::Release,
+    MsgKind::Sync,
 ];
 
 /// What one node's log counts up to.
@@ -26,7 +33,7 @@ struct NodeStats {
     wait_sum: f64,
     wait_max: f64,
     /// Network messages this node sent, by type.
-    sent: BTreeMap<String, u64>,
+    sent: BTreeMap<MsgKind, u64>,
     /// Messages this node sent to itself.
     to_itself: u64,
     /// Network messages about this node's requests, whoever sent them.
@@ -35,14 +42,14 @@ struct NodeStats {
     kills: u64,
     /// `start` lines after a process that logged `stop`: clean stops and starts.
     clean_restarts: u64,
-    revotes: BTreeMap<String, u64>,
+    revotes: BTreeMap<&'static str, u64>,
 }
 
 /// The counts of a run, per node: what the text and Markdown summaries show.
 pub(super) struct Summary {
     nodes: BTreeMap<NodeId, NodeStats>,
     /// Message types seen, in [`MSG_ORDER`] then by name.
-    types: Vec<String>,
+    types: Vec<MsgKind>,
 }
 
 impl Summary {
@@ -84,11 +91,11 @@ impl Summary {
                         if from == to {
                             s.to_itself += 1;
                         } else {
-                            *s.sent.entry(msg.clone()).or_default() += 1;
+                            *s.sent.entry(*msg).or_default() += 1;
                             *about.entry(req.node).or_default() += 1;
                         }
                     }
-                    Ev::Revote { what, .. } => *s.revotes.entry(what.clone()).or_default() += 1,
+                    Ev::Revote { what, .. } => *s.revotes.entry(what.name()).or_default() += 1,
                     _ => {}
                 }
             }
@@ -98,13 +105,15 @@ impl Summary {
                 s.about_own = n;
             }
         }
-        let seen: BTreeSet<&String> = nodes.values().flat_map(|s| s.sent.keys()).collect();
-        let mut types: Vec<String> = MSG_ORDER.iter().map(|t| t.to_string()).collect();
-        types.extend(
-            seen.into_iter()
-                .filter(|t| !MSG_ORDER.contains(&t.as_str()))
-                .cloned(),
-        );
+        // The others by name.
+        let seen: BTreeSet<(&str, MsgKind)> = nodes
+            .values()
+            .flat_map(|s| s.sent.keys())
+            .filter(|t| !MSG_ORDER.contains(t))
+            .map(|&t| (t.name(), t))
+            .collect();
+        let mut types = MSG_ORDER.to_vec();
+        types.extend(seen.into_iter().map(|(_, t)| t));
         Summary { nodes, types }
     }
 
@@ -113,7 +122,7 @@ impl Summary {
         let mut h: Vec<String> = ["node", "entries", "mean wait ms", "max wait ms"]
             .map(String::from)
             .to_vec();
-        h.extend(self.types.iter().cloned());
+        h.extend(self.types.iter().map(|t| t.name().to_string()));
         h.extend(
             [
                 "to itself",
@@ -211,7 +220,7 @@ impl Summary {
         let mut by_what: BTreeMap<&str, u64> = BTreeMap::new();
         for s in self.nodes.values() {
             for (what, n) in &s.revotes {
-                *by_what.entry(what.as_str()).or_default() += n;
+                *by_what.entry(what).or_default() += n;
             }
         }
         if by_what.is_empty() {

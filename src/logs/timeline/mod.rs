@@ -24,22 +24,17 @@
 //! is asked for; it must not judge the run (that is [`crate::logs::check`]), and it never modifies,
 //! truncates or rotates a log.
 
-use crate::logdir;
-use crate::logs::cslog::{self, CsEvent, ReadCsLogError};
-use crate::logs::reader;
+use crate::logs::cslog::ReadCsLogError;
 use maekawa_core::id::NodeId;
-use plotters::coord::types::RangedCoordf64;
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-use serde_json::Value;
+use plotters::style::RGBColor;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
+mod draw;
+mod read;
 mod window;
-use window::Micros;
-pub use window::Window;
+pub use window::{BoundError, Window, WindowError};
 
 /// The fill of every CS bar in the SVG (`fill` attribute of its `<rect>`), so that tests and
 /// tools can find the bars without knowing how the picture is laid out.
@@ -115,8 +110,8 @@ pub enum TimelineError {
         problem: String,
     },
     /// `--from`/`--to` name no entry of the run, or make an empty window, or one outside it.
-    #[error("{0}")]
-    Window(String),
+    #[error(transparent)]
+    Window(#[from] WindowError),
     /// `plotters` failed to lay the picture out.
     #[error("{path}: cannot draw the timeline ({problem}); please report this with the logs")]
     Draw {
@@ -183,9 +178,9 @@ pub fn render_window(
     window: &Window,
 ) -> Result<TimelineSummary, TimelineError> {
     let timeline = Timeline::read(log_dir, window)?;
-    let svg = timeline.draw().map_err(|problem| TimelineError::Draw {
+    let svg = timeline.draw().map_err(|e| TimelineError::Draw {
         path: out.to_path_buf(),
-        problem,
+        problem: e.to_string(),
     })?;
     std::fs::write(out, svg).map_err(|source| TimelineError::Write {
         path: out.to_path_buf(),
@@ -274,592 +269,6 @@ struct Timeline {
     windowed: bool,
 }
 
-/// What one node log contributes.
-#[derive(Debug, Default)]
-struct NodeEvents {
-    /// `(request_cs, end)` where the end is an `enter_cs`, a `stop`, a restart, or `None` (log
-    /// ended).
-    waits: Vec<(Micros, Option<Micros>)>,
-    revotes: Vec<Micros>,
-    /// Its processes in `start` order: the incarnation the `start` line names (if it does) and
-    /// whether the process logged `stop`.
-    processes: Vec<(Option<u64>, bool)>,
-}
-
-impl NodeEvents {
-    /// Whether the process of incarnation `inc`, the `nth` (from 0) to start, logged `stop`:
-    /// found by incarnation, or by its place when the `start` lines name none.
-    fn stopped(&self, inc: u64, nth: usize) -> bool {
-        self.processes
-            .iter()
-            .find(|(i, _)| *i == Some(inc))
-            .or_else(|| self.processes.get(nth).filter(|(i, _)| i.is_none()))
-            .is_some_and(|&(_, stopped)| stopped)
-    }
-}
-
-impl Timeline {
-    fn read(log_dir: &Path, window: &Window) -> Result<Timeline, TimelineError> {
-        let cs_path = logdir::cs_log(log_dir);
-        let cs_lines = cslog::read_cs_log(&cs_path)?;
-        let node_logs = read_node_logs(log_dir)?;
-
-        let mut events: Vec<(usize, Micros, CsEvent)> = Vec::with_capacity(cs_lines.len());
-        for l in cs_lines {
-            let time = match &l.event {
-                CsEvent::Start { time, .. }
-                | CsEvent::Enter { time, .. }
-                | CsEvent::Exit { time, .. } => parse_time(time),
-            }
-            .map_err(|problem| TimelineError::Malformed {
-                path: cs_path.clone(),
-                line: l.line,
-                problem,
-            })?;
-            events.push((l.line, time, l.event));
-        }
-
-        let times = events
-            .iter()
-            .map(|e| e.1)
-            .chain(node_logs.values().flat_map(|n| {
-                n.waits
-                    .iter()
-                    .flat_map(|&(a, b)| std::iter::once(a).chain(b))
-                    .chain(n.revotes.iter().copied())
-            }));
-        let (first, last) = times.fold(
-            (None, None),
-            |(lo, hi): (Option<Micros>, Option<Micros>), t| {
-                (
-                    Some(lo.map_or(t, |l| l.min(t))),
-                    Some(hi.map_or(t, |h| h.max(t))),
-                )
-            },
-        );
-        let (Some(first), Some(last)) = (first, last) else {
-            return Err(TimelineError::Empty { path: cs_path });
-        };
-        let ms = |t: Micros| (t - first) as f64 / 1000.0;
-        let end = ms(last);
-
-        let mut lanes: BTreeMap<NodeId, Lane> = BTreeMap::new();
-        let mut summary = TimelineSummary {
-            nodes: 0,
-            entries: 0,
-            entry_range: None,
-            run_entries: 0,
-            restarts: 0,
-            clean_restarts: 0,
-            revotes: 0,
-            span_ms: end,
-            from_ms: 0.0,
-            to_ms: end,
-        };
-        // Every CS interval in the order of its `enter` line: (enter, end) in ms.
-        let mut entries: Vec<(f64, f64)> = Vec::new();
-        // Per node, the CS it is in: when it entered, its entry number, its place in the log.
-        let mut open: BTreeMap<NodeId, (f64, u64, usize)> = BTreeMap::new();
-        // Per node, the incarnation of its last start and how many starts it had.
-        let mut started: BTreeMap<NodeId, (u64, usize)> = BTreeMap::new();
-        for (_, time, event) in events {
-            let t = ms(time);
-            match event {
-                CsEvent::Start {
-                    node, incarnation, ..
-                } => {
-                    let lane = lanes.entry(node).or_default();
-                    // Did the process this start replaces log `stop`? (No node log: a kill.)
-                    let clean = started.get(&node).is_some_and(|&(prev, n)| {
-                        node_logs.get(&node).is_some_and(|l| l.stopped(prev, n - 1))
-                    });
-                    if let Some((s, k, at)) = open.remove(&node) {
-                        let how = if clean { CsEnd::Open } else { CsEnd::Killed };
-                        lane.cs.push((s, t, how));
-                        lane.cs_entries.push((k, at));
-                        entries[at - 1].1 = t;
-                    }
-                    let n = started.get(&node).map_or(0, |&(_, n)| n);
-                    lane.starts.push((t, incarnation));
-                    if n > 0 && clean {
-                        lane.clean_restarts.push(t);
-                    } else if n > 0 {
-                        lane.restarts.push(t);
-                    }
-                    started.insert(node, (incarnation, n + 1));
-                }
-                CsEvent::Enter { node, entry, .. } => {
-                    let lane = lanes.entry(node).or_default();
-                    entries.push((t, end));
-                    if let Some((s, k, at)) = open.insert(node, (t, entry, entries.len())) {
-                        lane.cs.push((s, t, CsEnd::Open));
-                        lane.cs_entries.push((k, at));
-                        entries[at - 1].1 = t;
-                    }
-                }
-                CsEvent::Exit { node, .. } => {
-                    let lane = lanes.entry(node).or_default();
-                    if let Some((s, k, at)) = open.remove(&node) {
-                        lane.cs.push((s, t, CsEnd::Exit));
-                        lane.cs_entries.push((k, at));
-                        entries[at - 1].1 = t;
-                    }
-                }
-            }
-        }
-        for (node, (s, k, at)) in open {
-            let lane = lanes.entry(node).or_default();
-            lane.cs.push((s, end, CsEnd::Open));
-            lane.cs_entries.push((k, at));
-        }
-        for (node, n) in node_logs {
-            let lane = lanes.entry(node).or_default();
-            lane.waits = n
-                .waits
-                .iter()
-                .map(|&(a, b)| (ms(a), b.map_or(end, ms)))
-                .collect();
-            lane.revotes = n.revotes.iter().map(|&t| ms(t)).collect();
-        }
-
-        let (x0, x1) = window::Run {
-            first,
-            end_ms: end,
-            entries: &entries,
-        }
-        .resolve(window)
-        .map_err(TimelineError::Window)?;
-        for lane in lanes.values_mut() {
-            lane.cut(x0, x1);
-        }
-        summary.run_entries = entries.len();
-        summary.from_ms = x0;
-        summary.to_ms = x1;
-        summary.nodes = lanes.len();
-        summary.entries = lanes.values().map(|l| l.cs.len()).sum();
-        let drawn = lanes
-            .values()
-            .flat_map(|l| l.cs_entries.iter().map(|e| e.1));
-        summary.entry_range = drawn.fold(None, |r, at| match r {
-            None => Some((at, at)),
-            Some((lo, hi)) => Some((at.min(lo), at.max(hi))),
-        });
-        summary.restarts = lanes.values().map(|l| l.restarts.len()).sum();
-        summary.clean_restarts = lanes.values().map(|l| l.clean_restarts.len()).sum();
-        summary.revotes = lanes.values().map(|l| l.revotes.len()).sum();
-        Ok(Timeline {
-            lanes,
-            summary,
-            windowed: !window.is_whole(),
-        })
-    }
-
-    /// The SVG text of the picture, or what plotters said when it failed.
-    fn draw(&self) -> Result<String, String> {
-        let n = self.lanes.len();
-        let height = HEADER + FOOTER + LANE_HEIGHT * n as u32;
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-            self.draw_on(&root).map_err(|e| e.to_string())?;
-            root.present().map_err(|e| e.to_string())?;
-        }
-        Ok(svg)
-    }
-
-    fn draw_on(
-        &self,
-        root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
-        root.fill(&WHITE)?;
-        let (header, body) = root.split_vertically(HEADER);
-        draw_header(&header, &self.title())?;
-
-        let n = self.lanes.len();
-        // The whole run: at least 1 ms wide, and 2% of room after the last event. A window:
-        // exactly its edges, so that cut intervals end at the frame.
-        let (x_min, x_max) = if self.windowed {
-            (self.summary.from_ms, self.summary.to_ms)
-        } else {
-            (0.0, self.summary.span_ms.max(1.0) * 1.02)
-        };
-        let mut chart = ChartBuilder::on(&body)
-            .margin_left(10)
-            .margin_right(25)
-            .margin_top(5)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x_min..x_max, -0.5f64..(n as f64 - 0.5))?;
-        // Seconds, as `--from`/`--to` take them, with no more decimals than the ticks need.
-        let tick = |v: &f64| {
-            let t = format!("{:.3}", v / 1000.0);
-            let t = t.trim_end_matches('0').trim_end_matches('.');
-            if t == "-0" {
-                "0".to_string()
-            } else {
-                t.to_string()
-            }
-        };
-        let labels = self.entry_labels(&chart);
-        let desc = match (
-            labels.is_empty(),
-            self.lanes.values().any(|l| l.starts.len() > 1),
-        ) {
-            (true, _) => "seconds since the run's first event".to_string(),
-            (false, false) => "seconds since the run's first event; a bar's number K: maekawa report --node N --entry K".to_string(),
-            (false, true) => "seconds since the run's first event; a bar's number K, in incarnation I: maekawa report --node N --entry K --incarnation I".to_string(),
-        };
-        chart
-            .configure_mesh()
-            .x_label_formatter(&tick)
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(12)
-            .x_desc(desc)
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
-            .draw()?;
-
-        let plot_px = chart.plotting_area().get_pixel_range().0;
-        // One pixel in ms: shorter intervals are widened to it so that they stay visible (and
-        // kept inside the frame).
-        let px = (x_max - x_min) / f64::from((plot_px.end - plot_px.start).max(1));
-        let widen = |(s, e): (f64, f64)| {
-            let s = s.min(x_max - px);
-            (s, e.max(s + px))
-        };
-
-        // Node 0 on top.
-        let y_of = |i: usize| (n - 1 - i) as f64;
-        for (i, (node, lane)) in self.lanes.iter().enumerate() {
-            let y = y_of(i);
-            if i + 1 < n {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(x_min, y - 0.5), (x_max, y - 0.5)],
-                    LANE_COLOR,
-                )))?;
-            }
-            chart.draw_series(lane.waits.iter().map(|&w| {
-                let (s, e) = widen(w);
-                Rectangle::new([(s, y - 0.2), (e, y + 0.2)], WAIT_COLOR.filled())
-            }))?;
-            chart.draw_series(lane.cs.iter().map(|&(s, e, _)| {
-                let (s, e) = widen((s, e));
-                Rectangle::new([(s, y - 0.32), (e, y + 0.32)], CS_COLOR.filled())
-            }))?;
-            chart.draw_series(
-                lane.cs
-                    .iter()
-                    .filter(|c| matches!(c.2, CsEnd::Killed | CsEnd::KilledLater))
-                    .map(|&(s, e, _)| {
-                        let (s, e) = widen((s, e));
-                        Rectangle::new([(s, y - 0.36), (e, y + 0.36)], KILL_COLOR)
-                    }),
-            )?;
-            chart.draw_series(
-                lane.cs
-                    .iter()
-                    .filter(|c| c.2 == CsEnd::Killed)
-                    .map(|&(_, e, _)| Cross::new((e, y), 5, KILL_COLOR.stroke_width(2))),
-            )?;
-            chart.draw_series(lane.restarts.iter().map(|&t| {
-                PathElement::new(
-                    vec![(t, y - 0.45), (t, y + 0.45)],
-                    KILL_COLOR.stroke_width(2),
-                )
-            }))?;
-            chart.draw_series(lane.clean_restarts.iter().map(|&t| {
-                PathElement::new(
-                    vec![(t, y - 0.45), (t, y + 0.45)],
-                    CLEAN_RESTART_COLOR.stroke_width(2),
-                )
-            }))?;
-            chart.draw_series(
-                lane.revotes
-                    .iter()
-                    .map(|&t| TriangleMarker::new((t, y + 0.4), 4, REVOTE_COLOR.filled())),
-            )?;
-
-            if let Some(numbers) = labels.get(node) {
-                for &(x, k) in numbers {
-                    let (bx, by) = chart.backend_coord(&(x, y - 0.32));
-                    root.draw(&Text::new(
-                        k.to_string(),
-                        (bx, by + 2),
-                        (FONT, LABEL_FONT)
-                            .into_font()
-                            .color(&LABEL_COLOR)
-                            .pos(Pos::new(HPos::Center, VPos::Top)),
-                    ))?;
-                }
-            }
-
-            // A node with several processes: which one the lane starts with, and the one each
-            // restart line begins.
-            let several = lane.starts.len() > 1;
-            if several {
-                for (t, color) in lane.restarts.iter().map(|&t| (t, KILL_COLOR)).chain(
-                    lane.clean_restarts
-                        .iter()
-                        .map(|&t| (t, CLEAN_RESTART_COLOR)),
-                ) {
-                    let (bx, by) = chart.backend_coord(&(t, y + 0.45));
-                    root.draw(&Text::new(
-                        format!("inc {}", lane.incarnation_at(t)),
-                        (bx + 3, by),
-                        (FONT, LABEL_FONT)
-                            .into_font()
-                            .color(&color)
-                            .pos(Pos::new(HPos::Left, VPos::Top)),
-                    ))?;
-                }
-            }
-            let (lx, ly) = chart.backend_coord(&(x_min, y));
-            root.draw(&Text::new(
-                format!("node {node}"),
-                (lx - 12, if several { ly - 9 } else { ly }),
-                (FONT, 19)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-            if several {
-                root.draw(&Text::new(
-                    format!("inc {}", lane.incarnation_at(x_min)),
-                    (lx - 12, ly + 11),
-                    (FONT, 14)
-                        .into_font()
-                        .color(&LABEL_COLOR)
-                        .pos(Pos::new(HPos::Right, VPos::Center)),
-                ))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Timeline {
-    /// The picture's title: the whole run, or which part of it a window shows.
-    fn title(&self) -> String {
-        let s = &self.summary;
-        if !self.windowed {
-            return "Who was in the critical section when".to_string();
-        }
-        let secs = |ms: f64| {
-            let t = format!("{:.3}", ms / 1000.0);
-            t.trim_end_matches('0').trim_end_matches('.').to_string()
-        };
-        let entries = match s.entry_range {
-            Some((a, b)) => format!("CS entries {a} to {b} of {}", s.run_entries),
-            None => format!("none of the {} CS entries", s.run_entries),
-        };
-        format!(
-            "Who was in the critical section when: {} s to {} s of a {} s run ({entries})",
-            secs(s.from_ms),
-            secs(s.to_ms),
-            secs(s.span_ms)
-        )
-    }
-
-    /// Where to write each node's entry number under its CS bars: (x in ms, entry), per lane,
-    /// only on lanes where every number fits without touching the next one (in a window of a
-    /// few seconds, not in the barcode of a whole run).
-    fn entry_labels<DB: DrawingBackend>(
-        &self,
-        chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    ) -> BTreeMap<NodeId, Vec<(f64, u64)>> {
-        let mut out = BTreeMap::new();
-        for (node, lane) in &self.lanes {
-            let mut at: Vec<(f64, u64)> = lane
-                .cs
-                .iter()
-                .zip(&lane.cs_entries)
-                .map(|(&(s, e, _), &(k, _))| ((s + e) / 2.0, k))
-                .collect();
-            at.sort_by(|a, b| a.0.total_cmp(&b.0));
-            // Room for the wider of two neighbours' numbers, about 7 px a digit, and a gap.
-            let fits = at.windows(2).all(|w| {
-                let (x0, _) = chart.backend_coord(&(w[0].0, 0.0));
-                let (x1, _) = chart.backend_coord(&(w[1].0, 0.0));
-                let digits = w[0].1.max(w[1].1).to_string().len() as i32;
-                x1 - x0 >= 7 * digits + 6
-            });
-            if fits && !at.is_empty() {
-                out.insert(*node, at);
-            }
-        }
-        out
-    }
-}
-
-/// What a legend entry shows; the lanes use the same styles.
-#[derive(Debug, Clone, Copy)]
-enum Swatch {
-    Cs,
-    KilledCs,
-    Wait,
-    Restart,
-    CleanRestart,
-    Revote,
-}
-
-const LEGEND: [(Swatch, &str); 6] = [
-    (Swatch::Cs, "in the CS"),
-    (Swatch::KilledCs, "killed in the CS"),
-    (Swatch::Wait, "waiting for votes"),
-    (Swatch::Restart, "restart after a kill"),
-    (Swatch::CleanRestart, "clean stop, start"),
-    (Swatch::Revote, "re-vote (voter's lane)"),
-];
-
-/// Title and legend, left to right in one row.
-fn draw_header(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    title: &str,
-) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
-    let text = |s: &str, x: i32, y: i32, size: i32| {
-        Text::new(
-            s.to_string(),
-            (x, y),
-            (FONT, size)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        )
-    };
-    area.draw(&text(title, 20, 20, 22))?;
-    let (y, mut x) = (52, 20);
-    for (swatch, label) in LEGEND {
-        let (l, r) = (x, x + 22);
-        match swatch {
-            Swatch::Cs => {
-                area.draw(&Rectangle::new([(l, y - 7), (r, y + 7)], CS_COLOR.filled()))?
-            }
-            Swatch::KilledCs => {
-                area.draw(&Rectangle::new([(l, y - 7), (r, y + 7)], CS_COLOR.filled()))?;
-                area.draw(&Rectangle::new(
-                    [(l - 1, y - 8), (r + 1, y + 8)],
-                    KILL_COLOR,
-                ))?;
-                area.draw(&Cross::new((r, y), 5, KILL_COLOR.stroke_width(2)))?;
-            }
-            Swatch::Wait => area.draw(&Rectangle::new(
-                [(l, y - 4), (r, y + 4)],
-                WAIT_COLOR.filled(),
-            ))?,
-            Swatch::Restart => area.draw(&PathElement::new(
-                vec![(l + 11, y - 9), (l + 11, y + 9)],
-                KILL_COLOR.stroke_width(2),
-            ))?,
-            Swatch::CleanRestart => area.draw(&PathElement::new(
-                vec![(l + 11, y - 9), (l + 11, y + 9)],
-                CLEAN_RESTART_COLOR.stroke_width(2),
-            ))?,
-            Swatch::Revote => {
-                area.draw(&TriangleMarker::new((l + 11, y), 5, REVOTE_COLOR.filled()))?
-            }
-        }
-        area.draw(&text(label, r + 10, y, 16))?;
-        // About 7 px per character at this size (SVG text has no exact width before display).
-        x = r + 10 + 7 * label.len() as i32 + 30;
-    }
-    Ok(())
-}
-
-/// Every `node-<id>.log` in `log_dir`, read.
-fn read_node_logs(log_dir: &Path) -> Result<BTreeMap<NodeId, NodeEvents>, TimelineError> {
-    let mut out = BTreeMap::new();
-    let paths = match reader::node_log_paths(log_dir) {
-        Ok(paths) => paths,
-        // No directory: read_cs_log has already said so; nothing else to read.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(source) => {
-            return Err(TimelineError::ListDir {
-                dir: log_dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    for (node, path) in paths {
-        let text = reader::read_node_log(&path).map_err(|source| TimelineError::Unreadable {
-            path: path.clone(),
-            source,
-        })?;
-        out.insert(node, read_node_log(&path, &text)?);
-    }
-    Ok(out)
-}
-
-/// The waits and re-votes of one node log.
-fn read_node_log(path: &Path, text: &str) -> Result<NodeEvents, TimelineError> {
-    let malformed = |line: usize, problem: String| TimelineError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        problem,
-    };
-    let mut events = NodeEvents::default();
-    let mut waiting: Option<Micros> = None;
-    // Lines of other locks than the emulated CS are left out.
-    for (line, obj) in reader::cs_objects(text) {
-        let obj = obj.map_err(|problem| malformed(line, problem))?;
-        let Some(event) = obj.get("event").and_then(Value::as_str) else {
-            continue;
-        };
-        if !matches!(
-            event,
-            "request_cs" | "enter_cs" | "cancel_cs" | "start" | "stop" | "revote"
-        ) {
-            continue;
-        }
-        let time = obj
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{event} event: field timestamp is missing or not a string"))
-            .and_then(parse_time)
-            .map_err(|problem| malformed(line, problem))?;
-        match event {
-            "request_cs" => {
-                // A second request without an entry cannot happen; keep the newer one.
-                waiting = Some(time);
-            }
-            // An entry or a withdrawal ends the wait; a stop or a restart ends the wait of the
-            // process before.
-            "enter_cs" | "cancel_cs" | "start" | "stop" => {
-                if let Some(w) = waiting.take() {
-                    events.waits.push((w, Some(time)));
-                }
-                match event {
-                    "start" => events
-                        .processes
-                        .push((obj.get("incarnation").and_then(Value::as_u64), false)),
-                    "stop" => {
-                        if let Some(p) = events.processes.last_mut() {
-                            p.1 = true;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            _ => events.revotes.push(time),
-        }
-    }
-    if let Some(w) = waiting {
-        events.waits.push((w, None));
-    }
-    Ok(events)
-}
-
-/// Microseconds since the Unix epoch of an RFC 3339 time as the logs write it.
-fn parse_time(s: &str) -> Result<Micros, String> {
-    let t =
-        humantime::parse_rfc3339(s).map_err(|e| format!("time {s:?} is not RFC 3339 UTC ({e})"))?;
-    Ok(match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_micros() as Micros,
-        Err(e) => -(e.duration().as_micros() as Micros),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -882,8 +291,24 @@ mod tests {
     }
 
     fn nl(node: u32, event: &str, ms: u32) -> String {
+        // The fields each event must have, with values the timeline does not look at.
+        let fields = match event {
+            "request_cs" | "cancel_cs" => format!(r#","req_ts":{ms},"req_node":{node}"#),
+            "enter_cs" => format!(r#","entry":1,"req_ts":{ms},"req_node":{node}"#),
+            "revote" => format!(r#","what":"freed","req_ts":1,"req_node":{node},"why":"test""#),
+            "stop" => r#","entries":0,"flushed":true"#.to_string(),
+            _ => String::new(),
+        };
         format!(
-            r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"{event}"}}"#,
+            r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"{event}"{fields}}}"#,
+            t(ms)
+        )
+    }
+
+    /// A node-log `start` line of incarnation `inc`.
+    fn nl_start(node: u32, inc: u64, ms: u32) -> String {
+        format!(
+            r#"{{"timestamp":"{}","level":"INFO","node":{node},"event":"start","incarnation":{inc}}}"#,
             t(ms)
         )
     }
@@ -916,7 +341,7 @@ mod tests {
             dir,
             "node-0.log",
             &[
-                &nl(0, "start", 0),
+                &nl_start(0, 1, 0),
                 &nl(0, "request_cs", 90),
                 &nl(0, "enter_cs", 100),
                 &nl(0, "request_cs", 300),
@@ -929,9 +354,9 @@ mod tests {
             dir,
             "node-1.log",
             &[
-                &nl(1, "start", 10),
+                &nl_start(1, 1, 10),
                 &nl(1, "request_cs", 190),
-                &nl(1, "start", 400),
+                &nl_start(1, 2, 400),
             ],
         );
     }

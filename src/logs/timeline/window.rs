@@ -25,6 +25,79 @@ const MICROS_PER_DAY: Micros = 86_400_000_000;
 /// What a bound may be, said in every parse error.
 const FORMS: &str = "write seconds since the run's first event (5, 5.5s, 1500ms), a time as in the logs (2026-11-24T07:33:13.308Z, or 07:33:13.308), or a CS entry in critical_section.log's order (entry:40)";
 
+/// What is wrong with a bound as written (the caller adds the flag and the value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BoundError {
+    /// Not one of the forms.
+    #[error("not a time or an entry; {FORMS}")]
+    Unknown,
+    /// `entry:0`.
+    #[error(
+        "entries are numbered from 1 (entry:1 is the first enter line of critical_section.log)"
+    )]
+    EntryZero,
+    /// `entry:` without a number.
+    #[error("after entry: comes an entry number, as in entry:40; {FORMS}")]
+    EntryNumber,
+    /// A date that does not parse.
+    #[error("not an RFC 3339 UTC time ({0}); {FORMS}")]
+    Time(String),
+    /// A negative number of seconds.
+    #[error("a time before the run's first event; seconds since it are 0 or more; {FORMS}")]
+    Negative,
+}
+
+/// Why a window cannot be drawn; each message is one line naming the flags as written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WindowError {
+    /// A bound that does not parse.
+    #[error("{flag} {value}: {problem}")]
+    Bound {
+        /// `--from` or `--to`.
+        flag: &'static str,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        problem: BoundError,
+    },
+    /// `entry:N` past the run's entries.
+    #[error(
+        "{said}: critical_section.log has {entries} entries; write entry:1 to entry:{entries}"
+    )]
+    NoEntry {
+        /// The flag and its value.
+        said: String,
+        /// The run's entries.
+        entries: usize,
+    },
+    /// The window starts after the run's last event.
+    #[error("{flags}: the window starts after the run's last event; {run}")]
+    AfterRun {
+        /// The flags as written.
+        flags: String,
+        /// The run's span, in words.
+        run: String,
+    },
+    /// The window ends before the run's first event.
+    #[error("{flags}: the window ends before the run's first event; {run}")]
+    BeforeRun {
+        /// The flags as written.
+        flags: String,
+        /// The run's span, in words.
+        run: String,
+    },
+    /// `--to` not later than `--from`.
+    #[error("{flags}: the window is empty ({from_s:.3} s to {to_s:.3} s since the run's first event); --to must be later than --from")]
+    Empty {
+        /// The flags as written.
+        flags: String,
+        /// Where it starts, s since the run's first event.
+        from_s: f64,
+        /// Where it ends, s since the run's first event.
+        to_s: f64,
+    },
+}
+
 /// One edge of the window, as read from the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Bound {
@@ -39,26 +112,25 @@ pub(super) enum Bound {
 }
 
 impl FromStr for Bound {
-    type Err = String;
+    type Err = BoundError;
 
     /// Parses one bound; the error says what is wrong with it (the caller adds the flag).
-    fn from_str(s: &str) -> Result<Bound, String> {
+    fn from_str(s: &str) -> Result<Bound, BoundError> {
         let s = s.trim();
-        let bad = || format!("not a time or an entry; {FORMS}");
         let entry = s
             .get(..6)
             .filter(|p| p.eq_ignore_ascii_case("entry:"))
             .map(|_| &s[6..]);
         if let Some(n) = entry {
             return match n.trim().parse::<usize>() {
-                Ok(0) => Err("entries are numbered from 1 (entry:1 is the first enter line of critical_section.log)".to_string()),
+                Ok(0) => Err(BoundError::EntryZero),
                 Ok(n) => Ok(Bound::Entry(n)),
-                Err(_) => Err(format!("after entry: comes an entry number, as in entry:40; {FORMS}")),
+                Err(_) => Err(BoundError::EntryNumber),
             };
         }
         if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
-            let t = humantime::parse_rfc3339_weak(s)
-                .map_err(|e| format!("not an RFC 3339 UTC time ({e}); {FORMS}"))?;
+            let t =
+                humantime::parse_rfc3339_weak(s).map_err(|e| BoundError::Time(e.to_string()))?;
             let us = match t.duration_since(std::time::UNIX_EPOCH) {
                 Ok(d) => d.as_micros() as Micros,
                 Err(e) => -(e.duration().as_micros() as Micros),
@@ -66,7 +138,9 @@ impl FromStr for Bound {
             return Ok(Bound::At(us));
         }
         if s.contains(':') {
-            return time_of_day(s).map(Bound::TimeOfDay).ok_or_else(bad);
+            return time_of_day(s)
+                .map(Bound::TimeOfDay)
+                .ok_or(BoundError::Unknown);
         }
         let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
             (n, 1.0)
@@ -77,10 +151,8 @@ impl FromStr for Bound {
         };
         match number.trim().parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => Ok(Bound::Offset(v * scale)),
-            Ok(v) if v.is_finite() => Err(format!(
-                "a time before the run's first event; seconds since it are 0 or more; {FORMS}"
-            )),
-            _ => Err(bad()),
+            Ok(v) if v.is_finite() => Err(BoundError::Negative),
+            _ => Err(BoundError::Unknown),
         }
     }
 }
@@ -128,12 +200,16 @@ pub struct Window {
 impl Window {
     /// The window of `--from` and `--to` as written (each optional); the error is one line
     /// naming the flag, the value and the forms a bound may take.
-    pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<Window, String> {
-        let one = |flag: &str, v: Option<&str>| {
+    pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<Window, WindowError> {
+        let one = |flag: &'static str, v: Option<&str>| {
             v.map(|v| {
                 v.parse::<Bound>()
                     .map(|b| (b, v.trim().to_string()))
-                    .map_err(|e| format!("{flag} {v}: {e}"))
+                    .map_err(|problem| WindowError::Bound {
+                        flag,
+                        value: v.to_string(),
+                        problem,
+                    })
             })
             .transpose()
         };
@@ -171,7 +247,7 @@ pub(super) struct Run<'a> {
 impl Run<'_> {
     /// The window in milliseconds since the first event, cut to the run; an error (one line)
     /// when a bound names no entry of the run, or the window is empty or outside the run.
-    pub(super) fn resolve(&self, w: &Window) -> Result<(f64, f64), String> {
+    pub(super) fn resolve(&self, w: &Window) -> Result<(f64, f64), WindowError> {
         let from = match &w.from {
             Some((b, text)) => self.ms(b, &format!("--from {text}"), false)?,
             None => 0.0,
@@ -186,32 +262,26 @@ impl Run<'_> {
             rfc3339(self.first),
             rfc3339(self.first + (self.end_ms * 1000.0).round() as Micros)
         );
+        let flags = w.flags();
         if from >= self.end_ms {
-            return Err(format!(
-                "{}: the window starts after the run's last event; {run}",
-                w.flags()
-            ));
+            return Err(WindowError::AfterRun { flags, run });
         }
         if to <= 0.0 {
-            return Err(format!(
-                "{}: the window ends before the run's first event; {run}",
-                w.flags()
-            ));
+            return Err(WindowError::BeforeRun { flags, run });
         }
         if from >= to {
-            return Err(format!(
-                "{}: the window is empty ({:.3} s to {:.3} s since the run's first event); --to must be later than --from",
-                w.flags(),
-                from / 1000.0,
-                to / 1000.0
-            ));
+            return Err(WindowError::Empty {
+                flags,
+                from_s: from / 1000.0,
+                to_s: to / 1000.0,
+            });
         }
         Ok((from.max(0.0), to.min(self.end_ms)))
     }
 
     /// A bound in ms since the first event; `said` is the flag and value, for errors; `end`:
     /// an entry ends where it left the CS (else where it entered).
-    fn ms(&self, b: &Bound, said: &str, end: bool) -> Result<f64, String> {
+    fn ms(&self, b: &Bound, said: &str, end: bool) -> Result<f64, WindowError> {
         let since = |us: Micros| (us - self.first) as f64 / 1000.0;
         Ok(match b {
             Bound::Offset(ms) => *ms,
@@ -230,11 +300,10 @@ impl Run<'_> {
             }
             Bound::Entry(n) => {
                 let Some(&(enter, exit)) = self.entries.get(n - 1) else {
-                    return Err(format!(
-                        "{said}: critical_section.log has {} entries; write entry:1 to entry:{}",
-                        self.entries.len(),
-                        self.entries.len()
-                    ));
+                    return Err(WindowError::NoEntry {
+                        said: said.to_string(),
+                        entries: self.entries.len(),
+                    });
                 };
                 if end {
                     exit
@@ -251,7 +320,7 @@ mod tests {
     use super::*;
 
     fn b(s: &str) -> Result<Bound, String> {
-        s.parse()
+        s.parse().map_err(|e: BoundError| e.to_string())
     }
 
     #[test]
@@ -286,7 +355,9 @@ mod tests {
 
     #[test]
     fn a_window_names_its_flag_in_errors_and_is_cut_to_the_run() {
-        let err = Window::parse(Some("5"), Some("soon")).unwrap_err();
+        let err = Window::parse(Some("5"), Some("soon"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("--to soon: not a time or an entry; write seconds"),
             "{err}"
@@ -299,8 +370,10 @@ mod tests {
             end_ms: 500.0,
             entries: &entries,
         };
-        let resolve =
-            |from: Option<&str>, to: Option<&str>| run.resolve(&Window::parse(from, to).unwrap());
+        let resolve = |from: Option<&str>, to: Option<&str>| {
+            run.resolve(&Window::parse(from, to).unwrap())
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(resolve(None, None), Ok((0.0, 500.0)));
         assert_eq!(resolve(Some("0.1"), Some("300ms")), Ok((100.0, 300.0)));
         assert_eq!(
