@@ -9,7 +9,7 @@
 //! [`crate::protocol`]. Like the rest of the crate they are deterministic: a seed decides
 //! every choice.
 
-use crate::sim::SplitMix64;
+use crate::rng::SplitMix64;
 use std::collections::VecDeque;
 use std::fmt;
 

@@ -4,7 +4,8 @@ use maekawa_core::cluster::{Cluster, Step};
 use maekawa_core::id::NodeId;
 use maekawa_core::protocol::{MsgKind, Options};
 use maekawa_core::quorum::QuorumSystem;
-use maekawa_core::sim::{self, Contention, SimConfig, SplitMix64};
+use maekawa_core::rng::SplitMix64;
+use maekawa_core::sim::{self, Contention, SimConfig};
 
 fn template(contention: Contention) -> SimConfig {
     SimConfig {

@@ -25,7 +25,7 @@ use crate::tls::Security;
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, Options, Phase};
-use maekawa_core::sim::SplitMix64;
+use maekawa_core::rng::SplitMix64;
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
