@@ -4,9 +4,10 @@
 //! Each run picks, from its seed alone, how eager nodes are to request and to leave the CS and
 //! how slow each link is; then it repeatedly chooses one enabled [`Step`] at random. After every
 //! step it checks safety ([`Cluster::check_safety`]) and the overtaking bound; at the end it
-//! checks that every request entered the CS and that no vote leaked. A failure carries the seed
-//! and the command that replays it exactly. Library code so that tests and `maekawa simulate`
-//! share it; it must stay deterministic (no clock, no thread-dependent order within a run).
+//! checks that every request entered the CS and that no vote leaked. A failure carries the
+//! [`SimConfig`] that replays it exactly. Library code so that tests and `maekawa simulate`
+//! share it; it must stay deterministic (no clock, no thread-dependent order within a run), and
+//! it knows nothing of the command line (the replay command is rendered by `maekawa simulate`).
 
 use crate::cluster::{Cluster, CrashModel, Step};
 use crate::id::NodeId;
@@ -55,59 +56,6 @@ pub struct SimConfig {
     /// Pauses: a random node takes no step for a while (its timer too) while time passes and
     /// the others (who may suspect it) go on.
     pub pauses: u32,
-}
-
-impl SimConfig {
-    /// The shell command that replays this run.
-    pub fn replay_command(&self) -> String {
-        let mut cmd = format!(
-            "cargo run --release -- simulate --nodes {} --seed {} --requests {}",
-            self.nodes, self.seed, self.requests
-        );
-        if self.contention == Contention::Full {
-            cmd.push_str(" --contention full");
-        }
-        if !self.options.lock_change_failed {
-            cmd.push_str(" --without-lock-change-failed");
-        }
-        if self.crashes > 0 {
-            cmd.push_str(&format!(" --crashes {}", self.crashes));
-        }
-        if !self.journal {
-            cmd.push_str(" --without-journal");
-        }
-        if !self.journal_token {
-            cmd.push_str(" --without-token-journal");
-        }
-        if !self.options.release_carries_token {
-            cmd.push_str(" --without-release-token");
-        }
-        if self.locks != 1 {
-            cmd.push_str(&format!(" --locks {}", self.locks));
-        }
-        if self.cancels > 0 {
-            cmd.push_str(&format!(" --cancels {}", self.cancels));
-        }
-        if !self.options.cancel_releases {
-            cmd.push_str(" --without-cancel-release");
-        }
-        if self.stops > 0 {
-            cmd.push_str(&format!(" --stops {}", self.stops));
-        }
-        if self.wrong_suspicions > 0 {
-            cmd.push_str(&format!(" --wrong-suspicions {}", self.wrong_suspicions));
-        }
-        if self.pauses > 0 {
-            cmd.push_str(&format!(" --pauses {}", self.pauses));
-        }
-        if !self.options.leases {
-            cmd.push_str(" --without-leases");
-        }
-        if !self.options.reclaim_waits {
-            cmd.push_str(" --without-reclaim-wait");
-        }
-        cmd
-    }
 }
 
 /// What one or more runs did.
@@ -175,7 +123,9 @@ impl fmt::Display for SimStats {
     }
 }
 
-/// A run that broke an invariant: everything needed to understand and replay it.
+/// A run that broke an invariant: everything needed to understand and replay it (the
+/// command line that replays [`SimFailure::config`] is the caller's to render: `maekawa
+/// simulate` prints one).
 #[derive(Clone, Debug)]
 pub struct SimFailure {
     /// The run.
@@ -198,7 +148,6 @@ impl fmt::Display for SimFailure {
             "seed {} ({} nodes, {} requests each)",
             self.config.seed, self.config.nodes, self.config.requests
         )?;
-        writeln!(f, "replay: {}", self.config.replay_command())?;
         writeln!(f, "last steps:")?;
         for line in &self.trace {
             writeln!(f, "  {line}")?;
