@@ -663,7 +663,7 @@ impl Driver {
             Some(node) => node,
             None => {
                 fresh = maekawa_core::protocol::Node::new(self.me, self.core.quorum());
-                &fresh
+                fresh.view()
             }
         };
         let view = cs.requester();

@@ -6,7 +6,7 @@
 use super::Cluster;
 use crate::id::{NodeId, RequestId};
 use crate::member::LockName;
-use crate::protocol::{Node, Phase};
+use crate::protocol::{NodeRef, Phase};
 
 impl Cluster {
     /// Fencing tokens: every entry of a lock has a larger token than every earlier entry of it
@@ -39,7 +39,7 @@ impl Cluster {
 
     /// True when `node` is in the CS of its lock and, with leases, its lease has not run out
     /// by the global clock (a paused holder past its lease may still believe it is in).
-    fn holds(&self, node: &Node) -> bool {
+    fn holds(&self, node: NodeRef<'_>) -> bool {
         let Phase::InCs(_) = node.phase() else {
             return false;
         };

@@ -170,17 +170,17 @@ pub struct VoterView {
     pub since: u64,
 }
 
-/// One node's protocol state: requester and voter in one.
+/// What every lock of a node shares: identity, incarnation, quorums, suspicions, the caller's
+/// clock, peers' incarnations, the Lamport clock and the token floor. A [`Node`] owns one; a
+/// [`Member`](crate::member::Member) owns one for all its locks and lends it to each lock's
+/// rules ([`NodeMut`]), so nothing is copied in and out.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Node {
-    me: NodeId,
-    incarnation: u64,
-    // Shared (cheap to clone): a member keeps one node per lock in use, and the explorer
-    // copies states by the million.
-    /// The quorum of the current request (or the one the next request starts with).
-    quorum: Arc<[NodeId]>,
+pub(crate) struct Shared {
+    pub(crate) me: NodeId,
+    pub(crate) incarnation: u64,
+    // Shared (cheap to clone): the explorer copies states by the million.
     /// Every quorum this node may use.
-    system: Arc<QuorumSystem>,
+    pub(crate) system: Arc<QuorumSystem>,
     /// Peers this node suspects of being dead or cut off.
     pub(crate) suspected: Arc<BTreeSet<NodeId>>,
     /// The caller's clock, as of the last input.
@@ -192,10 +192,123 @@ pub struct Node {
     pub(crate) floor: u64,
     /// No token larger than this may be used before a new reservation is on disk.
     pub(crate) reserved: u64,
+    pub(crate) options: Options,
+}
+
+impl Shared {
+    /// A fresh process's shared state: incarnation 1, clocks and floor at 0, nobody suspected.
+    pub(crate) fn new(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Shared {
+        Shared {
+            me,
+            incarnation: 1,
+            system,
+            suspected: Arc::default(),
+            now: 0,
+            peers: Arc::default(),
+            clock: 0,
+            floor: 0,
+            reserved: 0,
+            options,
+        }
+    }
+
+    /// See [`Node::journal_floor`].
+    pub(crate) fn journal_floor(&self) -> u64 {
+        self.floor.max(self.reserved)
+    }
+
+    /// Records `peer`'s incarnation `incarnation`; false when it is not news (an older or the
+    /// same incarnation, or this node itself), which then changes nothing.
+    pub(crate) fn learn_peer(&mut self, peer: NodeId, incarnation: u64) -> bool {
+        if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
+            return false;
+        }
+        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
+        true
+    }
+}
+
+/// One lock's own protocol state: the quorum it asks, the requester's phase and bookkeeping,
+/// the voter's bookkeeping.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LockState {
+    /// The quorum of the current request (or the one the next request starts with).
+    quorum: Arc<[NodeId]>,
     phase: Phase,
     req: RequesterView,
     voter: VoterView,
-    options: Options,
+}
+
+impl LockState {
+    /// A lock nobody uses yet: idle, unlocked, asking `shared`'s own quorum.
+    pub(crate) fn new(shared: &Shared) -> LockState {
+        LockState {
+            quorum: shared.system.quorum(shared.me).into(),
+            phase: Phase::Idle,
+            req: RequesterView::default(),
+            voter: VoterView::default(),
+        }
+    }
+
+    /// See [`Node::is_quiet`].
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.phase == Phase::Idle
+            && self.voter.lock.is_none()
+            && self.voter.queue.is_empty()
+            && self.voter.told_failed.is_empty()
+            && self.req == RequesterView::default()
+    }
+
+    /// The lock state after a (re)start whose journal kept the vote `lock`, and the actions
+    /// that frees it if it was this node's own earlier incarnation's (see [`Node::restore`]).
+    pub(crate) fn restored(
+        shared: &mut Shared,
+        lock: Option<RequestId>,
+    ) -> (LockState, Vec<Action>) {
+        let mut state = LockState::new(shared);
+        state.voter.fenced = lock.is_some() && shared.options.leases;
+        state.voter.lock = lock;
+        let mut out = Vec::new();
+        let (me, incarnation) = (shared.me, shared.incarnation);
+        if let Some(l) = lock.filter(|l| l.node == me && l.inc < incarnation) {
+            out.push(Action::Log(LogEvent::Revote {
+                what: "freed",
+                req: l,
+                why: "held by this node's own previous incarnation",
+            }));
+            NodeMut::new(shared, &mut state).grant_next(&mut out);
+        }
+        (state, out)
+    }
+}
+
+/// One node's protocol state for one lock: requester and voter in one. It owns its shared
+/// state; a [`Member`](crate::member::Member) runs one lock's rules on borrowed shared state
+/// instead, through the same code.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    shared: Shared,
+    lock: LockState,
+}
+
+/// A read-only look at one lock of a node: its own state and the shared state. What
+/// [`Member::lock`](crate::member::Member::lock) lends out; [`Node::view`] gives one too.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeRef<'a> {
+    /// The node's shared state.
+    s: &'a Shared,
+    /// The lock's own state.
+    l: &'a LockState,
+}
+
+/// The protocol's rules, run on one lock's state with the shared state lent (`&mut`): by a
+/// [`Node`] on what it owns, by a [`Member`](crate::member::Member) on one of its locks.
+#[derive(Debug)]
+pub(crate) struct NodeMut<'a> {
+    /// The node's shared state, lent.
+    s: &'a mut Shared,
+    /// The lock's own state.
+    l: &'a mut LockState,
 }
 
 impl Node {
@@ -210,38 +323,20 @@ impl Node {
             me,
             quorum.to_vec(),
         )])));
-        Node::with_shared(me, system, options)
+        Node::with_system(me, system, options)
     }
 
     /// A node that may use any quorum of `system`, starting with its own.
     pub fn with_system(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Node {
-        Node::with_shared(me, system, options)
-    }
-
-    /// As [`Node::with_system`], the system already shared.
-    pub(crate) fn with_shared(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Node {
-        Node {
-            me,
-            incarnation: 1,
-            quorum: system.quorum(me).into(),
-            system,
-            suspected: Arc::default(),
-            now: 0,
-            peers: Arc::default(),
-            clock: 0,
-            floor: 0,
-            reserved: 0,
-            phase: Phase::Idle,
-            req: RequesterView::default(),
-            voter: VoterView::default(),
-            options,
-        }
+        let shared = Shared::new(me, system, options);
+        let lock = LockState::new(&shared);
+        Node { shared, lock }
     }
 
     /// A node after a (re)start as incarnation `incarnation`, with the lock and token floor its
     /// journal kept. Its requester side starts idle: a restarted node has lost its CS and its
     /// request. A lock held by this node's own earlier incarnation is freed at once (that
-    /// request is dead).
+    /// request is dead). Its clock starts at 0 (the caller's clock restarts with the process).
     #[must_use = "the actions must be carried out"]
     pub fn restore(
         me: NodeId,
@@ -255,104 +350,115 @@ impl Node {
             me,
             quorum.to_vec(),
         )])));
-        Node::restore_in(me, system, incarnation, lock, floor, options)
+        let mut shared = Shared::new(me, system, options);
+        shared.incarnation = incarnation;
+        shared.floor = floor;
+        shared.reserved = floor;
+        let (lock, out) = LockState::restored(&mut shared, lock);
+        (Node { shared, lock }, out)
     }
 
-    /// As [`Node::restore`], for a node that may use any quorum of `system`. Its clock starts
-    /// at 0 (the caller's clock restarts with the process): a restored vote is reclaimed no
-    /// earlier than a full reclaim period from now, whatever the dead process confirmed.
-    #[must_use = "the actions must be carried out"]
-    pub(crate) fn restore_in(
-        me: NodeId,
-        system: Arc<QuorumSystem>,
-        incarnation: u64,
-        lock: Option<RequestId>,
-        floor: u64,
-        options: Options,
-    ) -> (Node, Vec<Action>) {
-        let mut node = Node::with_shared(me, system, options);
-        node.voter.fenced = lock.is_some() && options.leases;
-        node.incarnation = incarnation;
-        node.floor = floor;
-        node.reserved = floor;
-        node.voter.lock = lock;
-        let mut out = Vec::new();
-        if let Some(l) = lock.filter(|l| l.node == me && l.inc < incarnation) {
-            out.push(Action::Log(LogEvent::Revote {
-                what: "freed",
-                req: l,
-                why: "held by this node's own previous incarnation",
-            }));
-            node.grant_next(&mut out);
+    /// A read-only look at this node, as [`Member::lock`](crate::member::Member::lock) gives.
+    pub fn view(&self) -> NodeRef<'_> {
+        NodeRef {
+            s: &self.shared,
+            l: &self.lock,
         }
-        (node, out)
     }
 
-    pub(crate) fn voter_since(&mut self, now: u64) {
-        if self.voter.lock.is_some() {
-            self.voter.since = now;
-        }
+    /// The rules, on this node's own state.
+    fn rules(&mut self) -> NodeMut<'_> {
+        NodeMut::new(&mut self.shared, &mut self.lock)
     }
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state), without
     /// the reconciliation [`Node::peer_incarnation`] performs.
     pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
-        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
+        Arc::make_mut(&mut self.shared.peers).insert(peer, incarnation);
     }
 
     /// This node's id.
     pub fn id(&self) -> NodeId {
-        self.me
+        self.view().id()
     }
 
     /// This node's incarnation.
     pub fn incarnation(&self) -> u64 {
-        self.incarnation
-    }
-
-    pub(crate) fn set_incarnation(&mut self, incarnation: u64) {
-        self.incarnation = incarnation;
+        self.view().incarnation()
     }
 
     /// The checker-only switches this node runs with.
     pub fn options(&self) -> Options {
-        self.options
+        self.view().options()
     }
 
     /// The voters this node must win, sorted.
     pub fn quorum(&self) -> &[NodeId] {
-        &self.quorum
+        self.view().quorum()
     }
 
     /// The Lamport clock.
     pub fn clock(&self) -> u64 {
-        self.clock
+        self.view().clock()
     }
 
     /// The token floor: no entry this node knows of had a larger fencing token.
     pub fn floor(&self) -> u64 {
-        self.floor
+        self.view().floor()
     }
 
     /// What the journal records as the floor: the floor or the reservation, whichever is
     /// larger, so a restarted node never issues a token it may have used.
     pub fn journal_floor(&self) -> u64 {
-        self.floor.max(self.reserved)
+        self.view().journal_floor()
     }
 
     /// Where the requester side stands.
     pub fn phase(&self) -> Phase {
-        self.phase
+        self.view().phase()
     }
 
     /// The requester's bookkeeping for the current request.
     pub fn requester(&self) -> &RequesterView {
-        &self.req
+        self.view().requester()
     }
 
     /// The voter's bookkeeping.
     pub fn voter(&self) -> &VoterView {
-        &self.voter
+        self.view().voter()
+    }
+
+    /// True when this lock's state is the same as a fresh node's: idle, unlocked, no queue.
+    /// Such a state can be dropped and made again when needed.
+    pub fn is_quiet(&self) -> bool {
+        self.lock.is_quiet()
+    }
+
+    /// True when [`Node::tick`] at `now` would do something: renew or end a lease, or reclaim
+    /// a vote. Lets a model skip timer steps that change nothing.
+    pub fn wants_tick(&self, now: u64) -> bool {
+        self.view().wants_tick(now)
+    }
+
+    /// The node wants the CS: make a new request and ask every voter of the quorum.
+    #[must_use = "the actions must be carried out"]
+    pub fn request_cs(&mut self) -> Result<Vec<Action>, ProtocolError> {
+        self.rules().request_cs()
+    }
+
+    /// The node leaves the CS: give every vote back.
+    #[must_use = "the actions must be carried out"]
+    pub fn exit_cs(&mut self) -> Result<Vec<Action>, ProtocolError> {
+        self.rules().exit_cs()
+    }
+
+    /// The node withdraws a request that still waits for votes: every voter of its quorum gets a
+    /// RELEASE, which frees the vote it gave or drops the queued request (links are FIFO, so the
+    /// REQUEST is there first); a GRANT still on its way is handed back when it arrives (the
+    /// GRANT rule for a request that is not current). No entry happened, so no token is used.
+    #[must_use = "the actions must be carried out"]
+    pub fn cancel_cs(&mut self) -> Result<Vec<Action>, ProtocolError> {
+        self.rules().cancel_cs()
     }
 
     /// A message arrived from `from` (possibly this node itself).
@@ -362,13 +468,142 @@ impl Node {
     /// incarnation in the request id, not the sender's).
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, msg: Message) -> Vec<Action> {
+        self.rules().handle(from, msg)
+    }
+
+    /// A link to `peer` came up and `peer` says it is incarnation `incarnation` (PROTOCOL.md
+    /// §3). If that is news, reconcile: as a voter, forget what `peer`'s older incarnations
+    /// asked for (freeing a vote they held); as a requester, tell `peer` (if it votes for us)
+    /// which request we have now, since a restarted voter lost its queue.
+    ///
+    /// `floor` is the peer's token floor, which its journal kept: raising ours to it before a
+    /// vote the peer's dead incarnation held is freed keeps the next holder's token above the
+    /// token of an entry that dead incarnation made and never released.
+    #[must_use = "the actions must be carried out"]
+    pub fn peer_incarnation(&mut self, peer: NodeId, incarnation: u64, floor: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.shared.floor = self.shared.floor.max(floor);
+        if self.shared.learn_peer(peer, incarnation) {
+            self.rules().reconcile_peer(&mut out, peer, incarnation);
+        }
+        out
+    }
+
+    /// After a restart: asks the requester of a vote the journal restored to say (with a
+    /// `Sync`) whether it still has that request. The Sync it sends when it learns of our new
+    /// incarnation covers only the locks it keeps state for; this covers the others.
+    #[must_use = "the actions must be carried out"]
+    pub fn resync_restored_vote(&mut self) -> Vec<Action> {
+        self.rules().resync_restored_vote()
+    }
+
+    /// The caller's clock moved to `now` (any unit, the one of [`Options::lease`]; it never
+    /// goes back within a process). A holder renews its lease at half term and leaves the CS
+    /// when it runs out; a voter reclaims the vote of a suspected holder whose lease surely
+    /// ran out.
+    #[must_use = "the actions must be carried out"]
+    pub fn tick(&mut self, now: u64) -> Vec<Action> {
+        self.rules().tick(now)
+    }
+
+    /// This node now suspects `peer` of being dead or cut off (`suspected`) or no longer does.
+    /// A waiting request moves to a quorum without suspects; a voter reclaims a suspected
+    /// requester's vote when that is safe, and skips its queued requests.
+    #[must_use = "the actions must be carried out"]
+    pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        let me = self.shared.me;
+        if mark_suspected(&mut self.shared.suspected, me, peer, suspected) {
+            self.rules().react_to_suspicion(&mut out);
+        }
+        out
+    }
+}
+
+impl<'a> NodeRef<'a> {
+    /// A look at the lock `l` with the shared state `s`.
+    pub(crate) fn new(s: &'a Shared, l: &'a LockState) -> NodeRef<'a> {
+        NodeRef { s, l }
+    }
+
+    /// The node's id.
+    pub fn id(self) -> NodeId {
+        self.s.me
+    }
+
+    /// The node's incarnation.
+    pub fn incarnation(self) -> u64 {
+        self.s.incarnation
+    }
+
+    /// The checker-only switches the node runs with.
+    pub fn options(self) -> Options {
+        self.s.options
+    }
+
+    /// The voters this lock must win, sorted.
+    pub fn quorum(self) -> &'a [NodeId] {
+        &self.l.quorum
+    }
+
+    /// The Lamport clock.
+    pub fn clock(self) -> u64 {
+        self.s.clock
+    }
+
+    /// The token floor: no entry this node knows of had a larger fencing token.
+    pub fn floor(self) -> u64 {
+        self.s.floor
+    }
+
+    /// See [`Node::journal_floor`].
+    pub fn journal_floor(self) -> u64 {
+        self.s.journal_floor()
+    }
+
+    /// Where this lock's requester side stands.
+    pub fn phase(self) -> Phase {
+        self.l.phase
+    }
+
+    /// The requester's bookkeeping for this lock's current request.
+    pub fn requester(self) -> &'a RequesterView {
+        &self.l.req
+    }
+
+    /// The voter's bookkeeping for this lock.
+    pub fn voter(self) -> &'a VoterView {
+        &self.l.voter
+    }
+
+    /// See [`Node::is_quiet`].
+    pub fn is_quiet(self) -> bool {
+        self.l.is_quiet()
+    }
+}
+
+impl<'a> NodeMut<'a> {
+    /// The rules of the lock `l`, with the shared state `s` lent to them.
+    pub(crate) fn new(s: &'a mut Shared, l: &'a mut LockState) -> NodeMut<'a> {
+        NodeMut { s, l }
+    }
+
+    /// Records the time a restored vote was (re)confirmed: now, by the restarted process.
+    pub(crate) fn voter_since(&mut self, now: u64) {
+        if self.l.voter.lock.is_some() {
+            self.l.voter.since = now;
+        }
+    }
+
+    /// See [`Node::handle`].
+    pub(crate) fn handle(&mut self, from: NodeId, msg: Message) -> Vec<Action> {
         // Saturating, like every sum a peer's number can reach (the clock in `send` and
         // `request_cs`, the floor and its reservation): the daemon refuses numbers near the
         // top at its edge (`maekawa::daemon::validate`), and should one get through, a stuck
         // clock or floor is a bug to find, not a crash of the node (tests/fuzz.rs).
-        self.clock = self.clock.max(msg.lamport).saturating_add(1);
-        if msg.kind != MsgKind::Release || self.options.release_carries_token {
-            self.floor = self.floor.max(msg.token);
+        self.s.clock = self.s.clock.max(msg.lamport).saturating_add(1);
+        if msg.kind != MsgKind::Release || self.s.options.release_carries_token {
+            self.s.floor = self.s.floor.max(msg.token);
         }
         let mut out = Vec::new();
         match msg.kind {
@@ -387,27 +622,17 @@ impl Node {
         out
     }
 
-    /// True when this lock's state is the same as a fresh node's: idle, unlocked, no queue.
-    /// Such a state can be dropped and made again when needed.
-    pub fn is_quiet(&self) -> bool {
-        self.phase == Phase::Idle
-            && self.voter.lock.is_none()
-            && self.voter.queue.is_empty()
-            && self.voter.told_failed.is_empty()
-            && self.req == RequesterView::default()
-    }
-
     fn send(&mut self, out: &mut Vec<Action>, to: NodeId, kind: MsgKind, req: RequestId) {
-        self.clock = self.clock.saturating_add(1);
+        self.s.clock = self.s.clock.saturating_add(1);
         out.push(Action::Send {
             to,
             msg: Message {
                 kind,
-                lamport: self.clock,
+                lamport: self.s.clock,
                 req,
                 holds_grant: false,
                 to_inc: 0,
-                token: self.floor,
+                token: self.s.floor,
                 echo: 0,
             },
         });

@@ -3,29 +3,16 @@
 //! as a requester, tell a restarted voter which request this node has now. Nothing here
 //! persists or reads the journal: the restored lock comes in through `Node::restore`.
 
-use super::{Action, LogEvent, Message, MsgKind, Node, Phase};
+use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase};
 use crate::id::{NodeId, RequestId};
-use std::sync::Arc;
 
-impl Node {
-    /// A link to `peer` came up and `peer` says it is incarnation `incarnation` (PROTOCOL.md
-    /// §3). If that is news, reconcile: as a voter, forget what `peer`'s older incarnations
-    /// asked for (freeing a vote they held); as a requester, tell `peer` (if it votes for us)
-    /// which request we have now, since a restarted voter lost its queue.
-    ///
-    /// `floor` is the peer's token floor, which its journal kept: raising ours to it before a
-    /// vote the peer's dead incarnation held is freed keeps the next holder's token above the
-    /// token of an entry that dead incarnation made and never released.
-    #[must_use = "the actions must be carried out"]
-    pub fn peer_incarnation(&mut self, peer: NodeId, incarnation: u64, floor: u64) -> Vec<Action> {
-        let mut out = Vec::new();
-        self.floor = self.floor.max(floor);
-        if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
-            return out;
-        }
-        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
+impl NodeMut<'_> {
+    /// The reconciliation of [`Node::peer_incarnation`](super::Node::peer_incarnation) for
+    /// this lock, once `peer`'s incarnation `incarnation` was found to be news and recorded.
+    pub(crate) fn reconcile_peer(&mut self, out: &mut Vec<Action>, peer: NodeId, incarnation: u64) {
         let dead = |r: &RequestId| r.node == peer && r.inc < incarnation;
         let dropped: Vec<RequestId> = self
+            .l
             .voter
             .queue
             .iter()
@@ -33,54 +20,54 @@ impl Node {
             .copied()
             .collect();
         for r in dropped {
-            self.voter.queue.remove(&r);
-            self.voter.told_failed.remove(&r);
+            self.l.voter.queue.remove(&r);
+            self.l.voter.told_failed.remove(&r);
             out.push(Action::Log(LogEvent::Revote {
                 what: "dropped",
                 req: r,
                 why: "queued request of a dead incarnation",
             }));
         }
-        if let Some(l) = self.voter.lock.filter(|l| dead(l)) {
+        if let Some(l) = self.l.voter.lock.filter(|l| dead(l)) {
             out.push(Action::Log(LogEvent::Revote {
                 what: "freed",
                 req: l,
                 why: "vote held by a dead incarnation",
             }));
-            self.voter.lock = None;
-            self.grant_next(&mut out);
+            self.l.voter.lock = None;
+            self.grant_next(out);
         }
-        if self.quorum.contains(&peer) {
+        if self.l.quorum.contains(&peer) {
             // The peer's voter side may have restarted: what it knew of us is gone.
-            self.req.failed.remove(&peer);
-            self.req.deferred.remove(&peer);
-            self.send_sync(&mut out, peer, incarnation);
+            self.l.req.failed.remove(&peer);
+            self.l.req.deferred.remove(&peer);
+            self.send_sync(out, peer, incarnation);
             // A Fence to its dead process may be lost: ask the new one (after the Sync, so it
             // knows the request again).
-            if let (Some(echo), Phase::Wanting(r) | Phase::InCs(r)) = (self.req.fencing, self.phase)
+            if let (Some(echo), Phase::Wanting(r) | Phase::InCs(r)) =
+                (self.l.req.fencing, self.l.phase)
             {
-                self.send(&mut out, peer, MsgKind::Fence, r);
+                self.send(out, peer, MsgKind::Fence, r);
                 if let Some(Action::Send { msg, .. }) = out.last_mut() {
                     msg.echo = echo;
                 }
             }
         }
-        out
     }
 
     /// Tells voter `peer` (incarnation `to_inc`) which request this node has now.
     fn send_sync(&mut self, out: &mut Vec<Action>, peer: NodeId, to_inc: u64) {
-        let req = match self.phase {
-            Phase::Wanting(r) | Phase::InCs(r) if self.quorum.contains(&peer) => r,
+        let req = match self.l.phase {
+            Phase::Wanting(r) | Phase::InCs(r) if self.l.quorum.contains(&peer) => r,
             _ => RequestId {
                 ts: 0,
-                node: self.me,
-                inc: self.incarnation,
+                node: self.s.me,
+                inc: self.s.incarnation,
             },
         };
         self.send(out, peer, MsgKind::Sync, req);
         if let Some(Action::Send { msg, .. }) = out.last_mut() {
-            msg.holds_grant = self.req.granted.contains(&peer);
+            msg.holds_grant = self.l.req.granted.contains(&peer);
             msg.to_inc = to_inc;
         }
     }
@@ -89,12 +76,13 @@ impl Node {
     /// `Sync`) whether it still has that request. The Sync it sends when it learns of our new
     /// incarnation covers only the locks it keeps state for; this covers the others.
     #[must_use = "the actions must be carried out"]
-    pub fn resync_restored_vote(&mut self) -> Vec<Action> {
+    pub(crate) fn resync_restored_vote(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         if let Some(l) = self
+            .l
             .voter
             .lock
-            .filter(|l| l.node != self.me && !self.voter.grant_sent)
+            .filter(|l| l.node != self.s.me && !self.l.voter.grant_sent)
         {
             self.send(&mut out, l.node, MsgKind::Resync, l);
         }
@@ -106,11 +94,12 @@ impl Node {
         if self.is_dead(&msg.req) {
             return Self::ignore(out, from, msg, "sync from a dead incarnation");
         }
-        if msg.to_inc != self.incarnation {
+        if msg.to_inc != self.s.incarnation {
             return Self::ignore(out, from, msg, "sync meant for an earlier incarnation");
         }
         let current = msg.synced_request();
         let stale: Vec<RequestId> = self
+            .l
             .voter
             .queue
             .iter()
@@ -118,8 +107,8 @@ impl Node {
             .copied()
             .collect();
         for r in stale {
-            self.voter.queue.remove(&r);
-            self.voter.told_failed.remove(&r);
+            self.l.voter.queue.remove(&r);
+            self.l.voter.told_failed.remove(&r);
             out.push(Action::Log(LogEvent::Revote {
                 what: "dropped",
                 req: r,
@@ -127,6 +116,7 @@ impl Node {
             }));
         }
         if let Some(l) = self
+            .l
             .voter
             .lock
             .filter(|l| l.node == from && Some(*l) != current)
@@ -136,31 +126,31 @@ impl Node {
                 req: l,
                 why: "vote held by a request its requester no longer has",
             }));
-            self.voter.lock = None;
+            self.l.voter.lock = None;
             self.grant_next(out);
         }
         let Some(r) = current else { return };
-        if self.voter.lock == Some(r) {
+        if self.l.voter.lock == Some(r) {
             // Grant again only a lock restored from the journal whose GRANT the requester
             // does not have: a second GRANT of this process could cross a YIELD and leave the
             // requester counting a vote that has moved on.
-            if !msg.holds_grant && !self.voter.grant_sent {
+            if !msg.holds_grant && !self.l.voter.grant_sent {
                 out.push(Action::Log(LogEvent::Revote {
                     what: "regranted",
                     req: r,
                     why: "the grant was lost in a restart",
                 }));
-                self.voter.grant_sent = true;
+                self.l.voter.grant_sent = true;
                 self.send(out, r.node, MsgKind::Grant, r);
                 // An INQUIRE sent before this GRANT was ignored (the grant was not held):
                 // ask again if a higher-priority request waits.
-                self.voter.inquired = false;
-                if self.voter.queue.first().is_some_and(|q| q.beats(&r)) {
-                    self.voter.inquired = true;
+                self.l.voter.inquired = false;
+                if self.l.voter.queue.first().is_some_and(|q| q.beats(&r)) {
+                    self.l.voter.inquired = true;
                     self.send(out, r.node, MsgKind::Inquire, r);
                 }
             }
-        } else if !self.voter.queue.contains(&r) {
+        } else if !self.l.voter.queue.contains(&r) {
             out.push(Action::Log(LogEvent::Revote {
                 what: "requeued",
                 req: r,
@@ -178,10 +168,10 @@ impl Node {
     }
 
     pub(super) fn on_resync(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
-        if msg.req.node != self.me {
+        if msg.req.node != self.s.me {
             return Self::ignore(out, from, msg, "resync about another node's request");
         }
-        let to_inc = self.peers.get(&from).copied().unwrap_or(0);
+        let to_inc = self.s.peers.get(&from).copied().unwrap_or(0);
         self.send_sync(out, from, to_inc);
     }
 }

@@ -3,7 +3,7 @@
 //! ([`QuorumSystem::choose`](crate::quorum::QuorumSystem::choose)); a voter skips a suspect's
 //! queued requests. Who is suspected, and when, is the caller's call.
 
-use super::{Action, LogEvent, MsgKind, Node, Phase, RequesterView};
+use super::{Action, LogEvent, MsgKind, NodeMut, Phase, RequesterView};
 use crate::id::{NodeId, RequestId};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -28,45 +28,33 @@ pub(crate) fn mark_suspected(
     true
 }
 
-impl Node {
-    /// This node now suspects `peer` of being dead or cut off (`suspected`) or no longer does.
-    /// A waiting request moves to a quorum without suspects; a voter reclaims a suspected
-    /// requester's vote when that is safe, and skips its queued requests.
-    #[must_use = "the actions must be carried out"]
-    pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<Action> {
-        let mut out = Vec::new();
-        if mark_suspected(&mut self.suspected, self.me, peer, suspected) {
-            self.react_to_suspicion(&mut out);
-        }
-        out
-    }
-
+impl NodeMut<'_> {
     /// Brings the node in line with its (possibly shared and already updated) suspicions.
     pub(crate) fn react_to_suspicion(&mut self, out: &mut Vec<Action>) {
-        let grantable = self.voter.queue.iter().any(|q| self.eligible(q));
-        match self.voter.lock {
+        let grantable = self.l.voter.queue.iter().any(|q| self.eligible(q));
+        match self.l.voter.lock {
             None if grantable => self.grant_next(out),
             // A request that waited unanswered while its node was suspected is answered now,
             // as on arrival: FAILED if something eligible beats it, else an INQUIRE.
             Some(lock) => {
-                let queued: Vec<RequestId> = self.voter.queue.iter().copied().collect();
+                let queued: Vec<RequestId> = self.l.voter.queue.iter().copied().collect();
                 let head = queued.iter().copied().find(|q| self.eligible(q));
-                if head.is_some_and(|h| h.beats(&lock)) && !self.voter.inquired {
+                if head.is_some_and(|h| h.beats(&lock)) && !self.l.voter.inquired {
                     // The vote went to a lower request while this one was skipped.
-                    self.voter.inquired = true;
+                    self.l.voter.inquired = true;
                     self.send(out, lock.node, MsgKind::Inquire, lock);
                 }
                 for q in queued {
                     let beaten = lock.beats(&q) || head.is_some_and(|h| h != q);
-                    if self.eligible(&q) && beaten && !self.voter.told_failed.contains(&q) {
-                        self.voter.told_failed.insert(q);
+                    if self.eligible(&q) && beaten && !self.l.voter.told_failed.contains(&q) {
+                        self.l.voter.told_failed.insert(q);
                         self.send(out, q.node, MsgKind::Failed, q);
                     }
                 }
             }
             None => {}
         }
-        if !self.options.leases {
+        if !self.s.options.leases {
             return;
         }
         self.switch_quorum(out);
@@ -77,14 +65,14 @@ impl Node {
     /// node's own quorum when none does (it waits for the suspects then).
     pub(super) fn pick_quorum(&self, also: &BTreeSet<NodeId>) -> Arc<[NodeId]> {
         self.try_pick_quorum(also)
-            .unwrap_or_else(|| self.system.quorum(self.me).into())
+            .unwrap_or_else(|| self.s.system.quorum(self.s.me).into())
     }
 
     /// The system's choice that avoids every suspect and `also`, if there is one.
     fn try_pick_quorum(&self, also: &BTreeSet<NodeId>) -> Option<Arc<[NodeId]>> {
-        let mut avoid: BTreeSet<NodeId> = self.suspected.iter().copied().collect();
+        let mut avoid: BTreeSet<NodeId> = self.s.suspected.iter().copied().collect();
         avoid.extend(also.iter().copied());
-        self.system.choose(self.me, &avoid).map(Arc::from)
+        self.s.system.choose(self.s.me, &avoid).map(Arc::from)
     }
 
     /// A waiting request whose quorum holds a suspect moves to one that does not: RELEASE to
@@ -92,47 +80,47 @@ impl Node {
     /// priority stays. When every quorum without suspects needs a voter it left, it starts
     /// over as a new request.
     fn switch_quorum(&mut self, out: &mut Vec<Action>) {
-        let Phase::Wanting(r) = self.phase else {
+        let Phase::Wanting(r) = self.l.phase else {
             return;
         };
-        if !self.quorum.iter().any(|v| self.suspected.contains(v)) {
+        if !self.l.quorum.iter().any(|v| self.s.suspected.contains(v)) {
             return;
         }
-        let Some(next) = self.try_pick_quorum(&self.req.left.clone()) else {
+        let Some(next) = self.try_pick_quorum(&self.l.req.left.clone()) else {
             if self.try_pick_quorum(&BTreeSet::new()).is_none() {
                 return; // no quorum without suspects: wait
             }
             // Start over: withdraw everywhere, then ask the new quorum with a new request.
-            let from = self.quorum.to_vec();
-            for i in 0..self.quorum.len() {
-                let to = self.quorum[i];
+            let from = self.l.quorum.to_vec();
+            for i in 0..self.l.quorum.len() {
+                let to = self.l.quorum[i];
                 self.send(out, to, MsgKind::Release, r);
             }
-            self.phase = Phase::Idle;
-            self.req = RequesterView::default();
+            self.l.phase = Phase::Idle;
+            self.l.req = RequesterView::default();
             let more = self.request_cs().expect("idle after the withdrawal");
-            if let Phase::Wanting(new) = self.phase {
+            if let Phase::Wanting(new) = self.l.phase {
                 out.push(Action::Log(LogEvent::QuorumSwitch {
                     req: new,
                     from,
-                    to: self.quorum.to_vec(),
+                    to: self.l.quorum.to_vec(),
                 }));
             }
             out.extend(more);
             return;
         };
-        let from = self.quorum.to_vec();
+        let from = self.l.quorum.to_vec();
         for &v in from.iter().filter(|v| !next.contains(v)) {
             self.send(out, v, MsgKind::Release, r);
-            self.req.granted.remove(&v);
-            self.req.failed.remove(&v);
-            self.req.yielded.remove(&v);
-            self.req.deferred.remove(&v);
-            self.req.left.insert(v);
+            self.l.req.granted.remove(&v);
+            self.l.req.failed.remove(&v);
+            self.l.req.yielded.remove(&v);
+            self.l.req.deferred.remove(&v);
+            self.l.req.left.insert(v);
         }
-        self.req.fencing = None;
-        self.req.fenced.clear();
-        self.quorum = next.clone();
+        self.l.req.fencing = None;
+        self.l.req.fenced.clear();
+        self.l.quorum = next.clone();
         for &v in next.iter().filter(|v| !from.contains(v)) {
             self.send(out, v, MsgKind::Request, r);
         }
