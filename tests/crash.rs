@@ -232,7 +232,7 @@ fn chaos_kill_and_restart_random_nodes() {
         .unwrap()
         .as_nanos() as u64;
     println!("chaos: {n} nodes, {secs} s, seed {seed}");
-    let mut rng = maekawa_core::sim::SplitMix64::new(seed);
+    let mut rng = maekawa_core::rng::SplitMix64::new(seed);
     let args = ["--think-ms", "0..20", "--hold-ms", "0..3"];
     let mut c = Cluster::prepare(n);
     for id in 0..n {

@@ -9,7 +9,7 @@
 //! [`crate::protocol`]. Like the rest of the crate they are deterministic: a seed decides
 //! every choice.
 
-use crate::sim::SplitMix64;
+use crate::rng::SplitMix64;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -60,6 +60,110 @@ enum RaMsg {
     Reply,
 }
 
+/// The state of a Ricart–Agrawala run: per node its phase, Lamport clock, current request,
+/// replies counted, deferred replies and requests left; the FIFO links; the figures.
+struct Ra {
+    n: usize,
+    phase: Vec<RaPhase>,
+    clock: Vec<u64>,
+    /// Each node's current request, as its priority (Lamport time, node).
+    mine: Vec<(u64, usize)>,
+    replies: Vec<usize>,
+    /// `deferred[i][j]`: node i owes node j a reply once it leaves the CS.
+    deferred: Vec<Vec<bool>>,
+    left: Vec<u32>,
+    links: Vec<VecDeque<RaMsg>>,
+    /// Non-empty links, for a uniform pick without scanning N² queues.
+    busy: Vec<usize>,
+    stats: BaselineStats,
+}
+
+impl Ra {
+    fn new(n: usize, requests: u32) -> Ra {
+        Ra {
+            n,
+            phase: vec![RaPhase::Idle; n],
+            clock: vec![0; n],
+            mine: vec![(0, 0); n],
+            replies: vec![0; n],
+            deferred: vec![vec![false; n]; n],
+            left: vec![requests; n],
+            links: vec![VecDeque::new(); n * n],
+            busy: Vec::new(),
+            stats: BaselineStats::default(),
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: RaMsg) {
+        let link = from * self.n + to;
+        if self.links[link].is_empty() {
+            self.busy.push(link);
+        }
+        self.links[link].push_back(msg);
+        self.stats.messages += 1;
+    }
+
+    /// Full contention: an idle node with requests left asks every other node at once; a node
+    /// that has every reply enters.
+    fn request_and_enter(&mut self) {
+        let n = self.n;
+        for i in 0..n {
+            if self.phase[i] == RaPhase::Idle && self.left[i] > 0 {
+                self.left[i] -= 1;
+                self.clock[i] += 1;
+                self.mine[i] = (self.clock[i], i);
+                self.phase[i] = RaPhase::Wanting;
+                self.replies[i] = 0;
+                for j in (0..n).filter(|&j| j != i) {
+                    self.send(i, j, RaMsg::Request(self.clock[i], i));
+                }
+            }
+            if self.phase[i] == RaPhase::Wanting && self.replies[i] == n - 1 {
+                self.phase[i] = RaPhase::InCs;
+                self.stats.entries += 1;
+            }
+        }
+    }
+
+    /// Node `i` leaves the CS and sends every reply it deferred.
+    fn leave(&mut self, i: usize) {
+        self.phase[i] = RaPhase::Idle;
+        let waiting: Vec<usize> = (0..self.n).filter(|&j| self.deferred[i][j]).collect();
+        self.deferred[i].fill(false);
+        for j in waiting {
+            self.send(i, j, RaMsg::Reply);
+        }
+    }
+
+    /// Delivers the first message of the `pick`-th busy link.
+    fn deliver(&mut self, pick: usize) {
+        let link = self.busy[pick];
+        let (from, to) = (link / self.n, link % self.n);
+        let msg = self.links[link]
+            .pop_front()
+            .expect("busy links are not empty");
+        if self.links[link].is_empty() {
+            self.busy.swap_remove(pick);
+        }
+        match msg {
+            RaMsg::Reply => self.replies[to] += 1,
+            RaMsg::Request(ts, j) => {
+                self.clock[to] = self.clock[to].max(ts);
+                let defer = match self.phase[to] {
+                    RaPhase::InCs => true,
+                    RaPhase::Wanting => self.mine[to] < (ts, j),
+                    RaPhase::Idle => false,
+                };
+                if defer {
+                    self.deferred[to][from] = true;
+                } else {
+                    self.send(to, from, RaMsg::Reply);
+                }
+            }
+        }
+    }
+}
+
 /// Ricart–Agrawala under full contention: each of `nodes` nodes makes `requests` requests,
 /// asking again the moment it leaves. A request goes to all N − 1 others; a node answers at
 /// once unless it is in the CS or wants it with a higher priority (lower (time, id)), and then
@@ -72,106 +176,33 @@ pub fn ricart_agrawala(
 ) -> Result<BaselineStats, BaselineFailure> {
     let n = nodes;
     let mut rng = SplitMix64::new(seed);
-    let mut phase = vec![RaPhase::Idle; n];
-    let mut clock = vec![0u64; n];
-    let mut mine = vec![(0u64, 0usize); n];
-    let mut replies = vec![0usize; n];
-    let mut deferred = vec![vec![false; n]; n];
-    let mut left = vec![requests; n];
-    let mut links: Vec<VecDeque<RaMsg>> = vec![VecDeque::new(); n * n];
-    // Non-empty links, for a uniform pick without scanning N² queues.
-    let mut busy: Vec<usize> = Vec::new();
-    let mut stats = BaselineStats::default();
-    let send = |links: &mut Vec<VecDeque<RaMsg>>,
-                busy: &mut Vec<usize>,
-                stats: &mut BaselineStats,
-                from: usize,
-                to: usize,
-                msg: RaMsg| {
-        let link = from * n + to;
-        if links[link].is_empty() {
-            busy.push(link);
-        }
-        links[link].push_back(msg);
-        stats.messages += 1;
-    };
+    let mut ra = Ra::new(n, requests);
     loop {
-        // Full contention: an idle node with requests left asks at once.
-        for i in 0..n {
-            if phase[i] == RaPhase::Idle && left[i] > 0 {
-                left[i] -= 1;
-                clock[i] += 1;
-                mine[i] = (clock[i], i);
-                phase[i] = RaPhase::Wanting;
-                replies[i] = 0;
-                for j in (0..n).filter(|&j| j != i) {
-                    send(
-                        &mut links,
-                        &mut busy,
-                        &mut stats,
-                        i,
-                        j,
-                        RaMsg::Request(clock[i], i),
-                    );
-                }
-            }
-            if phase[i] == RaPhase::Wanting && replies[i] == n - 1 {
-                phase[i] = RaPhase::InCs;
-                stats.entries += 1;
-            }
-        }
-        if phase.iter().filter(|p| **p == RaPhase::InCs).count() > 1 {
+        ra.request_and_enter();
+        if ra.phase.iter().filter(|p| **p == RaPhase::InCs).count() > 1 {
             return Err(BaselineFailure(format!(
                 "ricart-agrawala: two nodes in the CS (seed {seed}, {n} nodes)"
             )));
         }
-        let holder = phase.iter().position(|p| *p == RaPhase::InCs);
-        let choices = busy.len() + usize::from(holder.is_some());
+        let holder = ra.phase.iter().position(|p| *p == RaPhase::InCs);
+        let choices = ra.busy.len() + usize::from(holder.is_some());
         if choices == 0 {
             break;
         }
         let pick = rng.below(choices as u64) as usize;
-        if pick == busy.len() {
-            let i = holder.expect("counted above");
-            phase[i] = RaPhase::Idle;
-            let waiting: Vec<usize> = (0..n).filter(|&j| deferred[i][j]).collect();
-            deferred[i].fill(false);
-            for j in waiting {
-                send(&mut links, &mut busy, &mut stats, i, j, RaMsg::Reply);
-            }
-            continue;
-        }
-        let link = busy[pick];
-        let (from, to) = (link / n, link % n);
-        let msg = links[link].pop_front().expect("busy links are not empty");
-        if links[link].is_empty() {
-            busy.swap_remove(pick);
-        }
-        match msg {
-            RaMsg::Reply => replies[to] += 1,
-            RaMsg::Request(ts, j) => {
-                clock[to] = clock[to].max(ts);
-                let defer = match phase[to] {
-                    RaPhase::InCs => true,
-                    RaPhase::Wanting => mine[to] < (ts, j),
-                    RaPhase::Idle => false,
-                };
-                if defer {
-                    deferred[to][from] = true;
-                } else {
-                    send(&mut links, &mut busy, &mut stats, to, from, RaMsg::Reply);
-                }
-            }
+        match holder {
+            Some(i) if pick == ra.busy.len() => ra.leave(i),
+            _ => ra.deliver(pick),
         }
     }
     let expected = n as u64 * u64::from(requests);
-    if stats.entries != expected {
+    if ra.stats.entries != expected {
         return Err(BaselineFailure(format!(
             "ricart-agrawala: {} entries, expected {expected} (seed {seed}, {n} nodes)",
-            stats.entries
+            ra.stats.entries
         )));
     }
-    Ok(stats)
+    Ok(ra.stats)
 }
 
 /// Who wants the CS while a token ring runs.

@@ -17,4 +17,5 @@ pub mod id;
 pub mod member;
 pub mod protocol;
 pub mod quorum;
+pub mod rng;
 pub mod sim;

@@ -1,7 +1,9 @@
-//! Named locks: one cluster member running an independent [`Node`] per lock name
-//! (PROTOCOL.md §6), over the same quorum, incarnation, peers, Lamport clock and token floor.
+//! Named locks: one cluster member running the protocol of a [`Node`] independently per lock
+//! name (PROTOCOL.md §6), over the same quorum, incarnation, peers, Lamport clock and token
+//! floor. The member owns that shared state once and lends it (`&mut`) to the rules of the lock
+//! an input concerns; a lock keeps only its own phase, quorum and bookkeeping.
 //!
-//! A lock nobody uses costs nothing: a lock's [`Node`] is dropped as soon as it is quiet (idle,
+//! A lock nobody uses costs nothing: a lock's state is dropped as soon as it is quiet (idle,
 //! unlocked, no queue, see [`Node::is_quiet`]) and made again, from the shared state, when a
 //! message or a request for it arrives. A quiet node behaves exactly as a fresh one, so this is
 //! invisible to the protocol, with one exception that [`crate::protocol::MsgKind::Resync`] covers: a requester
@@ -12,8 +14,14 @@
 //! revisions do), which is more than per-lock monotonicity needs and costs one number per node.
 
 use crate::id::{NodeId, RequestId};
-use crate::protocol::{mark_suspected, Action, Message, Node, Options, Phase, ProtocolError};
+use crate::protocol::{
+    mark_suspected, Action, LockState, Message, NodeMut, NodeRef, Options, Phase, ProtocolError,
+    Shared,
+};
 use crate::quorum::QuorumSystem;
+// Named in the documentation, whose links resolve to it.
+#[cfg(doc)]
+use crate::protocol::Node;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -60,20 +68,15 @@ pub struct LockAction {
 }
 
 /// One member of the cluster: a protocol run per lock in use, and what they share.
+///
+/// The shared state (incarnation, quorums, suspicions, peers, clocks, token floor) lives here
+/// once; each input lends it (`&mut`) to the rules of the one lock it concerns.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Member {
-    me: NodeId,
-    incarnation: u64,
+    shared: Shared,
+    /// The own quorum, asked while nobody is suspected.
     quorum: Arc<[NodeId]>,
-    system: Arc<QuorumSystem>,
-    suspected: Arc<BTreeSet<NodeId>>,
-    now: u64,
-    options: Options,
-    peers: Arc<BTreeMap<NodeId, u64>>,
-    clock: u64,
-    floor: u64,
-    reserved: u64,
-    locks: BTreeMap<LockName, Node>,
+    locks: BTreeMap<LockName, LockState>,
 }
 
 impl Member {
@@ -86,17 +89,8 @@ impl Member {
     /// A member that may use any quorum of `system` (its own while nobody is suspected).
     pub fn with_system(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Member {
         Member {
-            me,
-            incarnation: 1,
             quorum: system.quorum(me).into(),
-            system,
-            suspected: Arc::default(),
-            now: 0,
-            options,
-            peers: Arc::default(),
-            clock: 0,
-            floor: 0,
-            reserved: 0,
+            shared: Shared::new(me, system, options),
             locks: BTreeMap::new(),
         }
     }
@@ -131,29 +125,21 @@ impl Member {
         now: u64,
     ) -> (Member, Vec<LockAction>) {
         let mut member = Member::with_system(me, system, options);
-        member.now = now;
-        member.incarnation = incarnation;
-        member.floor = floor;
-        member.reserved = floor;
+        let shared = &mut member.shared;
+        shared.now = now;
+        shared.incarnation = incarnation;
+        shared.floor = floor;
+        shared.reserved = floor;
         let mut out = Vec::new();
         for (lock, req) in votes {
-            let (mut node, actions) = Node::restore_in(
-                me,
-                member.system.clone(),
-                incarnation,
-                Some(*req),
-                member.floor,
-                options,
-            );
-            node.now = now;
-            node.voter_since(now);
-            node.clock = member.clock;
-            let resync = node.resync_restored_vote();
-            member.clock = node.clock;
+            let (mut state, actions) = LockState::restored(shared, Some(*req));
+            let mut rules = NodeMut::new(shared, &mut state);
+            rules.voter_since(now);
+            let resync = rules.resync_restored_vote();
             tag(&mut out, lock, actions);
             tag(&mut out, lock, resync);
-            if !node.is_quiet() {
-                member.locks.insert(lock.clone(), node);
+            if !state.is_quiet() {
+                member.locks.insert(lock.clone(), state);
             }
         }
         (member, out)
@@ -161,20 +147,17 @@ impl Member {
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state).
     pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
-        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
-        for node in self.locks.values_mut() {
-            node.assume_peer(peer, incarnation);
-        }
+        Arc::make_mut(&mut self.shared.peers).insert(peer, incarnation);
     }
 
     /// This member's id.
     pub fn id(&self) -> NodeId {
-        self.me
+        self.shared.me
     }
 
     /// This member's incarnation.
     pub fn incarnation(&self) -> u64 {
-        self.incarnation
+        self.shared.incarnation
     }
 
     /// The quorum this member asks while nobody is suspected, sorted.
@@ -184,121 +167,109 @@ impl Member {
 
     /// Every quorum this member may use.
     pub fn system(&self) -> &Arc<QuorumSystem> {
-        &self.system
+        &self.shared.system
     }
 
     /// The peers this member suspects.
     pub fn suspected(&self) -> &BTreeSet<NodeId> {
-        &self.suspected
+        &self.shared.suspected
     }
 
     /// The clock as of the last input.
     pub fn now(&self) -> u64 {
-        self.now
+        self.shared.now
     }
 
     /// True when [`Member::tick`] at `now` would do something (see [`Node::wants_tick`]).
     pub fn wants_tick(&self, now: u64) -> bool {
-        self.locks.values().any(|node| node.wants_tick(now))
+        self.locks().any(|(_, node)| node.wants_tick(now))
     }
 
     /// The clock reads `now` (it never goes back): inputs that follow use it. Unlike
     /// [`Member::tick`] this changes nothing else, as when a timer is late.
     pub fn set_now(&mut self, now: u64) {
-        self.now = self.now.max(now);
+        self.shared.now = self.shared.now.max(now);
     }
 
     /// The clock moved to `now`: see [`Node::tick`], applied to every lock in use. Call it
     /// before every other input, and on a timer (a tenth of the lease is plenty).
     #[must_use = "the actions must be carried out"]
     pub fn tick(&mut self, now: u64) -> Vec<LockAction> {
-        self.now = self.now.max(now);
-        let names: Vec<LockName> = self.locks.keys().cloned().collect();
-        let mut out = Vec::new();
-        for lock in names {
-            let actions = self.with_lock(&lock, |node| Ok(node.tick(now)));
-            out.extend(actions.unwrap_or_default());
-        }
-        out
+        self.set_now(now);
+        self.for_every_lock(|rules, out| out.extend(rules.tick(now)))
     }
 
     /// This member now suspects `peer` (or no longer does): see [`Node::set_suspected`],
     /// applied to every lock in use. A lock made later starts with the same suspicions.
     #[must_use = "the actions must be carried out"]
     pub fn set_suspected(&mut self, peer: NodeId, suspected: bool) -> Vec<LockAction> {
-        let mut out = Vec::new();
-        if !mark_suspected(&mut self.suspected, self.me, peer, suspected) {
-            return out;
+        let me = self.shared.me;
+        if !mark_suspected(&mut self.shared.suspected, me, peer, suspected) {
+            return Vec::new();
         }
-        let names: Vec<LockName> = self.locks.keys().cloned().collect();
-        for lock in names {
-            let actions = self.with_lock(&lock, |node| {
-                let mut out = Vec::new();
-                node.react_to_suspicion(&mut out);
-                Ok(out)
-            });
-            out.extend(actions.unwrap_or_default());
-        }
-        out
+        self.for_every_lock(|rules, out| rules.react_to_suspicion(out))
     }
 
     /// The checker-only switches.
     pub fn options(&self) -> Options {
-        self.options
+        self.shared.options
     }
 
     /// The Lamport clock (one for all locks).
     pub fn clock(&self) -> u64 {
-        self.clock
+        self.shared.clock
     }
 
     /// The token floor (one for all locks): no entry this member knows of had a larger token.
     pub fn floor(&self) -> u64 {
-        self.floor
+        self.shared.floor
     }
 
     /// The floor its journal holds: see [`Node::journal_floor`]. What its Hello announces.
     pub fn journal_floor(&self) -> u64 {
-        self.floor.max(self.reserved)
+        self.shared.journal_floor()
     }
 
     /// The protocol state of `lock`, if it is in use here.
-    pub fn lock(&self, lock: &str) -> Option<&Node> {
-        self.locks.get(lock)
+    pub fn lock(&self, lock: &str) -> Option<NodeRef<'_>> {
+        let state = self.locks.get(lock)?;
+        Some(NodeRef::new(&self.shared, state))
     }
 
     /// Every lock in use here, by name.
-    pub fn locks(&self) -> impl Iterator<Item = (&LockName, &Node)> {
-        self.locks.iter()
+    pub fn locks(&self) -> impl Iterator<Item = (&LockName, NodeRef<'_>)> {
+        self.locks
+            .iter()
+            .map(|(name, state)| (name, NodeRef::new(&self.shared, state)))
     }
 
     /// The requester's phase for `lock` (`Idle` when the lock is not in use here).
     pub fn phase(&self, lock: &str) -> Phase {
-        self.locks.get(lock).map_or(Phase::Idle, |n| n.phase())
+        self.lock(lock).map_or(Phase::Idle, |n| n.phase())
     }
 
     /// Wants `lock`: see [`Node::request_cs`].
     #[must_use = "the actions must be carried out"]
     pub fn request_cs(&mut self, lock: &LockName) -> Result<Vec<LockAction>, ProtocolError> {
-        self.with_lock(lock, |node| node.request_cs())
+        self.with_lock(lock, |rules| rules.request_cs())
     }
 
     /// Leaves `lock`: see [`Node::exit_cs`].
     #[must_use = "the actions must be carried out"]
     pub fn exit_cs(&mut self, lock: &LockName) -> Result<Vec<LockAction>, ProtocolError> {
-        self.with_lock(lock, |node| node.exit_cs())
+        self.with_lock(lock, |rules| rules.exit_cs())
     }
 
     /// Withdraws the waiting request for `lock`: see [`Node::cancel_cs`].
     #[must_use = "the actions must be carried out"]
     pub fn cancel_cs(&mut self, lock: &LockName) -> Result<Vec<LockAction>, ProtocolError> {
-        self.with_lock(lock, |node| node.cancel_cs())
+        self.with_lock(lock, |rules| rules.cancel_cs())
     }
 
     /// A message about `lock` arrived from `from`: see [`Node::handle`].
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, lock: &LockName, msg: Message) -> Vec<LockAction> {
-        let out = self.with_lock(lock, |node| Ok(node.handle(from, msg)));
+        let out = self.with_lock(lock, |rules| Ok(rules.handle(from, msg)));
         out.unwrap_or_default()
     }
 
@@ -311,50 +282,45 @@ impl Member {
         incarnation: u64,
         floor: u64,
     ) -> Vec<LockAction> {
-        self.floor = self.floor.max(floor);
-        let mut out = Vec::new();
-        if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
-            return out;
+        self.shared.floor = self.shared.floor.max(floor);
+        if !self.shared.learn_peer(peer, incarnation) {
+            return Vec::new();
         }
-        Arc::make_mut(&mut self.peers).insert(peer, incarnation);
+        self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation))
+    }
+
+    /// Runs `f` on every lock in use, in name order, dropping each lock that ends quiet.
+    fn for_every_lock(
+        &mut self,
+        mut f: impl FnMut(&mut NodeMut<'_>, &mut Vec<Action>),
+    ) -> Vec<LockAction> {
         let names: Vec<LockName> = self.locks.keys().cloned().collect();
+        let mut out = Vec::new();
         for lock in names {
-            let actions = self.with_lock(&lock, |node| {
-                Ok(node.peer_incarnation(peer, incarnation, floor))
+            let actions = self.with_lock(&lock, |rules| {
+                let mut actions = Vec::new();
+                f(rules, &mut actions);
+                Ok(actions)
             });
             out.extend(actions.unwrap_or_default());
         }
         out
     }
 
-    /// Runs `f` on `lock`'s node (made fresh from the shared state if the lock is not in use),
-    /// keeps the shared clock and floor in step, and drops the node again if it is quiet.
+    /// Runs `f` on `lock`'s rules with the shared state lent to them (the lock's state made
+    /// fresh if it is not in use), and drops the lock's state again if it is quiet.
     fn with_lock(
         &mut self,
         lock: &LockName,
-        f: impl FnOnce(&mut Node) -> Result<Vec<Action>, ProtocolError>,
+        f: impl FnOnce(&mut NodeMut<'_>) -> Result<Vec<Action>, ProtocolError>,
     ) -> Result<Vec<LockAction>, ProtocolError> {
-        let node = match self.locks.get_mut(lock) {
-            Some(node) => node,
-            None => {
-                let mut node = Node::with_shared(self.me, self.system.clone(), self.options);
-                node.set_incarnation(self.incarnation);
-                node.peers = self.peers.clone();
-                self.locks.entry(lock.clone()).or_insert(node)
-            }
-        };
-        node.now = self.now;
-        if !Arc::ptr_eq(&node.suspected, &self.suspected) {
-            node.suspected = self.suspected.clone();
-        }
-        node.clock = self.clock;
-        node.floor = self.floor;
-        node.reserved = self.reserved;
-        let result = f(node);
-        self.clock = node.clock;
-        self.floor = node.floor;
-        self.reserved = node.reserved;
-        if node.is_quiet() {
+        let shared = &mut self.shared;
+        let state = self
+            .locks
+            .entry(lock.clone())
+            .or_insert_with(|| LockState::new(shared));
+        let result = f(&mut NodeMut::new(shared, state));
+        if state.is_quiet() {
             self.locks.remove(lock);
         }
         let mut out = Vec::new();

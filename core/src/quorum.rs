@@ -19,11 +19,11 @@
 //! - majority: two sets of more than `N/2` nodes each out of `N` share a node.
 //! - explicit: [`QuorumSystem::validate`] checks every pair of listed quorums.
 //!
-//! Pure data: no I/O, no knowledge of files (that is `config`'s job).
+//! Pure data: no I/O, no knowledge of files (that is `config`'s job), no text for people (`maekawa
+//! quorums` renders a system).
 
 use crate::id::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
 /// Why a set of quorums cannot guarantee mutual exclusion.
@@ -80,6 +80,28 @@ enum Layout {
     Majority,
     /// Any quorum listed for any node.
     Explicit,
+}
+
+/// The three kinds of [`QuorumSystem`], for callers that present one (`maekawa quorums`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuorumKind {
+    /// Maekawa's grid: any full row plus any full column.
+    Grid,
+    /// Any `⌊N/2⌋ + 1` of the nodes.
+    Majority,
+    /// Quorums listed by hand: any listed one.
+    Explicit,
+}
+
+impl QuorumKind {
+    /// `"grid"`, `"majority"` or `"explicit"`, as `quorums.json` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuorumKind::Grid => "grid",
+            QuorumKind::Majority => "majority",
+            QuorumKind::Explicit => "explicit",
+        }
+    }
 }
 
 impl Hash for QuorumSystem {
@@ -151,10 +173,16 @@ impl QuorumSystem {
     /// `"grid"`, `"majority"` or `"explicit"`: how the system was built, as `quorums.json`
     /// and `maekawa quorums` name it.
     pub fn kind(&self) -> &'static str {
+        self.quorum_kind().name()
+    }
+
+    /// How the system was built, as a value to match on: what decides which quorums a node
+    /// may switch to ([`QuorumSystem::choose`]).
+    pub fn quorum_kind(&self) -> QuorumKind {
         match self.layout {
-            Layout::Grid { .. } => "grid",
-            Layout::Majority => "majority",
-            Layout::Explicit => "explicit",
+            Layout::Grid { .. } => QuorumKind::Grid,
+            Layout::Majority => QuorumKind::Majority,
+            Layout::Explicit => QuorumKind::Explicit,
         }
     }
 
@@ -362,82 +390,6 @@ impl QuorumSystem {
             Layout::Grid { rows } => Some(rows),
             Layout::Majority | Layout::Explicit => None,
         }
-    }
-
-    /// Human-readable layout for `maekawa quorums`: the kind of system (and the grid, if any),
-    /// every own quorum, the result of the intersection check and what the system survives.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let n = self.quorums.len();
-        match &self.layout {
-            Layout::Grid { rows } => {
-                let k = rows.first().map_or(0, Vec::len);
-                let _ = writeln!(out, "grid: {n} nodes in rows of {k}");
-                let width = self
-                    .quorums
-                    .keys()
-                    .map(|id| id.to_string().len())
-                    .max()
-                    .unwrap_or(1);
-                for row in rows {
-                    let cells: Vec<String> =
-                        row.iter().map(|id| format!("{:>width$}", id.0)).collect();
-                    let _ = writeln!(out, "  {}", cells.join(" "));
-                }
-            }
-            Layout::Majority => {
-                let _ = writeln!(
-                    out,
-                    "majority: {n} nodes, any {} of them form a quorum",
-                    n / 2 + 1
-                );
-            }
-            Layout::Explicit => {
-                let _ = writeln!(out, "explicit quorums for {n} nodes");
-            }
-        }
-        let _ = writeln!(out, "quorums:");
-        for (owner, q) in &self.quorums {
-            let members: Vec<String> = q.iter().map(|m| m.0.to_string()).collect();
-            let _ = writeln!(
-                out,
-                "  Q({owner}) = {{{}}}  size {}",
-                members.join(", "),
-                q.len()
-            );
-        }
-        let nodes: Vec<NodeId> = self.quorums.keys().copied().collect();
-        match self.validate(&nodes) {
-            Ok(()) => {
-                let pairs = n * n.saturating_sub(1) / 2;
-                let _ = writeln!(
-                    out,
-                    "check: every quorum contains its owner; all {pairs} pairs intersect"
-                );
-            }
-            Err(e) => {
-                let _ = writeln!(out, "check: FAILED: {e}");
-            }
-        }
-        let _ = writeln!(out, "survives: {}", self.survival_text());
-        out
-    }
-
-    /// The `survives:` line of [`QuorumSystem::render`], without the label.
-    fn survival_text(&self) -> String {
-        let n = self.quorums.len();
-        let f = self.survives();
-        let count = match f {
-            0 => format!("no dead node of {n} in the worst case (one death can leave no quorum)"),
-            1 => format!("any 1 dead node of {n} (worst case)"),
-            f => format!("any {f} dead nodes of {n} (worst case)"),
-        };
-        let switch = match self.layout {
-            Layout::Grid { .. } => "any full row plus any full column without a suspected node",
-            Layout::Majority => "any majority without a suspected node",
-            Layout::Explicit => "any listed quorum without a suspected node",
-        };
-        format!("{count}; a requester switches to {switch}")
     }
 }
 
@@ -694,21 +646,6 @@ mod tests {
         assert_eq!(g.validate(&ids(&[5, 10, 42])), Ok(()));
     }
 
-    #[test]
-    fn render_shows_grid_quorums_and_check() {
-        let out = QuorumSystem::grid(&range(3)).render();
-        for line in [
-            "grid: 3 nodes in rows of 2",
-            "Q(0) = {0, 1, 2}",
-            "Q(1) = {0, 1}",
-            "Q(2) = {0, 2}",
-            "all 3 pairs intersect",
-            "survives: any 1 dead node of 3 (worst case)",
-        ] {
-            assert!(out.contains(line), "{line:?} not in\n{out}");
-        }
-    }
-
     fn explicit(qs: &[(u32, &[u32])]) -> QuorumSystem {
         QuorumSystem::explicit(qs.iter().map(|&(o, q)| (NodeId(o), ids(q))).collect())
     }
@@ -739,9 +676,6 @@ mod tests {
         for v in 0..7 {
             assert_eq!(f.voted_by(NodeId(v)).len(), 3);
         }
-        let out = f.render();
-        assert!(out.contains("explicit quorums for 7 nodes"), "{out}");
-        assert!(out.contains("all 21 pairs intersect"), "{out}");
     }
 
     #[test]
@@ -802,13 +736,6 @@ mod tests {
         ];
         for (q, nodes, want) in cases {
             assert_eq!(q.validate(&nodes), Err(want.clone()), "{want}");
-            // render() checks the quorums against their own owners, not against a node list.
-            let own: Vec<NodeId> = q.nodes().collect();
-            assert_eq!(
-                q.render().contains("check: FAILED"),
-                q.validate(&own).is_err(),
-                "{want}"
-            );
         }
         // An extra owner that is not listed, with a quorum of listed nodes only.
         let q = explicit(&[(0, &[0, 1]), (1, &[0, 1]), (2, &[0, 1])]);
@@ -1237,32 +1164,7 @@ mod tests {
         assert_ne!(hash(&a), hash(&m));
         assert_eq!(a.kind(), "grid");
         assert_eq!(explicit(FANO).kind(), "explicit");
-    }
-
-    #[test]
-    fn render_says_what_each_kind_survives() {
-        let g = QuorumSystem::grid(&range(9)).render();
-        assert!(g.contains("survives: any 2 dead nodes of 9 (worst case); a requester switches to any full row plus any full column without a suspected node"), "{g}");
-        let m = QuorumSystem::majority(&range(9)).render();
-        for line in [
-            "majority: 9 nodes, any 5 of them form a quorum",
-            "Q(7) = {0, 1, 2, 7, 8}  size 5",
-            "all 36 pairs intersect",
-            "survives: any 4 dead nodes of 9 (worst case); a requester switches to any majority without a suspected node",
-        ] {
-            assert!(m.contains(line), "{line:?} not in\n{m}");
-        }
-        let f = explicit(FANO).render();
-        assert!(f.contains("survives: any 2 dead nodes of 7 (worst case); a requester switches to any listed quorum without a suspected node"), "{f}");
-        let three = QuorumSystem::majority(&range(3)).render();
-        assert!(
-            three.contains("survives: any 1 dead node of 3 (worst case)"),
-            "{three}"
-        );
-        let two = QuorumSystem::grid(&range(2)).render();
-        assert!(
-            two.contains("survives: no dead node of 2 in the worst case"),
-            "{two}"
-        );
+        assert_eq!(m.quorum_kind(), QuorumKind::Majority);
+        assert_eq!(m.kind(), QuorumKind::Majority.name());
     }
 }

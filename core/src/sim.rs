@@ -4,13 +4,15 @@
 //! Each run picks, from its seed alone, how eager nodes are to request and to leave the CS and
 //! how slow each link is; then it repeatedly chooses one enabled [`Step`] at random. After every
 //! step it checks safety ([`Cluster::check_safety`]) and the overtaking bound; at the end it
-//! checks that every request entered the CS and that no vote leaked. A failure carries the seed
-//! and the command that replays it exactly. Library code so that tests and `maekawa simulate`
-//! share it; it must stay deterministic (no clock, no thread-dependent order within a run).
+//! checks that every request entered the CS and that no vote leaked. A failure carries the
+//! [`SimConfig`] that replays it exactly. Library code so that tests and `maekawa simulate`
+//! share it; it must stay deterministic (no clock, no thread-dependent order within a run), and
+//! it knows nothing of the command line (the replay command is rendered by `maekawa simulate`).
 
-use crate::cluster::{Cluster, CrashModel, Step};
+use crate::cluster::{Cluster, CrashModel, Step, StepEffect};
 use crate::id::NodeId;
 use crate::protocol::{Message, MsgKind, Options, Phase};
+use crate::rng::SplitMix64;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -54,59 +56,6 @@ pub struct SimConfig {
     /// Pauses: a random node takes no step for a while (its timer too) while time passes and
     /// the others (who may suspect it) go on.
     pub pauses: u32,
-}
-
-impl SimConfig {
-    /// The shell command that replays this run.
-    pub fn replay_command(&self) -> String {
-        let mut cmd = format!(
-            "cargo run --release -- simulate --nodes {} --seed {} --requests {}",
-            self.nodes, self.seed, self.requests
-        );
-        if self.contention == Contention::Full {
-            cmd.push_str(" --contention full");
-        }
-        if !self.options.lock_change_failed {
-            cmd.push_str(" --without-lock-change-failed");
-        }
-        if self.crashes > 0 {
-            cmd.push_str(&format!(" --crashes {}", self.crashes));
-        }
-        if !self.journal {
-            cmd.push_str(" --without-journal");
-        }
-        if !self.journal_token {
-            cmd.push_str(" --without-token-journal");
-        }
-        if !self.options.release_carries_token {
-            cmd.push_str(" --without-release-token");
-        }
-        if self.locks != 1 {
-            cmd.push_str(&format!(" --locks {}", self.locks));
-        }
-        if self.cancels > 0 {
-            cmd.push_str(&format!(" --cancels {}", self.cancels));
-        }
-        if !self.options.cancel_releases {
-            cmd.push_str(" --without-cancel-release");
-        }
-        if self.stops > 0 {
-            cmd.push_str(&format!(" --stops {}", self.stops));
-        }
-        if self.wrong_suspicions > 0 {
-            cmd.push_str(&format!(" --wrong-suspicions {}", self.wrong_suspicions));
-        }
-        if self.pauses > 0 {
-            cmd.push_str(&format!(" --pauses {}", self.pauses));
-        }
-        if !self.options.leases {
-            cmd.push_str(" --without-leases");
-        }
-        if !self.options.reclaim_waits {
-            cmd.push_str(" --without-reclaim-wait");
-        }
-        cmd
-    }
 }
 
 /// What one or more runs did.
@@ -174,7 +123,9 @@ impl fmt::Display for SimStats {
     }
 }
 
-/// A run that broke an invariant: everything needed to understand and replay it.
+/// A run that broke an invariant: everything needed to understand and replay it (the
+/// command line that replays [`SimFailure::config`] is the caller's to render: `maekawa
+/// simulate` prints one).
 #[derive(Clone, Debug)]
 pub struct SimFailure {
     /// The run.
@@ -197,7 +148,6 @@ impl fmt::Display for SimFailure {
             "seed {} ({} nodes, {} requests each)",
             self.config.seed, self.config.nodes, self.config.requests
         )?;
-        writeln!(f, "replay: {}", self.config.replay_command())?;
         writeln!(f, "last steps:")?;
         for line in &self.trace {
             writeln!(f, "  {line}")?;
@@ -207,37 +157,6 @@ impl fmt::Display for SimFailure {
 }
 
 impl std::error::Error for SimFailure {}
-
-/// SplitMix64: tiny, fast, and — unlike a library RNG whose algorithm may change between
-/// versions — fixed forever, so a seed printed today replays the same schedule next year.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator started at `seed`.
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-}
 
 const TRACE_LEN: usize = 60;
 
@@ -309,219 +228,318 @@ impl OvertakeTracker {
     }
 }
 
-/// Runs one seeded schedule to completion, checking every invariant on the way.
-pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
-    let mut rng = SplitMix64::new(cfg.seed);
-    let n = cfg.nodes;
-    // Half the seeds let self-messages wait on the self-link like network messages (more
-    // interleavings than the daemon can produce); the other half handle them at once, as the
-    // daemon's driver does.
-    let queued_self = rng.below(2) == 0;
-    let mut cluster = Cluster::with_locks(
-        n,
-        cfg.requests,
-        cfg.locks,
-        cfg.options,
-        queued_self,
-        CrashModel {
-            crashes: cfg.crashes,
-            journal: cfg.journal,
-            journal_token: cfg.journal_token,
-            stops: cfg.stops,
-            wrong_suspicions: cfg.wrong_suspicions,
-        },
-    )
-    .with_cancels(cfg.cancels);
-    // Crashes come at random moments spread over the run: each step has this chance.
-    let crash_period = 20 + rng.below(30 * (n * n) as u64 * cfg.requests as u64 + 1);
-    let (mut made, mut lost) = (0u64, 0u64);
-    // Per-run character, drawn from the seed: link speeds and how eager nodes are.
-    let link_weight: Vec<u64> = (0..n * n).map(|_| rng.between(1, 16)).collect();
-    let request_weight = rng.between(1, 24);
-    let exit_weight = rng.between(1, 24);
-    // Drawn only when cancels are on, so that other runs keep their schedules.
-    let cancel_weight = if cfg.cancels > 0 {
-        rng.between(1, 8)
-    } else {
-        0
-    };
-    let max_steps = 100_000 + 400 * (n * n) as u64 * cfg.requests as u64;
-    // Faults of issue 14, drawn only when asked for so that other runs keep their schedules.
-    let faulty = cfg.stops + cfg.wrong_suspicions + cfg.pauses > 0;
-    let (suspect_weight, time_weight) = if faulty {
-        (rng.between(1, 8), rng.between(1, 8))
-    } else {
-        (1, 1)
-    };
-    let mut pauses_left = cfg.pauses;
-    // The paused node and the step its pause ends.
-    let mut paused: Option<(NodeId, u64)> = None;
+/// How one run behaves, drawn from its seed before the first step: how slow each link is, how
+/// eager nodes are, and how often a fault strikes.
+struct Character {
+    /// Crashes, stops and pauses come at random moments spread over the run: each step has a
+    /// chance of one in this.
+    crash_period: u64,
+    /// Weight of the link `from -> to` at `from * n + to`.
+    link_weight: Vec<u64>,
+    request_weight: u64,
+    exit_weight: u64,
+    cancel_weight: u64,
+    suspect_weight: u64,
+    time_weight: u64,
+}
 
-    let mut stats = SimStats {
-        runs: 1,
-        ..SimStats::default()
-    };
-    let mut overtakes = OvertakeTracker::new(&cluster);
-    let mut trace: VecDeque<(u64, Step, Option<Message>)> = VecDeque::with_capacity(TRACE_LEN);
-    let mut enabled = Vec::new();
-    let mut weights = Vec::new();
-    let fail = |cluster: &Cluster, step: u64, what: String, trace: &VecDeque<_>| {
-        Box::new(SimFailure {
-            config: *cfg,
-            step,
-            what,
-            trace: render_trace(trace),
-            state: cluster.describe(),
-        })
-    };
-
-    let mut step_no: u64 = 0;
-    loop {
-        cluster.enabled(&mut enabled);
-        if let Some((id, until)) = paused {
-            if step_no >= until || enabled.iter().all(|s| s.actor() == Some(id)) {
-                paused = None;
-            } else {
-                enabled.retain(|s| s.actor() != Some(id));
-            }
-        }
-        if enabled.is_empty() {
-            break;
-        }
-        if pauses_left > 0 && paused.is_none() && rng.below(crash_period) == 0 {
-            pauses_left -= 1;
-            let id = NodeId(rng.below(n as u64) as u32);
-            paused = Some((id, step_no + rng.between(5, 60 * n as u64)));
-        }
-        let stop_steps = enabled
-            .iter()
-            .filter(|s| matches!(s, Step::Stop(_)))
-            .count() as u64;
-        let crash_steps = enabled
-            .iter()
-            .filter(|s| matches!(s, Step::Crash { .. }))
-            .count() as u64;
-        let step = if stop_steps > 0 && rng.below(crash_period) == 0 {
-            let pick = rng.below(stop_steps) as usize;
-            *enabled
-                .iter()
-                .filter(|s| matches!(s, Step::Stop(_)))
-                .nth(pick)
-                .expect("counted above")
-        } else if crash_steps > 0 && rng.below(crash_period) == 0 {
-            let pick = rng.below(crash_steps) as usize;
-            *enabled
-                .iter()
-                .filter(|s| matches!(s, Step::Crash { .. }))
-                .nth(pick)
-                .expect("counted above")
-        } else if cfg.contention == Contention::Full
-            && enabled.iter().any(|s| matches!(s, Step::Request(_)))
-        {
-            *enabled
-                .iter()
-                .find(|s| matches!(s, Step::Request(_)))
-                .expect("checked above")
+impl Character {
+    /// Draws the character of a run of `cfg` (the order of the draws is part of the seed's
+    /// meaning: changing it changes every schedule).
+    fn draw(cfg: &SimConfig, rng: &mut SplitMix64) -> Character {
+        let n = cfg.nodes;
+        let crash_period = 20 + rng.below(30 * (n * n) as u64 * cfg.requests as u64 + 1);
+        let link_weight: Vec<u64> = (0..n * n).map(|_| rng.between(1, 16)).collect();
+        let request_weight = rng.between(1, 24);
+        let exit_weight = rng.between(1, 24);
+        // Drawn only when cancels are on, so that other runs keep their schedules.
+        let cancel_weight = if cfg.cancels > 0 {
+            rng.between(1, 8)
         } else {
-            weights.clear();
-            weights.extend(enabled.iter().map(|s| match s {
-                Step::Deliver { from, to } => link_weight[from.0 as usize * n + to.0 as usize],
-                Step::Request(_) => request_weight,
-                Step::Exit(_) => exit_weight,
-                Step::Cancel(_) => cancel_weight,
-                Step::Crash { .. } | Step::Stop(_) => 0,
-                Step::Suspect { .. } => suspect_weight,
-                Step::Tick | Step::Wake(_) => time_weight,
-            }));
-            let total: u64 = weights.iter().sum();
-            let mut pick = rng.below(total);
-            let mut chosen = enabled[0];
-            for (s, &w) in enabled.iter().zip(&weights) {
-                if pick < w {
-                    chosen = *s;
-                    break;
-                }
-                pick -= w;
-            }
-            chosen
+            0
         };
-        step_no += 1;
-        if step_no > max_steps {
-            return Err(fail(
-                &cluster,
-                step_no,
-                format!("no end after {max_steps} steps (livelock?)"),
-                &trace,
-            ));
+        // Faults of issue 14, drawn only when asked for so that other runs keep their schedules.
+        let (suspect_weight, time_weight) = if is_faulty(cfg) {
+            (rng.between(1, 8), rng.between(1, 8))
+        } else {
+            (1, 1)
+        };
+        Character {
+            crash_period,
+            link_weight,
+            request_weight,
+            exit_weight,
+            cancel_weight,
+            suspect_weight,
+            time_weight,
         }
+    }
+
+    /// The weight of `step` in an ordinary random pick (crashes and stops have their own draw).
+    fn weight(&self, n: usize, step: &Step) -> u64 {
+        match step {
+            Step::Deliver { from, to } => self.link_weight[from.0 as usize * n + to.0 as usize],
+            Step::Request(_) => self.request_weight,
+            Step::Exit(_) => self.exit_weight,
+            Step::Cancel(_) => self.cancel_weight,
+            Step::Crash { .. } | Step::Stop(_) => 0,
+            Step::Suspect { .. } => self.suspect_weight,
+            Step::Tick | Step::Wake(_) => self.time_weight,
+        }
+    }
+}
+
+/// Faults of issue 14 (stops, wrong suspicions, pauses) are on.
+fn is_faulty(cfg: &SimConfig) -> bool {
+    cfg.stops + cfg.wrong_suspicions + cfg.pauses > 0
+}
+
+/// One run in progress: the cluster, the random source, and what the checks need.
+struct Run<'a> {
+    cfg: &'a SimConfig,
+    rng: SplitMix64,
+    cluster: Cluster,
+    character: Character,
+    /// Steps after which a run that has not ended is called a livelock.
+    max_steps: u64,
+    /// Pauses still to come.
+    pauses_left: u32,
+    /// The paused node and the step its pause ends.
+    paused: Option<(NodeId, u64)>,
+    /// Requests made, and those not owed an entry (dead with their node, or withdrawn).
+    made: u64,
+    lost: u64,
+    stats: SimStats,
+    overtakes: OvertakeTracker,
+    trace: VecDeque<(u64, Step, Option<Message>)>,
+    step_no: u64,
+    enabled: Vec<Step>,
+    weights: Vec<u64>,
+}
+
+impl Run<'_> {
+    fn new(cfg: &SimConfig) -> Run<'_> {
+        let mut rng = SplitMix64::new(cfg.seed);
+        let n = cfg.nodes;
+        // Half the seeds let self-messages wait on the self-link like network messages (more
+        // interleavings than the daemon can produce); the other half handle them at once, as
+        // the daemon's driver does.
+        let queued_self = rng.below(2) == 0;
+        let cluster = Cluster::with_locks(
+            n,
+            cfg.requests,
+            cfg.locks,
+            cfg.options,
+            queued_self,
+            CrashModel {
+                crashes: cfg.crashes,
+                journal: cfg.journal,
+                journal_token: cfg.journal_token,
+                stops: cfg.stops,
+                wrong_suspicions: cfg.wrong_suspicions,
+            },
+        )
+        .with_cancels(cfg.cancels);
+        let character = Character::draw(cfg, &mut rng);
+        let overtakes = OvertakeTracker::new(&cluster);
+        Run {
+            cfg,
+            rng,
+            cluster,
+            character,
+            max_steps: 100_000 + 400 * (n * n) as u64 * cfg.requests as u64,
+            pauses_left: cfg.pauses,
+            paused: None,
+            made: 0,
+            lost: 0,
+            stats: SimStats {
+                runs: 1,
+                ..SimStats::default()
+            },
+            overtakes,
+            trace: VecDeque::with_capacity(TRACE_LEN),
+            step_no: 0,
+            enabled: Vec::new(),
+            weights: Vec::new(),
+        }
+    }
+
+    /// The failure `what`, seen now.
+    fn fail(&self, what: String) -> Box<SimFailure> {
+        Box::new(SimFailure {
+            config: *self.cfg,
+            step: self.step_no,
+            what,
+            trace: render_trace(&self.trace),
+            state: self.cluster.describe(),
+        })
+    }
+
+    /// Fills `enabled` with the steps possible now, those of a paused node left out (a pause
+    /// ends when its time is up or when nothing else could happen).
+    fn collect_enabled(&mut self) {
+        self.cluster.enabled(&mut self.enabled);
+        if let Some((id, until)) = self.paused {
+            if self.step_no >= until || self.enabled.iter().all(|s| s.actor() == Some(id)) {
+                self.paused = None;
+            } else {
+                self.enabled.retain(|s| s.actor() != Some(id));
+            }
+        }
+    }
+
+    /// Perhaps starts a pause of a random node (when pauses are left and none is on).
+    fn maybe_pause(&mut self) {
+        let n = self.cfg.nodes as u64;
+        if self.pauses_left > 0
+            && self.paused.is_none()
+            && self.rng.below(self.character.crash_period) == 0
+        {
+            self.pauses_left -= 1;
+            let id = NodeId(self.rng.below(n) as u32);
+            self.paused = Some((id, self.step_no + self.rng.between(5, 60 * n)));
+        }
+    }
+
+    /// The `pick`-th enabled step that `matches`.
+    fn nth_enabled(&self, matches: fn(&Step) -> bool, pick: u64) -> Step {
+        *self
+            .enabled
+            .iter()
+            .filter(|s| matches(s))
+            .nth(pick as usize)
+            .expect("counted above")
+    }
+
+    /// Chooses the next step among the enabled ones (not empty): a stop or a crash at their
+    /// own rare rate, the first request under full contention, else a weighted random pick.
+    fn choose(&mut self) -> Step {
+        let is_stop: fn(&Step) -> bool = |s| matches!(s, Step::Stop(_));
+        let is_crash: fn(&Step) -> bool = |s| matches!(s, Step::Crash { .. });
+        let stop_steps = self.enabled.iter().filter(|s| is_stop(s)).count() as u64;
+        let crash_steps = self.enabled.iter().filter(|s| is_crash(s)).count() as u64;
+        let period = self.character.crash_period;
+        if stop_steps > 0 && self.rng.below(period) == 0 {
+            let pick = self.rng.below(stop_steps);
+            return self.nth_enabled(is_stop, pick);
+        }
+        if crash_steps > 0 && self.rng.below(period) == 0 {
+            let pick = self.rng.below(crash_steps);
+            return self.nth_enabled(is_crash, pick);
+        }
+        if self.cfg.contention == Contention::Full {
+            if let Some(s) = self.enabled.iter().find(|s| matches!(s, Step::Request(_))) {
+                return *s;
+            }
+        }
+        let n = self.cfg.nodes;
+        self.weights.clear();
+        let character = &self.character;
+        self.weights
+            .extend(self.enabled.iter().map(|s| character.weight(n, s)));
+        let total: u64 = self.weights.iter().sum();
+        let mut pick = self.rng.below(total);
+        for (s, &w) in self.enabled.iter().zip(&self.weights) {
+            if pick < w {
+                return *s;
+            }
+            pick -= w;
+        }
+        self.enabled[0]
+    }
+
+    /// Takes `step` and checks what it did: the overtaking bound and safety.
+    fn take(&mut self, step: Step) -> Result<(), String> {
         if let Step::Crash { node, .. } | Step::Stop(node) = step {
             // A request still waiting dies with its process: it is not owed an entry.
-            lost += u64::from(matches!(cluster.phase(node), Phase::Wanting(_)));
+            self.lost += u64::from(matches!(self.cluster.phase(node), Phase::Wanting(_)));
         }
         // A withdrawn request is not owed an entry either.
-        lost += u64::from(matches!(step, Step::Cancel(_)));
-        let effect = cluster.apply(step);
-        if trace.len() == TRACE_LEN {
-            trace.pop_front();
+        self.lost += u64::from(matches!(step, Step::Cancel(_)));
+        let effect = self.cluster.apply(step);
+        if self.trace.len() == TRACE_LEN {
+            self.trace.pop_front();
         }
-        trace.push_back((step_no, step, effect.delivered));
-
-        let actor = step.actor().unwrap_or(NodeId(u32::MAX));
-        for (to, msg) in &effect.sent {
-            if *to == actor {
-                stats.self_messages += 1;
-            } else {
-                stats.network[msg.kind.index()] += 1;
-            }
-        }
+        self.trace.push_back((self.step_no, step, effect.delivered));
+        self.count_messages(step, &effect);
         if let Step::Request(id) = step {
-            made += 1;
-            overtakes.requested(id.0 as usize, step_no);
+            self.made += 1;
+            self.overtakes.requested(id.0 as usize, self.step_no);
         }
         for msg in effect.delivered.iter().chain(&effect.handled_locally) {
             let requester = msg.req.node;
-            if msg.kind == MsgKind::Request && cluster.phase(requester) == Phase::Wanting(msg.req) {
-                overtakes.request_delivered(requester.0 as usize, step_no);
+            if msg.kind == MsgKind::Request
+                && self.cluster.phase(requester) == Phase::Wanting(msg.req)
+            {
+                self.overtakes
+                    .request_delivered(requester.0 as usize, self.step_no);
             }
         }
         if let Some(req) = effect.entered {
-            stats.entries += 1;
+            self.stats.entries += 1;
             // Crashes reset priorities (a restarted node's clock starts again): the overtaking
             // bound is checked on crash-free runs, of one lock (entries of other locks do not
             // overtake).
-            if cfg.crashes == 0 && cfg.locks == 1 && !faulty {
-                if let Err(what) = overtakes.entered(&cluster, req.node.0 as usize) {
-                    return Err(fail(&cluster, step_no, what, &trace));
-                }
+            if self.cfg.crashes == 0 && self.cfg.locks == 1 && !is_faulty(self.cfg) {
+                self.overtakes.entered(&self.cluster, req.node.0 as usize)?;
             }
         }
-        if let Err(what) = cluster.check_safety() {
-            return Err(fail(&cluster, step_no, what, &trace));
+        self.cluster.check_safety()
+    }
+
+    /// Counts the messages `step` sent: over the network, or to the sender itself.
+    fn count_messages(&mut self, step: Step, effect: &StepEffect) {
+        let actor = step.actor().unwrap_or(NodeId(u32::MAX));
+        for (to, msg) in &effect.sent {
+            if *to == actor {
+                self.stats.self_messages += 1;
+            } else {
+                self.stats.network[msg.kind.index()] += 1;
+            }
         }
     }
-    stats.steps = step_no;
-    stats.max_overtakes = overtakes.max;
-    if !cluster.is_finished() {
-        return Err(fail(
-            &cluster,
-            step_no,
-            "deadlock: no step is possible but requests are unserved".into(),
-            &trace,
-        ));
+
+    /// The end-of-run checks, once no step is possible: no deadlock, an entry for every request
+    /// owed one, no vote leaked.
+    fn finish(mut self) -> Result<SimStats, Box<SimFailure>> {
+        self.stats.steps = self.step_no;
+        self.stats.max_overtakes = self.overtakes.max;
+        if !self.cluster.is_finished() {
+            let what = "deadlock: no step is possible but requests are unserved";
+            return Err(self.fail(what.into()));
+        }
+        let expected = self.made - self.lost;
+        if self.stats.entries != expected {
+            let what = format!("{} CS entries, expected {expected}", self.stats.entries);
+            return Err(self.fail(what));
+        }
+        if let Err(what) = self.cluster.check_no_vote_leak() {
+            return Err(self.fail(what));
+        }
+        Ok(self.stats)
     }
-    let expected = made - lost;
-    if stats.entries != expected {
-        return Err(fail(
-            &cluster,
-            step_no,
-            format!("{} CS entries, expected {expected}", stats.entries),
-            &trace,
-        ));
+}
+
+/// Runs one seeded schedule to completion, checking every invariant on the way.
+pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
+    let mut run = Run::new(cfg);
+    loop {
+        run.collect_enabled();
+        if run.enabled.is_empty() {
+            break;
+        }
+        run.maybe_pause();
+        let step = run.choose();
+        run.step_no += 1;
+        if run.step_no > run.max_steps {
+            let what = format!("no end after {} steps (livelock?)", run.max_steps);
+            return Err(run.fail(what));
+        }
+        if let Err(what) = run.take(step) {
+            return Err(run.fail(what));
+        }
     }
-    if let Err(what) = cluster.check_no_vote_leak() {
-        return Err(fail(&cluster, step_no, what, &trace));
-    }
-    Ok(stats)
+    run.finish()
 }
 
 fn render_trace(trace: &VecDeque<(u64, Step, Option<Message>)>) -> Vec<String> {

@@ -4,6 +4,7 @@
 use super::{Faults, Mutations};
 use clap::Args;
 use maekawa_core::sim::{self, Contention, SimConfig};
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -71,6 +72,7 @@ impl From<ContentionArg> for Contention {
 
 /// Exit 0 when every invariant held on every schedule, 1 on the first failure.
 pub(crate) fn run(args: SimulateArgs) -> ExitCode {
+    let template = first_run(&args);
     let SimulateArgs {
         nodes,
         seed,
@@ -78,29 +80,9 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         schedules,
         contention,
         threads,
-        crashes,
-        locks,
-        cancels,
-        faults,
-        pauses,
-        mutations,
+        ..
     } = args;
     let sizes: Vec<usize> = nodes.iter().map(|&n| n as usize).collect();
-    let template = SimConfig {
-        nodes: sim::size_for_seed(&sizes, seed),
-        seed,
-        requests,
-        contention: contention.into(),
-        options: mutations.options(),
-        crashes,
-        journal: mutations.journal(),
-        journal_token: mutations.crash_model(crashes, &faults).journal_token,
-        locks: locks as usize,
-        cancels,
-        stops: faults.stops,
-        wrong_suspicions: faults.wrong_suspicions,
-        pauses,
-    };
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = Instant::now();
@@ -131,7 +113,232 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         }
         Err(failure) => {
             errln!("{failure}");
+            errln!("replay: {}", replay_command(&failure.config));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The run these flags make first: the schedule of `--seed`, on the size that seed runs on.
+fn first_run(args: &SimulateArgs) -> SimConfig {
+    let sizes: Vec<usize> = args.nodes.iter().map(|&n| n as usize).collect();
+    SimConfig {
+        nodes: sim::size_for_seed(&sizes, args.seed),
+        seed: args.seed,
+        requests: args.requests,
+        contention: args.contention.into(),
+        options: args.mutations.options(),
+        crashes: args.crashes,
+        journal: args.mutations.journal(),
+        journal_token: args
+            .mutations
+            .crash_model(args.crashes, &args.faults)
+            .journal_token,
+        locks: args.locks as usize,
+        cancels: args.cancels,
+        stops: args.faults.stops,
+        wrong_suspicions: args.faults.wrong_suspicions,
+        pauses: args.pauses,
+    }
+}
+
+/// The shell command that replays exactly `cfg` (one schedule): the flags of
+/// [`SimulateArgs`] that [`first_run`] turns back into `cfg`, those at their default left out.
+pub(crate) fn replay_command(cfg: &SimConfig) -> String {
+    let mut cmd = format!(
+        "cargo run --release -- simulate --nodes {} --seed {} --requests {}",
+        cfg.nodes, cfg.seed, cfg.requests
+    );
+    if cfg.contention == Contention::Full {
+        cmd.push_str(" --contention full");
+    }
+    let numbers = [
+        ("--crashes", cfg.crashes, 0),
+        ("--locks", cfg.locks as u32, 1),
+        ("--cancels", cfg.cancels, 0),
+        ("--stops", cfg.stops, 0),
+        ("--wrong-suspicions", cfg.wrong_suspicions, 0),
+        ("--pauses", cfg.pauses, 0),
+    ];
+    for (flag, value, default) in numbers {
+        if value != default {
+            let _ = write!(cmd, " {flag} {value}");
+        }
+    }
+    let o = cfg.options;
+    let switches = [
+        ("--without-lock-change-failed", o.lock_change_failed),
+        ("--without-journal", cfg.journal),
+        ("--without-token-journal", cfg.journal_token),
+        ("--without-release-token", o.release_carries_token),
+        ("--without-cancel-release", o.cancel_releases),
+        ("--without-leases", o.leases),
+        ("--without-reclaim-wait", o.reclaim_waits),
+    ];
+    for (flag, kept) in switches {
+        if !kept {
+            let _ = write!(cmd, " {flag}");
+        }
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use maekawa_core::protocol::Options;
+
+    /// `maekawa simulate`'s flags alone, parsed as the command line parses them.
+    #[derive(Parser, Debug)]
+    struct Simulate {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    /// Parses a replay command back: the shell's words after `cargo run --release --`.
+    fn parse_back(cmd: &str) -> SimConfig {
+        let words = shell_words::split(cmd).expect("a shell command");
+        let prefix = ["cargo", "run", "--release", "--", "simulate"];
+        assert_eq!(words[..prefix.len()], prefix, "{cmd}");
+        let args = Simulate::try_parse_from(words[prefix.len() - 1..].iter())
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+            .args;
+        assert_eq!(args.schedules, 1, "{cmd}");
+        first_run(&args)
+    }
+
+    fn plain() -> SimConfig {
+        SimConfig {
+            nodes: 4,
+            seed: 1234,
+            requests: 3,
+            contention: Contention::Random,
+            options: Options::default(),
+            crashes: 0,
+            journal: true,
+            journal_token: true,
+            locks: 1,
+            cancels: 0,
+            stops: 0,
+            wrong_suspicions: 0,
+            pauses: 0,
+        }
+    }
+
+    /// The replay line of any run gives that very run back: every field at its default, each
+    /// field changed alone, and all changed at once.
+    #[test]
+    fn the_replay_command_parses_back_to_the_same_run() {
+        let off = |f: fn(&mut Options)| {
+            let mut options = Options::default();
+            f(&mut options);
+            SimConfig { options, ..plain() }
+        };
+        let all = SimConfig {
+            nodes: 9,
+            seed: u64::MAX,
+            requests: 7,
+            contention: Contention::Full,
+            options: Options {
+                lock_change_failed: false,
+                release_carries_token: false,
+                cancel_releases: false,
+                leases: false,
+                reclaim_waits: false,
+                ..Options::default()
+            },
+            crashes: 2,
+            journal: false,
+            journal_token: false,
+            locks: 3,
+            cancels: 4,
+            stops: 1,
+            wrong_suspicions: 5,
+            pauses: 6,
+        };
+        let cases = [
+            plain(),
+            SimConfig {
+                contention: Contention::Full,
+                ..plain()
+            },
+            off(|o| o.lock_change_failed = false),
+            off(|o| o.release_carries_token = false),
+            off(|o| o.cancel_releases = false),
+            off(|o| o.leases = false),
+            off(|o| o.reclaim_waits = false),
+            SimConfig {
+                crashes: 3,
+                ..plain()
+            },
+            SimConfig {
+                journal: false,
+                ..plain()
+            },
+            SimConfig {
+                journal_token: false,
+                ..plain()
+            },
+            SimConfig {
+                locks: 26,
+                ..plain()
+            },
+            SimConfig {
+                cancels: 2,
+                ..plain()
+            },
+            SimConfig {
+                stops: 1,
+                ..plain()
+            },
+            SimConfig {
+                wrong_suspicions: 2,
+                ..plain()
+            },
+            SimConfig {
+                pauses: 2,
+                ..plain()
+            },
+            all,
+        ];
+        for cfg in cases {
+            let cmd = replay_command(&cfg);
+            assert_eq!(parse_back(&cmd), cfg, "{cmd}");
+        }
+    }
+
+    /// The line a user sees today for the classic mutation: unchanged by the move out of the
+    /// core.
+    #[test]
+    fn the_replay_command_reads_as_before() {
+        let cfg = SimConfig {
+            options: Options {
+                lock_change_failed: false,
+                ..Options::default()
+            },
+            ..plain()
+        };
+        assert_eq!(
+            replay_command(&cfg),
+            "cargo run --release -- simulate --nodes 4 --seed 1234 --requests 3 \
+             --without-lock-change-failed"
+        );
+    }
+
+    /// A failure the simulator finds replays from the command rendered here.
+    #[test]
+    fn a_real_failure_replays_from_its_command() {
+        let cfg = SimConfig {
+            options: Options {
+                lock_change_failed: false,
+                ..Options::default()
+            },
+            ..plain()
+        };
+        let failure = sim::run_many(&cfg, &[], 1, 5_000, 1).expect_err("the deadlock is found");
+        let again = sim::run(&parse_back(&replay_command(&failure.config)))
+            .expect_err("the replay fails the same way");
+        assert_eq!((again.step, &again.what), (failure.step, &failure.what));
     }
 }

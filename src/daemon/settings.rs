@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use maekawa_core::id::NodeId;
-use maekawa_core::sim::SplitMix64;
+use maekawa_core::rng::SplitMix64;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;

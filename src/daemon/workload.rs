@@ -17,7 +17,7 @@ use crate::node_event::{NodeEvent, Refusal};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::Phase;
-use maekawa_core::sim::SplitMix64;
+use maekawa_core::rng::SplitMix64;
 use tokio::time::Instant;
 
 /// The emulated CS's state beside the core's: its entries, its timers and the CS log.
@@ -245,7 +245,7 @@ impl Driver {
             Some(node) => node,
             None => {
                 fresh = maekawa_core::protocol::Node::new(self.me, self.core.quorum());
-                &fresh
+                fresh.view()
             }
         };
         let view = cs.requester();

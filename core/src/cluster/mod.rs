@@ -4,7 +4,10 @@
 //! A [`Cluster`] holds only protocol state (cores, messages in flight, requests still to make),
 //! so two clusters that compare equal behave the same from then on; that is what lets the
 //! explorer hash and deduplicate states. Who chooses the next [`Step`] is the caller's business.
-//! No randomness, no clock, no I/O here.
+//! No randomness, no clock, no I/O here. The invariants a state is checked against are in
+//! `checks`.
+
+mod checks;
 
 use crate::id::{NodeId, RequestId};
 use crate::member::{LockAction, LockName, Member};
@@ -576,20 +579,24 @@ impl Cluster {
         if let Some(id) = actor {
             self.node_mut(id).set_now(time);
         }
-        let (actor, actions) = match step {
+        if let Some((actor, actions)) = self.input(step, &mut effect) {
+            self.carry_out(actor, actions, &mut effect);
+        }
+        effect
+    }
+
+    /// Hands `step` to the node it concerns: that node and the actions it asks for, or `None`
+    /// for a step no node takes (a stop for good, the clock's tick).
+    fn input(&mut self, step: Step, effect: &mut StepEffect) -> Option<(NodeId, Vec<LockAction>)> {
+        let time = self.time;
+        let taken = match step {
             Step::Stop(id) => {
-                self.crash.stops -= 1;
-                self.stopped.insert(id);
-                self.remaining[id.0 as usize] = 0;
-                for x in 0..self.nodes.len() as u32 {
-                    let i = self.link_index(NodeId(x), id);
-                    Arc::make_mut(&mut self.links[i]).clear();
-                }
-                return effect;
+                self.stop(id);
+                return None;
             }
             Step::Tick => {
                 self.time += 1;
-                return effect;
+                return None;
             }
             Step::Wake(id) => (id, self.node_mut(id).tick(time)),
             Step::Suspect { node, peer, on } => {
@@ -598,22 +605,7 @@ impl Cluster {
                 }
                 (node, self.node_mut(node).set_suspected(peer, on))
             }
-            Step::Deliver { from, to } => {
-                let i = self.link_index(from, to);
-                let item = Arc::make_mut(&mut self.links[i])
-                    .pop_front()
-                    .expect("deliver on an empty link");
-                match item {
-                    Item::Msg(lock, msg) => {
-                        effect.delivered = Some(msg);
-                        let lock = self.names[lock as usize].clone();
-                        (to, self.node_mut(to).handle(from, &lock, msg))
-                    }
-                    Item::Hello(inc, floor) => {
-                        (to, self.node_mut(to).peer_incarnation(from, inc, floor))
-                    }
-                }
-            }
+            Step::Deliver { from, to } => (to, self.deliver(from, to, effect)),
             Step::Crash {
                 node,
                 keep_inbound,
@@ -633,24 +625,51 @@ impl Cluster {
                 self.cancels -= 1;
                 let (lock, _) = self.busy_lock(id).expect("cancel from a waiting node");
                 let lock = lock.clone();
-                (
-                    id,
-                    self.node_mut(id)
-                        .cancel_cs(&lock)
-                        .expect("cancel from a waiting node"),
-                )
+                let actions = self.node_mut(id).cancel_cs(&lock);
+                (id, actions.expect("cancel from a waiting node"))
             }
             Step::Exit(id) => {
                 let (lock, _) = self.busy_lock(id).expect("exit from a node in the CS");
                 let lock = lock.clone();
-                (
-                    id,
-                    self.node_mut(id)
-                        .exit_cs(&lock)
-                        .expect("exit from a node in the CS"),
-                )
+                let actions = self.node_mut(id).exit_cs(&lock);
+                (id, actions.expect("exit from a node in the CS"))
             }
         };
+        Some(taken)
+    }
+
+    /// Node `id` dies for good: it makes no more requests and nothing on its way to it arrives.
+    fn stop(&mut self, id: NodeId) {
+        self.crash.stops -= 1;
+        self.stopped.insert(id);
+        self.remaining[id.0 as usize] = 0;
+        for x in 0..self.nodes.len() as u32 {
+            let i = self.link_index(NodeId(x), id);
+            Arc::make_mut(&mut self.links[i]).clear();
+        }
+    }
+
+    /// Hands the first item of the link `from -> to` to `to`: a message, or the Hello of a
+    /// (new) incarnation of `from`.
+    fn deliver(&mut self, from: NodeId, to: NodeId, effect: &mut StepEffect) -> Vec<LockAction> {
+        let i = self.link_index(from, to);
+        let item = Arc::make_mut(&mut self.links[i])
+            .pop_front()
+            .expect("deliver on an empty link");
+        match item {
+            Item::Msg(lock, msg) => {
+                effect.delivered = Some(msg);
+                let lock = self.names[lock as usize].clone();
+                self.node_mut(to).handle(from, &lock, msg)
+            }
+            Item::Hello(inc, floor) => self.node_mut(to).peer_incarnation(from, inc, floor),
+        }
+    }
+
+    /// Carries out `actor`'s actions in order, as the daemon's driver does: messages onto their
+    /// links (or, unless self-messages are queued, handled at once, which may ask for more
+    /// actions), entries recorded, votes journaled.
+    fn carry_out(&mut self, actor: NodeId, actions: Vec<LockAction>, effect: &mut StepEffect) {
         let mut local: VecDeque<(u8, Message)> = VecDeque::new();
         let mut actions = actions;
         loop {
@@ -681,170 +700,12 @@ impl Cluster {
                     Action::LeaseExpired { .. } | Action::Log(_) => {}
                 }
             }
-            match local.pop_front() {
-                Some((ix, msg)) => {
-                    effect.handled_locally.push(msg);
-                    let lock = self.names[ix as usize].clone();
-                    actions = self.node_mut(actor).handle(actor, &lock, msg);
-                }
-                None => break,
-            }
-        }
-        effect
-    }
-
-    /// Fencing tokens: every entry of a lock has a larger token than every earlier entry of it
-    /// (entries of one lock never overlap, so "earlier" is "ended before this one began").
-    fn entered(&mut self, lock: usize, req: RequestId, token: u64) {
-        if let Some(max) = self.max_token[lock] {
-            if token <= max && self.token_error.is_none() {
-                self.token_error = Some(format!(
-                    "{req} entered lock {} with token {token}, but an earlier entry had token {max}",
-                    self.names[lock]
-                ));
-            }
-        }
-        self.max_token[lock] = Some(self.max_token[lock].map_or(token, |m| m.max(token)));
-    }
-
-    /// PROTOCOL.md's safety invariants, checked on the current state: at most one node in the
-    /// CS; a node in the CS holds a grant from its whole quorum; every grant a requester counts
-    /// is the voter's current lock (so no vote is held by two requests).
-    pub fn check_safety(&self) -> Result<(), String> {
-        if let Some(e) = &self.token_error {
-            return Err(e.clone());
-        }
-        for name in self.names.iter() {
-            self.check_lock_safety(name)
-                .map_err(|e| format!("lock {name}: {e}"))?;
-        }
-        Ok(())
-    }
-
-    /// True when `node` is in the CS of its lock and, with leases, its lease has not run out
-    /// by the global clock (a paused holder past its lease may still believe it is in).
-    fn holds(&self, node: &crate::protocol::Node) -> bool {
-        let Phase::InCs(_) = node.phase() else {
-            return false;
-        };
-        let o = node.options();
-        !o.leases
-            || node
-                .requester()
-                .lease_from
-                .is_some_and(|from| self.time < from.saturating_add(o.lease))
-    }
-
-    fn check_lock_safety(&self, name: &LockName) -> Result<(), String> {
-        let in_cs: Vec<NodeId> = self
-            .nodes
-            .iter()
-            .filter(|m| m.lock(name.as_str()).is_some_and(|n| self.holds(n)))
-            .map(|n| n.id())
-            .collect();
-        if in_cs.len() > 1 {
-            return Err(format!(
-                "nodes {in_cs:?} are in the CS at the same time (with leases: both unexpired)"
-            ));
-        }
-        for member in &self.nodes {
-            let Some(node) = member.lock(name.as_str()) else {
-                continue;
+            let Some((ix, msg)) = local.pop_front() else {
+                break;
             };
-            let leases = node.options().leases;
-            let req = match node.phase() {
-                Phase::Idle => continue,
-                // With leases a waiting requester may count a vote that was reclaimed (the
-                // Revoked is on its way): it cannot enter on it.
-                Phase::Wanting(_) if leases => continue,
-                Phase::InCs(_) if leases && !self.holds(node) => continue,
-                Phase::Wanting(r) => r,
-                Phase::InCs(r) => {
-                    if node.requester().granted.iter().ne(node.quorum().iter()) {
-                        return Err(format!(
-                            "node {} is in the CS holding grants {:?} of quorum {:?}",
-                            node.id(),
-                            node.requester().granted,
-                            node.quorum()
-                        ));
-                    }
-                    r
-                }
-            };
-            for &v in &node.requester().granted {
-                let lock = self
-                    .node(v)
-                    .lock(name.as_str())
-                    .and_then(|n| n.voter().lock);
-                if lock != Some(req) {
-                    return Err(format!(
-                        "node {} counts voter {v}'s grant for {req}, but voter {v} is locked by {lock:?}",
-                        node.id()
-                    ));
-                }
-            }
+            effect.handled_locally.push(msg);
+            let lock = self.names[ix as usize].clone();
+            actions = self.node_mut(actor).handle(actor, &lock, msg);
         }
-        Ok(())
-    }
-
-    /// True when nothing more can happen: no message in flight, no request left, nobody in the
-    /// CS or waiting.
-    pub fn is_finished(&self) -> bool {
-        self.in_flight() == 0
-            && self.remaining.iter().all(|&r| r == 0)
-            && self
-                .nodes
-                .iter()
-                .filter(|n| !self.stopped.contains(&n.id()))
-                .all(|n| self.phase(n.id()) == Phase::Idle)
-    }
-
-    /// The end-of-run check: when quiet, every voter is unlocked with an empty queue.
-    pub fn check_no_vote_leak(&self) -> Result<(), String> {
-        for member in self
-            .nodes
-            .iter()
-            .filter(|m| !self.stopped.contains(&m.id()))
-        {
-            // A lock's state is dropped when quiet: any lock still in use is a leak, except
-            // requests of nodes dead for good, which wait in a queue (never granted while
-            // suspected) for a restart that will not come.
-            let leak = member.locks().find(|(_, node)| {
-                let v = node.voter();
-                node.phase() != Phase::Idle
-                    || v.lock.is_some()
-                    || v.queue.iter().any(|r| !self.stopped.contains(&r.node))
-            });
-            if let Some((name, node)) = leak {
-                let v = node.voter();
-                return Err(format!(
-                    "vote leak at voter {} on lock {name}: lock {:?}, queue {:?}",
-                    node.id(),
-                    v.lock,
-                    v.queue
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// A one-line account of who waits for whom, for deadlock reports.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        for (name, node) in self.nodes.iter().flat_map(|m| m.locks()) {
-            let v = node.voter();
-            parts.push(format!(
-                "node {} lock {name}: {:?} granted {:?} failed {:?} yielded {:?} deferred {:?} | lock {:?} queue {:?}",
-                node.id(),
-                node.phase(),
-                node.requester().granted,
-                node.requester().failed,
-                node.requester().yielded,
-                node.requester().deferred,
-                v.lock,
-                v.queue
-            ));
-        }
-        parts.join("\n")
     }
 }

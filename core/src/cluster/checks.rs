@@ -1,0 +1,166 @@
+//! The invariants a [`Cluster`] state is checked against after every step (PROTOCOL.md §2:
+//! safety, increasing fencing tokens) and at the end of a run (no vote leaked), and the account
+//! of a state for failure reports. Read-only but for the token record: choosing and applying
+//! steps is the parent module's job.
+
+use super::Cluster;
+use crate::id::{NodeId, RequestId};
+use crate::member::LockName;
+use crate::protocol::{NodeRef, Phase};
+
+impl Cluster {
+    /// Fencing tokens: every entry of a lock has a larger token than every earlier entry of it
+    /// (entries of one lock never overlap, so "earlier" is "ended before this one began").
+    pub(super) fn entered(&mut self, lock: usize, req: RequestId, token: u64) {
+        if let Some(max) = self.max_token[lock] {
+            if token <= max && self.token_error.is_none() {
+                self.token_error = Some(format!(
+                    "{req} entered lock {} with token {token}, but an earlier entry had token {max}",
+                    self.names[lock]
+                ));
+            }
+        }
+        self.max_token[lock] = Some(self.max_token[lock].map_or(token, |m| m.max(token)));
+    }
+
+    /// PROTOCOL.md's safety invariants, checked on the current state: at most one node in the
+    /// CS; a node in the CS holds a grant from its whole quorum; every grant a requester counts
+    /// is the voter's current lock (so no vote is held by two requests).
+    pub fn check_safety(&self) -> Result<(), String> {
+        if let Some(e) = &self.token_error {
+            return Err(e.clone());
+        }
+        for name in self.names.iter() {
+            self.check_lock_safety(name)
+                .map_err(|e| format!("lock {name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// True when `node` is in the CS of its lock and, with leases, its lease has not run out
+    /// by the global clock (a paused holder past its lease may still believe it is in).
+    fn holds(&self, node: NodeRef<'_>) -> bool {
+        let Phase::InCs(_) = node.phase() else {
+            return false;
+        };
+        let o = node.options();
+        !o.leases
+            || node
+                .requester()
+                .lease_from
+                .is_some_and(|from| self.time < from.saturating_add(o.lease))
+    }
+
+    fn check_lock_safety(&self, name: &LockName) -> Result<(), String> {
+        let in_cs: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|m| m.lock(name.as_str()).is_some_and(|n| self.holds(n)))
+            .map(|n| n.id())
+            .collect();
+        if in_cs.len() > 1 {
+            return Err(format!(
+                "nodes {in_cs:?} are in the CS at the same time (with leases: both unexpired)"
+            ));
+        }
+        for member in &self.nodes {
+            let Some(node) = member.lock(name.as_str()) else {
+                continue;
+            };
+            let leases = node.options().leases;
+            let req = match node.phase() {
+                Phase::Idle => continue,
+                // With leases a waiting requester may count a vote that was reclaimed (the
+                // Revoked is on its way): it cannot enter on it.
+                Phase::Wanting(_) if leases => continue,
+                Phase::InCs(_) if leases && !self.holds(node) => continue,
+                Phase::Wanting(r) => r,
+                Phase::InCs(r) => {
+                    if node.requester().granted.iter().ne(node.quorum().iter()) {
+                        return Err(format!(
+                            "node {} is in the CS holding grants {:?} of quorum {:?}",
+                            node.id(),
+                            node.requester().granted,
+                            node.quorum()
+                        ));
+                    }
+                    r
+                }
+            };
+            for &v in &node.requester().granted {
+                let lock = self
+                    .node(v)
+                    .lock(name.as_str())
+                    .and_then(|n| n.voter().lock);
+                if lock != Some(req) {
+                    return Err(format!(
+                        "node {} counts voter {v}'s grant for {req}, but voter {v} is locked by {lock:?}",
+                        node.id()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when nothing more can happen: no message in flight, no request left, nobody in the
+    /// CS or waiting.
+    pub fn is_finished(&self) -> bool {
+        self.in_flight() == 0
+            && self.remaining.iter().all(|&r| r == 0)
+            && self
+                .nodes
+                .iter()
+                .filter(|n| !self.stopped.contains(&n.id()))
+                .all(|n| self.phase(n.id()) == Phase::Idle)
+    }
+
+    /// The end-of-run check: when quiet, every voter is unlocked with an empty queue.
+    pub fn check_no_vote_leak(&self) -> Result<(), String> {
+        for member in self
+            .nodes
+            .iter()
+            .filter(|m| !self.stopped.contains(&m.id()))
+        {
+            // A lock's state is dropped when quiet: any lock still in use is a leak, except
+            // requests of nodes dead for good, which wait in a queue (never granted while
+            // suspected) for a restart that will not come.
+            let leak = member.locks().find(|(_, node)| {
+                let v = node.voter();
+                node.phase() != Phase::Idle
+                    || v.lock.is_some()
+                    || v.queue.iter().any(|r| !self.stopped.contains(&r.node))
+            });
+            if let Some((name, node)) = leak {
+                let v = node.voter();
+                return Err(format!(
+                    "vote leak at voter {} on lock {name}: lock {:?}, queue {:?}",
+                    node.id(),
+                    v.lock,
+                    v.queue
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A one-line account of who waits for whom, for deadlock reports.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, node) in self.nodes.iter().flat_map(|m| m.locks()) {
+            let v = node.voter();
+            parts.push(format!(
+                "node {} lock {name}: {:?} granted {:?} failed {:?} yielded {:?} deferred {:?} | lock {:?} queue {:?}",
+                node.id(),
+                node.phase(),
+                node.requester().granted,
+                node.requester().failed,
+                node.requester().yielded,
+                node.requester().deferred,
+                v.lock,
+                v.queue
+            ));
+        }
+        parts.join("\n")
+    }
+}

@@ -1,0 +1,156 @@
+//! The voter side (PROTOCOL.md §2): who holds this node's vote, who waits for it, and Sanders'
+//! rule that tells every overtaken request it lost. Only the voter's bookkeeping
+//! ([`VoterView`](super::VoterView)) changes here; re-voting after a peer's restart is
+//! `revote`'s, reclaiming a suspect's vote `leases`'.
+
+use super::{Action, Message, MsgKind, NodeMut};
+use crate::id::{NodeId, RequestId};
+
+impl NodeMut<'_> {
+    /// A queued request the voter may grant: not of a suspected node (with leases).
+    pub(super) fn eligible(&self, r: &RequestId) -> bool {
+        r.node == self.s.me || !self.s.options.leases || !self.s.suspected.contains(&r.node)
+    }
+
+    pub(super) fn is_dead(&self, r: &RequestId) -> bool {
+        self.s.peers.get(&r.node).is_some_and(|&k| r.inc < k)
+            || (r.node == self.s.me && r.inc < self.s.incarnation)
+    }
+
+    pub(super) fn on_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        if self.is_dead(&msg.req) {
+            return Self::ignore(out, from, msg, "request of a dead incarnation");
+        }
+        self.take_request(out, from, msg);
+    }
+
+    /// The REQUEST rule proper (also used to re-queue a request a restart lost).
+    pub(super) fn take_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        let Some(lock) = self.l.voter.lock else {
+            if r.node != self.s.me && self.s.suspected.contains(&r.node) && self.s.options.leases {
+                // It may be dead: it waits, and gets the vote once no longer suspected.
+                self.l.voter.queue.insert(r);
+                return;
+            }
+            self.l.voter.lock = Some(r);
+            self.l.voter.inquired = false;
+            self.l.voter.grant_sent = true;
+            self.l.voter.fenced = false;
+            self.l.voter.since = self.s.now;
+            out.push(Action::Persist {
+                lock: Some(r),
+                floor: self.s.journal_floor(),
+            });
+            self.send(out, r.node, MsgKind::Grant, r);
+            return;
+        };
+        if lock == r || self.l.voter.queue.contains(&r) {
+            return Self::ignore(out, from, msg, "duplicate request");
+        }
+        self.l.voter.queue.insert(r);
+        if !self.eligible(&r) {
+            // Its node is suspected: it waits silently, and is answered if the suspicion is
+            // lifted (`react_to_suspicion`).
+            return;
+        }
+        let beaten = lock.beats(&r)
+            || self
+                .l
+                .voter
+                .queue
+                .iter()
+                .any(|q| self.eligible(q) && q.beats(&r));
+        if beaten {
+            self.l.voter.told_failed.insert(r);
+            self.send(out, r.node, MsgKind::Failed, r);
+        } else if !self.l.voter.inquired {
+            self.l.voter.inquired = true;
+            self.send(out, lock.node, MsgKind::Inquire, lock);
+        }
+    }
+
+    pub(super) fn on_yield(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if self.l.voter.lock != Some(r) {
+            return Self::ignore(
+                out,
+                from,
+                msg,
+                "yield for a request that does not hold the vote",
+            );
+        }
+        self.l.voter.queue.insert(r);
+        // A requester that yielded keeps us in its `yielded` set until we grant it again, which
+        // makes it yield to any INQUIRE exactly as a FAILED would: it needs no FAILED from us.
+        self.l.voter.told_failed.insert(r);
+        self.grant_next(out);
+    }
+
+    pub(super) fn on_release(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
+        let r = msg.req;
+        if self.l.voter.lock == Some(r) {
+            self.l.voter.lock = None;
+            self.grant_next(out);
+        } else if self.l.voter.queue.remove(&r) {
+            self.l.voter.told_failed.remove(&r);
+        } else {
+            Self::ignore(
+                out,
+                from,
+                msg,
+                "release for a request that is neither locked nor queued",
+            );
+        }
+    }
+
+    /// Gives the vote to the head of the queue (or unlocks), then applies Sanders' rule. The
+    /// new lock is persisted before the GRANT leaves.
+    pub(super) fn grant_next(&mut self, out: &mut Vec<Action>) {
+        self.l.voter.inquired = false;
+        self.l.voter.fenced = false;
+        self.l.voter.since = 0;
+        // A suspected requester's request waits (it may be dead); it is granted once the
+        // suspicion is lifted.
+        let head = self
+            .l
+            .voter
+            .queue
+            .iter()
+            .find(|q| self.eligible(q))
+            .copied();
+        let Some(head) = head else {
+            self.l.voter.lock = None;
+            self.l.voter.grant_sent = false;
+            out.push(Action::Persist {
+                lock: None,
+                floor: self.s.journal_floor(),
+            });
+            return;
+        };
+        self.l.voter.queue.remove(&head);
+        self.l.voter.told_failed.remove(&head);
+        self.l.voter.lock = Some(head);
+        self.l.voter.grant_sent = true;
+        self.l.voter.since = self.s.now;
+        out.push(Action::Persist {
+            lock: Some(head),
+            floor: self.s.journal_floor(),
+        });
+        self.send(out, head.node, MsgKind::Grant, head);
+        if self.s.options.lock_change_failed {
+            let untold: Vec<RequestId> = self
+                .l
+                .voter
+                .queue
+                .iter()
+                .filter(|q| !self.l.voter.told_failed.contains(q))
+                .copied()
+                .collect();
+            for q in untold {
+                self.l.voter.told_failed.insert(q);
+                self.send(out, q.node, MsgKind::Failed, q);
+            }
+        }
+    }
+}
