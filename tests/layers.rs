@@ -60,7 +60,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The top-level module a file under `src/` belongs to: `daemon` for `src/daemon/driver.rs`,
-/// `bench` for `src/bench.rs`.
+/// `bench` for `src/bench/measure.rs`.
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
     let first = rel
