@@ -11,7 +11,7 @@
 //! This module only describes and (de)serializes lines; it never touches a file, and it knows
 //! nothing of the daemon or of the tools (layer 1, beside [`crate::logdir`]).
 
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::MsgKind;
 use serde::{Deserialize, Serialize};
@@ -205,9 +205,9 @@ impl MsgLine {
     /// The request the message is about.
     pub fn req(&self) -> RequestId {
         RequestId {
-            ts: self.req_ts,
+            ts: Lamport(self.req_ts),
             node: self.req_node,
-            inc: self.req_inc,
+            inc: Incarnation(self.req_inc),
         }
     }
 }
@@ -620,7 +620,11 @@ impl NodeEvent {
             } => (*req_ts, *req_node, 0),
             _ => return None,
         };
-        Some(RequestId { ts, node, inc })
+        Some(RequestId {
+            ts: Lamport(ts),
+            node,
+            inc: Incarnation(inc),
+        })
     }
 }
 

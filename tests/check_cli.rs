@@ -9,7 +9,7 @@ use maekawa::daemon::node_log::NodeLog;
 use maekawa::daemon::rotating::Rotation;
 use maekawa::logs::check;
 use maekawa::node_event::{LogMessages, MsgLine, NodeEvent};
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use maekawa_core::protocol::MsgKind;
 use std::path::Path;
 use std::process::Command;
@@ -122,9 +122,9 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
     let me = NodeId(1);
     let quorum = config.quorums.quorum(me).to_vec();
     let req = RequestId {
-        ts: 4,
+        ts: Lamport(4),
         node: me,
-        inc: 1,
+        inc: Incarnation(1),
     };
 
     let log = NodeLog::open(dir.path(), me, Rotation::NEVER)?;
@@ -145,7 +145,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
     // As the driver writes a batch: held, then one write.
     log.hold();
     log.log(&NodeEvent::RequestCs {
-        req_ts: req.ts,
+        req_ts: req.ts.0,
         req_node: req.node,
         lock: None,
     });
@@ -155,7 +155,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
             from: *v,
             to: me,
             lamport: 6,
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             req_inc: 0,
             lock: None,
@@ -168,7 +168,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
     cs.enter(me, 1, req, &quorum, 1)?;
     log.log(&NodeEvent::EnterCs {
         entry: Some(1),
-        req_ts: req.ts,
+        req_ts: req.ts.0,
         req_node: req.node,
         votes: Some(quorum.clone()),
         wait_ms: None,
@@ -179,7 +179,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
     log.log(&NodeEvent::ExitCs {
         entry: Some(1),
         lock: None,
-        req_ts: req.ts,
+        req_ts: req.ts.0,
         req_node: req.node,
         token: None,
     });

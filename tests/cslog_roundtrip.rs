@@ -6,14 +6,14 @@
 use maekawa::daemon::cslog::CsLog;
 use maekawa::logdir;
 use maekawa::logs::cslog::{read_cs_log, CsEvent};
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 
 fn req(ts: u64, node: u32) -> RequestId {
     // The CS log does not carry the incarnation: it reads back as 0.
     RequestId {
-        ts,
+        ts: Lamport(ts),
         node: NodeId(node),
-        inc: 0,
+        inc: Incarnation(0),
     }
 }
 

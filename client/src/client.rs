@@ -38,7 +38,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::tls::Security;
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use maekawa_wire as wire;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -479,9 +479,9 @@ pub struct LockInfo {
 impl LockInfo {
     fn from_wire(l: wire::LockInfo) -> LockInfo {
         let req = |r: &wire::WireRequest| RequestId {
-            ts: r.ts,
+            ts: Lamport(r.ts),
             node: NodeId(r.node),
-            inc: r.inc,
+            inc: Incarnation(r.inc),
         };
         let mut clients = l.waiting_clients.into_iter();
         let waiting = l

@@ -1,7 +1,7 @@
 //! Identifier types shared by every layer: who a node is and which request a message is about.
 //!
-//! They exist so that a node id, a Lamport timestamp and a request never travel as bare integers
-//! that could be swapped by accident. This module must stay free of I/O and of wire types.
+//! They exist so that a node id, a Lamport timestamp, an incarnation, a fencing token and a
+//! request never travel as bare integers that could be swapped by accident. This module must stay free of I/O and of wire types.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -19,6 +19,67 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// Defines a `u64` newtype that prints and serializes as the bare number.
+macro_rules! number {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize,
+            Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+number! {
+    /// A Lamport timestamp: orders requests (a smaller one has priority) and moves every
+    /// node's clock past what it hears. Its own type so it is never mixed up with an
+    /// incarnation, a fencing token or a wall-clock instant, which are `u64`s too.
+    Lamport
+}
+
+number! {
+    /// Which process start of a node this is (1 for the first, one more per restart, kept by
+    /// the journal). Its own type so a request's or a Sync's incarnation is never compared
+    /// with a clock or a token.
+    Incarnation
+}
+
+number! {
+    /// A fencing token: every entry into a lock's critical section gets one larger than every
+    /// earlier entry's, and the token floors nodes exchange bound them. Its own type so a
+    /// token never passes for a Lamport time or an incarnation.
+    Token
+}
+
+impl Lamport {
+    /// The time after `self`; saturates at the top (a peer's number may be `u64::MAX`).
+    pub fn next(self) -> Lamport {
+        Lamport(self.0.saturating_add(1))
+    }
+}
+
+impl Incarnation {
+    /// The incarnation of the next process start.
+    pub fn next(self) -> Incarnation {
+        Incarnation(self.0.saturating_add(1))
+    }
+}
+
+impl Token {
+    /// The token `n` after `self`; saturates at the top (a peer's floor may be `u64::MAX`).
+    pub fn plus(self, n: u64) -> Token {
+        Token(self.0.saturating_add(n))
+    }
+}
+
 /// One request for the critical section, `(ts, node)` made by incarnation `inc` of `node`.
 ///
 /// The derived `Ord` *is* the priority: a smaller value wins (lower Lamport timestamp first,
@@ -28,13 +89,13 @@ impl fmt::Display for NodeId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId {
     /// Lamport timestamp at which the request was made.
-    pub ts: u64,
+    pub ts: Lamport,
     /// The node that wants the critical section.
     pub node: NodeId,
     /// The incarnation (process start) of `node` that made the request. Absent in the CS
     /// log's `request` (PROTOCOL.md §4 fixes that shape), so it reads as 0 there.
     #[serde(default)]
-    pub inc: u64,
+    pub inc: Incarnation,
 }
 
 impl RequestId {

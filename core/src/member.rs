@@ -13,7 +13,7 @@
 //! The shared token floor makes tokens grow across all locks of the cluster (as etcd's
 //! revisions do), which is more than per-lock monotonicity needs and costs one number per node.
 
-use crate::id::{NodeId, RequestId};
+use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 use crate::protocol::{
     mark_suspected, Action, LockState, Message, NodeMut, NodeRef, Options, Phase, ProtocolError,
     Shared,
@@ -102,9 +102,9 @@ impl Member {
     pub fn restore(
         me: NodeId,
         quorum: &[NodeId],
-        incarnation: u64,
+        incarnation: Incarnation,
         votes: &[(LockName, RequestId)],
-        floor: u64,
+        floor: Token,
         options: Options,
     ) -> (Member, Vec<LockAction>) {
         let system = QuorumSystem::explicit(BTreeMap::from([(me, quorum.to_vec())]));
@@ -118,9 +118,9 @@ impl Member {
     pub fn restore_in(
         me: NodeId,
         system: Arc<QuorumSystem>,
-        incarnation: u64,
+        incarnation: Incarnation,
         votes: &[(LockName, RequestId)],
-        floor: u64,
+        floor: Token,
         options: Options,
         now: u64,
     ) -> (Member, Vec<LockAction>) {
@@ -146,7 +146,7 @@ impl Member {
     }
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state).
-    pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
+    pub fn assume_peer(&mut self, peer: NodeId, incarnation: Incarnation) {
         Arc::make_mut(&mut self.shared.peers).insert(peer, incarnation);
     }
 
@@ -156,7 +156,7 @@ impl Member {
     }
 
     /// This member's incarnation.
-    pub fn incarnation(&self) -> u64 {
+    pub fn incarnation(&self) -> Incarnation {
         self.shared.incarnation
     }
 
@@ -216,17 +216,17 @@ impl Member {
     }
 
     /// The Lamport clock (one for all locks).
-    pub fn clock(&self) -> u64 {
+    pub fn clock(&self) -> Lamport {
         self.shared.clock
     }
 
     /// The token floor (one for all locks): no entry this member knows of had a larger token.
-    pub fn floor(&self) -> u64 {
+    pub fn floor(&self) -> Token {
         self.shared.floor
     }
 
     /// The floor its journal holds: see [`Node::journal_floor`]. What its Hello announces.
-    pub fn journal_floor(&self) -> u64 {
+    pub fn journal_floor(&self) -> Token {
         self.shared.journal_floor()
     }
 
@@ -279,8 +279,8 @@ impl Member {
     pub fn peer_incarnation(
         &mut self,
         peer: NodeId,
-        incarnation: u64,
-        floor: u64,
+        incarnation: Incarnation,
+        floor: Token,
     ) -> Vec<LockAction> {
         self.shared.floor = self.shared.floor.max(floor);
         if !self.shared.learn_peer(peer, incarnation) {

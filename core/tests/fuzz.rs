@@ -7,7 +7,7 @@
 //! (cases and seed below), so `cargo test --release` takes the same few seconds every run and
 //! a failure replays.
 
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Action, Message, MsgKind, Options};
 use maekawa_core::quorum::QuorumSystem;
@@ -86,15 +86,15 @@ fn message(ids: u32) -> impl Strategy<Value = Message> {
         .prop_map(
             |(kind, lamport, (ts, node, inc), holds_grant, to_inc, token, echo)| Message {
                 kind: MsgKind::ALL[kind],
-                lamport,
+                lamport: Lamport(lamport),
                 req: RequestId {
-                    ts,
+                    ts: Lamport(ts),
                     node: NodeId(node),
-                    inc,
+                    inc: Incarnation(inc),
                 },
                 holds_grant,
-                to_inc,
-                token,
+                to_inc: Incarnation(to_inc),
+                token: Token(token),
                 echo,
             },
         )
@@ -182,7 +182,7 @@ fn any_input_never_panics_a_member() {
                         .unwrap_or_default(),
                     Input::Suspect(peer, on) => member.set_suspected(NodeId(peer), on),
                     Input::Incarnation(peer, inc, floor) => {
-                        member.peer_incarnation(NodeId(peer), inc, floor)
+                        member.peer_incarnation(NodeId(peer), Incarnation(inc), Token(floor))
                     }
                 };
                 run_batch(&mut member, actions);

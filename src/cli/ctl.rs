@@ -336,16 +336,16 @@ fn render_table(rows: &[(NodeId, Result<Status, CtlError>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use maekawa_core::id::RequestId;
+    use maekawa_core::id::{Incarnation, Lamport, RequestId};
 
     fn status(workload: Workload) -> Status {
         Status {
             node: NodeId(2),
             incarnation: 3,
             phase: Phase::Wanting(RequestId {
-                ts: 7,
+                ts: Lamport(7),
                 node: NodeId(2),
-                inc: 3,
+                inc: Incarnation(3),
             }),
             lamport: 9,
             granted: vec![NodeId(2)],

@@ -10,7 +10,7 @@ use crate::daemon::command::{Control, CtlOutcome, Status};
 use crate::daemon::settings::Workload;
 use crate::daemon::wire;
 use crate::tls::{Gate, Role, Security};
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use maekawa_core::protocol::Phase;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -72,17 +72,17 @@ fn reply(outcome: CtlOutcome) -> tonic::Response<wire::CtlReply> {
 
 fn to_wire(r: RequestId) -> wire::WireRequest {
     wire::WireRequest {
-        ts: r.ts,
+        ts: r.ts.0,
         node: r.node.0,
-        inc: r.inc,
+        inc: r.inc.0,
     }
 }
 
 fn from_wire(r: &wire::WireRequest) -> RequestId {
     RequestId {
-        ts: r.ts,
+        ts: Lamport(r.ts),
         node: NodeId(r.node),
-        inc: r.inc,
+        inc: Incarnation(r.inc),
     }
 }
 

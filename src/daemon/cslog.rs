@@ -147,7 +147,7 @@ impl CsLog {
             node,
             entry,
             request: CsRequest {
-                ts: req.ts,
+                ts: req.ts.0,
                 node: req.node,
             },
             votes,
@@ -217,13 +217,14 @@ impl CsLog {
 mod tests {
     use super::*;
     use crate::logdir::CS_LOG as FILE_NAME;
+    use maekawa_core::id::{Incarnation, Lamport};
 
     fn req(ts: u64, node: u32) -> RequestId {
         // The CS log does not carry the incarnation: it reads back as 0.
         RequestId {
-            ts,
+            ts: Lamport(ts),
             node: NodeId(node),
-            inc: 0,
+            inc: Incarnation(0),
         }
     }
 

@@ -18,7 +18,7 @@ use super::settings::NodeSettings;
 use super::transport::{Transport, TransportEvent};
 use super::workload::CsWorkload;
 use crate::node_event::NodeEvent;
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, NodeId, RequestId, Token};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::{Message, Phase};
 use maekawa_core::quorum::QuorumSystem;
@@ -244,7 +244,9 @@ impl Driver {
                     token_floor: floor,
                 });
                 self.transport.kick(peer);
-                let actions = self.core.peer_incarnation(peer, incarnation, floor);
+                let actions =
+                    self.core
+                        .peer_incarnation(peer, Incarnation(incarnation), Token(floor));
                 self.execute(actions)
             }
             TransportEvent::PeerUp { peer } => {
@@ -306,7 +308,7 @@ impl Driver {
             return Ok(());
         };
         self.log.log(&NodeEvent::CancelCs {
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             lock: Some(lock.clone()),
         });
@@ -383,7 +385,7 @@ impl Driver {
                 .expect("an idle lock can be requested");
             if let Phase::Wanting(req) = self.core.phase(lock.as_str()) {
                 self.log.log(&NodeEvent::RequestCs {
-                    req_ts: req.ts,
+                    req_ts: req.ts.0,
                     req_node: req.node,
                     lock: Some(lock.clone()),
                 });
@@ -403,7 +405,7 @@ impl Driver {
         self.log.log(&NodeEvent::ExitCs {
             entry: None,
             lock: Some(lock.clone()),
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             token: Some(token),
         });

@@ -32,14 +32,14 @@ impl Driver {
                         }
                     }
                     Action::EnterCs { req, votes, token } => {
-                        self.batch.entering.push((lock, req, votes, token));
+                        self.batch.entering.push((lock, req, votes, token.0));
                     }
                     Action::Persist { lock: vote, floor } => {
                         // Written now, made durable by `flush` before any message of this
                         // batch (the GRANT it protects among them) leaves, and before an
                         // entry of this batch is acted on.
                         if !self.no_journal {
-                            self.journal.write_vote(lock.as_str(), vote, floor)?;
+                            self.journal.write_vote(lock.as_str(), vote, floor.0)?;
                             self.batch
                                 .held_from
                                 .get_or_insert(self.batch.outgoing.len());
@@ -51,7 +51,7 @@ impl Driver {
                         req,
                         token,
                         ended_at,
-                    } => self.lease_expired(lock, req, token, ended_at)?,
+                    } => self.lease_expired(lock, req, token.0, ended_at)?,
                     Action::Log(event) => self.log_core_event(lock, event),
                 }
             }
@@ -75,9 +75,9 @@ impl Driver {
                 };
                 NodeEvent::Revote {
                     what,
-                    req_ts: req.ts,
+                    req_ts: req.ts.0,
                     req_node: req.node,
-                    req_inc: req.inc,
+                    req_inc: req.inc.0,
                     lock,
                     why: why.to_string(),
                 }
@@ -85,22 +85,22 @@ impl Driver {
             LogEvent::Ignored { from, msg, why } => NodeEvent::Ignored {
                 msg: msg.kind,
                 from,
-                req_ts: msg.req.ts,
+                req_ts: msg.req.ts.0,
                 req_node: msg.req.node,
                 lock,
                 why: why.to_string(),
             },
             LogEvent::QuorumSwitch { req, from, to } => NodeEvent::QuorumSwitch {
-                req_ts: req.ts,
+                req_ts: req.ts.0,
                 req_node: req.node,
-                req_inc: req.inc,
+                req_inc: req.inc.0,
                 lock,
                 from_quorum: from,
                 to_quorum: to,
             },
             LogEvent::InquiryDeferred { voter, req } => NodeEvent::InquiryDeferred {
                 voter,
-                req_ts: req.ts,
+                req_ts: req.ts.0,
                 req_node: req.node,
                 lock,
             },
@@ -126,14 +126,14 @@ impl Driver {
             msg: msg.kind,
             from,
             to,
-            lamport: msg.lamport,
-            req_ts: msg.req.ts,
+            lamport: msg.lamport.0,
+            req_ts: msg.req.ts.0,
             req_node: msg.req.node,
-            req_inc: msg.req.inc,
+            req_inc: msg.req.inc.0,
             lock: Some(lock.clone()),
-            token: Some(msg.token),
+            token: Some(msg.token.0),
             holds_grant: sync.then_some(msg.holds_grant),
-            to_inc: sync.then_some(msg.to_inc),
+            to_inc: sync.then_some(msg.to_inc.0),
         };
         self.log.log(&if sent {
             NodeEvent::Send(line)
@@ -167,7 +167,7 @@ impl Driver {
         self.log.log(&NodeEvent::LeaseExpired {
             lock: Some(lock),
             entry: self.cs.entries,
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             token,
             late_ms,
@@ -188,7 +188,7 @@ impl Driver {
     /// are stamped when they are written: a `send` line's time is when its message left.
     pub(super) async fn flush(&mut self) -> Result<(), NodeError> {
         self.floor.store(
-            self.core.journal_floor(),
+            self.core.journal_floor().0,
             std::sync::atomic::Ordering::Relaxed,
         );
         let mut outgoing = std::mem::take(&mut self.batch.outgoing);
@@ -255,7 +255,7 @@ impl Driver {
         }
         self.log.log(&NodeEvent::EnterCs {
             entry: None,
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             votes: Some(votes),
             wait_ms: None,

@@ -514,14 +514,15 @@ fn sync_dir(path: &Path) -> Result<(), JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use maekawa_core::id::{Incarnation, Lamport};
 
     const ME: NodeId = NodeId(1);
 
     fn req(ts: u64, node: u32, inc: u64) -> RequestId {
         RequestId {
-            ts,
+            ts: Lamport(ts),
             node: NodeId(node),
-            inc,
+            inc: Incarnation(inc),
         }
     }
 

@@ -97,9 +97,9 @@ impl LockService {
 
 fn to_wire(r: RequestId) -> wire::WireRequest {
     wire::WireRequest {
-        ts: r.ts,
+        ts: r.ts.0,
         node: r.node.0,
-        inc: r.inc,
+        inc: r.inc.0,
     }
 }
 

@@ -23,7 +23,7 @@ use super::settings::{NodeSettings, Workload};
 use super::transport::{Connector, Liveness, PeerService, Transport, TransportConfig};
 use crate::node_event::{self, LogMessages, NodeEvent};
 use crate::tls::{Security, SecurityGate as _, ServerTls as _};
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, NodeId, RequestId, Token};
 use maekawa_core::member::{LockAction, LockName, Member};
 use maekawa_core::protocol::Options;
 use std::future::Future;
@@ -377,9 +377,9 @@ pub(super) fn restore_core(
     Member::restore_in(
         settings.id,
         Arc::new(settings.config.quorums.clone()),
-        durable.incarnation,
+        Incarnation(durable.incarnation),
         &votes,
-        durable.restored.floor,
+        Token(durable.restored.floor),
         options,
         0,
     )

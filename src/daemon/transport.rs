@@ -438,19 +438,19 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
     wire::Envelope {
         seq,
         kind: kind as i32,
-        lamport: msg.lamport,
-        req_ts: msg.req.ts,
+        lamport: msg.lamport.0,
+        req_ts: msg.req.ts.0,
         req_node: msg.req.node.0,
-        req_inc: msg.req.inc,
+        req_inc: msg.req.inc.0,
         holds_grant: msg.holds_grant,
-        to_inc: msg.to_inc,
+        to_inc: msg.to_inc.0,
         // The emulated CS, by far the most common, costs no bytes.
         lock: if lock.as_str() == LockName::CS {
             String::new()
         } else {
             lock.as_str().to_string()
         },
-        token: msg.token,
+        token: msg.token.0,
         echo: msg.echo,
     }
 }
@@ -720,7 +720,7 @@ impl Peer for PeerService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use maekawa_core::id::RequestId;
+    use maekawa_core::id::{Incarnation, Lamport, RequestId, Token};
     use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -813,15 +813,15 @@ mod tests {
     fn numbered(i: u64) -> Message {
         Message {
             kind: MsgKind::Request,
-            lamport: i,
+            lamport: Lamport(i),
             req: RequestId {
-                ts: i,
+                ts: Lamport(i),
                 node: NodeId(0),
-                inc: 1,
+                inc: Incarnation(1),
             },
             holds_grant: false,
-            to_inc: 0,
-            token: i,
+            to_inc: Incarnation(0),
+            token: Token(i),
             echo: 0,
         }
     }
@@ -919,13 +919,13 @@ mod tests {
                     .unwrap();
                 if let TransportEvent::Message { lock, msg, .. } = ev {
                     // The lock name (empty on the wire for `cs`) and the token arrive intact.
-                    let expected = if msg.lamport.is_multiple_of(2) {
+                    let expected = if msg.lamport.0.is_multiple_of(2) {
                         "cs"
                     } else {
                         "orders"
                     };
-                    assert_eq!((lock.as_str(), msg.token), (expected, msg.lamport));
-                    got.push(msg.lamport);
+                    assert_eq!((lock.as_str(), msg.token.0), (expected, msg.lamport.0));
+                    got.push(msg.lamport.0);
                 }
             }
         }

@@ -25,7 +25,7 @@
 use crate::daemon::lock_service;
 use crate::daemon::wire;
 use crate::node_event::FrameKind;
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::{Message, MsgKind};
 use std::collections::BTreeSet;
@@ -210,15 +210,15 @@ pub fn check_envelope(
     let lock = check_lock(&env.lock)?;
     let msg = Message {
         kind,
-        lamport: env.lamport,
+        lamport: Lamport(env.lamport),
         req: RequestId {
-            ts: env.req_ts,
+            ts: Lamport(env.req_ts),
             node: req_node,
-            inc: env.req_inc,
+            inc: Incarnation(env.req_inc),
         },
         holds_grant: env.holds_grant,
-        to_inc: env.to_inc,
-        token: env.token,
+        to_inc: Incarnation(env.to_inc),
+        token: Token(env.token),
         echo: env.echo,
     };
     Ok((lock, msg))

@@ -79,7 +79,7 @@ impl Driver {
             Ok(actions) => {
                 if let Phase::Wanting(req) = self.core.phase(LockName::CS) {
                     self.log.log(&NodeEvent::RequestCs {
-                        req_ts: req.ts,
+                        req_ts: req.ts.0,
                         req_node: req.node,
                         lock: None,
                     });
@@ -113,7 +113,7 @@ impl Driver {
         self.log.log(&NodeEvent::ExitCs {
             entry: Some(self.cs.entries),
             lock: Some(self.cs.lock.clone()),
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             token: None,
         });
@@ -145,7 +145,7 @@ impl Driver {
             .map_or(0.0, |t| (t.elapsed().as_secs_f64() * 1e6).round() / 1e3);
         self.log.log(&NodeEvent::EnterCs {
             entry: Some(self.cs.entries),
-            req_ts: req.ts,
+            req_ts: req.ts.0,
             req_node: req.node,
             votes: Some(votes),
             wait_ms: Some(wait_ms),
@@ -252,9 +252,9 @@ impl Driver {
         let waiting = !matches!(cs.phase(), Phase::Idle);
         Status {
             node: self.me,
-            incarnation: self.core.incarnation(),
+            incarnation: self.core.incarnation().0,
             phase: cs.phase(),
-            lamport: self.core.clock(),
+            lamport: self.core.clock().0,
             granted: view.granted.iter().copied().collect(),
             missing: if waiting {
                 self.core

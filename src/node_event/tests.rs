@@ -271,7 +271,7 @@ fn lines_of_older_versions_still_read() {
     let send = r#"{"timestamp":"T","level":"INFO","node":1,"event":"send","msg":"Request","from":1,"to":0,"lamport":1,"req_ts":1,"req_node":1}"#;
     let l = parse_line(send).expect("a send without req_inc, lock or token");
     assert_eq!(l.event.lock(), "cs");
-    assert_eq!(l.event.req().map(|r| r.inc), Some(0));
+    assert_eq!(l.event.req().map(|r| r.inc.0), Some(0));
 }
 
 #[test]

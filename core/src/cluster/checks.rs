@@ -4,14 +4,14 @@
 //! steps is the parent module's job.
 
 use super::Cluster;
-use crate::id::{NodeId, RequestId};
+use crate::id::{NodeId, RequestId, Token};
 use crate::member::LockName;
 use crate::protocol::{NodeRef, Phase};
 
 impl Cluster {
     /// Fencing tokens: every entry of a lock has a larger token than every earlier entry of it
     /// (entries of one lock never overlap, so "earlier" is "ended before this one began").
-    pub(super) fn entered(&mut self, lock: usize, req: RequestId, token: u64) {
+    pub(super) fn entered(&mut self, lock: usize, req: RequestId, token: Token) {
         if let Some(max) = self.max_token[lock] {
             if token <= max && self.token_error.is_none() {
                 self.token_error = Some(format!(

@@ -9,7 +9,7 @@
 
 mod checks;
 
-use crate::id::{NodeId, RequestId};
+use crate::id::{Incarnation, NodeId, RequestId, Token};
 use crate::member::{LockAction, LockName, Member};
 use crate::protocol::{Action, Message, Options, Phase};
 use crate::quorum::QuorumSystem;
@@ -129,7 +129,7 @@ pub struct StepEffect {
     /// the step can let the node in).
     pub entered: Option<RequestId>,
     /// The lock (an index into [`Cluster::lock_names`]) and fencing token of that entry.
-    pub entered_lock: Option<(usize, u64)>,
+    pub entered_lock: Option<(usize, Token)>,
 }
 
 /// What travels on a link: a protocol message, or the transport's Hello that opens a link
@@ -139,7 +139,7 @@ pub enum Item {
     /// A protocol message about the lock with this index in [`Cluster::lock_names`].
     Msg(u8, Message),
     /// The sender is this incarnation, with this token floor.
-    Hello(u64, u64),
+    Hello(Incarnation, Token),
 }
 
 /// The explorer's time bound: a holder wrongly suspected by a voter renews its lease forever
@@ -180,7 +180,7 @@ impl Default for CrashModel {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct Journal {
     votes: Vec<Option<RequestId>>,
-    floor: u64,
+    floor: Token,
 }
 
 /// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
@@ -197,7 +197,7 @@ pub struct Cluster {
     made: Vec<u32>,
     names: Arc<[LockName]>,
     /// The largest token of any entry so far, per lock.
-    max_token: Vec<Option<u64>>,
+    max_token: Vec<Option<Token>>,
     /// The first entry whose token was not larger than every earlier one of its lock.
     token_error: Option<String>,
     /// Each node's journal.
@@ -265,7 +265,7 @@ impl Cluster {
             .map(|&id| {
                 let mut node = Member::with_system(id, quorums.clone(), options);
                 for &peer in ids.iter().filter(|&&p| p != id) {
-                    node.assume_peer(peer, 1);
+                    node.assume_peer(peer, Incarnation(1));
                 }
                 Arc::new(node)
             })
@@ -288,7 +288,7 @@ impl Cluster {
             journals: vec![
                 Journal {
                     votes: vec![None; locks],
-                    floor: 0
+                    floor: Token(0)
                 };
                 n
             ],
@@ -526,12 +526,12 @@ impl Cluster {
         let floor = if self.crash.journal_token {
             journal.floor
         } else {
-            0
+            Token(0)
         };
         let (mut restored, mut actions) = Member::restore_in(
             c,
             system,
-            incarnation + 1,
+            incarnation.next(),
             &votes,
             floor,
             options,
@@ -560,7 +560,7 @@ impl Cluster {
                 outbound.clear();
             }
             if !self.stopped.contains(&x) {
-                outbound.push_back(Item::Hello(incarnation + 1, floor));
+                outbound.push_back(Item::Hello(incarnation.next(), floor));
             }
         }
         // The restored votes' Resyncs were sent by the new process: they follow its Hellos.

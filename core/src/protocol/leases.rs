@@ -121,7 +121,7 @@ impl NodeMut<'_> {
         // Our floor already took the holder's token (`handle`); it must be durable before we
         // confirm.
         if self.s.floor > self.s.reserved {
-            self.s.reserved = self.s.floor.saturating_add(TOKEN_BLOCK - 1);
+            self.s.reserved = self.s.floor.plus(TOKEN_BLOCK - 1);
             out.push(Action::Persist {
                 lock: self.l.voter.lock,
                 floor: self.s.reserved,

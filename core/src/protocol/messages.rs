@@ -2,7 +2,7 @@
 //! caller carries out, and the decisions worth a log line. Pure data: no rule of the protocol
 //! lives here (the rules are in the sibling modules), and nothing here knows the wire format.
 
-use crate::id::{NodeId, RequestId};
+use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 use std::fmt;
 
 /// The message kinds of the protocol: Maekawa's six, the two of re-voting after a restart, and
@@ -115,17 +115,17 @@ pub struct Message {
     /// What the message says.
     pub kind: MsgKind,
     /// The sender's Lamport clock at the send.
-    pub lamport: u64,
+    pub lamport: Lamport,
     /// The request this message is about.
     pub req: RequestId,
     /// In a `Sync` only: the sender holds the receiver's grant for `req`.
     pub holds_grant: bool,
     /// In a `Sync` only: the receiver's incarnation it answers. A Sync meant for an earlier
     /// process of the receiver is stale (a fresh one follows) and is ignored.
-    pub to_inc: u64,
+    pub to_inc: Incarnation,
     /// The sender's token floor: no entry the sender knows of had a larger fencing token. The
     /// receiver raises its own floor to it (DESIGN.md, "Fencing tokens").
-    pub token: u64,
+    pub token: Token,
     /// In a `Fence` the sender's clock at the send; in a `Fenced` the `Fence`'s, echoed: what
     /// the requester times its lease from.
     pub echo: u64,
@@ -134,7 +134,7 @@ pub struct Message {
 impl Message {
     /// For a `Sync`: the sender's current request, if it has one.
     pub fn synced_request(&self) -> Option<RequestId> {
-        (self.req.ts != 0).then_some(self.req)
+        (self.req.ts != Lamport(0)).then_some(self.req)
     }
 }
 
@@ -150,7 +150,7 @@ pub enum Action {
         /// The token floor to record (it only grows): no token this node has used or knows
         /// of is larger; it includes the block of tokens reserved
         /// ([`TOKEN_BLOCK`](super::TOKEN_BLOCK)).
-        floor: u64,
+        floor: Token,
     },
     /// Deliver `msg` to `to` (possibly this node itself).
     Send {
@@ -166,7 +166,7 @@ pub enum Action {
         /// The voters whose grants let it in (its whole quorum), sorted.
         votes: Vec<NodeId>,
         /// The fencing token of this entry: larger than every earlier entry's of this lock.
-        token: u64,
+        token: Token,
     },
     /// The holder's lease ran out by its own clock before it left: it is out of the CS now
     /// (the RELEASEs that follow are sent as after [`Node::exit_cs`](super::Node::exit_cs)).
@@ -176,7 +176,7 @@ pub enum Action {
         /// The request that held the CS.
         req: RequestId,
         /// Its fencing token.
-        token: u64,
+        token: Token,
         /// When the lease ran out, by the caller's clock (at or before now).
         ended_at: u64,
     },

@@ -27,7 +27,7 @@ mod voter;
 pub use messages::{Action, LogEvent, Message, MsgKind};
 pub(crate) use suspicion::mark_suspected;
 
-use crate::id::{NodeId, RequestId};
+use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 use crate::quorum::QuorumSystem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -139,7 +139,7 @@ pub struct RequesterView {
     /// of theirs could still be on its way); a quorum that needs one means a new request.
     pub left: BTreeSet<NodeId>,
     /// The token of the entry being confirmed or held (0: none yet).
-    pub token: u64,
+    pub token: Token,
     /// The clock at the send of the `Fence` round in progress, if one is.
     pub fencing: Option<u64>,
     /// Voters that confirmed the round in progress.
@@ -177,7 +177,7 @@ pub struct VoterView {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Shared {
     pub(crate) me: NodeId,
-    pub(crate) incarnation: u64,
+    pub(crate) incarnation: Incarnation,
     // Shared (cheap to clone): the explorer copies states by the million.
     /// Every quorum this node may use.
     pub(crate) system: Arc<QuorumSystem>,
@@ -186,12 +186,12 @@ pub(crate) struct Shared {
     /// The caller's clock, as of the last input.
     pub(crate) now: u64,
     /// The newest incarnation seen of each peer.
-    pub(crate) peers: Arc<BTreeMap<NodeId, u64>>,
-    pub(crate) clock: u64,
+    pub(crate) peers: Arc<BTreeMap<NodeId, Incarnation>>,
+    pub(crate) clock: Lamport,
     /// No entry this node knows of (its own included) had a larger fencing token.
-    pub(crate) floor: u64,
+    pub(crate) floor: Token,
     /// No token larger than this may be used before a new reservation is on disk.
-    pub(crate) reserved: u64,
+    pub(crate) reserved: Token,
     pub(crate) options: Options,
 }
 
@@ -200,26 +200,26 @@ impl Shared {
     pub(crate) fn new(me: NodeId, system: Arc<QuorumSystem>, options: Options) -> Shared {
         Shared {
             me,
-            incarnation: 1,
+            incarnation: Incarnation(1),
             system,
             suspected: Arc::default(),
             now: 0,
             peers: Arc::default(),
-            clock: 0,
-            floor: 0,
-            reserved: 0,
+            clock: Lamport(0),
+            floor: Token(0),
+            reserved: Token(0),
             options,
         }
     }
 
     /// See [`Node::journal_floor`].
-    pub(crate) fn journal_floor(&self) -> u64 {
+    pub(crate) fn journal_floor(&self) -> Token {
         self.floor.max(self.reserved)
     }
 
     /// Records `peer`'s incarnation `incarnation`; false when it is not news (an older or the
     /// same incarnation, or this node itself), which then changes nothing.
-    pub(crate) fn learn_peer(&mut self, peer: NodeId, incarnation: u64) -> bool {
+    pub(crate) fn learn_peer(&mut self, peer: NodeId, incarnation: Incarnation) -> bool {
         if peer == self.me || self.peers.get(&peer).is_some_and(|&k| k >= incarnation) {
             return false;
         }
@@ -341,9 +341,9 @@ impl Node {
     pub fn restore(
         me: NodeId,
         quorum: &[NodeId],
-        incarnation: u64,
+        incarnation: Incarnation,
         lock: Option<RequestId>,
-        floor: u64,
+        floor: Token,
         options: Options,
     ) -> (Node, Vec<Action>) {
         let system = Arc::new(QuorumSystem::explicit(BTreeMap::from([(
@@ -373,7 +373,7 @@ impl Node {
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state), without
     /// the reconciliation [`Node::peer_incarnation`] performs.
-    pub fn assume_peer(&mut self, peer: NodeId, incarnation: u64) {
+    pub fn assume_peer(&mut self, peer: NodeId, incarnation: Incarnation) {
         Arc::make_mut(&mut self.shared.peers).insert(peer, incarnation);
     }
 
@@ -383,7 +383,7 @@ impl Node {
     }
 
     /// This node's incarnation.
-    pub fn incarnation(&self) -> u64 {
+    pub fn incarnation(&self) -> Incarnation {
         self.view().incarnation()
     }
 
@@ -398,18 +398,18 @@ impl Node {
     }
 
     /// The Lamport clock.
-    pub fn clock(&self) -> u64 {
+    pub fn clock(&self) -> Lamport {
         self.view().clock()
     }
 
     /// The token floor: no entry this node knows of had a larger fencing token.
-    pub fn floor(&self) -> u64 {
+    pub fn floor(&self) -> Token {
         self.view().floor()
     }
 
     /// What the journal records as the floor: the floor or the reservation, whichever is
     /// larger, so a restarted node never issues a token it may have used.
-    pub fn journal_floor(&self) -> u64 {
+    pub fn journal_floor(&self) -> Token {
         self.view().journal_floor()
     }
 
@@ -480,7 +480,12 @@ impl Node {
     /// vote the peer's dead incarnation held is freed keeps the next holder's token above the
     /// token of an entry that dead incarnation made and never released.
     #[must_use = "the actions must be carried out"]
-    pub fn peer_incarnation(&mut self, peer: NodeId, incarnation: u64, floor: u64) -> Vec<Action> {
+    pub fn peer_incarnation(
+        &mut self,
+        peer: NodeId,
+        incarnation: Incarnation,
+        floor: Token,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         self.shared.floor = self.shared.floor.max(floor);
         if self.shared.learn_peer(peer, incarnation) {
@@ -532,7 +537,7 @@ impl<'a> NodeRef<'a> {
     }
 
     /// The node's incarnation.
-    pub fn incarnation(self) -> u64 {
+    pub fn incarnation(self) -> Incarnation {
         self.s.incarnation
     }
 
@@ -547,17 +552,17 @@ impl<'a> NodeRef<'a> {
     }
 
     /// The Lamport clock.
-    pub fn clock(self) -> u64 {
+    pub fn clock(self) -> Lamport {
         self.s.clock
     }
 
     /// The token floor: no entry this node knows of had a larger fencing token.
-    pub fn floor(self) -> u64 {
+    pub fn floor(self) -> Token {
         self.s.floor
     }
 
     /// See [`Node::journal_floor`].
-    pub fn journal_floor(self) -> u64 {
+    pub fn journal_floor(self) -> Token {
         self.s.journal_floor()
     }
 
@@ -601,7 +606,7 @@ impl<'a> NodeMut<'a> {
         // `request_cs`, the floor and its reservation): the daemon refuses numbers near the
         // top at its edge (`maekawa::daemon::validate`), and should one get through, a stuck
         // clock or floor is a bug to find, not a crash of the node (tests/fuzz.rs).
-        self.s.clock = self.s.clock.max(msg.lamport).saturating_add(1);
+        self.s.clock = self.s.clock.max(msg.lamport).next();
         if msg.kind != MsgKind::Release || self.s.options.release_carries_token {
             self.s.floor = self.s.floor.max(msg.token);
         }
@@ -623,7 +628,7 @@ impl<'a> NodeMut<'a> {
     }
 
     fn send(&mut self, out: &mut Vec<Action>, to: NodeId, kind: MsgKind, req: RequestId) {
-        self.s.clock = self.s.clock.saturating_add(1);
+        self.s.clock = self.s.clock.next();
         out.push(Action::Send {
             to,
             msg: Message {
@@ -631,7 +636,7 @@ impl<'a> NodeMut<'a> {
                 lamport: self.s.clock,
                 req,
                 holds_grant: false,
-                to_inc: 0,
+                to_inc: Incarnation(0),
                 token: self.s.floor,
                 echo: 0,
             },

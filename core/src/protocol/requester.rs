@@ -19,7 +19,7 @@ impl NodeMut<'_> {
                 req,
             });
         }
-        self.s.clock = self.s.clock.saturating_add(1);
+        self.s.clock = self.s.clock.next();
         let req = RequestId {
             ts: self.s.clock,
             node: self.s.me,
@@ -82,9 +82,9 @@ impl NodeMut<'_> {
         // Every grant raised the floor to its voter's. The token must outlive this process: a
         // reservation that covers it is on disk before anyone can use it (one fsync per
         // TOKEN_BLOCK tokens, not per entry).
-        self.s.floor = self.s.floor.saturating_add(1);
+        self.s.floor = self.s.floor.plus(1);
         if self.s.floor > self.s.reserved {
-            self.s.reserved = self.s.floor.saturating_add(TOKEN_BLOCK - 1);
+            self.s.reserved = self.s.floor.plus(TOKEN_BLOCK - 1);
             out.push(Action::Persist {
                 lock: self.l.voter.lock,
                 floor: self.s.reserved,

@@ -4,12 +4,17 @@
 //! persists or reads the journal: the restored lock comes in through `Node::restore`.
 
 use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase};
-use crate::id::{NodeId, RequestId};
+use crate::id::{Incarnation, Lamport, NodeId, RequestId};
 
 impl NodeMut<'_> {
     /// The reconciliation of [`Node::peer_incarnation`](super::Node::peer_incarnation) for
     /// this lock, once `peer`'s incarnation `incarnation` was found to be news and recorded.
-    pub(crate) fn reconcile_peer(&mut self, out: &mut Vec<Action>, peer: NodeId, incarnation: u64) {
+    pub(crate) fn reconcile_peer(
+        &mut self,
+        out: &mut Vec<Action>,
+        peer: NodeId,
+        incarnation: Incarnation,
+    ) {
         let dead = |r: &RequestId| r.node == peer && r.inc < incarnation;
         let dropped: Vec<RequestId> = self
             .l
@@ -56,11 +61,11 @@ impl NodeMut<'_> {
     }
 
     /// Tells voter `peer` (incarnation `to_inc`) which request this node has now.
-    fn send_sync(&mut self, out: &mut Vec<Action>, peer: NodeId, to_inc: u64) {
+    fn send_sync(&mut self, out: &mut Vec<Action>, peer: NodeId, to_inc: Incarnation) {
         let req = match self.l.phase {
             Phase::Wanting(r) | Phase::InCs(r) if self.l.quorum.contains(&peer) => r,
             _ => RequestId {
-                ts: 0,
+                ts: Lamport(0),
                 node: self.s.me,
                 inc: self.s.incarnation,
             },
@@ -171,7 +176,7 @@ impl NodeMut<'_> {
         if msg.req.node != self.s.me {
             return Self::ignore(out, from, msg, "resync about another node's request");
         }
-        let to_inc = self.s.peers.get(&from).copied().unwrap_or(0);
+        let to_inc = self.s.peers.get(&from).copied().unwrap_or_default();
         self.send_sync(out, from, to_inc);
     }
 }

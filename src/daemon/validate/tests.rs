@@ -41,15 +41,15 @@ fn envelope(kind: MsgKind) -> wire::Envelope {
     let node = if kind.from_requester() { n(1) } else { n(0) };
     let msg = Message {
         kind,
-        lamport: 7,
+        lamport: Lamport(7),
         req: RequestId {
-            ts: 3,
+            ts: Lamport(3),
             node,
-            inc: 2,
+            inc: Incarnation(2),
         },
         holds_grant: kind == MsgKind::Sync,
-        to_inc: if kind == MsgKind::Sync { 4 } else { 0 },
-        token: 5,
+        to_inc: Incarnation(if kind == MsgKind::Sync { 4 } else { 0 }),
+        token: Token(5),
         echo: if kind == MsgKind::Fenced { 11 } else { 0 },
     };
     to_envelope(9, &LockName::from("orders"), &msg)
@@ -409,11 +409,11 @@ fn assert_sane(frame: &Frame, from: NodeId, me: NodeId) {
     };
     for v in [
         *seq,
-        msg.lamport,
-        msg.req.ts,
-        msg.req.inc,
-        msg.to_inc,
-        msg.token,
+        msg.lamport.0,
+        msg.req.ts.0,
+        msg.req.inc.0,
+        msg.to_inc.0,
+        msg.token.0,
         msg.echo,
     ] {
         assert!(v < MAX_WIRE_VALUE, "{frame:?}");
@@ -692,7 +692,11 @@ fn checked_envelopes_never_panic_a_member_and_its_answers_pass_the_checks() {
                             token,
                         };
                         match check_hello(&h) {
-                            Ok(()) => member.peer_incarnation(from, incarnation, token),
+                            Ok(()) => member.peer_incarnation(
+                                from,
+                                Incarnation(incarnation),
+                                Token(token),
+                            ),
                             Err(_) => continue,
                         }
                     }
@@ -762,8 +766,8 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                         let h = wire::Hello {
                             from: from.0,
                             to: to.0,
-                            incarnation,
-                            token,
+                            incarnation: incarnation.0,
+                            token: token.0,
                         };
                         prop_assert_eq!(check_hello(&h), Ok(()));
                     }

@@ -68,7 +68,7 @@ fn reclaimed_at(node_logs: &BTreeMap<NodeId, NodeLog>) -> BTreeMap<(u64, NodeId)
     let mut reclaimed_at: BTreeMap<(u64, NodeId), Vec<SystemTime>> = BTreeMap::new();
     for log in node_logs.values() {
         for (r, at) in &log.reclaimed {
-            reclaimed_at.entry((r.ts, r.node)).or_default().push(*at);
+            reclaimed_at.entry((r.ts.0, r.node)).or_default().push(*at);
         }
     }
     reclaimed_at
@@ -304,7 +304,7 @@ impl Walk<'_> {
             // The first reclaim after it entered (one before is of it waiting).
             let reclaimed = self
                 .reclaimed_at
-                .get(&(open.request.ts, open.request.node))
+                .get(&(open.request.ts.0, open.request.node))
                 .and_then(|r| {
                     r.iter()
                         .copied()

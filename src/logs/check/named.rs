@@ -122,7 +122,7 @@ impl NamedLocks {
         let Some(r) = l.event.req() else {
             return Ok(());
         };
-        let req = (r.ts, u64::from(r.node.0));
+        let req = (r.ts.0, u64::from(r.node.0));
         let Some(token) = token else {
             // A reclaim: the holder's lease had run out.
             if matches!(l.event, NodeEvent::Revote { .. }) {

@@ -11,7 +11,7 @@ use super::CheckError;
 use crate::config::Config;
 use crate::logs::reader::{self, LineError};
 use crate::node_event::{LogMessages, NodeEvent, NodeLine, RevoteKind};
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use maekawa_core::protocol::MsgKind;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -115,7 +115,10 @@ pub(super) fn malformed(path: &Path, line: usize, problem: &LineError) -> CheckE
 /// The request a line names, as entries are matched: within one incarnation's stretch of the
 /// log, (ts, node) identifies it.
 fn req_of(req: RequestId) -> RequestId {
-    RequestId { inc: 0, ..req }
+    RequestId {
+        inc: Incarnation(0),
+        ..req
+    }
 }
 
 /// The state of reading one node log, line by line.
@@ -191,9 +194,9 @@ impl Reader<'_> {
                     line,
                     entry,
                     req: RequestId {
-                        ts: *req_ts,
+                        ts: Lamport(*req_ts),
                         node: *req_node,
-                        inc: 0,
+                        inc: Incarnation(0),
                     },
                     token: *token,
                 };

@@ -15,7 +15,7 @@ fn leased(me: u32, q: &[u32]) -> Node {
 fn fenced(req: RequestId, echo: u64, token: u64) -> Message {
     Message {
         echo,
-        token,
+        token: Token(token),
         ..msg_about(MsgKind::Fenced, 50, req)
     }
 }
@@ -118,7 +118,7 @@ fn a_voter_reclaims_an_unconfirmed_vote_of_a_suspect_at_once_and_a_confirmed_one
         n(1),
         Message {
             echo: 7,
-            token: 1,
+            token: Token(1),
             ..msg_about(MsgKind::Fence, 2, r)
         },
     );
@@ -140,7 +140,7 @@ fn a_voter_reclaims_an_unconfirmed_vote_of_a_suspect_at_once_and_a_confirmed_one
         n(1),
         Message {
             echo: 9,
-            token: 1,
+            token: Token(1),
             ..msg_about(MsgKind::Fence, 3, r)
         },
     );

@@ -12,19 +12,19 @@ fn numbers_at_the_top_of_u64_saturate_instead_of_panicking() {
     let out = v.handle(
         n(1),
         Message {
-            token: u64::MAX,
+            token: Token(u64::MAX),
             ..msg(MsgKind::Request, u64::MAX, 1, 1)
         },
     );
-    assert_eq!(v.clock(), u64::MAX);
-    assert_eq!(v.floor(), u64::MAX);
+    assert_eq!(v.clock(), Lamport(u64::MAX));
+    assert_eq!(v.floor(), Token(u64::MAX));
     // The GRANT still leaves, stamped with the stuck clock.
     assert_eq!(sends(&out), vec![(n(1), MsgKind::Grant, rid(1, 1))]);
     let mut r = node(1, &[0, 1]);
     let _ = r.handle(n(0), msg(MsgKind::Failed, u64::MAX, 5, 1));
     let out = r.request_cs().unwrap();
     assert!(sends(&out).iter().all(|(_, k, _)| *k == MsgKind::Request));
-    assert_eq!(r.clock(), u64::MAX);
+    assert_eq!(r.clock(), Lamport(u64::MAX));
 }
 
 /// The rule the daemon's edge enforces (`MsgKind::from_requester`): a requester's kinds are

@@ -24,20 +24,20 @@ fn n(i: u32) -> NodeId {
 
 fn rid(ts: u64, node: u32) -> RequestId {
     RequestId {
-        ts,
+        ts: Lamport(ts),
         node: n(node),
-        inc: 1,
+        inc: Incarnation(1),
     }
 }
 
 fn msg(kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Message {
     Message {
         kind,
-        lamport,
+        lamport: Lamport(lamport),
         req: rid(ts, node),
         holds_grant: false,
-        to_inc: 0,
-        token: 0,
+        to_inc: Incarnation(0),
+        token: Token(0),
         echo: 0,
     }
 }
@@ -53,14 +53,17 @@ fn send(to: u32, kind: MsgKind, lamport: u64, ts: u64, node: u32) -> Action {
 /// `action` (a send) with the sender's token floor `token` on its message.
 fn tok(mut action: Action, token: u64) -> Action {
     if let Action::Send { msg, .. } = &mut action {
-        msg.token = token;
+        msg.token = Token(token);
     }
     action
 }
 
 /// `Action::Persist` of the voter's new lock.
 fn persist(lock: Option<RequestId>) -> Action {
-    Action::Persist { lock, floor: 0 }
+    Action::Persist {
+        lock,
+        floor: Token(0),
+    }
 }
 
 /// The sends of an action list as `(to, kind, request)`, without Lamport values.
@@ -116,9 +119,9 @@ fn node(me: u32, q: &[u32]) -> Node {
 /// Request `(ts, node)` made by incarnation `inc` of `node` (`rid` is incarnation 1).
 fn rid_inc(ts: u64, node: u32, inc: u64) -> RequestId {
     RequestId {
-        ts,
+        ts: Lamport(ts),
         node: n(node),
-        inc,
+        inc: Incarnation(inc),
     }
 }
 
@@ -126,11 +129,11 @@ fn rid_inc(ts: u64, node: u32, inc: u64) -> RequestId {
 fn msg_about(kind: MsgKind, lamport: u64, req: RequestId) -> Message {
     Message {
         kind,
-        lamport,
+        lamport: Lamport(lamport),
         req,
         holds_grant: false,
-        to_inc: 0,
-        token: 0,
+        to_inc: Incarnation(0),
+        token: Token(0),
         echo: 0,
     }
 }
@@ -140,11 +143,11 @@ fn msg_about(kind: MsgKind, lamport: u64, req: RequestId) -> Message {
 fn sync(lamport: u64, req: RequestId, holds_grant: bool, to_inc: u64) -> Message {
     Message {
         kind: MsgKind::Sync,
-        lamport,
+        lamport: Lamport(lamport),
         req,
         holds_grant,
-        to_inc,
-        token: 0,
+        to_inc: Incarnation(to_inc),
+        token: Token(0),
         echo: 0,
     }
 }
@@ -178,7 +181,7 @@ fn no_why(actions: Vec<Action>) -> Vec<Action> {
 /// Node `me` with quorum `q` restarted as incarnation `inc` with journal lock `lock`.
 fn restored(me: u32, q: &[u32], inc: u64, lock: Option<RequestId>) -> (Node, Vec<Action>) {
     let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
-    Node::restore(n(me), &q, inc, lock, 0, classic())
+    Node::restore(n(me), &q, Incarnation(inc), lock, Token(0), classic())
 }
 
 /// Voter 0 (quorum {0, 1, 2}) restarted as incarnation 2 with (5, 1) in its journal: the lock
@@ -193,7 +196,10 @@ fn voter_restored_with_5_1() -> Node {
 fn wanting_node1() -> Node {
     let mut a = node(1, &[0, 1, 2]);
     let _ = a.request_cs().unwrap();
-    assert_eq!((a.phase(), a.clock()), (Phase::Wanting(rid(1, 1)), 4));
+    assert_eq!(
+        (a.phase(), a.clock()),
+        (Phase::Wanting(rid(1, 1)), Lamport(4))
+    );
     a
 }
 
@@ -203,7 +209,7 @@ fn in_cs_node1() -> Node {
     for v in [0, 1, 2] {
         let _ = a.handle(n(v), msg(MsgKind::Grant, 1, 1, 1));
     }
-    assert_eq!((a.phase(), a.clock()), (Phase::InCs(rid(1, 1)), 7));
+    assert_eq!((a.phase(), a.clock()), (Phase::InCs(rid(1, 1)), Lamport(7)));
     a
 }
 
@@ -243,7 +249,7 @@ fn voter_with_overtaken_queue(options: Options) -> Node {
     for (from, m, expected) in steps {
         assert_eq!(v.handle(n(from), m), expected);
     }
-    assert_eq!(v.clock(), 14);
+    assert_eq!(v.clock(), Lamport(14));
     assert_eq!(v.voter().told_failed, set(&[rid(9, 3)]));
     v
 }

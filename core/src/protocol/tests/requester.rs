@@ -20,7 +20,7 @@ fn want_cs_sends_request_to_every_quorum_member() {
         ]
     );
     assert_eq!(a.phase(), Phase::Wanting(rid(1, 1)));
-    assert_eq!(a.clock(), 4);
+    assert_eq!(a.clock(), Lamport(4));
     assert_eq!(a.requester(), &RequesterView::default());
 }
 
@@ -31,7 +31,7 @@ fn want_cs_timestamp_follows_the_lamport_clock() {
     let stale = msg(MsgKind::Failed, 10, 3, 1);
     let out = a.handle(n(0), stale);
     assert_ignored(&out, 0, stale);
-    assert_eq!(a.clock(), 11);
+    assert_eq!(a.clock(), Lamport(11));
     let out = a.request_cs().unwrap();
     assert_eq!(
         out,
@@ -77,10 +77,10 @@ fn grants_are_counted_and_the_last_one_enters_the_cs() {
     let mut a = wanting_node1();
     let r = rid(1, 1);
     assert_eq!(a.handle(n(2), msg(MsgKind::Grant, 3, 1, 1)), vec![]);
-    assert_eq!(a.clock(), 5);
+    assert_eq!(a.clock(), Lamport(5));
     assert_eq!(a.requester().granted, nodes(&[2]));
     assert_eq!(a.handle(n(0), msg(MsgKind::Grant, 9, 1, 1)), vec![]);
-    assert_eq!(a.clock(), 10);
+    assert_eq!(a.clock(), Lamport(10));
     assert_eq!(a.requester().granted, nodes(&[0, 2]));
     assert_eq!(a.phase(), Phase::Wanting(r));
     let out = a.handle(n(1), msg(MsgKind::Grant, 3, 1, 1));
@@ -91,17 +91,17 @@ fn grants_are_counted_and_the_last_one_enters_the_cs() {
         vec![
             Action::Persist {
                 lock: None,
-                floor: TOKEN_BLOCK
+                floor: Token(TOKEN_BLOCK)
             },
             Action::EnterCs {
                 req: r,
                 votes: vec![n(0), n(1), n(2)],
-                token: 1,
+                token: Token(1),
             }
         ]
     );
-    assert_eq!(a.floor(), 1);
-    assert_eq!(a.clock(), 11);
+    assert_eq!(a.floor(), Token(1));
+    assert_eq!(a.clock(), Lamport(11));
     assert_eq!(a.phase(), Phase::InCs(r));
     assert_eq!(a.requester().granted, nodes(&[0, 1, 2]));
 }
@@ -147,7 +147,7 @@ fn grant_removes_the_voter_from_failed_and_yielded() {
         }
     );
     assert_eq!(a.phase(), Phase::Wanting(rid(1, 1)));
-    assert_eq!(a.clock(), 10);
+    assert_eq!(a.clock(), Lamport(10));
 }
 
 // Row "requester gets GRANT": a GRANT for a request that is not current is returned at once
@@ -184,7 +184,7 @@ fn grant_while_in_the_cs_is_ignored() {
     let before = a.requester().clone();
     let g = msg(MsgKind::Grant, 1, 1, 1);
     assert_ignored(&a.handle(n(0), g), 0, g);
-    assert_eq!(a.clock(), 8);
+    assert_eq!(a.clock(), Lamport(8));
     assert_eq!(a.phase(), Phase::InCs(rid(1, 1)));
     assert_eq!(a.requester(), &before);
 }
@@ -264,7 +264,7 @@ fn failed_without_deferred_inquiries_is_only_recorded() {
             ..RequesterView::default()
         }
     );
-    assert_eq!(a.clock(), 6);
+    assert_eq!(a.clock(), Lamport(6));
 }
 
 // Row "requester gets FAILED", not current (idle, or about another request): Log Ignored.
@@ -273,7 +273,7 @@ fn stale_failed_is_ignored() {
     let mut a = node(1, &[0, 1, 2]);
     let f = msg(MsgKind::Failed, 3, 1, 1);
     assert_ignored(&a.handle(n(0), f), 0, f);
-    assert_eq!(a.clock(), 4);
+    assert_eq!(a.clock(), Lamport(4));
     assert_eq!(a.requester(), &RequesterView::default());
 
     let mut b = wanting_node1();
@@ -384,7 +384,7 @@ fn inquire_without_reason_to_lose_is_deferred() {
             req: rid(1, 1)
         })]
     );
-    assert_eq!(a.clock(), 6);
+    assert_eq!(a.clock(), Lamport(6));
     assert_eq!(
         a.requester(),
         &RequesterView {
@@ -412,7 +412,7 @@ fn exit_cs_releases_every_quorum_member() {
         ]
     );
     assert_eq!(a.phase(), Phase::Idle);
-    assert_eq!(a.clock(), 10);
+    assert_eq!(a.clock(), Lamport(10));
     assert_eq!(a.requester(), &RequesterView::default());
     // The next request gets a fresh, higher timestamp.
     let out = a.request_cs().unwrap();

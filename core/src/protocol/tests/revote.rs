@@ -41,9 +41,9 @@ fn restore_keeps_a_journal_lock_of_another_node_without_granting() {
             ..VoterView::default()
         }
     );
-    assert_eq!(v.incarnation(), 2);
+    assert_eq!(v.incarnation(), Incarnation(2));
     assert_eq!(v.quorum(), &[n(0), n(1), n(2)]);
-    assert_eq!((v.phase(), v.clock()), (Phase::Idle, 0));
+    assert_eq!((v.phase(), v.clock()), (Phase::Idle, Lamport(0)));
     assert_eq!(v.requester(), &RequesterView::default());
 
     let (v, out) = restored(0, &[0, 1, 2], 2, None);
@@ -60,7 +60,7 @@ fn restore_frees_a_journal_lock_of_its_own_earlier_incarnation() {
     let (v, out) = restored(0, &[0, 1, 2], 3, Some(dead));
     assert_eq!(no_why(out), vec![revote("freed", dead), persist(None)]);
     assert_eq!(v.voter(), &VoterView::default());
-    assert_eq!((v.incarnation(), v.clock()), (3, 0));
+    assert_eq!((v.incarnation(), v.clock()), (Incarnation(3), Lamport(0)));
 }
 
 // §3 re-voting, requester side: news of a voter's incarnation makes an idle requester tell it
@@ -69,13 +69,13 @@ fn restore_frees_a_journal_lock_of_its_own_earlier_incarnation() {
 #[test]
 fn peer_incarnation_syncs_an_idle_requester_with_no_request() {
     let mut a = node(1, &[0, 1, 2]);
-    let out = a.peer_incarnation(n(0), 2, 0);
+    let out = a.peer_incarnation(n(0), Incarnation(2), Token(0));
     assert_eq!(out, vec![send_msg(0, sync(1, rid_inc(0, 1, 1), false, 2))]);
-    assert_eq!(a.clock(), 1);
+    assert_eq!(a.clock(), Lamport(1));
 
     // A restarted node syncs with its own incarnation in the (empty) request.
     let (mut b, _) = restored(1, &[0, 1, 2], 4, None);
-    let out = b.peer_incarnation(n(2), 1, 0);
+    let out = b.peer_incarnation(n(2), Incarnation(1), Token(0));
     assert_eq!(out, vec![send_msg(2, sync(1, rid_inc(0, 1, 4), false, 1))]);
 }
 
@@ -88,10 +88,10 @@ fn peer_incarnation_syncs_the_current_request_and_whether_its_grant_is_held() {
     let _ = a.handle(n(0), msg(MsgKind::Grant, 1, 1, 1)); // clock 5
     let _ = a.handle(n(0), msg(MsgKind::Inquire, 1, 1, 1)); // clock 6, deferred
     assert_eq!(a.requester().deferred, nodes(&[0]));
-    let out = a.peer_incarnation(n(0), 2, 0);
+    let out = a.peer_incarnation(n(0), Incarnation(2), Token(0));
     assert_eq!(out, vec![send_msg(0, sync(7, rid(1, 1), true, 2))]);
     // Voter 2 has not granted: holds_grant is false.
-    let out = a.peer_incarnation(n(2), 5, 0);
+    let out = a.peer_incarnation(n(2), Incarnation(5), Token(0));
     assert_eq!(out, vec![send_msg(2, sync(8, rid(1, 1), false, 5))]);
     assert_eq!(
         a.requester(),
@@ -104,7 +104,7 @@ fn peer_incarnation_syncs_the_current_request_and_whether_its_grant_is_held() {
 
     // In the CS: every grant is held.
     let mut b = in_cs_node1(); // clock 7
-    let out = b.peer_incarnation(n(2), 2, 0);
+    let out = b.peer_incarnation(n(2), Incarnation(2), Token(0));
     assert_eq!(out, vec![tok(send_msg(2, sync(8, rid(1, 1), true, 2)), 1)]);
     assert_eq!(b.phase(), Phase::InCs(rid(1, 1)));
 }
@@ -116,7 +116,7 @@ fn peer_incarnation_forgets_a_failed_from_the_restarted_voter() {
     let mut a = wanting_node1(); // clock 4
     let _ = a.handle(n(2), msg(MsgKind::Failed, 1, 1, 1)); // clock 5
     let _ = a.handle(n(0), msg(MsgKind::Failed, 1, 1, 1)); // clock 6
-    let out = a.peer_incarnation(n(2), 3, 0);
+    let out = a.peer_incarnation(n(2), Incarnation(3), Token(0));
     assert_eq!(out, vec![send_msg(2, sync(7, rid(1, 1), false, 3))]);
     assert_eq!(
         a.requester(),
@@ -133,20 +133,20 @@ fn peer_incarnation_forgets_a_failed_from_the_restarted_voter() {
 #[test]
 fn peer_incarnation_that_is_not_news_does_nothing() {
     let mut a = wanting_node1(); // clock 4
-    assert_eq!(a.peer_incarnation(n(0), 3, 0).len(), 1); // clock 5
+    assert_eq!(a.peer_incarnation(n(0), Incarnation(3), Token(0)).len(), 1); // clock 5
     let before = a.clone();
-    assert_eq!(a.peer_incarnation(n(0), 3, 0), vec![]);
-    assert_eq!(a.peer_incarnation(n(0), 2, 0), vec![]);
-    assert_eq!(a.peer_incarnation(n(1), 9, 0), vec![]);
+    assert_eq!(a.peer_incarnation(n(0), Incarnation(3), Token(0)), vec![]);
+    assert_eq!(a.peer_incarnation(n(0), Incarnation(2), Token(0)), vec![]);
+    assert_eq!(a.peer_incarnation(n(1), Incarnation(9), Token(0)), vec![]);
     assert_eq!(a, before);
 
     // `assume_peer` records an incarnation without any reconciliation; it is then not news.
     let mut b = node(1, &[0, 1, 2]);
-    b.assume_peer(n(0), 2);
-    assert_eq!(b.peer_incarnation(n(0), 2, 0), vec![]);
-    assert_eq!(b.clock(), 0);
+    b.assume_peer(n(0), Incarnation(2));
+    assert_eq!(b.peer_incarnation(n(0), Incarnation(2), Token(0)), vec![]);
+    assert_eq!(b.clock(), Lamport(0));
     assert_eq!(
-        b.peer_incarnation(n(0), 3, 0),
+        b.peer_incarnation(n(0), Incarnation(3), Token(0)),
         vec![send_msg(0, sync(1, rid_inc(0, 1, 1), false, 3))]
     );
 }
@@ -157,7 +157,7 @@ fn peer_incarnation_that_is_not_news_does_nothing() {
 #[test]
 fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_next() {
     let mut v = voter_with_overtaken_queue(classic()); // clock 14
-    let out = v.peer_incarnation(n(1), 2, 0);
+    let out = v.peer_incarnation(n(1), Incarnation(2), Token(0));
     assert_eq!(
         no_why(out),
         vec![
@@ -182,7 +182,7 @@ fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_nex
 
     // With nothing queued the voter unlocks (persisted).
     let mut v = voter_locked_by_5_1(); // clock 7
-    let out = v.peer_incarnation(n(1), 2, 0);
+    let out = v.peer_incarnation(n(1), Incarnation(2), Token(0));
     assert_eq!(
         no_why(out),
         vec![
@@ -207,7 +207,7 @@ fn peer_incarnation_keeps_a_lock_of_the_announced_incarnation() {
             send_msg(1, msg_about(MsgKind::Grant, 7, r))
         ]
     );
-    let out = v.peer_incarnation(n(1), 2, 0);
+    let out = v.peer_incarnation(n(1), Incarnation(2), Token(0));
     assert_eq!(out, vec![send_msg(1, sync(8, rid_inc(0, 0, 1), false, 2))]);
     assert_eq!(v.voter().lock, Some(r));
 }
@@ -220,7 +220,7 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
     let mut v = voter_locked_by_5_1(); // clock 7
     let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
     let _ = v.handle(n(3), msg(MsgKind::Request, 9, 9, 3)); // clock 10, FAILED 11
-    let out = v.peer_incarnation(n(2), 2, 0);
+    let out = v.peer_incarnation(n(2), Incarnation(2), Token(0));
     assert_eq!(
         no_why(out),
         vec![
@@ -242,9 +242,9 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
 
     // Node 3 is not in voter 0's quorum {0, 1, 2}: no Sync to it.
     let before = v.clone();
-    assert_eq!(v.peer_incarnation(n(3), 1, 0), vec![]); // (9, 3) is of incarnation 1: live
+    assert_eq!(v.peer_incarnation(n(3), Incarnation(1), Token(0)), vec![]); // (9, 3) is of incarnation 1: live
     assert_eq!(v.voter(), before.voter());
-    let out = v.peer_incarnation(n(3), 2, 0);
+    let out = v.peer_incarnation(n(3), Incarnation(2), Token(0));
     assert_eq!(no_why(out), vec![revote("dropped", rid(9, 3))]);
     assert_eq!(
         v.voter(),
@@ -254,7 +254,7 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
             ..VoterView::default()
         }
     );
-    assert_eq!(v.clock(), 12);
+    assert_eq!(v.clock(), Lamport(12));
 }
 
 // §3 "Every message carries (sender, incarnation)": a Sync addressed to an earlier incarnation
@@ -266,7 +266,7 @@ fn sync_meant_for_an_earlier_incarnation_is_ignored() {
     let stale = sync(6, rid(5, 1), false, 1);
     assert_ignored(&v.handle(n(1), stale), 1, stale);
     assert_eq!(v.voter(), &before);
-    assert_eq!(v.clock(), 7);
+    assert_eq!(v.clock(), Lamport(7));
 
     // Nor one for a later incarnation (a fresh voter is incarnation 1).
     let mut w = node(0, &[0, 1, 2]);
@@ -467,7 +467,7 @@ fn sync_of_a_request_already_queued_changes_nothing() {
     let before = v.voter().clone();
     assert_eq!(v.handle(n(2), sync(10, rid(7, 2), false, 1)), vec![]);
     assert_eq!(v.voter(), &before);
-    assert_eq!(v.clock(), 11);
+    assert_eq!(v.clock(), Lamport(11));
 }
 
 // §3 "a voter must never grant twice because it forgot a grant", converse: a lock restored
@@ -553,7 +553,7 @@ fn sync_does_not_regrant_a_restored_lock_whose_grant_is_held() {
     assert_eq!(v.handle(n(1), sync(6, rid(5, 1), true, 2)), vec![]);
     assert_eq!(v.voter(), &before);
     assert!(!v.voter().grant_sent);
-    assert_eq!(v.clock(), 7);
+    assert_eq!(v.clock(), Lamport(7));
 }
 
 // §3, the rule that keeps a GRANT from crossing a YIELD: a Sync saying "I do not hold your
@@ -569,7 +569,7 @@ fn sync_never_regrants_a_grant_this_process_sent_so_no_duplicate_grant_crosses_a
     let before = v.voter().clone();
     assert_eq!(v.handle(n(1), sync(6, rid(5, 1), false, 1)), vec![]); // clock 10
     assert_eq!(v.voter(), &before);
-    assert_eq!(v.clock(), 10);
+    assert_eq!(v.clock(), Lamport(10));
     // Node 1 yields to the INQUIRE: the vote moves on, and nothing of (5, 1) is in flight.
     let out = v.handle(n(1), msg(MsgKind::Yield, 11, 5, 1)); // clock 12
     assert_eq!(
@@ -585,15 +585,15 @@ fn sync_never_regrants_a_grant_this_process_sent_so_no_duplicate_grant_crosses_a
 #[test]
 fn request_or_sync_of_a_dead_incarnation_is_ignored() {
     let mut v = node(0, &[0, 1, 2]);
-    v.assume_peer(n(1), 2);
+    v.assume_peer(n(1), Incarnation(2));
     let req = msg(MsgKind::Request, 5, 5, 1); // incarnation 1
     assert_ignored(&v.handle(n(1), req), 1, req);
     let s = sync(6, rid(5, 1), false, 1);
     assert_ignored(&v.handle(n(1), s), 1, s);
     assert_eq!(v.voter(), &VoterView::default());
-    assert_eq!(v.clock(), 7);
+    assert_eq!(v.clock(), Lamport(7));
 
-    let _ = v.peer_incarnation(n(2), 3, 0); // Sync to 2, clock 8
+    let _ = v.peer_incarnation(n(2), Incarnation(3), Token(0)); // Sync to 2, clock 8
     let req = msg_about(MsgKind::Request, 4, rid_inc(4, 2, 2));
     assert_ignored(&v.handle(n(2), req), 2, req); // clock 9
     let s = sync(4, rid_inc(4, 2, 2), false, 1);

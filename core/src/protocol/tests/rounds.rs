@@ -27,7 +27,7 @@ impl Net {
         let ids: Vec<NodeId> = nodes.keys().copied().collect();
         for x in nodes.values_mut() {
             for &p in &ids {
-                x.assume_peer(p, 1);
+                x.assume_peer(p, Incarnation(1));
             }
         }
         Net {
@@ -52,10 +52,10 @@ impl Net {
     fn restart(&mut self, who: u32) {
         let who = n(who);
         let old = &self.nodes[&who];
-        let (q, inc) = (old.quorum().to_vec(), old.incarnation() + 1);
+        let (q, inc) = (old.quorum().to_vec(), old.incarnation().next());
         self.in_flight.retain(|&(f, t, _)| f != who && t != who);
         let lock = self.journal.get(&who).copied().flatten();
-        let (fresh, out) = Node::restore(who, &q, inc, lock, 0, classic());
+        let (fresh, out) = Node::restore(who, &q, inc, lock, Token(0), classic());
         self.nodes.insert(who, fresh);
         self.carry_out(who, out);
         let peers: Vec<NodeId> = self.nodes.keys().copied().filter(|&p| p != who).collect();
@@ -64,14 +64,14 @@ impl Net {
                 .nodes
                 .get_mut(&p)
                 .unwrap()
-                .peer_incarnation(who, inc, 0);
+                .peer_incarnation(who, inc, Token(0));
             self.carry_out(p, out);
             let p_inc = self.nodes[&p].incarnation();
             let out = self
                 .nodes
                 .get_mut(&who)
                 .unwrap()
-                .peer_incarnation(p, p_inc, 0);
+                .peer_incarnation(p, p_inc, Token(0));
             self.carry_out(who, out);
         }
         self.check();
@@ -296,7 +296,7 @@ fn voter_restart_during_a_cs_requeues_the_lost_request_and_everyone_enters() {
     assert_eq!(net.nodes[&n(0)].voter().queue, set(&[r2]));
 
     net.restart(0);
-    assert_eq!(net.nodes[&n(0)].incarnation(), 2);
+    assert_eq!(net.nodes[&n(0)].incarnation(), Incarnation(2));
     assert_eq!(net.nodes[&n(0)].voter().lock, Some(r1));
     assert!(net.nodes[&n(0)].voter().queue.is_empty());
     net.run();
@@ -357,7 +357,7 @@ fn requester_restart_in_the_cs_frees_its_votes() {
 
     net.request(1);
     let r1_new = net.current(1);
-    assert_eq!(r1_new.inc, 2);
+    assert_eq!(r1_new.inc, Incarnation(2));
     net.run_to_quiet();
     net.assert_quiet();
     let order: Vec<(NodeId, RequestId)> = net.entries.iter().map(|e| (e.0, e.1)).collect();

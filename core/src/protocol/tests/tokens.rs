@@ -13,19 +13,22 @@ fn a_release_raises_the_voter_floor_and_the_next_grant_carries_it() {
     let _ = v.handle(n(1), msg(MsgKind::Request, 1, 1, 1)); // granted to (1, 1)
     let _ = v.handle(n(2), msg(MsgKind::Request, 1, 1, 2)); // queued, FAILED
     let mut release = msg(MsgKind::Release, 9, 1, 1);
-    release.token = 41;
+    release.token = Token(41);
     let out = v.handle(n(1), release);
-    assert_eq!(v.floor(), 41);
+    assert_eq!(v.floor(), Token(41));
     assert_eq!(
         out[0],
         Action::Persist {
             lock: Some(rid(1, 2)),
-            floor: 41
+            floor: Token(41)
         }
     );
     match &out[1] {
         Action::Send { to, msg } => {
-            assert_eq!((*to, msg.kind, msg.token), (n(2), MsgKind::Grant, 41));
+            assert_eq!(
+                (*to, msg.kind, msg.token),
+                (n(2), MsgKind::Grant, Token(41))
+            );
         }
         other => panic!("expected the GRANT, got {other:?}"),
     }
@@ -37,16 +40,22 @@ fn the_token_is_one_more_than_the_largest_floor_of_the_grants() {
     let mut a = node(1, &[0, 1]);
     let _ = a.request_cs().unwrap();
     let mut g0 = msg(MsgKind::Grant, 5, 1, 1);
-    g0.token = 7;
+    g0.token = Token(7);
     let mut g1 = msg(MsgKind::Grant, 5, 1, 1);
-    g1.token = 3;
+    g1.token = Token(3);
     let _ = a.handle(n(0), g0);
     let out = a.handle(n(1), g1);
     assert!(out.contains(&Action::Persist {
         lock: None,
-        floor: 7 + TOKEN_BLOCK
+        floor: Token(7 + TOKEN_BLOCK)
     }));
-    assert!(matches!(out.last(), Some(Action::EnterCs { token: 8, .. })));
+    assert!(matches!(
+        out.last(),
+        Some(Action::EnterCs {
+            token: Token(8),
+            ..
+        })
+    ));
 }
 
 // Within the reserved block an entry needs no record of its own; the token past the block
@@ -77,7 +86,7 @@ fn tokens_within_the_reserved_block_need_no_persist() {
             }
         }
     }
-    assert_eq!(reserved_at, vec![1, TOKEN_BLOCK + 1]);
+    assert_eq!(reserved_at, vec![Token(1), Token(TOKEN_BLOCK + 1)]);
 }
 
 // A restarted peer's floor (from its journal) raises ours before its dead votes are freed, so a
@@ -85,14 +94,14 @@ fn tokens_within_the_reserved_block_need_no_persist() {
 #[test]
 fn peer_incarnation_raises_the_floor_before_freeing_the_dead_vote() {
     let mut v = node(0, &[0, 1]);
-    v.assume_peer(n(1), 1);
+    v.assume_peer(n(1), Incarnation(1));
     let _ = v.handle(n(1), msg(MsgKind::Request, 1, 1, 1)); // granted to (1, 1)
     let _ = v.handle(n(2), msg(MsgKind::Request, 1, 1, 2)); // queued
-    let out = v.peer_incarnation(n(1), 2, 12);
-    assert_eq!(v.floor(), 12);
+    let out = v.peer_incarnation(n(1), Incarnation(2), Token(12));
+    assert_eq!(v.floor(), Token(12));
     assert!(out.contains(&Action::Persist {
         lock: Some(rid(1, 2)),
-        floor: 12
+        floor: Token(12)
     }));
 }
 
@@ -100,11 +109,18 @@ fn peer_incarnation_raises_the_floor_before_freeing_the_dead_vote() {
 // answers with a Sync, even when it keeps no state for that lock.
 #[test]
 fn a_restored_vote_asks_for_a_resync_and_the_requester_answers_with_a_sync() {
-    let (mut v, _) = Node::restore(n(0), &[n(0), n(1)], 2, Some(rid(3, 1)), 5, classic());
+    let (mut v, _) = Node::restore(
+        n(0),
+        &[n(0), n(1)],
+        Incarnation(2),
+        Some(rid(3, 1)),
+        Token(5),
+        classic(),
+    );
     let out = v.resync_restored_vote();
     assert_eq!(sends(&out), vec![(n(1), MsgKind::Resync, rid(3, 1))]);
     let mut a = node(1, &[0, 1]);
-    a.assume_peer(n(0), 2);
+    a.assume_peer(n(0), Incarnation(2));
     let Action::Send { msg: resync, .. } = out[0].clone() else {
         unreachable!()
     };
@@ -113,7 +129,7 @@ fn a_restored_vote_asks_for_a_resync_and_the_requester_answers_with_a_sync() {
         [Action::Send { to, msg }] => {
             assert_eq!(
                 (*to, msg.kind, msg.synced_request(), msg.to_inc),
-                (n(0), MsgKind::Sync, None, 2)
+                (n(0), MsgKind::Sync, None, Incarnation(2))
             );
         }
         other => panic!("expected one Sync, got {other:?}"),

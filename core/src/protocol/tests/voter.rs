@@ -14,7 +14,7 @@ fn request_to_unlocked_voter_is_granted() {
         out,
         vec![persist(Some(rid(5, 1))), send(1, MsgKind::Grant, 7, 5, 1)]
     );
-    assert_eq!(v.clock(), 7);
+    assert_eq!(v.clock(), Lamport(7));
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -112,7 +112,7 @@ fn request_that_beats_all_when_already_inquired_sends_nothing() {
     assert!(v.voter().inquired);
     let out = v.handle(n(4), msg(MsgKind::Request, 2, 2, 4));
     assert_eq!(out, vec![]);
-    assert_eq!(v.clock(), 10);
+    assert_eq!(v.clock(), Lamport(10));
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -272,7 +272,7 @@ fn release_of_the_lock_grants_the_queue_head_then_unlocks() {
         // Unlocked: `grant_sent` describes no lock, so it is back to false.
         &VoterView::default()
     );
-    assert_eq!(v.clock(), 19);
+    assert_eq!(v.clock(), Lamport(19));
 }
 
 // Row "voter gets RELEASE", r only queued: removed from the queue (and from the FAILED set).

@@ -10,7 +10,7 @@ use crate::logs::cslog::{CsEvent, CsLine};
 use crate::logs::report::node_logs::{Dir, Ev, Line, NodeLog};
 use crate::logs::report::select::find_entry;
 use crate::logs::report::{EntrySelector, ReportError};
-use maekawa_core::id::{NodeId, RequestId};
+use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -24,7 +24,7 @@ struct Wanted {
 
 impl Wanted {
     fn is(&self, r: &RequestId) -> bool {
-        r.ts == self.req.ts && r.node == self.req.node && self.inc.is_none_or(|i| r.inc == i)
+        r.ts == self.req.ts && r.node == self.req.node && self.inc.is_none_or(|i| r.inc.0 == i)
     }
 }
 
@@ -71,9 +71,9 @@ impl<'a> Story<'a> {
         let inc = enter.inc;
         let wanted = Wanted {
             req: RequestId {
-                ts: *ts,
+                ts: Lamport(*ts),
                 node: me,
-                inc: inc.unwrap_or(0),
+                inc: Incarnation(inc.unwrap_or(0)),
             },
             inc,
         };
@@ -129,7 +129,7 @@ fn request_lines(
                         && match &x.ev {
                             Ev::RequestCs { ts, node }
                             | Ev::InquiryDeferred { ts, node, .. }
-                            | Ev::Ignored { ts, node, .. } => *ts == wanted.req.ts && *node == me,
+                            | Ev::Ignored { ts, node, .. } => *ts == wanted.req.ts.0 && *node == me,
                             Ev::Msg { req: r, .. } | Ev::Revote { req: r, .. } => wanted.is(r),
                             Ev::EnterCs { .. } => i == enter_at,
                             _ => false,

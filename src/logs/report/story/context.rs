@@ -121,7 +121,7 @@ impl<'a> Context<'_, 'a> {
             return;
         }
         let Some(j) = lines[..i].iter().rposition(
-            |x| matches!(x.ev, Ev::PeerIncarnation { peer: p, inc } if p == peer && inc > r.inc),
+            |x| matches!(x.ev, Ev::PeerIncarnation { peer: p, inc } if p == peer && inc > r.inc.0),
         ) else {
             return;
         };
