@@ -222,11 +222,6 @@ impl RevoteKind {
             RevoteKind::Reclaimed => "reclaimed",
         }
     }
-
-    /// The kind a log line names `what`, if it is one of these.
-    pub fn from_name(what: &str) -> Option<RevoteKind> {
-        RevoteKind::ALL.into_iter().find(|k| k.name() == what)
-    }
 }
 
 /// The kind as a line writes it, for reports.
