@@ -110,53 +110,9 @@ pub enum FrameKind {
     Unknown,
 }
 
-/// What a voter changed in re-voting (`revote`'s `what`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RevoteKind {
-    /// A vote given back.
-    Freed,
-    /// A queued request forgotten.
-    Dropped,
-    /// A lost request taken again.
-    Requeued,
-    /// A grant sent again.
-    Regranted,
-    /// A vote taken back from a suspected requester.
-    Reclaimed,
-}
-
-impl RevoteKind {
-    /// The kind as a line writes it (`what`): `"freed"`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            RevoteKind::Freed => "freed",
-            RevoteKind::Dropped => "dropped",
-            RevoteKind::Requeued => "requeued",
-            RevoteKind::Regranted => "regranted",
-            RevoteKind::Reclaimed => "reclaimed",
-        }
-    }
-
-    /// The kind the core names `what` (its `LogEvent::Revote`), if it is one of these.
-    pub fn from_name(what: &str) -> Option<RevoteKind> {
-        match what {
-            "freed" => Some(RevoteKind::Freed),
-            "dropped" => Some(RevoteKind::Dropped),
-            "requeued" => Some(RevoteKind::Requeued),
-            "regranted" => Some(RevoteKind::Regranted),
-            "reclaimed" => Some(RevoteKind::Reclaimed),
-            _ => None,
-        }
-    }
-}
-
-/// The kind as a line writes it, for reports.
-impl std::fmt::Display for RevoteKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// What a voter changed in re-voting (`revote`'s `what`): the core's kind, one type for the
+/// producer and the log readers.
+pub use maekawa_core::protocol::RevoteKind;
 
 /// A manual command the state did not allow (`refused`'s `what`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,7 +37,7 @@
 //! name the daemon's. prost types stay inside it: its public API has only its own types.
 
 use crate::config::{Config, ConfigError};
-use crate::tls::Security;
+use crate::tls::{EndpointError, Security};
 use maekawa_core::id::{Incarnation, Lamport, NodeId, RequestId};
 use maekawa_wire as wire;
 use std::time::Duration;
@@ -73,7 +73,7 @@ pub enum LockError {
         /// The address as given.
         addr: String,
         /// What the parser said.
-        why: String,
+        why: EndpointError,
     },
     /// The cluster file does not give the node's address.
     #[error(transparent)]

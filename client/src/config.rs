@@ -154,7 +154,7 @@ pub enum ConfigError {
         /// The address as written.
         addr: String,
         /// What is wrong with it.
-        reason: String,
+        reason: AddrError,
     },
     /// A `quorum_system` that is not one of the built-in systems.
     #[error("{path}: quorum_system: {found} is not a quorum system; use {QUORUM_SYSTEMS}, or leave it out for the grid")]
@@ -541,52 +541,86 @@ fn read_nodes(path: &Path, top: &Map<String, Value>) -> Result<Vec<NodeAddr>, Co
     Ok(nodes)
 }
 
+/// What is wrong with a node's address (`host:port`), as [`ConfigError::BadAddr`] says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddrError {
+    /// A URI rather than `host:port`.
+    #[error("leave out the scheme, e.g. http://")]
+    Scheme,
+    /// `[` with no `]`.
+    #[error("'[' without a closing ']'")]
+    UnclosedBracket,
+    /// Brackets around something that is not an IPv6 address (given).
+    #[error("{0:?} in brackets is not an IPv6 address")]
+    NotIpv6(String),
+    /// Nothing or no `:` after the `]`.
+    #[error("no :port after the ']'")]
+    NoPortAfterBracket,
+    /// No `:` at all.
+    #[error("no :port")]
+    NoPort,
+    /// Nothing before the `:`.
+    #[error("no host before the ':'")]
+    NoHost,
+    /// An IPv6 address without brackets.
+    #[error("an IPv6 address must be in brackets, e.g. [::1]:50051")]
+    UnbracketedIpv6,
+    /// A character no host name has (given).
+    #[error("the host may not contain {0:?}")]
+    HostChar(char),
+    /// Nothing after the `:`.
+    #[error("no port after the ':'")]
+    EmptyPort,
+    /// A port with a non-digit (given).
+    #[error("port {0:?} is not a number")]
+    PortNotNumber(String),
+    /// A port outside 1..=65535 (given).
+    #[error("port {0} is not in 1..=65535")]
+    PortOutOfRange(String),
+}
+
 /// Checks `host:port` without resolving anything: port in 1..=65535, host a non-empty name or
 /// IPv4 address, or an IPv6 address in brackets. `Err` says what is wrong.
-fn check_addr(addr: &str) -> Result<(), String> {
+fn check_addr(addr: &str) -> Result<(), AddrError> {
     if addr.contains("://") {
-        return Err("leave out the scheme, e.g. http://".to_string());
+        return Err(AddrError::Scheme);
     }
     let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
-        let (inside, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "'[' without a closing ']'".to_string())?;
+        let (inside, after) = rest.split_once(']').ok_or(AddrError::UnclosedBracket)?;
         if inside.parse::<Ipv6Addr>().is_err() {
-            return Err(format!("{inside:?} in brackets is not an IPv6 address"));
+            return Err(AddrError::NotIpv6(inside.to_string()));
         }
         let port = after
             .strip_prefix(':')
-            .ok_or_else(|| "no :port after the ']'".to_string())?;
+            .ok_or(AddrError::NoPortAfterBracket)?;
         (None, port)
     } else {
-        let (host, port) = addr
-            .rsplit_once(':')
-            .ok_or_else(|| "no :port".to_string())?;
+        let (host, port) = addr.rsplit_once(':').ok_or(AddrError::NoPort)?;
         (Some(host), port)
     };
     if let Some(host) = host {
         if host.is_empty() {
-            return Err("no host before the ':'".to_string());
+            return Err(AddrError::NoHost);
         }
         if host.contains(':') {
-            return Err("an IPv6 address must be in brackets, e.g. [::1]:50051".to_string());
+            return Err(AddrError::UnbracketedIpv6);
         }
         if let Some(c) = host
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
         {
-            return Err(format!("the host may not contain {c:?}"));
+            return Err(AddrError::HostChar(c));
         }
     }
     if port.is_empty() {
-        return Err("no port after the ':'".to_string());
+        return Err(AddrError::EmptyPort);
     }
     if !port.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("port {port:?} is not a number"));
+        return Err(AddrError::PortNotNumber(port.to_string()));
     }
     match port.parse::<u32>() {
         Ok(n) if (1..=65535).contains(&n) => Ok(()),
-        _ => Err(format!("port {port} is not in 1..=65535")),
+        _ => Err(AddrError::PortOutOfRange(port.to_string())),
     }
 }
 
@@ -1009,7 +1043,10 @@ mod tests {
         for (addr, reason) in bad {
             match check_addr(addr) {
                 Ok(()) => panic!("{addr:?} accepted"),
-                Err(r) => assert!(r.contains(reason), "{addr:?}: {r:?} lacks {reason:?}"),
+                Err(r) => {
+                    let r = r.to_string();
+                    assert!(r.contains(reason), "{addr:?}: {r:?} lacks {reason:?}");
+                }
             }
         }
         let text = r#"{"nodes": [{"id": 0, "addr": "h:1"}, {"id": 1, "addr": "127.0.0.1"}]}"#;

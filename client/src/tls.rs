@@ -190,16 +190,46 @@ impl Security {
 
     /// An endpoint for `addr` (`host:port`) with the right scheme and, for TLS, this
     /// process's identity.
-    pub fn endpoint(&self, addr: &str) -> Result<Endpoint, String> {
+    pub fn endpoint(&self, addr: &str) -> Result<Endpoint, EndpointError> {
+        let bad_address = |source| EndpointError::BadAddress {
+            addr: addr.to_string(),
+            source,
+        };
         match self {
-            Security::Plaintext => Endpoint::from_shared(format!("http://{addr}"))
-                .map_err(|e| format!("bad address {addr}: {e}")),
+            Security::Plaintext => {
+                Endpoint::from_shared(format!("http://{addr}")).map_err(bad_address)
+            }
             Security::Tls(creds) => Endpoint::from_shared(format!("https://{addr}"))
-                .map_err(|e| format!("bad address {addr}: {e}"))?
+                .map_err(bad_address)?
                 .tls_config(creds.client())
-                .map_err(|e| format!("TLS setup for {addr}: {e}")),
+                .map_err(|source| EndpointError::TlsSetup {
+                    addr: addr.to_string(),
+                    source,
+                }),
         }
     }
+}
+
+/// Why [`Security::endpoint`] could not make an endpoint for an address: typed so a caller
+/// can tell a bad address from a TLS setup failure; the text names the address.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The address does not make a URI.
+    #[error("bad address {addr}: {source}")]
+    BadAddress {
+        /// The address as given.
+        addr: String,
+        /// What the URI parser said.
+        source: tonic::transport::Error,
+    },
+    /// The TLS identity or CA could not be set on the endpoint.
+    #[error("TLS setup for {addr}: {source}")]
+    TlsSetup {
+        /// The address as given.
+        addr: String,
+        /// What tonic said.
+        source: tonic::transport::Error,
+    },
 }
 
 /// Whether `addr` (`host:port`) is a loopback address: 127.0.0.0/8, ::1 or `localhost`.

@@ -181,7 +181,7 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
                 let problem = if cluster.out_of_time() {
                     None // cut short by the model's time bound, not stuck
                 } else if cluster.is_finished() {
-                    cluster.check_no_vote_leak().err()
+                    cluster.check_no_vote_leak().err().map(|v| v.to_string())
                 } else {
                     Some("deadlock: no step is possible but requests are unserved".to_string())
                 };
@@ -204,7 +204,7 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
         }
         report.states += 1;
         if let Err(what) = next.check_safety() {
-            return Err(fail(&stack, what, &next, report.states));
+            return Err(fail(&stack, what.to_string(), &next, report.states));
         }
         if report.states > cfg.max_states {
             return Err(fail(

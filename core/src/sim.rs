@@ -9,7 +9,7 @@
 //! share it; it must stay deterministic (no clock, no thread-dependent order within a run), and
 //! it knows nothing of the command line (the replay command is rendered by `maekawa simulate`).
 
-use crate::cluster::{Cluster, CrashModel, Step, StepEffect};
+use crate::cluster::{Cluster, CrashModel, Step, StepEffect, Violation};
 use crate::id::NodeId;
 use crate::protocol::{Message, MsgKind, Options, Phase};
 use crate::rng::SplitMix64;
@@ -160,6 +160,27 @@ impl std::error::Error for SimFailure {}
 
 const TRACE_LEN: usize = 60;
 
+/// What a step broke: the overtaking bound, or an invariant of the cluster's state. Its text is
+/// the `what` of the [`SimFailure`].
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// A node entered more than once ahead of a request that had reached all its voters.
+    #[error(
+        "node {by} overtook node {of}'s request {times} times after it reached all its voters"
+    )]
+    Overtaken {
+        /// The node whose request was overtaken.
+        of: usize,
+        /// The node that overtook it.
+        by: usize,
+        /// How many times.
+        times: u32,
+    },
+    /// Safety or fencing tokens.
+    #[error(transparent)]
+    Violation(#[from] Violation),
+}
+
 /// Per-run bookkeeping for the overtaking bound (PROTOCOL.md §2): once every voter of node
 /// `i`'s quorum has received `i`'s request, any other node may enter at most once with a
 /// request it made after that moment before `i` enters.
@@ -205,7 +226,7 @@ impl OvertakeTracker {
         }
     }
 
-    fn entered(&mut self, cluster: &Cluster, j: usize) -> Result<(), String> {
+    fn entered(&mut self, cluster: &Cluster, j: usize) -> Result<(), StepError> {
         for i in 0..cluster.len() {
             if i == j || !matches!(cluster.phase(NodeId(i as u32)), Phase::Wanting(_)) {
                 continue;
@@ -215,10 +236,11 @@ impl OvertakeTracker {
                     self.overtakes[i][j] += 1;
                     self.max = self.max.max(self.overtakes[i][j]);
                     if self.overtakes[i][j] > 1 {
-                        return Err(format!(
-                            "node {j} overtook node {i}'s request {} times after it reached all its voters",
-                            self.overtakes[i][j]
-                        ));
+                        return Err(StepError::Overtaken {
+                            of: i,
+                            by: j,
+                            times: self.overtakes[i][j],
+                        });
                     }
                 }
             }
@@ -449,7 +471,7 @@ impl Run<'_> {
     }
 
     /// Takes `step` and checks what it did: the overtaking bound and safety.
-    fn take(&mut self, step: Step) -> Result<(), String> {
+    fn take(&mut self, step: Step) -> Result<(), StepError> {
         if let Step::Crash { node, .. } | Step::Stop(node) = step {
             // A request still waiting dies with its process: it is not owed an entry.
             self.lost += u64::from(matches!(self.cluster.phase(node), Phase::Wanting(_)));
@@ -484,7 +506,7 @@ impl Run<'_> {
                 self.overtakes.entered(&self.cluster, req.node.0 as usize)?;
             }
         }
-        self.cluster.check_safety()
+        Ok(self.cluster.check_safety()?)
     }
 
     /// Counts the messages `step` sent: over the network, or to the sender itself.
@@ -514,7 +536,7 @@ impl Run<'_> {
             return Err(self.fail(what));
         }
         if let Err(what) = self.cluster.check_no_vote_leak() {
-            return Err(self.fail(what));
+            return Err(self.fail(what.to_string()));
         }
         Ok(self.stats)
     }
@@ -536,7 +558,7 @@ pub fn run(cfg: &SimConfig) -> Result<SimStats, Box<SimFailure>> {
             return Err(run.fail(what));
         }
         if let Err(what) = run.take(step) {
-            return Err(run.fail(what));
+            return Err(run.fail(what.to_string()));
         }
     }
     run.finish()

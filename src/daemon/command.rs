@@ -243,14 +243,44 @@ pub enum SessionNotice {
     },
 }
 
+/// What a node is doing with a lock, as `maekawa locks` shows it. An enum so the driver's
+/// refinement (`Voting` to `Acquiring`) matches on a kind, not on the text the wire carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// A session of this node holds it.
+    Held,
+    /// This node waits for votes for it.
+    Acquiring,
+    /// Only this node's vote or voter queue is about it.
+    Voting,
+}
+
+impl LockState {
+    /// The state as the Lock.List reply and `maekawa locks` write it: `held`, `acquiring` or
+    /// `voting`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockState::Held => "held",
+            LockState::Acquiring => "acquiring",
+            LockState::Voting => "voting",
+        }
+    }
+}
+
+/// The state as the wire writes it.
+impl fmt::Display for LockState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One lock in use at a node, as `maekawa locks` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockInfo {
     /// The lock's name.
     pub name: String,
-    /// `held` (a session of this node holds it), `acquiring` (this node waits for votes) or
-    /// `voting` (only this node's vote or voter queue is about it).
-    pub state: &'static str,
+    /// Whether a session here holds it, this node waits for votes, or only votes on it.
+    pub state: LockState,
     /// The holding session and its client, if a session of this node holds it.
     pub holder: Option<(SessionId, String)>,
     /// The holder's token (0 when not held here).

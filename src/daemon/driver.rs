@@ -8,7 +8,7 @@
 //! service's [`Sessions`], the node's view of its peers ([`Health`]). Wiring (servers,
 //! transport, metrics) is [`super::node`]'s; this module never opens a socket or a file.
 
-use super::command::{Control, LockCommand, LockInfo};
+use super::command::{Control, LockCommand, LockInfo, LockState};
 use super::journal::Journal;
 use super::metrics::Metrics;
 use super::node::{Durable, NodeError};
@@ -485,8 +485,8 @@ impl Driver {
                     match node.phase() {
                         Phase::Wanting(r) => {
                             info.request = Some(r);
-                            if info.state == "voting" {
-                                info.state = "acquiring";
+                            if info.state == LockState::Voting {
+                                info.state = LockState::Acquiring;
                             }
                         }
                         Phase::InCs(r) => info.request = Some(r),

@@ -7,7 +7,7 @@
 
 use super::driver::Driver;
 use super::node::NodeError;
-use crate::node_event::{MsgLine, NodeEvent, RevoteKind};
+use crate::node_event::{MsgLine, NodeEvent};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind};
@@ -69,10 +69,6 @@ impl Driver {
         let line = match event {
             LogEvent::Revote { what, req, why } => {
                 self.metrics.revote(what);
-                let Some(what) = RevoteKind::from_name(what) else {
-                    tracing::warn!(what, "a re-vote kind the node log does not know");
-                    return;
-                };
                 NodeEvent::Revote {
                     what,
                     req_ts: req.ts.0,

@@ -107,7 +107,7 @@ fn info_to_wire(l: LockInfo) -> wire::LockInfo {
     let (holder_session, holder_client) = l.holder.unwrap_or_default();
     wire::LockInfo {
         name: l.name,
-        state: l.state.to_string(),
+        state: l.state.name().to_string(),
         holder_session,
         holder_client,
         token: l.token,

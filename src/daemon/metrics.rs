@@ -9,7 +9,7 @@
 //! their values with the driver's handles.
 
 use maekawa_core::member::LockName;
-use maekawa_core::protocol::MsgKind;
+use maekawa_core::protocol::{MsgKind, RevoteKind};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -39,9 +39,6 @@ struct MessageLabels {
 struct WhatLabel {
     what: &'static str,
 }
-
-/// The `what` of every `revote` line (`maekawa_core::protocol::LogEvent::Revote`).
-const REVOTE_WHATS: [&str; 5] = ["freed", "dropped", "requeued", "regranted", "reclaimed"];
 
 type HistogramFamily = Family<LockLabel, Histogram, fn() -> Histogram>;
 
@@ -152,7 +149,8 @@ impl Metrics {
             revotes.clone(),
         );
         // Every `what` the core logs shows at 0 from the start (and the family with it).
-        for what in REVOTE_WHATS {
+        for what in RevoteKind::ALL {
+            let what = what.name();
             let _ = revotes.get_or_create_owned(&WhatLabel { what });
         }
         let lease_expirations = Counter::default();
@@ -250,7 +248,8 @@ impl Metrics {
     }
 
     /// A `revote` line with this `what`.
-    pub fn revote(&self, what: &'static str) {
+    pub fn revote(&self, what: RevoteKind) {
+        let what = what.name();
         self.revotes.get_or_create(&WhatLabel { what }).inc();
     }
 
@@ -359,7 +358,7 @@ mod tests {
         m.message(false, MsgKind::Request);
         m.requested(&LockName::from("cs"));
         m.entered("cs");
-        m.revote("freed");
+        m.revote(RevoteKind::Freed);
         let text = encode(&m.registry());
         for line in [
             r#"maekawa_messages_total{kind="Grant",direction="sent"} 2"#,

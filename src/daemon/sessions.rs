@@ -6,7 +6,7 @@
 //! gave up; this module decides which session is served next and tells sessions what happened.
 //! One protocol entry serves one session, so every acquisition gets its own token.
 
-use super::command::{LockInfo, SessionId, SessionNotice};
+use super::command::{LockInfo, LockState, SessionId, SessionNotice};
 use maekawa_core::member::LockName;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use tokio::sync::mpsc::UnboundedSender;
@@ -291,7 +291,11 @@ impl Sessions {
         let holder = queue.and_then(|q| q.holder);
         LockInfo {
             name: lock.to_string(),
-            state: if holder.is_some() { "held" } else { "voting" },
+            state: if holder.is_some() {
+                LockState::Held
+            } else {
+                LockState::Voting
+            },
             holder: holder.map(|(s, _)| (s, client(&s))),
             token: holder.map_or(0, |(_, t)| t),
             waiting: queue

@@ -124,7 +124,7 @@ pub fn tcp_connector(security: crate::tls::Security) -> Connector {
         let endpoint = security.endpoint(&addr);
         Box::pin(async move {
             let endpoint = endpoint
-                .map_err(LinkDown::Unreachable)?
+                .map_err(|e| LinkDown::Unreachable(e.to_string()))?
                 .tcp_nodelay(true)
                 .connect_timeout(Duration::from_secs(1))
                 .http2_keep_alive_interval(Duration::from_secs(5))

@@ -7,6 +7,75 @@ use super::Cluster;
 use crate::id::{NodeId, RequestId, Token};
 use crate::member::LockName;
 use crate::protocol::{NodeRef, Phase};
+use std::collections::BTreeSet;
+
+/// A broken invariant of a [`Cluster`] state: typed so a caller can tell the kinds apart; the
+/// text (Display) is what the simulator and the explorer print in their failure reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Violation {
+    /// Fencing tokens: an entry's token was not larger than an earlier entry's of its lock.
+    #[error("{req} entered lock {lock} with token {token}, but an earlier entry had token {max}")]
+    TokenNotIncreasing {
+        /// The entering request.
+        req: RequestId,
+        /// The lock.
+        lock: LockName,
+        /// Its token.
+        token: Token,
+        /// The largest token of an earlier entry.
+        max: Token,
+    },
+    /// Safety: two nodes in the CS of a lock at once.
+    #[error(
+        "lock {lock}: nodes {nodes:?} are in the CS at the same time (with leases: both unexpired)"
+    )]
+    TwoInCs {
+        /// The lock.
+        lock: LockName,
+        /// The nodes in its CS.
+        nodes: Vec<NodeId>,
+    },
+    /// Safety: a node in the CS without a grant from every voter of its quorum.
+    #[error(
+        "lock {lock}: node {node} is in the CS holding grants {granted:?} of quorum {quorum:?}"
+    )]
+    MissingGrants {
+        /// The lock.
+        lock: LockName,
+        /// The node in the CS.
+        node: NodeId,
+        /// The grants it holds.
+        granted: BTreeSet<NodeId>,
+        /// Its quorum.
+        quorum: Vec<NodeId>,
+    },
+    /// Safety: a requester counts a grant the voter no longer gives it (a vote held twice).
+    #[error("lock {lock}: node {node} counts voter {voter}'s grant for {req}, but voter {voter} is locked by {locked:?}")]
+    StaleGrant {
+        /// The lock.
+        lock: LockName,
+        /// The requester.
+        node: NodeId,
+        /// The voter.
+        voter: NodeId,
+        /// The request the grant was for.
+        req: RequestId,
+        /// The request the voter's vote is given to now.
+        locked: Option<RequestId>,
+    },
+    /// End of run: a voter still locked or queued when nothing more can happen.
+    #[error("vote leak at voter {voter} on lock {lock}: lock {locked:?}, queue {queue:?}")]
+    VoteLeak {
+        /// The voter.
+        voter: NodeId,
+        /// The lock.
+        lock: LockName,
+        /// The request its vote is given to.
+        locked: Option<RequestId>,
+        /// Its queue.
+        queue: BTreeSet<RequestId>,
+    },
+}
 
 impl Cluster {
     /// Fencing tokens: every entry of a lock has a larger token than every earlier entry of it
@@ -14,10 +83,12 @@ impl Cluster {
     pub(super) fn entered(&mut self, lock: usize, req: RequestId, token: Token) {
         if let Some(max) = self.max_token[lock] {
             if token <= max && self.token_error.is_none() {
-                self.token_error = Some(format!(
-                    "{req} entered lock {} with token {token}, but an earlier entry had token {max}",
-                    self.names[lock]
-                ));
+                self.token_error = Some(Violation::TokenNotIncreasing {
+                    req,
+                    lock: self.names[lock].clone(),
+                    token,
+                    max,
+                });
             }
         }
         self.max_token[lock] = Some(self.max_token[lock].map_or(token, |m| m.max(token)));
@@ -26,13 +97,12 @@ impl Cluster {
     /// PROTOCOL.md's safety invariants, checked on the current state: at most one node in the
     /// CS; a node in the CS holds a grant from its whole quorum; every grant a requester counts
     /// is the voter's current lock (so no vote is held by two requests).
-    pub fn check_safety(&self) -> Result<(), String> {
+    pub fn check_safety(&self) -> Result<(), Violation> {
         if let Some(e) = &self.token_error {
             return Err(e.clone());
         }
         for name in self.names.iter() {
-            self.check_lock_safety(name)
-                .map_err(|e| format!("lock {name}: {e}"))?;
+            self.check_lock_safety(name)?;
         }
         Ok(())
     }
@@ -51,7 +121,7 @@ impl Cluster {
                 .is_some_and(|from| self.time < from.saturating_add(o.lease))
     }
 
-    fn check_lock_safety(&self, name: &LockName) -> Result<(), String> {
+    fn check_lock_safety(&self, name: &LockName) -> Result<(), Violation> {
         let in_cs: Vec<NodeId> = self
             .nodes
             .iter()
@@ -59,9 +129,10 @@ impl Cluster {
             .map(|n| n.id())
             .collect();
         if in_cs.len() > 1 {
-            return Err(format!(
-                "nodes {in_cs:?} are in the CS at the same time (with leases: both unexpired)"
-            ));
+            return Err(Violation::TwoInCs {
+                lock: name.clone(),
+                nodes: in_cs,
+            });
         }
         for member in &self.nodes {
             let Some(node) = member.lock(name.as_str()) else {
@@ -77,12 +148,12 @@ impl Cluster {
                 Phase::Wanting(r) => r,
                 Phase::InCs(r) => {
                     if node.requester().granted.iter().ne(node.quorum().iter()) {
-                        return Err(format!(
-                            "node {} is in the CS holding grants {:?} of quorum {:?}",
-                            node.id(),
-                            node.requester().granted,
-                            node.quorum()
-                        ));
+                        return Err(Violation::MissingGrants {
+                            lock: name.clone(),
+                            node: node.id(),
+                            granted: node.requester().granted.clone(),
+                            quorum: node.quorum().to_vec(),
+                        });
                     }
                     r
                 }
@@ -93,10 +164,13 @@ impl Cluster {
                     .lock(name.as_str())
                     .and_then(|n| n.voter().lock);
                 if lock != Some(req) {
-                    return Err(format!(
-                        "node {} counts voter {v}'s grant for {req}, but voter {v} is locked by {lock:?}",
-                        node.id()
-                    ));
+                    return Err(Violation::StaleGrant {
+                        lock: name.clone(),
+                        node: node.id(),
+                        voter: v,
+                        req,
+                        locked: lock,
+                    });
                 }
             }
         }
@@ -116,7 +190,7 @@ impl Cluster {
     }
 
     /// The end-of-run check: when quiet, every voter is unlocked with an empty queue.
-    pub fn check_no_vote_leak(&self) -> Result<(), String> {
+    pub fn check_no_vote_leak(&self) -> Result<(), Violation> {
         for member in self
             .nodes
             .iter()
@@ -133,12 +207,12 @@ impl Cluster {
             });
             if let Some((name, node)) = leak {
                 let v = node.voter();
-                return Err(format!(
-                    "vote leak at voter {} on lock {name}: lock {:?}, queue {:?}",
-                    node.id(),
-                    v.lock,
-                    v.queue
-                ));
+                return Err(Violation::VoteLeak {
+                    voter: node.id(),
+                    lock: name.clone(),
+                    locked: v.lock,
+                    queue: v.queue.clone(),
+                });
             }
         }
         Ok(())

@@ -9,6 +9,8 @@
 
 mod checks;
 
+pub use checks::Violation;
+
 use crate::id::{Incarnation, NodeId, RequestId, Token};
 use crate::member::{LockAction, LockName, Member};
 use crate::protocol::{Action, Message, Options, Phase};
@@ -199,7 +201,7 @@ pub struct Cluster {
     /// The largest token of any entry so far, per lock.
     max_token: Vec<Option<Token>>,
     /// The first entry whose token was not larger than every earlier one of its lock.
-    token_error: Option<String>,
+    token_error: Option<Violation>,
     /// Each node's journal.
     journals: Vec<Journal>,
     /// How many withdrawals of a waiting request may still happen.

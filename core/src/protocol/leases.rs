@@ -4,7 +4,8 @@
 //! in only as the caller's `now`: nothing here reads a clock.
 
 use super::{
-    Action, LogEvent, Message, MsgKind, NodeMut, NodeRef, Phase, RequesterView, TOKEN_BLOCK,
+    Action, LogEvent, Message, MsgKind, NodeMut, NodeRef, Phase, RequesterView, RevoteKind,
+    TOKEN_BLOCK,
 };
 use crate::id::{NodeId, RequestId};
 
@@ -96,7 +97,7 @@ impl NodeMut<'_> {
             return;
         }
         out.push(Action::Log(LogEvent::Revote {
-            what: "reclaimed",
+            what: RevoteKind::Reclaimed,
             req: l,
             why: if self.l.voter.fenced {
                 "the suspected holder's lease ran out"

@@ -3,6 +3,7 @@
 //! lives here (the rules are in the sibling modules), and nothing here knows the wire format.
 
 use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The message kinds of the protocol: Maekawa's six, the two of re-voting after a restart, and
@@ -184,6 +185,52 @@ pub enum Action {
     Log(LogEvent),
 }
 
+/// What a voter changed in re-voting (the `what` of a `revote` log line). An enum rather than a
+/// string so a producer cannot invent a kind the log readers and metrics do not know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevoteKind {
+    /// A vote given back.
+    Freed,
+    /// A queued request forgotten.
+    Dropped,
+    /// A lost request taken again.
+    Requeued,
+    /// A grant sent again.
+    Regranted,
+    /// A vote taken back from a suspected requester (DESIGN.md "Leases and reclaiming votes").
+    Reclaimed,
+}
+
+impl RevoteKind {
+    /// Every kind, in declaration order: lets a counter show each at 0 from the start.
+    pub const ALL: [RevoteKind; 5] = [
+        RevoteKind::Freed,
+        RevoteKind::Dropped,
+        RevoteKind::Requeued,
+        RevoteKind::Regranted,
+        RevoteKind::Reclaimed,
+    ];
+
+    /// The kind as a log line writes it (`what`): `"freed"`, ... (also the metrics label).
+    pub fn name(self) -> &'static str {
+        match self {
+            RevoteKind::Freed => "freed",
+            RevoteKind::Dropped => "dropped",
+            RevoteKind::Requeued => "requeued",
+            RevoteKind::Regranted => "regranted",
+            RevoteKind::Reclaimed => "reclaimed",
+        }
+    }
+}
+
+/// The kind as a line writes it, for reports.
+impl fmt::Display for RevoteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Decisions the core makes silently; the driver logs them so a reader can follow the story.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogEvent {
@@ -199,10 +246,9 @@ pub enum LogEvent {
     /// Re-voting after a restart: the voter changed its lock or queue to match what a
     /// requester (or a dead incarnation of it) really has.
     Revote {
-        /// `freed` (a vote given back), `dropped` (a queued request forgotten), `requeued` (a
-        /// lost request taken again), `regranted` (a grant sent again), or `reclaimed` (a vote
-        /// taken back from a suspected requester, DESIGN.md "Leases and reclaiming votes").
-        what: &'static str,
+        /// What changed: a vote freed, a queued request dropped or requeued, a grant sent
+        /// again, or a vote reclaimed from a suspected requester.
+        what: RevoteKind,
         /// The request concerned.
         req: RequestId,
         /// Why, in words.

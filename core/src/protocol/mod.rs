@@ -24,7 +24,7 @@ mod revote;
 mod suspicion;
 mod voter;
 
-pub use messages::{Action, LogEvent, Message, MsgKind};
+pub use messages::{Action, LogEvent, Message, MsgKind, RevoteKind};
 pub(crate) use suspicion::mark_suspected;
 
 use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
@@ -272,7 +272,7 @@ impl LockState {
         let (me, incarnation) = (shared.me, shared.incarnation);
         if let Some(l) = lock.filter(|l| l.node == me && l.inc < incarnation) {
             out.push(Action::Log(LogEvent::Revote {
-                what: "freed",
+                what: RevoteKind::Freed,
                 req: l,
                 why: "held by this node's own previous incarnation",
             }));

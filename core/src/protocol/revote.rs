@@ -3,7 +3,7 @@
 //! as a requester, tell a restarted voter which request this node has now. Nothing here
 //! persists or reads the journal: the restored lock comes in through `Node::restore`.
 
-use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase};
+use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase, RevoteKind};
 use crate::id::{Incarnation, Lamport, NodeId, RequestId};
 
 impl NodeMut<'_> {
@@ -28,14 +28,14 @@ impl NodeMut<'_> {
             self.l.voter.queue.remove(&r);
             self.l.voter.told_failed.remove(&r);
             out.push(Action::Log(LogEvent::Revote {
-                what: "dropped",
+                what: RevoteKind::Dropped,
                 req: r,
                 why: "queued request of a dead incarnation",
             }));
         }
         if let Some(l) = self.l.voter.lock.filter(|l| dead(l)) {
             out.push(Action::Log(LogEvent::Revote {
-                what: "freed",
+                what: RevoteKind::Freed,
                 req: l,
                 why: "vote held by a dead incarnation",
             }));
@@ -115,7 +115,7 @@ impl NodeMut<'_> {
             self.l.voter.queue.remove(&r);
             self.l.voter.told_failed.remove(&r);
             out.push(Action::Log(LogEvent::Revote {
-                what: "dropped",
+                what: RevoteKind::Dropped,
                 req: r,
                 why: "queued request its requester no longer has",
             }));
@@ -127,7 +127,7 @@ impl NodeMut<'_> {
             .filter(|l| l.node == from && Some(*l) != current)
         {
             out.push(Action::Log(LogEvent::Revote {
-                what: "freed",
+                what: RevoteKind::Freed,
                 req: l,
                 why: "vote held by a request its requester no longer has",
             }));
@@ -141,7 +141,7 @@ impl NodeMut<'_> {
             // requester counting a vote that has moved on.
             if !msg.holds_grant && !self.l.voter.grant_sent {
                 out.push(Action::Log(LogEvent::Revote {
-                    what: "regranted",
+                    what: RevoteKind::Regranted,
                     req: r,
                     why: "the grant was lost in a restart",
                 }));
@@ -157,7 +157,7 @@ impl NodeMut<'_> {
             }
         } else if !self.l.voter.queue.contains(&r) {
             out.push(Action::Log(LogEvent::Revote {
-                what: "requeued",
+                what: RevoteKind::Requeued,
                 req: r,
                 why: "request lost in a restart",
             }));

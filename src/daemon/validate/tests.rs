@@ -777,7 +777,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
             steps.set(steps.get() + 1);
             cluster.apply(step);
             if let Err(what) = cluster.check_safety() {
-                return Err(TestCaseError::fail(what));
+                return Err(TestCaseError::fail(what.to_string()));
             }
         }
         Ok(())

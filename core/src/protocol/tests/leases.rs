@@ -103,7 +103,7 @@ fn a_voter_reclaims_an_unconfirmed_vote_of_a_suspect_at_once_and_a_confirmed_one
     assert_eq!(v.voter().lock, Some(r));
     let out = v.set_suspected(n(1), true);
     assert!(
-        no_why(out.clone()).contains(&revote("reclaimed", r)),
+        no_why(out.clone()).contains(&revote(RevoteKind::Reclaimed, r)),
         "{out:?}"
     );
     assert!(sends(&out).contains(&(n(1), MsgKind::Revoked, r)));

@@ -158,7 +158,7 @@ fn send_msg(to: u32, msg: Message) -> Action {
 }
 
 /// `Log(Revote)` of `what` about `req`, with the reason blanked (compare through `no_why`).
-fn revote(what: &'static str, req: RequestId) -> Action {
+fn revote(what: RevoteKind, req: RequestId) -> Action {
     Action::Log(LogEvent::Revote { what, req, why: "" })
 }
 

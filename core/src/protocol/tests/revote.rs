@@ -58,7 +58,10 @@ fn restore_keeps_a_journal_lock_of_another_node_without_granting() {
 fn restore_frees_a_journal_lock_of_its_own_earlier_incarnation() {
     let dead = rid_inc(4, 0, 2);
     let (v, out) = restored(0, &[0, 1, 2], 3, Some(dead));
-    assert_eq!(no_why(out), vec![revote("freed", dead), persist(None)]);
+    assert_eq!(
+        no_why(out),
+        vec![revote(RevoteKind::Freed, dead), persist(None)]
+    );
     assert_eq!(v.voter(), &VoterView::default());
     assert_eq!((v.incarnation(), v.clock()), (Incarnation(3), Lamport(0)));
 }
@@ -161,7 +164,7 @@ fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_nex
     assert_eq!(
         no_why(out),
         vec![
-            revote("freed", rid(5, 1)),
+            revote(RevoteKind::Freed, rid(5, 1)),
             persist(Some(rid(2, 4))),
             send(4, MsgKind::Grant, 15, 2, 4),
             send(2, MsgKind::Failed, 16, 3, 2),
@@ -186,7 +189,7 @@ fn peer_incarnation_frees_a_lock_held_by_an_older_incarnation_and_grants_the_nex
     assert_eq!(
         no_why(out),
         vec![
-            revote("freed", rid(5, 1)),
+            revote(RevoteKind::Freed, rid(5, 1)),
             persist(None),
             send_msg(1, sync(8, rid_inc(0, 0, 1), false, 2)),
         ]
@@ -224,7 +227,7 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("dropped", rid(7, 2)),
+            revote(RevoteKind::Dropped, rid(7, 2)),
             send_msg(2, sync(12, rid_inc(0, 0, 1), false, 2)),
         ]
     );
@@ -245,7 +248,7 @@ fn peer_incarnation_drops_queued_requests_of_older_incarnations() {
     assert_eq!(v.peer_incarnation(n(3), Incarnation(1), Token(0)), vec![]); // (9, 3) is of incarnation 1: live
     assert_eq!(v.voter(), before.voter());
     let out = v.peer_incarnation(n(3), Incarnation(2), Token(0));
-    assert_eq!(no_why(out), vec![revote("dropped", rid(9, 3))]);
+    assert_eq!(no_why(out), vec![revote(RevoteKind::Dropped, rid(9, 3))]);
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -284,7 +287,7 @@ fn sync_frees_a_lock_held_by_a_request_its_requester_no_longer_has() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("freed", rid(5, 1)),
+            revote(RevoteKind::Freed, rid(5, 1)),
             persist(Some(rid(2, 4))),
             send(4, MsgKind::Grant, 22, 2, 4),
             send(2, MsgKind::Failed, 23, 3, 2),
@@ -309,11 +312,11 @@ fn sync_frees_a_lock_held_by_a_request_its_requester_no_longer_has() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("freed", rid(5, 1)),
+            revote(RevoteKind::Freed, rid(5, 1)),
             persist(Some(rid(2, 4))),
             send(4, MsgKind::Grant, 22, 2, 4),
             send(2, MsgKind::Failed, 23, 3, 2),
-            revote("requeued", rid(12, 1)),
+            revote(RevoteKind::Requeued, rid(12, 1)),
             send(1, MsgKind::Failed, 24, 12, 1),
         ]
     );
@@ -341,7 +344,7 @@ fn grant_after_freeing_a_restored_lock_counts_as_sent() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("freed", rid(5, 1)),
+            revote(RevoteKind::Freed, rid(5, 1)),
             persist(Some(rid(7, 2))),
             send(2, MsgKind::Grant, 12, 7, 2),
         ]
@@ -364,7 +367,7 @@ fn sync_drops_queued_requests_its_requester_no_longer_has() {
     let mut v = voter_locked_by_5_1(); // clock 7
     let _ = v.handle(n(2), msg(MsgKind::Request, 7, 7, 2)); // clock 8, FAILED 9
     let out = v.handle(n(2), sync(10, rid_inc(0, 2, 1), false, 1)); // clock 11
-    assert_eq!(no_why(out), vec![revote("dropped", rid(7, 2))]);
+    assert_eq!(no_why(out), vec![revote(RevoteKind::Dropped, rid(7, 2))]);
     assert_eq!(
         v.voter(),
         &VoterView {
@@ -381,8 +384,8 @@ fn sync_drops_queued_requests_its_requester_no_longer_has() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("dropped", rid(7, 2)),
-            revote("requeued", rid(12, 2)),
+            revote(RevoteKind::Dropped, rid(7, 2)),
+            revote(RevoteKind::Requeued, rid(12, 2)),
             send(2, MsgKind::Failed, 12, 12, 2),
         ]
     );
@@ -410,7 +413,7 @@ fn sync_requeues_a_lost_request_under_the_request_rule() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("requeued", rid(3, 1)),
+            revote(RevoteKind::Requeued, rid(3, 1)),
             persist(Some(rid(3, 1))),
             send(1, MsgKind::Grant, 5, 3, 1),
         ]
@@ -430,7 +433,7 @@ fn sync_requeues_a_lost_request_under_the_request_rule() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("requeued", rid(3, 2)),
+            revote(RevoteKind::Requeued, rid(3, 2)),
             send(1, MsgKind::Inquire, 5, 5, 1),
         ]
     );
@@ -452,7 +455,7 @@ fn sync_requeues_a_lost_request_under_the_request_rule() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("requeued", rid(7, 2)),
+            revote(RevoteKind::Requeued, rid(7, 2)),
             send(2, MsgKind::Failed, 9, 7, 2),
         ]
     );
@@ -480,7 +483,7 @@ fn sync_regrants_a_restored_lock_whose_grant_the_requester_lacks() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("regranted", rid(5, 1)),
+            revote(RevoteKind::Regranted, rid(5, 1)),
             send(1, MsgKind::Grant, 8, 5, 1),
         ]
     );
@@ -507,7 +510,7 @@ fn sync_regrant_inquires_again_when_a_higher_request_waits() {
     assert_eq!(
         no_why(out),
         vec![
-            revote("regranted", rid(5, 1)),
+            revote(RevoteKind::Regranted, rid(5, 1)),
             send(1, MsgKind::Grant, 8, 5, 1),
             send(1, MsgKind::Inquire, 9, 5, 1),
         ]
@@ -530,12 +533,12 @@ fn sync_regrant_inquires_again_when_a_higher_request_waits() {
     let out = v.handle(n(2), msg(MsgKind::Request, 3, 3, 2)); // clock 4
     assert_eq!(out, vec![send(1, MsgKind::Inquire, 5, 5, 1)]);
     let out = v.handle(n(2), sync(6, rid_inc(0, 2, 1), false, 2)); // clock 7
-    assert_eq!(no_why(out), vec![revote("dropped", rid(3, 2))]);
+    assert_eq!(no_why(out), vec![revote(RevoteKind::Dropped, rid(3, 2))]);
     let out = v.handle(n(1), sync(8, rid(5, 1), false, 2)); // clock 9
     assert_eq!(
         no_why(out),
         vec![
-            revote("regranted", rid(5, 1)),
+            revote(RevoteKind::Regranted, rid(5, 1)),
             send(1, MsgKind::Grant, 10, 5, 1),
         ]
     );

@@ -16,7 +16,7 @@ struct Net {
     /// Each node's voter journal: the lock of its last `Persist` (survives restarts).
     journal: BTreeMap<NodeId, Option<RequestId>>,
     /// `Revote` decisions logged, as `(node, what, request)`.
-    revotes: Vec<(NodeId, &'static str, RequestId)>,
+    revotes: Vec<(NodeId, RevoteKind, RequestId)>,
 }
 
 impl Net {
@@ -301,7 +301,7 @@ fn voter_restart_during_a_cs_requeues_the_lost_request_and_everyone_enters() {
     assert!(net.nodes[&n(0)].voter().queue.is_empty());
     net.run();
     assert_eq!(net.in_cs(), Some(n(1)));
-    assert_eq!(net.revotes, vec![(n(0), "requeued", r2)]);
+    assert_eq!(net.revotes, vec![(n(0), RevoteKind::Requeued, r2)]);
     assert_eq!(net.nodes[&n(0)].voter().queue, set(&[r2]));
 
     net.run_to_quiet();
@@ -322,7 +322,7 @@ fn voter_restart_before_its_grant_left_regrants_it() {
     net.restart(0);
     net.run();
     assert_eq!(net.in_cs(), Some(n(1)));
-    assert_eq!(net.revotes, vec![(n(0), "regranted", r1)]);
+    assert_eq!(net.revotes, vec![(n(0), RevoteKind::Regranted, r1)]);
     net.run_to_quiet();
     net.assert_quiet();
     assert_eq!(net.entries.len(), 1);
@@ -346,9 +346,9 @@ fn requester_restart_in_the_cs_frees_its_votes() {
     assert_eq!(
         net.revotes,
         vec![
-            (n(1), "freed", r1),
-            (n(0), "freed", r1),
-            (n(3), "freed", r1),
+            (n(1), RevoteKind::Freed, r1),
+            (n(0), RevoteKind::Freed, r1),
+            (n(3), RevoteKind::Freed, r1),
         ]
     );
     net.run();
