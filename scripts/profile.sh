@@ -97,12 +97,14 @@ echo "wrote $OUT"
 python3 - "$work/folded" "$work/bench.json" "$SECS" <<'PY'
 import json, sys
 parts = [
-    ("Driver::log_msg", "driver: send/recv log lines"),
+    ("::log_msg", "driver: send/recv log lines"),
     ("node_log", "driver: other log lines, log writes"),
-    ("tracing", "driver: other log lines, log writes"),
+    ("node_event", "driver: other log lines, log writes"),
     ("spawn_blocking", "driver: hand-off to the fsync thread"),
     ("Member::handle", "driver: the protocol core"),
-    ("driver::run", "driver: the rest"),
+    ("daemon::driver", "driver: the rest"),
+    ("daemon::execute", "driver: the rest"),
+    ("daemon::workload", "driver: the rest"),
     ("run_link", "link tasks, sending side"),
     ("PeerService", "link tasks, receiving side"),
     ("H2ClientFuture", "HTTP/2 client connections (write messages)"),
