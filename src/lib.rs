@@ -20,6 +20,7 @@ pub mod logdir;
 pub mod logs;
 pub mod node_event;
 pub mod scale;
+pub mod simd;
 pub mod tls;
 
 // The client crate's modules under their old paths, so `maekawa::client` and

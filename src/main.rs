@@ -65,6 +65,10 @@ enum Command {
     /// Visit every reachable state of a small cluster (all delivery orders) and check safety,
     /// deadlock-freedom and that no vote leaks; prints the number of states.
     Explore(cli::explore::ExploreArgs),
+    /// Run whole daemons (driver, transport, journal, lock sessions) in a deterministic
+    /// simulator, on seeded kills, crashes, pauses, partitions and slow disks, and check every
+    /// run; a failing seed prints the command that replays it.
+    Simd(cli::simd::SimdArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Certs(args) => cli::certs::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Explore(args) => cli::explore::run(args),
+        Command::Simd(args) => cli::simd::run(args),
     };
     cli::output::exit_code(code)
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module of the library and binary, with its layer (a module may use only
 /// its own layer's modules or lower ones).
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("logdir", 1),
     ("node_event", 1),
     ("tls", 1),
@@ -25,6 +25,7 @@ const LAYERS: [(&str, u8); 11] = [
     ("logs", 2),
     ("bench", 3),
     ("scale", 3),
+    ("simd", 3),
     ("cli", 4),
     ("main", 4),
     ("lib", 4),

@@ -219,6 +219,15 @@ impl LockClient {
         LockClient::open(addr, format!("node {node} at {addr}"), security).await
     }
 
+    /// A client over `channel`, already connected to the daemon `daemon` names (for messages):
+    /// for transports other than TCP, such as the simulated network of `maekawa simd`.
+    pub fn from_channel(daemon: impl Into<String>, channel: Channel) -> LockClient {
+        LockClient {
+            daemon: daemon.into(),
+            inner: wire::lock_client::LockClient::new(channel),
+        }
+    }
+
     async fn open(
         addr: &str,
         daemon: String,

@@ -40,6 +40,7 @@ pub(crate) mod output;
 pub(crate) mod quorums;
 pub(crate) mod report;
 pub(crate) mod scale;
+pub(crate) mod simd;
 pub(crate) mod simulate;
 pub(crate) mod timeline;
 

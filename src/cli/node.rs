@@ -144,6 +144,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         log_messages: args.log_messages == LogMessages::All,
         log_rotation: (args.log_rotate_bytes, args.log_keep),
         metrics_addr: args.metrics_addr.clone(),
+        env: maekawa::daemon::Env::real(),
         id,
         config,
         log_dir: args.log_dir.clone(),

@@ -9,6 +9,7 @@
 //! must not decide when a node may enter (that is the protocol's job) and it does not fsync
 //! (the order, not durability, is the contract).
 
+use super::env::Clock;
 use crate::logdir;
 use maekawa_core::id::{NodeId, RequestId};
 use serde::Serialize;
@@ -53,6 +54,7 @@ pub enum CsLogError {
 pub struct CsLog {
     path: PathBuf,
     file: File,
+    clock: Clock,
 }
 
 /// Field order here is the order on the line (serde keeps declaration order).
@@ -97,8 +99,8 @@ struct ExitLine {
     lease_end: Option<String>,
 }
 
-fn now() -> String {
-    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
+fn stamp(time: SystemTime) -> String {
+    humantime::format_rfc3339_micros(time).to_string()
 }
 
 impl CsLog {
@@ -113,7 +115,17 @@ impl CsLog {
                 path: path.clone(),
                 source,
             })?;
-        Ok(CsLog { path, file })
+        Ok(CsLog {
+            path,
+            file,
+            clock: Clock::System,
+        })
+    }
+
+    /// The same log, its lines stamped by `clock` (a simulated cluster's virtual time).
+    pub fn with_clock(mut self, clock: Clock) -> CsLog {
+        self.clock = clock;
+        self
     }
 
     /// The file being appended to, for messages.
@@ -128,7 +140,7 @@ impl CsLog {
             event: "start",
             node,
             incarnation,
-            time: now(),
+            time: stamp(self.clock.now()),
         })
     }
 
@@ -152,7 +164,7 @@ impl CsLog {
             },
             votes,
             token,
-            time: now(),
+            time: stamp(self.clock.now()),
         })
     }
 
@@ -162,7 +174,7 @@ impl CsLog {
             event: "exit",
             node,
             entry,
-            time: now(),
+            time: stamp(self.clock.now()),
             reason: None,
             lease_end: None,
         })
@@ -180,7 +192,7 @@ impl CsLog {
             event: "exit",
             node,
             entry,
-            time: now(),
+            time: stamp(self.clock.now()),
             reason: Some("lease_expired"),
             lease_end: Some(humantime::format_rfc3339_micros(lease_end).to_string()),
         })

@@ -9,6 +9,7 @@
 //! transport, metrics) is [`super::node`]'s; this module never opens a socket or a file.
 
 use super::command::{Control, LockCommand, LockInfo, LockState};
+use super::env::{Flaws, Storage};
 use super::journal::Journal;
 use super::metrics::Metrics;
 use super::node::{Durable, NodeError};
@@ -81,6 +82,10 @@ pub(super) struct Driver {
     pub(super) log_messages: bool,
     pub(super) batch: Batch,
     pub(super) journal: Journal,
+    /// Makes the journal durable (the operating system's fsync, or a simulator's).
+    pub(super) storage: Arc<dyn Storage>,
+    /// Defects a simulator injects; all off in real use.
+    pub(super) flaws: Flaws,
     /// `--unsafe-no-journal`: votes are never written.
     pub(super) no_journal: bool,
     /// The journal floor the transport's Hellos announce.
@@ -106,7 +111,7 @@ impl Driver {
         reachable: watch::Sender<bool>,
         metrics: Metrics,
     ) -> Driver {
-        let seed = u64::from(std::process::id()) ^ (u64::from(settings.id.0) << 32);
+        let seed = settings.env.seed ^ (u64::from(settings.id.0) << 32);
         Driver {
             me: settings.id,
             // The core's clock: milliseconds since this process started (monotonic; a
@@ -118,11 +123,13 @@ impl Driver {
             log_messages: settings.log_messages,
             batch: Batch::default(),
             journal: durable.journal,
+            storage: settings.env.storage.clone(),
+            flaws: settings.env.flaws,
             no_journal: settings.unsafe_no_journal,
             floor: durable.floor,
             transport,
             cs: CsWorkload::new(settings, durable.cs_log, seed ^ durable.incarnation),
-            sessions: Sessions::default(),
+            sessions: Sessions::new(settings.env.flaws.sessions_lifo),
             health: Health {
                 quorums: settings.config.quorums.clone(),
                 suspected: BTreeSet::new(),

@@ -12,7 +12,7 @@ use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName};
 use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind};
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 impl Driver {
     /// Carries out actions in order; self-messages are handled after the batch that sent them.
@@ -149,7 +149,7 @@ impl Driver {
         ended_at: u64,
     ) -> Result<(), NodeError> {
         let late_ms = self.now_ms().saturating_sub(ended_at);
-        let lease_end = SystemTime::now() - Duration::from_millis(late_ms);
+        let lease_end = self.log.now() - Duration::from_millis(late_ms);
         if lock == self.cs.lock {
             self.cs
                 .cs_log
@@ -188,8 +188,8 @@ impl Driver {
             std::sync::atomic::Ordering::Relaxed,
         );
         let mut outgoing = std::mem::take(&mut self.batch.outgoing);
-        let held = outgoing.split_off(self.batch.held_from.take().unwrap_or(outgoing.len()));
-        let mark = self.batch.log_mark.take();
+        let mut held = outgoing.split_off(self.batch.held_from.take().unwrap_or(outgoing.len()));
+        let mut mark = self.batch.log_mark.take();
         // An entry waits for the sync only when its batch wrote a record (a new block of
         // tokens); within the reserved block it needs none.
         let sync_first = !held.is_empty() || (mark.is_some() && !self.batch.entering.is_empty());
@@ -198,19 +198,33 @@ impl Driver {
             self.log.write_held();
             self.send_all(outgoing);
         } else {
+            if self.flaws.grant_before_sync {
+                // The injected defect: what the sync protects leaves before it.
+                outgoing.append(&mut held);
+                mark = Some(usize::MAX);
+            }
             self.log.write_held_before(mark.unwrap_or(0));
             self.send_all(outgoing);
             // On a blocking thread: meanwhile this runtime's link tasks write out what just
             // left (the RELEASE of a node leaving the CS), instead of waiting for the disk.
             if let Some(job) = self.journal.sync_job()? {
-                let started = std::time::Instant::now();
-                tokio::task::spawn_blocking(move || job.run())
-                    .await
-                    .expect("the journal sync thread does not panic")?;
+                let started = tokio::time::Instant::now();
+                match self.storage.sync_delay() {
+                    None => {
+                        let storage = self.storage.clone();
+                        tokio::task::spawn_blocking(move || job.run(&*storage))
+                            .await
+                            .expect("the journal sync thread does not panic")?
+                    }
+                    Some(delay) => {
+                        tokio::time::sleep(delay).await;
+                        job.run(&*self.storage)?
+                    }
+                }
                 self.metrics.fsync(started.elapsed());
             }
             self.act_on_entries()?;
-            self.log.write_held_restamped(SystemTime::now());
+            self.log.write_held_restamped(self.log.now());
             self.send_all(held);
         }
         // An entry with nobody left to hand it to (its sessions gave up or went away) is

@@ -5,6 +5,7 @@
 //! (PROTOCOL.md). This module only keeps the number; it does not decide what a new
 //! incarnation means to the protocol.
 
+use super::env::Storage;
 use crate::logdir;
 use maekawa_core::id::NodeId;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,14 @@ pub struct IncarnationError {
 
 /// Reads, increments and durably stores this node's incarnation: every start gets a number
 /// larger than all before it.
-pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, IncarnationError> {
+///
+/// The new number is written to a temporary file, synced, renamed over the old one and the
+/// rename made durable through `storage`, so a crash leaves the old number or the new one.
+pub fn next_incarnation(
+    dir: &Path,
+    id: NodeId,
+    storage: &dyn Storage,
+) -> Result<u64, IncarnationError> {
     let path = logdir::incarnation(dir, id);
     let err = |why: String| IncarnationError {
         path: path.clone(),
@@ -41,8 +49,13 @@ pub fn next_incarnation(dir: &Path, id: NodeId) -> Result<u64, IncarnationError>
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
         writeln!(f, "{next}").map_err(|e| err(e.to_string()))?;
-        f.sync_all().map_err(|e| err(e.to_string()))?;
+        storage
+            .sync_file(&f, &tmp)
+            .map_err(|e| err(e.to_string()))?;
     }
-    std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
+    storage
+        .rename(&tmp, &path)
+        .map_err(|e| err(e.to_string()))?;
+    storage.sync_dir(&path).map_err(|e| err(e.to_string()))?;
     Ok(next)
 }

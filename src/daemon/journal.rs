@@ -38,6 +38,7 @@
 //! (a bad line before the last, a checksummed line that does not parse, a `seq` that does not
 //! increase) is [`JournalError::Corrupt`].
 
+use super::env::{OsStorage, Storage};
 use crate::logdir;
 use maekawa_core::id::{NodeId, RequestId};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Past this size, [`Journal::record`] rewrites the file as a single record.
@@ -63,12 +65,14 @@ pub struct SyncJob {
 
 impl SyncJob {
     /// Blocks until every record written before the job was taken is on disk.
-    pub fn run(self) -> Result<(), JournalError> {
-        self.file.sync_data().map_err(|source| JournalError::Io {
-            path: self.path,
-            op: "sync",
-            source,
-        })
+    pub fn run(self, storage: &dyn Storage) -> Result<(), JournalError> {
+        storage
+            .sync_file(&self.file, &self.path)
+            .map_err(|source| JournalError::Io {
+                path: self.path,
+                op: "sync",
+                source,
+            })
     }
 }
 
@@ -146,6 +150,8 @@ impl Restored {
 /// The open journal of one voter; appends go to the end of the file.
 #[derive(Debug)]
 pub struct Journal {
+    /// Makes writes and renames durable.
+    storage: Arc<dyn Storage>,
     file: File,
     path: PathBuf,
     /// Bytes in the file, all of them good records.
@@ -171,6 +177,15 @@ impl Journal {
     /// A torn last record is cut off (and the cut made durable) so later appends start on a
     /// clean line.
     pub fn open(dir: &Path, node: NodeId) -> Result<(Journal, Restored), JournalError> {
+        Journal::open_on(dir, node, Arc::new(OsStorage))
+    }
+
+    /// [`Journal::open`], its syncs and renames made durable by `storage`.
+    pub fn open_on(
+        dir: &Path,
+        node: NodeId,
+        storage: Arc<dyn Storage>,
+    ) -> Result<(Journal, Restored), JournalError> {
         let path = logdir::journal(dir, node);
         let io_err = |op, path: &Path| {
             let path = path.to_path_buf();
@@ -192,7 +207,7 @@ impl Journal {
             .map_err(io_err("open", &path))?;
         // The file's directory entry must be durable too, or a crash could lose a new journal
         // whose first record was already acknowledged.
-        sync_dir(&path)?;
+        sync_dir(&*storage, &path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(io_err("read", &path))?;
@@ -204,9 +219,12 @@ impl Journal {
         if replay.good_len < bytes.len() as u64 {
             file.set_len(replay.good_len)
                 .map_err(io_err("truncate the torn last record of", &path))?;
-            file.sync_data().map_err(io_err("sync", &path))?;
+            storage
+                .sync_file(&file, &path)
+                .map_err(io_err("sync", &path))?;
         }
         let journal = Journal {
+            storage,
             file,
             path,
             len: replay.good_len,
@@ -240,7 +258,7 @@ impl Journal {
     /// for a whole batch.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         match self.sync_job()? {
-            Some(job) => job.run().inspect_err(|_| self.broken = true),
+            Some(job) => job.run(&*self.storage).inspect_err(|_| self.broken = true),
             None => Ok(()),
         }
     }
@@ -350,12 +368,14 @@ impl Journal {
             let mut f = File::create(&tmp).map_err(io_err("create the compacted copy of", &tmp))?;
             f.write_all(line)
                 .map_err(io_err("write the compacted copy of", &tmp))?;
-            f.sync_all()
+            self.storage
+                .sync_file(&f, &tmp)
                 .map_err(io_err("sync the compacted copy of", &tmp))?;
         }
-        std::fs::rename(&tmp, &self.path)
+        self.storage
+            .rename(&tmp, &self.path)
             .map_err(io_err("rename the compacted copy over", &self.path))?;
-        sync_dir(&self.path)?;
+        sync_dir(&*self.storage, &self.path)?;
         // The compacted file holds only the current state, already durable.
         self.unsynced = false;
         self.file = OpenOptions::new()
@@ -497,18 +517,12 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Makes the directory entries under `path`'s parent (a creation or a rename) durable.
-fn sync_dir(path: &Path) -> Result<(), JournalError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| JournalError::Io {
-            path: dir.to_path_buf(),
-            op: "sync the directory of",
-            source,
-        })
+fn sync_dir(storage: &dyn Storage, path: &Path) -> Result<(), JournalError> {
+    storage.sync_dir(path).map_err(|source| JournalError::Io {
+        path: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        op: "sync the directory of",
+        source,
+    })
 }
 
 #[cfg(test)]

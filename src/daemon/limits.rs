@@ -21,9 +21,10 @@ use crate::node_event::NodeEvent;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::Connected;
 

@@ -6,7 +6,7 @@
 
 use super::transport::TransportEvent;
 use maekawa_core::id::NodeId;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 #[derive(Clone, Debug)]
 pub struct Liveness {
     suspect_after: Duration,
-    peers: Arc<std::sync::Mutex<HashMap<NodeId, Heard>>>,
+    peers: Arc<std::sync::Mutex<BTreeMap<NodeId, Heard>>>,
 }
 
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl Liveness {
         (self.suspect_after / 4).max(Duration::from_millis(1))
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Heard>> {
+    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, Heard>> {
         // Nothing panics while holding it; a poisoned table is still a table.
         self.peers.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -19,7 +19,8 @@ use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Labels of the per-lock metrics: a lock's name (`cs` for the emulated CS).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

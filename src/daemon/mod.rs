@@ -17,6 +17,7 @@ pub mod command;
 pub mod control;
 pub mod cslog;
 mod driver;
+pub mod env;
 mod execute;
 pub mod health;
 pub mod incarnation;
@@ -40,5 +41,6 @@ mod workload;
 #[doc(hidden)]
 pub use maekawa_wire as wire;
 
+pub use env::{Clock, Env, Flaws, OsStorage, Storage};
 pub use node::{run, NodeError};
 pub use settings::{MsRange, NodeSettings, Workload};

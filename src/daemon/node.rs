@@ -93,7 +93,7 @@ where
         max_bytes: settings.log_rotation.0,
         keep: settings.log_rotation.1,
     };
-    let log = NodeLog::open(&settings.log_dir, me, rotation)?;
+    let log = NodeLog::open(&settings.log_dir, me, rotation)?.with_clock(settings.env.clock);
     let durable = open_durable_state(&settings, &log)?;
     let tcfg = transport_config(&settings, &durable, &log);
     let (events_tx, events) = mpsc::channel(4096);
@@ -182,14 +182,15 @@ pub(super) fn open_durable_state(
     log: &NodeLog,
 ) -> Result<Durable, NodeError> {
     let me = settings.id;
-    let incarnation = next_incarnation(&settings.log_dir, me)?;
-    let (journal, restored) = Journal::open(&settings.log_dir, me)?;
+    let storage = settings.env.storage.clone();
+    let incarnation = next_incarnation(&settings.log_dir, me, &*storage)?;
+    let (journal, restored) = Journal::open_on(&settings.log_dir, me, storage)?;
     let restored = if settings.unsafe_no_journal {
         Restored::default()
     } else {
         restored
     };
-    let mut cs_log = CsLog::open(&settings.log_dir)?;
+    let mut cs_log = CsLog::open(&settings.log_dir)?.with_clock(settings.env.clock);
     // The CS log's start line comes before any peer is contacted: a CS left open by a killed
     // predecessor ends here.
     cs_log.start(me, incarnation)?;
@@ -252,6 +253,7 @@ pub(super) fn transport_config(
         peers,
         gate: settings.security.gate(),
         log: log.clone(),
+        drop_resend_on_reconnect: settings.env.flaws.drop_resend_on_reconnect,
     }
 }
 
@@ -372,6 +374,7 @@ pub(super) fn restore_core(
         leases: settings.lease_ms > 0,
         lease: settings.lease_ms,
         reclaim_after: settings.reclaim_ms,
+        renew_waits_for_all: !settings.env.flaws.renew_without_every_voter,
         ..Options::default()
     };
     Member::restore_in(

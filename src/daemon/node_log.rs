@@ -18,6 +18,7 @@
 //! its own file. This module only formats and writes: it must not decide what gets logged (the
 //! daemon does), and it rotates only between batches ([`super::rotating`]), never inside one.
 
+use super::env::Clock;
 use super::rotating::{RotatingFile, Rotation};
 use crate::logdir;
 use crate::node_event::{write_line, NodeEvent, TIMESTAMP_PREFIX};
@@ -53,6 +54,7 @@ pub enum LogInitError {
 #[derive(Clone)]
 pub struct NodeLog {
     node: NodeId,
+    clock: Clock,
     inner: Arc<Mutex<Sink>>,
 }
 
@@ -92,12 +94,24 @@ impl NodeLog {
     pub fn to_writer(node: NodeId, out: impl io::Write + Send + 'static) -> NodeLog {
         NodeLog {
             node,
+            clock: Clock::System,
             inner: Arc::new(Mutex::new(Sink {
                 out: Box::new(out),
                 held: false,
                 buf: Vec::with_capacity(16 * 1024),
             })),
         }
+    }
+
+    /// The same log, its lines stamped by `clock` (a simulated cluster's virtual time).
+    pub fn with_clock(mut self, clock: Clock) -> NodeLog {
+        self.clock = clock;
+        self
+    }
+
+    /// The wall time this log stamps its lines with.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     /// The node whose lines these are (every line's `node`).
@@ -107,7 +121,7 @@ impl NodeLog {
 
     /// Logs `event` now: written at once, or held until the holder writes its batch.
     pub fn log(&self, event: &NodeEvent) {
-        self.log_at(SystemTime::now(), event);
+        self.log_at(self.clock.now(), event);
     }
 
     /// Logs `event` stamped `time`.

@@ -8,7 +8,7 @@
 
 use super::command::{LockInfo, LockState, SessionId, SessionNotice};
 use maekawa_core::member::LockName;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Duration, Instant};
 
@@ -58,11 +58,22 @@ pub enum Ended {
 #[derive(Default)]
 pub struct Sessions {
     locks: BTreeMap<LockName, Queue>,
-    sessions: HashMap<SessionId, Session>,
+    sessions: BTreeMap<SessionId, Session>,
     try_once: BTreeSet<SessionId>,
+    /// The injected defect [`crate::daemon::Flaws::sessions_lifo`].
+    lifo: bool,
 }
 
 impl Sessions {
+    /// No sessions; with `lifo`, the newest waiting session is served first (an injected
+    /// defect, [`crate::daemon::Flaws::sessions_lifo`]).
+    pub fn new(lifo: bool) -> Sessions {
+        Sessions {
+            lifo,
+            ..Sessions::default()
+        }
+    }
+
     /// How many sessions are open (holding or waiting), for the metrics.
     pub fn open(&self) -> usize {
         self.sessions.len()
@@ -119,7 +130,13 @@ impl Sessions {
     /// session left to take it, the entry is an orphan the driver leaves at once.
     pub fn entered(&mut self, lock: &LockName, token: u64) {
         let queue = self.locks.entry(lock.clone()).or_default();
-        while let Some(s) = queue.waiting.pop_front() {
+        loop {
+            let next = if self.lifo {
+                queue.waiting.pop_back()
+            } else {
+                queue.waiting.pop_front()
+            };
+            let Some(s) = next else { break };
             self.try_once.remove(&s);
             let Some(session) = self.sessions.get(&s) else {
                 continue;

@@ -3,6 +3,7 @@
 //! Plain data, shared by the CLI that fills it and the driver that follows it; nothing here
 //! acts.
 
+use super::env::Env;
 use crate::config::Config;
 use maekawa_core::id::NodeId;
 use maekawa_core::rng::SplitMix64;
@@ -111,4 +112,6 @@ pub struct NodeSettings {
     /// Where to serve `GET /metrics` (Prometheus), if anywhere: off unless asked for, since it
     /// is plain HTTP without authentication ([`crate::daemon::metrics`]).
     pub metrics_addr: Option<String>,
+    /// The clock, disk and seed the node takes from outside ([`Env::real`] for a process).
+    pub env: Env,
 }

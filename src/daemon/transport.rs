@@ -25,7 +25,7 @@ use maekawa_core::protocol::{Message, MsgKind};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Mutex, Notify};
@@ -157,6 +157,8 @@ pub struct TransportConfig {
     pub gate: crate::tls::Gate,
     /// The node's log, for the links it refuses (`refused_link`, `bad_frame`).
     pub log: NodeLog,
+    /// The injected defect [`crate::daemon::Flaws::drop_resend_on_reconnect`].
+    pub drop_resend_on_reconnect: bool,
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(20);
@@ -176,6 +178,14 @@ pub struct Transport {
     closing: watch::Sender<bool>,
     links: JoinSet<()>,
     watchdog: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Transport {
+    /// The task that suspects silent peers ends with the transport, also when the node's task
+    /// is dropped mid-batch (a simulated `kill -9`).
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
 }
 
 impl Transport {
@@ -204,6 +214,8 @@ impl Transport {
                     peer: *peer,
                     addr: addr.clone(),
                     liveness: cfg.liveness.clone(),
+                    drop_resend: cfg.drop_resend_on_reconnect,
+                    ever_up: AtomicBool::new(false),
                 },
                 connector.clone(),
                 rx,
@@ -258,6 +270,10 @@ struct LinkId {
     peer: NodeId,
     addr: String,
     liveness: Liveness,
+    /// The injected defect: a reconnect forgets the unacknowledged.
+    drop_resend: bool,
+    /// Whether this link was up before: a connect is then a reconnect.
+    ever_up: AtomicBool,
 }
 
 /// One outgoing link: connect, send Hello, resend the unacknowledged, then stream the outbox;
@@ -354,7 +370,7 @@ async fn connect_and_stream(
             from: id.me.0,
             to: id.peer.0,
             incarnation: id.incarnation,
-            token: id.floor.load(std::sync::atomic::Ordering::Relaxed),
+            token: id.floor.load(Ordering::Relaxed),
         })),
     };
     let gone = |_| LinkDown::StreamClosed;
@@ -366,6 +382,9 @@ async fn connect_and_stream(
     let mut acks = response.into_inner();
     // The peer's server answered: it lives.
     id.liveness.heard_from(id.peer, events).await;
+    if id.drop_resend && id.ever_up.swap(true, Ordering::Relaxed) {
+        unacked.clear();
+    }
     for env in unacked.iter() {
         frames.send(frame(env.clone())).await.map_err(gone)?;
     }
@@ -871,6 +890,7 @@ mod tests {
                 liveness: Liveness::new([NodeId(0)], QUIET),
                 gate: crate::tls::Gate::open(),
                 log: NodeLog::to_writer(NodeId(0), std::io::sink()),
+                drop_resend_on_reconnect: false,
             },
             deliver,
         );
@@ -890,6 +910,7 @@ mod tests {
                 liveness: Liveness::new([NodeId(1)], QUIET),
                 gate: crate::tls::Gate::open(),
                 log: NodeLog::to_writer(NodeId(0), std::io::sink()),
+                drop_resend_on_reconnect: false,
             },
             cuttable_connector(generation.clone()),
             events,

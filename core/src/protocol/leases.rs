@@ -148,7 +148,13 @@ impl NodeMut<'_> {
             return Self::ignore(out, from, msg, "confirmation of another round");
         }
         self.l.req.fenced.insert(from);
-        if self.l.req.fenced.len() < self.l.quorum.len() {
+        let renewal = matches!(self.l.phase, Phase::InCs(_));
+        let needed = if renewal && !self.s.options.renew_waits_for_all {
+            self.l.quorum.len() / 2 + 1
+        } else {
+            self.l.quorum.len()
+        };
+        if self.l.req.fenced.len() < needed {
             return;
         }
         if self.s.now >= msg.echo.saturating_add(self.s.options.lease) {

@@ -94,6 +94,10 @@ pub struct Options {
     /// holder last renewed. Turning it off (reclaiming at once) shows the checker catches two
     /// holders with live leases.
     pub reclaim_waits: bool,
+    /// A holder's renewal counts only once every voter of its quorum confirmed it. Turning it
+    /// off (a majority of the quorum is enough) lets a holder keep a lease a voter already
+    /// reclaimed: a defect the simulated cluster must catch (issue 25).
+    pub renew_waits_for_all: bool,
     /// The lease term `L`, in the caller's time unit: a holder uses the CS only until `L` after
     /// it sent the last `Fence` every voter confirmed.
     pub lease: u64,
@@ -110,6 +114,7 @@ impl Default for Options {
             cancel_releases: true,
             leases: true,
             reclaim_waits: true,
+            renew_waits_for_all: true,
             lease: DEFAULT_LEASE_MS,
             reclaim_after: DEFAULT_RECLAIM_MS,
         }

@@ -39,6 +39,7 @@ fn settings(dir: &Path) -> NodeSettings {
         log_messages: true,
         log_rotation: (0, 0),
         metrics_addr: None,
+        env: crate::daemon::Env::real(),
     }
 }
 

@@ -1,0 +1,212 @@
+//! One simulated run: the cluster file, the runtime with paused time, the nodes and clients,
+//! the fault phase, the calm phase that demands progress, the shutdown and the checks.
+
+use super::checks::check_run;
+use super::clients::{ctl_client, lock_client, Phase, Record};
+use super::cluster::{NodeSetup, SimNode};
+use super::faults::Injector;
+use super::net::Net;
+use super::{Outcome, SimdConfig, SimdError};
+use crate::config::Config;
+use crate::daemon::Clock;
+use maekawa_core::id::NodeId;
+use maekawa_core::rng::SplitMix64;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The virtual wall time every run starts at: 2026-01-01T00:00:00Z.
+const EPOCH_SECS: u64 = 1_767_225_600;
+
+/// Runs `cfg` in `dir` (which must exist and be empty) and checks it.
+pub fn run_seed(cfg: &SimdConfig, dir: &Path) -> Result<Outcome, SimdError> {
+    let io = |source| SimdError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let addrs: Vec<String> = (0..cfg.nodes)
+        .map(|i| format!("127.0.0.1:{}", 21000 + i))
+        .collect();
+    let nodes: Vec<String> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!(r#"{{"id": {i}, "addr": "{a}"}}"#))
+        .collect();
+    let path = dir.join("quorums.json");
+    std::fs::write(&path, format!("{{\"nodes\": [{}]}}\n", nodes.join(", "))).map_err(io)?;
+    let config = Config::load(&path)?;
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all().start_paused(true);
+    #[cfg(tokio_unstable)]
+    builder.rng_seed(tokio::runtime::RngSeed::from_bytes(&cfg.seed.to_le_bytes()));
+    let runtime = builder.build().map_err(io)?;
+    let (mut outcome, held) = runtime.block_on(simulate(cfg, dir, &config))?;
+    drop(runtime);
+    let found = check_run(dir, &config, &held);
+    outcome.cs_entries = found.cs_entries;
+    outcome.lock_entries = found.lock_entries;
+    outcome.violations.extend(found.violations);
+    outcome.digest = digest(dir, &config);
+    Ok(outcome)
+}
+
+async fn simulate(
+    cfg: &SimdConfig,
+    dir: &Path,
+    config: &Config,
+) -> Result<(Outcome, Vec<super::clients::Held>), SimdError> {
+    let start = Instant::now();
+    let mut rng = SplitMix64::new(cfg.seed);
+    let net = Net::new(rng.next_u64(), (50, 500));
+    let ids = config.ids();
+    let manual: Vec<NodeId> = ids.iter().copied().filter(|_| rng.below(4) == 0).collect();
+    let setup = NodeSetup {
+        config: config.clone(),
+        dir: dir.to_path_buf(),
+        clock: Clock::Virtual {
+            epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_SECS),
+            origin: start,
+        },
+        seed: rng.next_u64(),
+        lease_ms: cfg.lease_ms,
+        flaws: cfg.flaws,
+        manual: manual.clone(),
+        fsync_us: (100, 2000),
+    };
+    let mut nodes = ids
+        .iter()
+        .map(|&id| SimNode::new(&setup, id))
+        .collect::<Result<Vec<_>, _>>()?;
+    for node in &mut nodes {
+        node.start(&setup, &net);
+    }
+    let (phase, phase_rx) = watch::channel(Phase::Faults);
+    let rec = Record::default();
+    let addrs: Vec<(NodeId, String)> = nodes.iter().map(|n| (n.id, n.addr.clone())).collect();
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..cfg.clients {
+        let task = lock_client(
+            c,
+            net.clone(),
+            addrs.clone(),
+            rng.next_u64(),
+            rec.clone(),
+            phase_rx.clone(),
+        );
+        clients.spawn(task);
+    }
+    for &id in &manual {
+        let addr = nodes[id.0 as usize].addr.clone();
+        let task = ctl_client(
+            net.clone(),
+            addr,
+            rng.next_u64(),
+            rec.clone(),
+            phase_rx.clone(),
+        );
+        clients.spawn(task);
+    }
+    let mut injector = Injector::new(&mut nodes, &setup, &net, cfg.faults, rng.next_u64());
+    let io = |source| SimdError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    injector.run(cfg.fault_phase).await.map_err(io)?;
+    let faults = injector.counts;
+    let mut violations = Vec::new();
+    phase.send_replace(Phase::Calm);
+    calm(cfg, &net, &nodes, &manual, &rec, &mut violations).await;
+    phase.send_replace(Phase::Done);
+    clients.abort_all();
+    while clients.join_next().await.is_some() {}
+    for node in &mut nodes {
+        if let Some(Err(e)) = node.shut_down(&net).await {
+            violations.push(format!("node {} failed: {e}", node.id));
+        }
+    }
+    let held = rec.lock().unwrap_or_else(|e| e.into_inner()).held.clone();
+    let outcome = Outcome {
+        steps: net.stats().deliveries + faults.total(),
+        faults,
+        virtual_time: start.elapsed(),
+        violations,
+        ..Outcome::default()
+    };
+    Ok((outcome, held))
+}
+
+/// The calm phase: every node up, every fault undone. Each automatic node must enter its CS
+/// twice more, each manual node once by `ctl`, and every lock client must get a lock, within
+/// the calm limit; whatever did not is reported starved.
+async fn calm(
+    cfg: &SimdConfig,
+    net: &Net,
+    nodes: &[SimNode],
+    manual: &[NodeId],
+    rec: &Record,
+    violations: &mut Vec<String>,
+) {
+    let deadline = Instant::now() + cfg.calm_limit;
+    let auto: Vec<&SimNode> = nodes.iter().filter(|n| !manual.contains(&n.id)).collect();
+    let baseline = entries(net, &auto).await;
+    loop {
+        let now = entries(net, &auto).await;
+        let starved: Vec<NodeId> = auto
+            .iter()
+            .zip(baseline.iter().zip(&now))
+            .filter(|(_, (b, n))| n.unwrap_or(0) < b.unwrap_or(0) + 2)
+            .map(|(node, _)| node.id)
+            .collect();
+        let (clients_got, ctl_got) = {
+            let r = rec.lock().unwrap_or_else(|e| e.into_inner());
+            (r.calm_acquired.len(), r.calm_ctl_entries)
+        };
+        let clients_done = clients_got >= cfg.clients;
+        let ctl_done = ctl_got >= manual.len() as u64;
+        if starved.is_empty() && clients_done && ctl_done {
+            return;
+        }
+        if Instant::now() >= deadline {
+            violations.push(format!(
+                "liveness: within {:?} of calm, nodes {starved:?} did not enter twice; lock clients got {clients_got} of {}; manual nodes entered {ctl_got} of {}",
+                cfg.calm_limit,
+                cfg.clients,
+                manual.len()
+            ));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Each node's entry count as `ctl status` tells it (`None`: no answer).
+async fn entries(net: &Net, nodes: &[&SimNode]) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    for node in nodes {
+        out.push(status_entries(net, &node.addr).await);
+    }
+    out
+}
+
+async fn status_entries(net: &Net, addr: &str) -> Option<u64> {
+    use crate::daemon::wire;
+    let ch = super::cluster::channel(net, super::net::Host::Client, addr)
+        .await
+        .ok()?;
+    let mut ctl = wire::control_client::ControlClient::new(ch);
+    let status = tokio::time::timeout(Duration::from_secs(1), ctl.status(wire::CtlEmpty {}))
+        .await
+        .ok()?
+        .ok()?;
+    Some(status.get_ref().entries)
+}
+
+/// xxh3 of every node log, in node order.
+fn digest(dir: &Path, config: &Config) -> u64 {
+    let mut all = Vec::new();
+    for id in config.ids() {
+        all.extend(std::fs::read(crate::logdir::node_log(dir, id)).unwrap_or_default());
+    }
+    xxhash_rust::xxh3::xxh3_64(&all)
+}
