@@ -51,7 +51,7 @@ pub(crate) struct SimdArgs {
 enum FlawArg {
     /// GRANTs leave before the journal sync that protects them.
     GrantBeforeSync,
-    /// A lease renewal counts with a majority of the quorum, not every voter.
+    /// A lease renewal counts with one voter's confirmation, not every voter's.
     RenewWithoutEveryVoter,
     /// The newest waiting session of a lock is served first.
     SessionsLifo,
@@ -141,8 +141,8 @@ pub(crate) fn run(args: SimdArgs) -> ExitCode {
 
 fn describe(f: &maekawa::simd::FaultCounts) -> String {
     format!(
-        "{} kills ({} machine crashes), {} lost journals, {} pauses, {} partitions, {} cuts, {} slow disks",
-        f.kills, f.crashes, f.journal_losses, f.pauses, f.partitions, f.cuts, f.slow_disks
+        "{} kills ({} machine crashes, {} of them mid-sync), {} lost journals, {} pauses, {} partitions, {} cuts, {} slow disks",
+        f.kills, f.crashes, f.mid_sync, f.journal_losses, f.pauses, f.partitions, f.cuts, f.slow_disks
     )
 }
 

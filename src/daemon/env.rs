@@ -117,7 +117,8 @@ pub struct Flaws {
     pub sessions_lifo: bool,
     /// A link that reconnects forgets what it had sent but not yet seen acknowledged.
     pub drop_resend_on_reconnect: bool,
-    /// A lease renewal counts as confirmed by a majority of the quorum, not by every voter.
+    /// A lease renewal counts once one voter (usually the holder itself) confirmed it, not
+    /// every voter.
     pub renew_without_every_voter: bool,
 }
 

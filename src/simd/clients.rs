@@ -65,12 +65,13 @@ pub(super) enum Phase {
     Done,
 }
 
-/// One lock client: a loop of sessions at random nodes.
+/// One lock client: a loop of sessions at random nodes, drawing from `seed`; one hold in ten
+/// lasts up to `long_hold_ms`.
 pub(super) async fn lock_client(
     me: usize,
     net: Net,
     addrs: Vec<(NodeId, String)>,
-    seed: u64,
+    (seed, long_hold_ms): (u64, u64),
     rec: Record,
     mut phase: watch::Receiver<Phase>,
 ) {
@@ -130,7 +131,8 @@ pub(super) async fn lock_client(
             }
             r.held.len() - 1
         };
-        let hold = Duration::from_millis(rng.between(1, 20));
+        let longest = if rng.below(10) == 0 { long_hold_ms } else { 20 };
+        let hold = Duration::from_millis(rng.between(1, longest));
         let vanish = !calm && rng.below(10) == 0;
         tokio::select! {
             _ = tokio::time::sleep(hold) => {

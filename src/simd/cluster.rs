@@ -30,6 +30,14 @@ pub(super) struct NodeSetup {
     pub(super) manual: Vec<NodeId>,
     /// Virtual microseconds a journal sync takes (`lo..=hi`).
     pub(super) fsync_us: (u64, u64),
+    /// Whether nodes log every message (`--log-messages all`); some seeds do, as it costs a
+    /// quarter of a run's time.
+    pub(super) log_messages: bool,
+    /// Where the nodes' disks tell of each journal sync they start.
+    pub(super) sync_starts: tokio::sync::mpsc::UnboundedSender<(NodeId, Duration)>,
+    /// The automatic workload's time in the CS, in ms: short, or (some seeds) long enough for
+    /// leases to be renewed.
+    pub(super) hold_ms: (u64, u64),
 }
 
 /// One simulated node, up or down.
@@ -58,6 +66,7 @@ impl SimNode {
             disk: Arc::new(SimDisk::new(
                 setup.seed ^ (u64::from(id.0) << 40) ^ 0xD15C,
                 setup.fsync_us,
+                Some((id, setup.sync_starts.clone())),
             )),
             task: None,
             stop: None,
@@ -93,7 +102,10 @@ impl SimNode {
                 Workload::Auto
             },
             think: MsRange { lo: 10, hi: 80 },
-            hold: MsRange { lo: 1, hi: 10 },
+            hold: MsRange {
+                lo: setup.hold_ms.0,
+                hi: setup.hold_ms.1,
+            },
             max_entries: None,
             suspect_after: Duration::from_millis(300),
             unsafe_no_journal: false,
@@ -102,7 +114,7 @@ impl SimNode {
             security: Security::Plaintext,
             plaintext_warning: None,
             max_connections: daemon::limits::MAX_CONNECTIONS,
-            log_messages: true,
+            log_messages: setup.log_messages,
             log_rotation: (0, 0),
             metrics_addr: None,
             env: Env {
@@ -136,13 +148,19 @@ impl SimNode {
         Ok(())
     }
 
-    /// Stops the process the way `maekawa node` does on SIGTERM, and returns its entry
-    /// count (`None` when it failed or was not up).
-    pub(super) async fn shut_down(&mut self, net: &Net) -> Option<Result<u64, String>> {
+    /// Asks the process to stop the way `maekawa node` does on SIGTERM (all nodes are asked
+    /// first, then [`SimNode::stopped`] waits for each, so they stop together).
+    pub(super) fn stop(&mut self, net: &Net) {
         self.pause.send_replace(false);
         net.resume(self.id);
-        let stop = self.stop.take()?;
-        let _ = stop.send(());
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits for the process asked to stop, and returns its entry count (`None` when it was
+    /// not up).
+    pub(super) async fn stopped(&mut self, net: &Net) -> Option<Result<u64, String>> {
         let task = self.task.take()?;
         let result = match task.await {
             Ok(r) => Some(r.map_err(|e| e.to_string())),

@@ -1,13 +1,16 @@
 //! A simulated disk for one node: real files in the run's directory, but fsync only *records*
 //! what a machine crash would keep, and takes seeded virtual time instead of blocking.
 //!
-//! A file's content is durable as of its last [`Storage::sync_file`]; a rename is durable once
-//! its directory is synced. [`SimDisk::crash`] puts every file this disk has seen back to what
-//! a crash leaves: the durable content, plus (when asked) a random prefix of what was written
-//! after it, as a torn write leaves; a file never synced disappears. The daemon's own code
-//! decides when to sync; this module only keeps score.
+//! A file's length is durable as of its last [`Storage::sync_file`]; a rename is durable once
+//! its directory is synced. [`SimDisk::crash`] cuts every file this disk has seen back to what
+//! a crash leaves: its durable length, plus (when asked) a random part of what was written
+//! after it, as a torn write leaves; a file never synced disappears. Lengths are enough because
+//! the daemon only appends to a file between syncs, and a crash can only come where a node's
+//! task awaits (a rewrite, its sync and its rename happen with no await between them). The
+//! daemon's own code decides when to sync; this module only keeps score.
 
 use crate::daemon::Storage;
+use maekawa_core::id::NodeId;
 use maekawa_core::rng::SplitMix64;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -15,11 +18,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
 
 #[derive(Debug)]
 struct State {
-    /// What a crash keeps of each file (absent: the file would not exist).
-    durable: BTreeMap<PathBuf, Vec<u8>>,
+    /// How much of each file a crash keeps (absent: the file would not exist).
+    durable: BTreeMap<PathBuf, u64>,
     /// Renames not yet made durable by a directory sync: (from, to).
     renames: Vec<(PathBuf, PathBuf)>,
     /// Every file this disk was asked about.
@@ -29,6 +33,8 @@ struct State {
     delay_us: (u64, u64),
     /// Extra delay while a slow-disk fault lasts.
     slow: Duration,
+    /// Told of every journal sync the driver waits for: (this node, how long it takes).
+    starts: Option<(NodeId, UnboundedSender<(NodeId, Duration)>)>,
     syncs: u64,
 }
 
@@ -39,8 +45,13 @@ pub struct SimDisk {
 }
 
 impl SimDisk {
-    /// A disk whose syncs take `delay_us` microseconds (`lo..=hi`, drawn from `seed`).
-    pub fn new(seed: u64, delay_us: (u64, u64)) -> SimDisk {
+    /// A disk whose syncs take `delay_us` microseconds (`lo..=hi`, drawn from `seed`); each
+    /// sync the driver waits for is told to `starts` with the node's id, if given.
+    pub fn new(
+        seed: u64,
+        delay_us: (u64, u64),
+        starts: Option<(NodeId, UnboundedSender<(NodeId, Duration)>)>,
+    ) -> SimDisk {
         SimDisk {
             state: Mutex::new(State {
                 durable: BTreeMap::new(),
@@ -49,6 +60,7 @@ impl SimDisk {
                 rng: SplitMix64::new(seed),
                 delay_us,
                 slow: Duration::ZERO,
+                starts,
                 syncs: 0,
             }),
         }
@@ -75,25 +87,25 @@ impl SimDisk {
         st.renames.clear();
         let seen: Vec<PathBuf> = st.seen.iter().cloned().collect();
         for path in seen {
-            let now = match std::fs::read(&path) {
-                Ok(b) => Some(b),
+            let now = match std::fs::metadata(&path) {
+                Ok(m) => Some(m.len()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
             };
-            match st.durable.get(&path).cloned() {
-                None => {
-                    if now.is_some() {
-                        std::fs::remove_file(&path)?;
-                    }
+            match (st.durable.get(&path).copied(), now) {
+                (None, Some(_)) => std::fs::remove_file(&path)?,
+                (Some(keep), Some(now)) if now > keep => {
+                    let extra = if torn {
+                        st.rng.below(now - keep + 1)
+                    } else {
+                        0
+                    };
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)?
+                        .set_len(keep + extra)?;
                 }
-                Some(mut keep) => {
-                    if let Some(now) = now.filter(|n| torn && n.starts_with(&keep)) {
-                        let extra = (now.len() - keep.len()) as u64;
-                        let n = st.rng.below(extra + 1) as usize;
-                        keep.extend_from_slice(&now[keep.len()..keep.len() + n]);
-                    }
-                    std::fs::write(&path, &keep)?;
-                }
+                _ => {}
             }
         }
         Ok(())
@@ -114,12 +126,12 @@ impl SimDisk {
 }
 
 impl Storage for SimDisk {
-    fn sync_file(&self, _file: &File, path: &Path) -> io::Result<()> {
-        let content = std::fs::read(path)?;
+    fn sync_file(&self, file: &File, path: &Path) -> io::Result<()> {
+        let len = file.metadata()?.len();
         let mut st = self.state();
         st.syncs += 1;
         st.seen.insert(path.to_path_buf());
-        st.durable.insert(path.to_path_buf(), content);
+        st.durable.insert(path.to_path_buf(), len);
         Ok(())
     }
 
@@ -139,15 +151,15 @@ impl Storage for SimDisk {
         let renames = std::mem::take(&mut st.renames);
         for (from, to) in renames {
             if from.parent() == Some(dir.as_path()) {
-                let content = st.durable.remove(&from).unwrap_or_default();
-                st.durable.insert(to, content);
+                let len = st.durable.remove(&from).unwrap_or_default();
+                st.durable.insert(to, len);
             } else {
                 st.renames.push((from, to));
             }
         }
         // A file created (and synced) earlier is now surely in its directory.
         if !st.durable.contains_key(path) && path.exists() {
-            st.durable.insert(path.to_path_buf(), Vec::new());
+            st.durable.insert(path.to_path_buf(), 0);
         }
         Ok(())
     }
@@ -156,6 +168,9 @@ impl Storage for SimDisk {
         let mut st = self.state();
         let (lo, hi) = st.delay_us;
         let d = Duration::from_micros(st.rng.between(lo, hi)) + st.slow;
+        if let Some((id, starts)) = &st.starts {
+            let _ = starts.send((*id, d));
+        }
         Some(d)
     }
 }

@@ -3,6 +3,7 @@
 //! connection, a slow disk; each undone after a random while (restart, resume, heal). At the
 //! end of the phase everything is undone so that the calm phase can demand progress.
 
+use super::clients::Record;
 use super::cluster::{NodeSetup, SimNode};
 use super::net::Net;
 use maekawa_core::id::NodeId;
@@ -50,6 +51,8 @@ pub struct FaultCounts {
     pub kills: u64,
     /// Of those, machine crashes that lost what was not synced.
     pub crashes: u64,
+    /// Of those, crashes in the middle of a journal sync.
+    pub mid_sync: u64,
     /// Restarts whose journal was gone.
     pub journal_losses: u64,
     /// Pauses.
@@ -72,6 +75,7 @@ impl FaultCounts {
     pub fn add(&mut self, other: &FaultCounts) {
         self.kills += other.kills;
         self.crashes += other.crashes;
+        self.mid_sync += other.mid_sync;
         self.journal_losses += other.journal_losses;
         self.pauses += other.pauses;
         self.partitions += other.partitions;
@@ -80,14 +84,19 @@ impl FaultCounts {
     }
 }
 
-/// What undoes a fault.
+/// What the injector does later: undo a fault, or crash a node in the middle of its sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Undo {
+enum Later {
     Restart(NodeId),
     Resume(NodeId),
     Heal,
     FastDisk(NodeId),
+    CrashMidSync(NodeId),
 }
+
+/// A node's disk telling the injector that a journal sync of this length starts now: a chance
+/// to crash the machine while it lasts (what was written but not synced is then lost).
+pub(super) type SyncStarts = tokio::sync::mpsc::UnboundedReceiver<(NodeId, Duration)>;
 
 /// Injects faults into `nodes` for `length` of virtual time, then undoes every one.
 pub(super) struct Injector<'a> {
@@ -97,9 +106,13 @@ pub(super) struct Injector<'a> {
     pub(super) mix: FaultMix,
     pub(super) rng: SplitMix64,
     pub(super) counts: FaultCounts,
-    agenda: BTreeMap<(Instant, u64), Undo>,
+    agenda: BTreeMap<(Instant, u64), Later>,
     seq: u64,
     partitioned: bool,
+    /// When each node's latest journal sync ends.
+    syncing: BTreeMap<NodeId, Instant>,
+    /// What the lock clients hold, to aim partitions at holders.
+    held: Record,
 }
 
 impl<'a> Injector<'a> {
@@ -110,6 +123,7 @@ impl<'a> Injector<'a> {
         net: &'a Net,
         mix: FaultMix,
         seed: u64,
+        held: Record,
     ) -> Injector<'a> {
         Injector {
             nodes,
@@ -121,46 +135,75 @@ impl<'a> Injector<'a> {
             agenda: BTreeMap::new(),
             seq: 0,
             partitioned: false,
+            syncing: BTreeMap::new(),
+            held,
         }
     }
 
-    /// Runs the fault phase for `length`, then undoes what is left.
-    pub(super) async fn run(&mut self, length: Duration) -> std::io::Result<()> {
+    /// Runs the fault phase for `length`, then undoes what is left. `syncs` says when the
+    /// nodes' journal syncs start, for crashes in their middle.
+    pub(super) async fn run(
+        &mut self,
+        length: Duration,
+        syncs: &mut SyncStarts,
+    ) -> std::io::Result<()> {
         let end = Instant::now() + length;
+        let mut next_fault = self.next_fault();
         loop {
-            let next = Instant::now() + Duration::from_millis(self.rng.between(20, 300));
-            self.undo_until(next.min(end)).await?;
-            if next >= end {
-                break;
+            let next_later = self.agenda.first_key_value().map(|((at, _), _)| *at);
+            let wake = next_later
+                .into_iter()
+                .chain([next_fault, end])
+                .min()
+                .unwrap_or(end);
+            tokio::select! {
+                biased;
+                Some((id, sync)) = syncs.recv() => self.sync_started(id, sync),
+                _ = tokio::time::sleep_until(wake) => {
+                    if next_later == Some(wake) {
+                        if let Some((_, later)) = self.agenda.pop_first() {
+                            self.undo(later).await?;
+                        }
+                    } else if wake >= end {
+                        break;
+                    } else {
+                        self.inject().await?;
+                        next_fault = self.next_fault();
+                    }
+                }
             }
-            tokio::time::sleep_until(next).await;
-            self.inject().await?;
         }
-        tokio::time::sleep_until(end).await;
         self.undo_all().await
     }
 
-    fn later(&mut self, after_ms: u64, undo: Undo) {
-        self.seq += 1;
-        let at = Instant::now() + Duration::from_millis(after_ms);
-        self.agenda.insert((at, self.seq), undo);
+    fn next_fault(&mut self) -> Instant {
+        Instant::now() + Duration::from_millis(self.rng.between(20, 300))
     }
 
-    async fn undo_until(&mut self, until: Instant) -> std::io::Result<()> {
-        while let Some(entry) = self.agenda.first_entry() {
-            if entry.key().0 > until {
-                break;
-            }
-            let ((at, _), undo) = entry.remove_entry();
-            tokio::time::sleep_until(at).await;
-            self.undo(undo);
+    /// A journal sync of `length` started at node `id`: now and then, crash it halfway (with
+    /// others syncing then).
+    fn sync_started(&mut self, id: NodeId, length: Duration) {
+        self.syncing.insert(id, Instant::now() + length);
+        let node = &self.nodes[id.0 as usize];
+        if !self.mix.kills || !node.is_up() || node.is_paused() || self.rng.below(50) != 0 {
+            return;
         }
-        Ok(())
+        self.seq += 1;
+        let at = Instant::now() + length / 2;
+        self.agenda.insert((at, self.seq), Later::CrashMidSync(id));
+    }
+
+    fn later(&mut self, after_ms: u64, later: Later) {
+        self.seq += 1;
+        let at = Instant::now() + Duration::from_millis(after_ms);
+        self.agenda.insert((at, self.seq), later);
     }
 
     async fn undo_all(&mut self) -> std::io::Result<()> {
-        for (_, undo) in std::mem::take(&mut self.agenda) {
-            self.undo(undo);
+        for (_, later) in std::mem::take(&mut self.agenda) {
+            if !matches!(later, Later::CrashMidSync(_)) {
+                self.undo(later).await?;
+            }
         }
         self.net.heal();
         for node in self.nodes.iter_mut() {
@@ -175,21 +218,74 @@ impl<'a> Injector<'a> {
         Ok(())
     }
 
-    fn undo(&mut self, undo: Undo) {
-        match undo {
-            Undo::Restart(id) => {
+    async fn undo(&mut self, later: Later) -> std::io::Result<()> {
+        match later {
+            Later::Restart(id) => {
                 let node = &mut self.nodes[id.0 as usize];
                 if !node.is_up() {
                     node.start(self.setup, self.net);
                 }
             }
-            Undo::Resume(id) => self.nodes[id.0 as usize].resume(self.net),
-            Undo::Heal => {
+            Later::Resume(id) => self.nodes[id.0 as usize].resume(self.net),
+            Later::Heal => {
                 self.partitioned = false;
                 self.net.heal();
             }
-            Undo::FastDisk(id) => self.nodes[id.0 as usize].disk.set_slow(Duration::ZERO),
+            Later::FastDisk(id) => self.nodes[id.0 as usize].disk.set_slow(Duration::ZERO),
+            Later::CrashMidSync(id) => {
+                // A power loss: this node, and each other one in the middle of a sync with
+                // even odds (a voter's GRANT is written at about the time of its peers').
+                let now = Instant::now();
+                let syncing: Vec<NodeId> = self
+                    .syncing
+                    .iter()
+                    .filter(|(n, end)| **end > now && **n != id)
+                    .map(|(n, _)| *n)
+                    .collect();
+                let mut hit = vec![id];
+                hit.extend(syncing.into_iter().filter(|_| self.rng.below(2) == 0));
+                for id in hit {
+                    let node = &mut self.nodes[id.0 as usize];
+                    if node.is_up() && !node.is_paused() {
+                        node.kill(self.net, true).await?;
+                        self.counts.kills += 1;
+                        self.counts.crashes += 1;
+                        self.counts.mid_sync += 1;
+                        let down = self.rng.between(10, 300);
+                        self.later(down, Later::Restart(id));
+                    }
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// One side of a new partition: half the time a node that holds a lock now, cut off alone
+    /// (a holder that must lose its lease), else a random split.
+    fn partition_side(&mut self) -> BTreeSet<NodeId> {
+        let holders: Vec<NodeId> = {
+            let r = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            r.held
+                .iter()
+                .filter(|h| h.until.is_none())
+                .map(|h| h.node)
+                .chain(last_cs_holder(&self.setup.dir))
+                .collect()
+        };
+        if !holders.is_empty() && self.rng.below(2) == 0 {
+            let h = holders[self.rng.below(holders.len() as u64) as usize];
+            return BTreeSet::from([h]);
+        }
+        let ids: Vec<NodeId> = self.nodes.iter().map(|n| n.id).collect();
+        let mut side = BTreeSet::new();
+        while side.is_empty() || side.len() == ids.len() {
+            side = ids
+                .iter()
+                .filter(|_| self.rng.below(2) == 0)
+                .copied()
+                .collect();
+        }
+        side
     }
 
     /// Nodes neither down nor paused.
@@ -213,7 +309,7 @@ impl<'a> Injector<'a> {
             0..=2 if self.mix.kills && may_stop && !healthy.is_empty() => {
                 let id = pick(&mut self.rng, &healthy);
                 let crash = self.rng.below(2) == 0;
-                let lose = self.mix.journal_loss && self.rng.below(2) == 0;
+                let lose = self.rng.below(2) == 0 && self.mix.journal_loss;
                 let node = &mut self.nodes[id.0 as usize];
                 node.kill(self.net, crash).await?;
                 self.counts.kills += 1;
@@ -224,7 +320,7 @@ impl<'a> Injector<'a> {
                     self.counts.journal_losses += 1;
                 }
                 let down = self.rng.between(10, 800);
-                self.later(down, Undo::Restart(id));
+                self.later(down, Later::Restart(id));
             }
             3..=4 if self.mix.pauses && may_stop && !healthy.is_empty() => {
                 let id = pick(&mut self.rng, &healthy);
@@ -232,23 +328,15 @@ impl<'a> Injector<'a> {
                 self.counts.pauses += 1;
                 let lease = self.setup.lease_ms.max(300);
                 let length = self.rng.between(10, 2 * lease);
-                self.later(length, Undo::Resume(id));
+                self.later(length, Later::Resume(id));
             }
             5 if self.mix.partitions && !self.partitioned => {
-                let ids: Vec<NodeId> = self.nodes.iter().map(|n| n.id).collect();
-                let mut side = BTreeSet::new();
-                while side.is_empty() || side.len() == ids.len() {
-                    side = ids
-                        .iter()
-                        .filter(|_| self.rng.below(2) == 0)
-                        .copied()
-                        .collect();
-                }
+                let side = self.partition_side();
                 self.net.partition(side);
                 self.partitioned = true;
                 self.counts.partitions += 1;
-                let length = self.rng.between(50, 1500);
-                self.later(length, Undo::Heal);
+                let length = self.rng.between(50, (3 * self.setup.lease_ms).max(1500));
+                self.later(length, Later::Heal);
             }
             6..=8 if self.mix.cuts => {
                 let a = self.rng.below(n as u64) as u32;
@@ -262,10 +350,25 @@ impl<'a> Injector<'a> {
                 self.nodes[id.0 as usize].disk.set_slow(extra);
                 self.counts.slow_disks += 1;
                 let length = self.rng.between(50, 1000);
-                self.later(length, Undo::FastDisk(id));
+                self.later(length, Later::FastDisk(id));
             }
             _ => {}
         }
         Ok(())
     }
+}
+
+/// The node of the last `enter` line of the CS log, if it is the last line (someone is in the
+/// emulated CS now).
+fn last_cs_holder(dir: &std::path::Path) -> Option<NodeId> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(crate::logdir::cs_log(dir)).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(512))).ok()?;
+    let mut tail = String::new();
+    f.read_to_string(&mut tail).ok()?;
+    let last = tail.lines().last()?;
+    let v: serde_json::Value = serde_json::from_str(last).ok()?;
+    let node = NodeId(v.get("node")?.as_u64()? as u32);
+    (v.get("event")?.as_str()? == "enter").then_some(node)
 }

@@ -2,6 +2,7 @@
 //! temporary directory (kept when the run fails), their figures added up.
 
 use super::{run_seed, FaultCounts, Outcome, SimdConfig, SimdError};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -113,18 +114,37 @@ pub fn run_many(sweep: &Sweep, progress: &(dyn Fn(u64) + Sync)) -> Result<Totals
     Ok(totals)
 }
 
-/// One run in a temporary directory, kept (and named in the outcome) when a check failed.
+/// One run in a temporary directory (in memory under /dev/shm where there is one: the runs
+/// create and delete many small files), copied to the system's temporary directory and named
+/// in the outcome when a check failed.
 pub fn run_kept_on_failure(cfg: &SimdConfig) -> Result<Outcome, SimdError> {
+    let io = |path: PathBuf| move |source| SimdError::Io { path, source };
+    let shm = Path::new("/dev/shm");
+    let root = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let prefix = format!("simd-{}-", cfg.seed);
     let dir = tempfile::Builder::new()
-        .prefix(&format!("simd-{}-", cfg.seed))
-        .tempdir()
-        .map_err(|source| SimdError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+        .prefix(&prefix)
+        .tempdir_in(&root)
+        .or_else(|_| tempfile::Builder::new().prefix(&prefix).tempdir())
+        .map_err(io(root))?;
     let mut outcome = run_seed(cfg, dir.path())?;
     if !outcome.passed() {
-        outcome.kept = Some(dir.keep());
+        let kept = tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir()
+            .map_err(io(std::env::temp_dir()))?
+            .keep();
+        for entry in std::fs::read_dir(dir.path()).map_err(io(dir.path().to_path_buf()))? {
+            let from = entry.map_err(io(dir.path().to_path_buf()))?.path();
+            if let Some(name) = from.file_name() {
+                std::fs::copy(&from, kept.join(name)).map_err(io(from.clone()))?;
+            }
+        }
+        outcome.kept = Some(kept);
     }
     Ok(outcome)
 }

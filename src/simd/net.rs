@@ -93,6 +93,16 @@ struct Conn {
     from: Host,
     to: NodeId,
     relays: [AbortHandle; 2],
+    /// The node whose death ended it, and when: what it wrote before still arrives.
+    ended: Option<(NodeId, Instant)>,
+}
+
+/// What a relay does with a chunk (or, with none, with itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Deliver,
+    Hold,
+    Drop,
 }
 
 struct State {
@@ -110,6 +120,32 @@ struct State {
 }
 
 impl State {
+    /// What happens to a chunk of connection `conn` from `src` to `dst` written at `written`
+    /// (`None`: no chunk, just whether the relay goes on). A connection ended by a node's
+    /// death delivers what that node wrote before it died, and nothing else.
+    fn fate(
+        &self,
+        conn: u64,
+        src: Option<NodeId>,
+        dst: Option<NodeId>,
+        written: Option<Instant>,
+    ) -> Fate {
+        match self.conns.get(&conn).map(|c| c.ended) {
+            None => return Fate::Drop,
+            Some(Some((dead, at))) => {
+                let before = written.is_some_and(|w| w <= at);
+                if Some(dead) == dst || !before {
+                    return Fate::Drop;
+                }
+            }
+            Some(None) => {}
+        }
+        match written {
+            Some(w) if self.blocked(src, dst, w) => Fate::Hold,
+            _ => Fate::Deliver,
+        }
+    }
+
     /// Whether a chunk going from `src` to `dst`, written at `written`, must wait: `dst` is
     /// paused, the two are partitioned, or `src` was paused when it wrote (a stopped process
     /// writes nothing; what it wrote before it stopped still leaves).
@@ -161,20 +197,16 @@ impl Net {
         tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
     }
 
-    /// Node `node` is gone (killed): its listener closes and every connection it has ends.
+    /// Node `node` is gone (killed): its listener closes and every connection it has ends,
+    /// once what it wrote before is delivered (what was sent to it is lost).
     pub fn down(&self, node: NodeId) {
         let mut st = self.state();
         st.listeners.retain(|_, (n, _)| *n != node);
         st.paused.remove(&node);
-        let ids: Vec<u64> = st
-            .conns
-            .iter()
-            .filter(|(_, c)| c.to == node || c.from == Host::Node(node))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            if let Some(c) = st.conns.remove(&id) {
-                c.relays.iter().for_each(AbortHandle::abort);
+        let now = Instant::now();
+        for c in st.conns.values_mut() {
+            if c.ended.is_none() && (c.to == node || c.from == Host::Node(node)) {
+                c.ended = Some((node, now));
             }
         }
         drop(st);
@@ -267,15 +299,13 @@ impl Net {
             Host::Node(n) => Some(n),
             Host::Client => None,
         };
-        let up = tokio::spawn(
-            self.clone()
-                .relay(client_rd, server_wr, from_node, Some(to), seed),
-        );
-        let down =
-            tokio::spawn(
-                self.clone()
-                    .relay(server_rd, client_wr, Some(to), from_node, !seed),
-            );
+        let up = self
+            .clone()
+            .relay(id, client_rd, server_wr, (from_node, Some(to)), seed);
+        let down = self
+            .clone()
+            .relay(id, server_rd, client_wr, (Some(to), from_node), !seed);
+        let (up, down) = (tokio::spawn(up), tokio::spawn(down));
         let (up, down) = (up.abort_handle(), down.abort_handle());
         st.conns.insert(
             id,
@@ -283,6 +313,7 @@ impl Net {
                 from,
                 to,
                 relays: [up, down],
+                ended: None,
             },
         );
         if listener.send(Ok(SimStream(server_app))).is_err() {
@@ -294,30 +325,46 @@ impl Net {
         Ok(SimStream(client_app))
     }
 
-    /// Moves bytes one way along a connection: each chunk after its delay, held while the
+    /// Moves bytes one way along connection `conn`: each chunk after its delay, held while the
     /// ends are blocked; the end of one side's writes ends the other side's reads.
     async fn relay(
         self,
+        conn: u64,
         mut from: tokio::io::ReadHalf<DuplexStream>,
         mut to: tokio::io::WriteHalf<DuplexStream>,
-        src: Option<NodeId>,
-        dst: Option<NodeId>,
+        (src, dst): (Option<NodeId>, Option<NodeId>),
         seed: u64,
     ) {
         let mut rng = SplitMix64::new(seed);
         let mut buf = vec![0u8; 16 * 1024];
         let mut changed = self.changed.subscribe();
-        loop {
-            let n = match from.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+        'chunks: loop {
+            let n = tokio::select! {
+                biased;
+                r = from.read(&mut buf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                },
+                _ = changed.changed() => {
+                    if self.state().fate(conn, src, dst, None) == Fate::Drop {
+                        break;
+                    }
+                    continue;
+                }
             };
             let written = Instant::now();
             let (lo, hi) = self.state().delay_us;
             tokio::time::sleep(Duration::from_micros(rng.between(lo, hi))).await;
-            while self.state().blocked(src, dst, written) {
-                if changed.changed().await.is_err() {
-                    return;
+            loop {
+                let fate = self.state().fate(conn, src, dst, Some(written));
+                match fate {
+                    Fate::Deliver => break,
+                    Fate::Drop => break 'chunks,
+                    Fate::Hold => {
+                        if changed.changed().await.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
             if to.write_all(&buf[..n]).await.is_err() {

@@ -60,8 +60,14 @@ async fn simulate(
     let mut rng = SplitMix64::new(cfg.seed);
     let net = Net::new(rng.next_u64(), (50, 500));
     let ids = config.ids();
+    // Holds that outlast a lease make the holder renew it (at half term), and a pause or a
+    // partition then can make it lose the lease while inside.
+    let long_hold = (cfg.lease_ms * 3).clamp(500, 1500);
     let manual: Vec<NodeId> = ids.iter().copied().filter(|_| rng.below(4) == 0).collect();
+    let (sync_starts, mut syncs) = tokio::sync::mpsc::unbounded_channel();
     let setup = NodeSetup {
+        sync_starts,
+        log_messages: rng.below(4) == 0,
         config: config.clone(),
         dir: dir.to_path_buf(),
         clock: Clock::Virtual {
@@ -73,6 +79,7 @@ async fn simulate(
         flaws: cfg.flaws,
         manual: manual.clone(),
         fsync_us: (100, 2000),
+        hold_ms: (1, if rng.below(3) == 0 { long_hold } else { 10 }),
     };
     let mut nodes = ids
         .iter()
@@ -83,36 +90,26 @@ async fn simulate(
     }
     let (phase, phase_rx) = watch::channel(Phase::Faults);
     let rec = Record::default();
-    let addrs: Vec<(NodeId, String)> = nodes.iter().map(|n| (n.id, n.addr.clone())).collect();
-    let mut clients = tokio::task::JoinSet::new();
-    for c in 0..cfg.clients {
-        let task = lock_client(
-            c,
-            net.clone(),
-            addrs.clone(),
-            rng.next_u64(),
-            rec.clone(),
-            phase_rx.clone(),
-        );
-        clients.spawn(task);
-    }
-    for &id in &manual {
-        let addr = nodes[id.0 as usize].addr.clone();
-        let task = ctl_client(
-            net.clone(),
-            addr,
-            rng.next_u64(),
-            rec.clone(),
-            phase_rx.clone(),
-        );
-        clients.spawn(task);
-    }
-    let mut injector = Injector::new(&mut nodes, &setup, &net, cfg.faults, rng.next_u64());
+    let mut clients = spawn_clients(
+        cfg, &net, &nodes, &manual, long_hold, &mut rng, &rec, &phase_rx,
+    );
+    let mut injector = Injector::new(
+        &mut nodes,
+        &setup,
+        &net,
+        cfg.faults,
+        rng.next_u64(),
+        rec.clone(),
+    );
     let io = |source| SimdError::Io {
         path: dir.to_path_buf(),
         source,
     };
-    injector.run(cfg.fault_phase).await.map_err(io)?;
+    injector
+        .run(cfg.fault_phase, &mut syncs)
+        .await
+        .map_err(io)?;
+    drop(syncs);
     let faults = injector.counts;
     let mut violations = Vec::new();
     phase.send_replace(Phase::Calm);
@@ -121,7 +118,10 @@ async fn simulate(
     clients.abort_all();
     while clients.join_next().await.is_some() {}
     for node in &mut nodes {
-        if let Some(Err(e)) = node.shut_down(&net).await {
+        node.stop(&net);
+    }
+    for node in &mut nodes {
+        if let Some(Err(e)) = node.stopped(&net).await {
             violations.push(format!("node {} failed: {e}", node.id));
         }
     }
@@ -134,6 +134,45 @@ async fn simulate(
         ..Outcome::default()
     };
     Ok((outcome, held))
+}
+
+/// Starts the lock clients and a `ctl` client per manual node, drawing their seeds from `rng`.
+#[allow(clippy::too_many_arguments)]
+fn spawn_clients(
+    cfg: &SimdConfig,
+    net: &Net,
+    nodes: &[SimNode],
+    manual: &[NodeId],
+    long_hold: u64,
+    rng: &mut SplitMix64,
+    rec: &Record,
+    phase_rx: &watch::Receiver<Phase>,
+) -> tokio::task::JoinSet<()> {
+    let addrs: Vec<(NodeId, String)> = nodes.iter().map(|n| (n.id, n.addr.clone())).collect();
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..cfg.clients {
+        let task = lock_client(
+            c,
+            net.clone(),
+            addrs.clone(),
+            (rng.next_u64(), long_hold),
+            rec.clone(),
+            phase_rx.clone(),
+        );
+        clients.spawn(task);
+    }
+    for &id in manual {
+        let addr = nodes[id.0 as usize].addr.clone();
+        let task = ctl_client(
+            net.clone(),
+            addr,
+            rng.next_u64(),
+            rec.clone(),
+            phase_rx.clone(),
+        );
+        clients.spawn(task);
+    }
+    clients
 }
 
 /// The calm phase: every node up, every fault undone. Each automatic node must enter its CS
@@ -155,7 +194,7 @@ async fn calm(
         let starved: Vec<NodeId> = auto
             .iter()
             .zip(baseline.iter().zip(&now))
-            .filter(|(_, (b, n))| n.unwrap_or(0) < b.unwrap_or(0) + 2)
+            .filter(|(_, (b, n))| n.unwrap_or(0) < b.unwrap_or(0) + 1)
             .map(|(node, _)| node.id)
             .collect();
         let (clients_got, ctl_got) = {

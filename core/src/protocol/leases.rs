@@ -150,7 +150,7 @@ impl NodeMut<'_> {
         self.l.req.fenced.insert(from);
         let renewal = matches!(self.l.phase, Phase::InCs(_));
         let needed = if renewal && !self.s.options.renew_waits_for_all {
-            self.l.quorum.len() / 2 + 1
+            1
         } else {
             self.l.quorum.len()
         };

@@ -95,8 +95,8 @@ pub struct Options {
     /// holders with live leases.
     pub reclaim_waits: bool,
     /// A holder's renewal counts only once every voter of its quorum confirmed it. Turning it
-    /// off (a majority of the quorum is enough) lets a holder keep a lease a voter already
-    /// reclaimed: a defect the simulated cluster must catch (issue 25).
+    /// off (the first confirmation is enough, usually the holder's own) lets a holder keep a
+    /// lease its voters already reclaimed: a defect the simulated cluster must catch (issue 25).
     pub renew_waits_for_all: bool,
     /// The lease term `L`, in the caller's time unit: a holder uses the CS only until `L` after
     /// it sent the last `Fence` every voter confirmed.

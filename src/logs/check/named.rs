@@ -237,9 +237,12 @@ impl NamedLocks {
     /// entries began. Returns what was checked, by lock.
     pub(super) fn check(mut self, violations: &mut Vec<Violation>) -> BTreeMap<String, LockStats> {
         self.end_of_log();
-        // An entry its node never left (killed for good) ends where a voter reclaimed it.
+        // An entry its node never left (killed, for good or until a restart) ends where a
+        // voter reclaimed it, if that came first: a voter reclaims only after the holder's
+        // lease ran out.
         for (lock, entries) in &mut self.entries {
-            for e in entries.iter_mut().filter(|e| e.end == End::Open) {
+            let killed = |e: &Entry| matches!(e.end, End::Open | End::Restart { .. });
+            for e in entries.iter_mut().filter(|e| killed(e)) {
                 // The first reclaim after it entered (one before is of the request waiting).
                 let after = self.reclaimed.get(&(lock.clone(), e.req)).and_then(|r| {
                     r.iter()
@@ -247,7 +250,9 @@ impl NamedLocks {
                         .min_by_key(|(_, at)| *at)
                 });
                 if let Some(&(line, at)) = after {
-                    e.end = End::Lease { line, at };
+                    if e.end.at().is_none_or(|end| at < end) {
+                        e.end = End::Lease { line, at };
+                    }
                 }
             }
         }
