@@ -141,8 +141,8 @@ pub(crate) fn run(args: SimdArgs) -> ExitCode {
 
 fn describe(f: &maekawa::simd::FaultCounts) -> String {
     format!(
-        "{} kills ({} machine crashes, {} of them mid-sync), {} lost journals, {} pauses, {} partitions, {} cuts, {} slow disks",
-        f.kills, f.crashes, f.mid_sync, f.journal_losses, f.pauses, f.partitions, f.cuts, f.slow_disks
+        "{} kills ({} machine crashes, {} of them mid-sync; {} dead for good), {} lost journals, {} pauses, {} partitions, {} cuts, {} slow disks",
+        f.kills, f.crashes, f.mid_sync, f.dead, f.journal_losses, f.pauses, f.partitions, f.cuts, f.slow_disks
     )
 }
 

@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +66,7 @@ pub struct Metrics {
     lease_expirations: Counter,
     sessions_open: Gauge,
     /// When this node asked for each lock it still waits for: the start of its acquire time.
-    requested: HashMap<LockName, Instant>,
+    requested: BTreeMap<LockName, Instant>,
     /// The lock names that have series of their own (at most [`MAX_LOCK_SERIES`]).
     labelled: std::collections::HashSet<String>,
 }
@@ -178,7 +178,7 @@ impl Metrics {
             revotes,
             lease_expirations,
             sessions_open,
-            requested: HashMap::new(),
+            requested: BTreeMap::new(),
             labelled: std::collections::HashSet::new(),
         }
     }

@@ -22,7 +22,7 @@
 use maekawa_core::id::NodeId;
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::{Message, MsgKind};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -173,8 +173,8 @@ const ACK_EVERY: Duration = Duration::from_millis(10);
 
 /// The sending half held by the driver: one outbox per peer, drained by that peer's link task.
 pub struct Transport {
-    outboxes: HashMap<NodeId, mpsc::UnboundedSender<(LockName, Message)>>,
-    kicks: HashMap<NodeId, Arc<Notify>>,
+    outboxes: BTreeMap<NodeId, mpsc::UnboundedSender<(LockName, Message)>>,
+    kicks: BTreeMap<NodeId, Arc<Notify>>,
     closing: watch::Sender<bool>,
     links: JoinSet<()>,
     watchdog: tokio::task::JoinHandle<()>,
@@ -198,8 +198,8 @@ impl Transport {
         events: mpsc::Sender<TransportEvent>,
     ) -> Transport {
         let (closing, closing_rx) = watch::channel(false);
-        let mut outboxes = HashMap::new();
-        let mut kicks = HashMap::new();
+        let mut outboxes = BTreeMap::new();
+        let mut kicks = BTreeMap::new();
         let mut links = JoinSet::new();
         for (peer, addr) in &cfg.peers {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -522,7 +522,7 @@ struct InboundLink {
 pub struct PeerService {
     me: NodeId,
     incarnation: u64,
-    senders: Arc<HashMap<NodeId, Arc<Mutex<Inbound>>>>,
+    senders: Arc<BTreeMap<NodeId, Arc<Mutex<Inbound>>>>,
     events: mpsc::Sender<TransportEvent>,
     liveness: Liveness,
     gate: crate::tls::Gate,

@@ -38,8 +38,8 @@ pub(super) struct Seen {
     pub(super) vanished: u64,
     /// Acquisitions that timed out or were turned away (try-once).
     pub(super) gave_up: u64,
-    /// Locks taken since the calm phase began.
-    pub(super) calm_acquired: Vec<u64>,
+    /// The clients that took a lock since the calm phase began.
+    pub(super) calm_acquired: std::collections::BTreeSet<usize>,
     /// `ctl` requests answered.
     pub(super) ctl_requests: u64,
     /// Entries of manual nodes seen by `ctl` in the calm phase.
@@ -127,7 +127,7 @@ pub(super) async fn lock_client(
                 until: None,
             });
             if calm {
-                r.calm_acquired.push(guard.token());
+                r.calm_acquired.insert(me);
             }
             r.held.len() - 1
         };

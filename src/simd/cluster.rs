@@ -107,7 +107,7 @@ impl SimNode {
                 hi: setup.hold_ms.1,
             },
             max_entries: None,
-            suspect_after: Duration::from_millis(300),
+            suspect_after: Duration::from_millis(500),
             unsafe_no_journal: false,
             lease_ms,
             reclaim_ms: lease_ms + lease_ms / 3,

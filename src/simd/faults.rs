@@ -53,6 +53,8 @@ pub struct FaultCounts {
     pub crashes: u64,
     /// Of those, crashes in the middle of a journal sync.
     pub mid_sync: u64,
+    /// Of those, nodes left dead through the calm phase (no more than the quorums survive).
+    pub dead: u64,
     /// Restarts whose journal was gone.
     pub journal_losses: u64,
     /// Pauses.
@@ -76,6 +78,7 @@ impl FaultCounts {
         self.kills += other.kills;
         self.crashes += other.crashes;
         self.mid_sync += other.mid_sync;
+        self.dead += other.dead;
         self.journal_losses += other.journal_losses;
         self.pauses += other.pauses;
         self.partitions += other.partitions;

@@ -113,13 +113,24 @@ struct State {
     paused: BTreeMap<NodeId, Instant>,
     /// One side of the partition; the other is every other node. Empty: none.
     side: BTreeSet<NodeId>,
-    /// Delay of a delivery, in microseconds: drawn from `lo..=hi`.
+    /// Delays of deliveries, in microseconds: each link (ordered pair of ends) has its own
+    /// range, `d..=2d` for a `d` drawn once from `lo..=hi`.
     delay_us: (u64, u64),
     seed: u64,
     stats: NetStats,
 }
 
 impl State {
+    /// The delay range of the link from `src` to `dst` (`None`: a client), the same for
+    /// every connection of that link.
+    fn link_delay(&self, src: Option<NodeId>, dst: Option<NodeId>) -> (u64, u64) {
+        let end = |n: Option<NodeId>| n.map_or(0, |n| u64::from(n.0) + 1);
+        let mut rng = SplitMix64::new(self.seed ^ (end(src) << 32) ^ (end(dst) << 48));
+        let (lo, hi) = self.delay_us;
+        let d = rng.between(lo, hi);
+        (d, 2 * d)
+    }
+
     /// What happens to a chunk of connection `conn` from `src` to `dst` written at `written`
     /// (`None`: no chunk, just whether the relay goes on). A connection ended by a node's
     /// death delivers what that node wrote before it died, and nothing else.
@@ -336,6 +347,7 @@ impl Net {
         seed: u64,
     ) {
         let mut rng = SplitMix64::new(seed);
+        let link_delay = self.state().link_delay(src, dst);
         let mut buf = vec![0u8; 16 * 1024];
         let mut changed = self.changed.subscribe();
         'chunks: loop {
@@ -353,7 +365,7 @@ impl Net {
                 }
             };
             let written = Instant::now();
-            let (lo, hi) = self.state().delay_us;
+            let (lo, hi) = link_delay;
             tokio::time::sleep(Duration::from_micros(rng.between(lo, hi))).await;
             loop {
                 let fate = self.state().fate(conn, src, dst, Some(written));

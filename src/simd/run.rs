@@ -79,7 +79,7 @@ async fn simulate(
         flaws: cfg.flaws,
         manual: manual.clone(),
         fsync_us: (100, 2000),
-        hold_ms: (1, if rng.below(3) == 0 { long_hold } else { 10 }),
+        hold_ms: (1, if rng.below(4) == 0 { long_hold } else { 10 }),
     };
     let mut nodes = ids
         .iter()
@@ -110,8 +110,15 @@ async fn simulate(
         .await
         .map_err(io)?;
     drop(syncs);
-    let faults = injector.counts;
+    let mut faults = injector.counts;
     let mut violations = Vec::new();
+    // With leases, as many nodes as the quorums survive may stay dead through the calm.
+    let dead = deaths(cfg, config, &mut rng);
+    for &id in &dead {
+        nodes[id.0 as usize].kill(&net, false).await.map_err(io)?;
+        faults.kills += 1;
+        faults.dead += 1;
+    }
     phase.send_replace(Phase::Calm);
     calm(cfg, &net, &nodes, &manual, &rec, &mut violations).await;
     phase.send_replace(Phase::Done);
@@ -175,9 +182,26 @@ fn spawn_clients(
     clients
 }
 
-/// The calm phase: every node up, every fault undone. Each automatic node must enter its CS
-/// twice more, each manual node once by `ctl`, and every lock client must get a lock, within
-/// the calm limit; whatever did not is reported starved.
+/// The nodes that die for good as the calm begins: with leases (a dead holder's votes are
+/// reclaimed), half the seeds kill between one and as many nodes as the quorums survive.
+fn deaths(cfg: &SimdConfig, config: &Config, rng: &mut SplitMix64) -> Vec<NodeId> {
+    let survives = config.quorums.survives() as u64;
+    if cfg.lease_ms == 0 || survives == 0 || rng.below(2) == 0 {
+        return Vec::new();
+    }
+    let mut ids = config.ids();
+    let k = rng.between(1, survives);
+    let mut dead = Vec::new();
+    for _ in 0..k {
+        dead.push(ids.remove(rng.below(ids.len() as u64) as usize));
+    }
+    dead.sort();
+    dead
+}
+
+/// The calm phase: every fault undone, every node up but those [`deaths`] chose. Each live
+/// automatic node must enter its CS, each live manual node once by `ctl`, and every lock
+/// client must get a lock, within the calm limit; whatever did not is reported starved.
 async fn calm(
     cfg: &SimdConfig,
     net: &Net,
@@ -187,7 +211,14 @@ async fn calm(
     violations: &mut Vec<String>,
 ) {
     let deadline = Instant::now() + cfg.calm_limit;
-    let auto: Vec<&SimNode> = nodes.iter().filter(|n| !manual.contains(&n.id)).collect();
+    let auto: Vec<&SimNode> = nodes
+        .iter()
+        .filter(|n| n.is_up() && !manual.contains(&n.id))
+        .collect();
+    let live_manual = nodes
+        .iter()
+        .filter(|n| n.is_up() && manual.contains(&n.id))
+        .count() as u64;
     let baseline = entries(net, &auto).await;
     loop {
         let now = entries(net, &auto).await;
@@ -202,16 +233,15 @@ async fn calm(
             (r.calm_acquired.len(), r.calm_ctl_entries)
         };
         let clients_done = clients_got >= cfg.clients;
-        let ctl_done = ctl_got >= manual.len() as u64;
+        let ctl_done = ctl_got >= live_manual;
         if starved.is_empty() && clients_done && ctl_done {
             return;
         }
         if Instant::now() >= deadline {
             violations.push(format!(
-                "liveness: within {:?} of calm, nodes {starved:?} did not enter twice; lock clients got {clients_got} of {}; manual nodes entered {ctl_got} of {}",
+                "liveness: within {:?} of calm, nodes {starved:?} did not enter; {clients_got} of {} lock clients got a lock; manual nodes entered {ctl_got} of {live_manual}",
                 cfg.calm_limit,
                 cfg.clients,
-                manual.len()
             ));
             return;
         }
