@@ -38,7 +38,8 @@ pub(crate) struct SimdArgs {
     /// Inject a defect the checks must catch (repeatable).
     #[arg(long, value_enum)]
     flaw: Vec<FlawArg>,
-    /// Run the seed in DIR (created; must be empty) and keep its logs there.
+    /// Run the one seed --seed in DIR (created; must be empty) and keep its logs there; a
+    /// failing seed of a sweep prints this for itself.
     #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
     /// Worker threads (defaults to the number of cores).
@@ -74,6 +75,9 @@ fn flaws(args: &[FlawArg]) -> Flaws {
 
 /// Exit 0 when every run passed its checks, 1 when one failed, 2 when one could not run.
 pub(crate) fn run(args: SimdArgs) -> ExitCode {
+    if !cfg!(tokio_unstable) {
+        errln!("note: this build lacks --cfg tokio_unstable (.cargo/config.toml sets it; a RUSTFLAGS variable replaces it), so tokio::select! is not seeded and a seed may not replay exactly");
+    }
     let nodes: Vec<usize> = args.nodes.iter().map(|&n| n as usize).collect();
     let template = SimdConfig {
         clients: args.clients,
@@ -86,6 +90,10 @@ pub(crate) fn run(args: SimdArgs) -> ExitCode {
         ..SimdConfig::for_seed(args.seed, &nodes, &args.lease_ms)
     };
     if let Some(dir) = &args.keep_logs {
+        if args.seeds > 1 {
+            errln!("error: --keep-logs runs one seed (--seed), not --seeds {}; drop one of them (see maekawa simd --help)", args.seeds);
+            return ExitCode::from(2);
+        }
         return run_kept(&template, dir);
     }
     let sweep = Sweep {

@@ -23,6 +23,8 @@ pub struct Env {
     pub storage: Arc<dyn Storage>,
     /// Seeds the automatic workload's think and hold times.
     pub seed: u64,
+    /// The process id the `start` line names (a simulated node has none: 0).
+    pub pid: u32,
     /// Defects to inject, all off in real use.
     pub flaws: Flaws,
 }
@@ -34,6 +36,7 @@ impl Env {
             clock: Clock::System,
             storage: Arc::new(OsStorage),
             seed: u64::from(std::process::id()),
+            pid: std::process::id(),
             flaws: Flaws::default(),
         }
     }
@@ -69,8 +72,14 @@ impl Clock {
 /// of what a machine crash would keep. A write is durable after [`Storage::sync_file`]; a
 /// rename after [`Storage::sync_dir`] of its directory.
 pub trait Storage: Send + Sync + fmt::Debug {
-    /// Makes every write to `file` (at `path`) so far durable.
+    /// Makes every write to `file` (at `path`) so far durable: its data, and its size
+    /// (`fdatasync`), what an appended record needs.
     fn sync_file(&self, file: &File, path: &Path) -> io::Result<()>;
+    /// Makes a new file whole durable, metadata too (`fsync`), before it is renamed into
+    /// place.
+    fn sync_new_file(&self, file: &File, path: &Path) -> io::Result<()> {
+        self.sync_file(file, path)
+    }
     /// Renames `from` to `to` (atomically; durable only after [`Storage::sync_dir`]).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the entries of the directory holding `path` (creations, renames) durable.
@@ -87,6 +96,10 @@ pub struct OsStorage;
 impl Storage for OsStorage {
     fn sync_file(&self, file: &File, _path: &Path) -> io::Result<()> {
         file.sync_data()
+    }
+
+    fn sync_new_file(&self, file: &File, _path: &Path) -> io::Result<()> {
+        file.sync_all()
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

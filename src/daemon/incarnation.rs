@@ -50,7 +50,7 @@ pub fn next_incarnation(
         let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
         writeln!(f, "{next}").map_err(|e| err(e.to_string()))?;
         storage
-            .sync_file(&f, &tmp)
+            .sync_new_file(&f, &tmp)
             .map_err(|e| err(e.to_string()))?;
     }
     storage

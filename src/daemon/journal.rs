@@ -369,7 +369,7 @@ impl Journal {
             f.write_all(line)
                 .map_err(io_err("write the compacted copy of", &tmp))?;
             self.storage
-                .sync_file(&f, &tmp)
+                .sync_new_file(&f, &tmp)
                 .map_err(io_err("sync the compacted copy of", &tmp))?;
         }
         self.storage

@@ -105,6 +105,9 @@ where
         locks: LockService::new(me.0, lock_tx, settings.security.gate()),
     };
     let server = serve(&settings, services, incoming, log.clone())?;
+    // Dropped mid-way (a simulated kill -9 drops this future), the node takes its server
+    // with it, as a killed process's sockets close with it.
+    let _server_dies_with_node = AbortOnDrop(server.task.abort_handle());
     let metrics = Metrics::new();
     let metrics_server = serve_metrics(&settings, &metrics).await?;
     let transport = Transport::start(&tcfg, connector, events_tx);
@@ -152,6 +155,15 @@ where
     log.release();
     drop(unsent);
     Ok(entries)
+}
+
+/// Aborts a task when dropped: see its use in [`run`].
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Throws away the held log lines and stops holding when dropped: see its use in [`run`].
@@ -203,7 +215,7 @@ pub(super) fn open_durable_state(
         incarnation,
         addr,
         quorum: settings.config.quorums.quorum(me).to_vec(),
-        pid: std::process::id(),
+        pid: settings.env.pid,
         workload: Some(match settings.workload {
             Workload::Auto => node_event::Workload::Auto,
             Workload::Manual => node_event::Workload::Manual,

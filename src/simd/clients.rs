@@ -42,8 +42,8 @@ pub(super) struct Seen {
     pub(super) calm_acquired: std::collections::BTreeSet<usize>,
     /// `ctl` requests answered.
     pub(super) ctl_requests: u64,
-    /// Entries of manual nodes seen by `ctl` in the calm phase.
-    pub(super) calm_ctl_entries: u64,
+    /// The manual nodes `ctl` saw in the CS in the calm phase.
+    pub(super) calm_ctl_entries: std::collections::BTreeSet<NodeId>,
 }
 
 /// Shared record of the clients.
@@ -154,7 +154,7 @@ pub(super) async fn lock_client(
 /// calm phase it waits until the node is in the CS. Returns the entries it saw in the calm.
 pub(super) async fn ctl_client(
     net: Net,
-    addr: String,
+    (node, addr): (NodeId, String),
     seed: u64,
     rec: Record,
     mut phase: watch::Receiver<Phase>,
@@ -176,7 +176,7 @@ pub(super) async fn ctl_client(
         }
         record(&rec).ctl_requests += 1;
         if now == Phase::Calm {
-            wait_in_cs(&mut ctl, &rec, &phase).await;
+            wait_in_cs(node, &mut ctl, &rec, &phase).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.between(0, 100))).await;
         if now == Phase::Faults && rng.below(2) == 0 {
@@ -190,6 +190,7 @@ pub(super) async fn ctl_client(
 
 /// Polls the node's status until it is in the CS (counted), the run ends, or it fails.
 async fn wait_in_cs(
+    node: NodeId,
     ctl: &mut wire::control_client::ControlClient<tonic::transport::Channel>,
     rec: &Record,
     phase: &watch::Receiver<Phase>,
@@ -197,7 +198,7 @@ async fn wait_in_cs(
     while *phase.borrow() != Phase::Done {
         match ctl.status(wire::CtlEmpty {}).await {
             Ok(s) if s.get_ref().phase == "in_cs" => {
-                record(rec).calm_ctl_entries += 1;
+                record(rec).calm_ctl_entries.insert(node);
                 return;
             }
             Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,

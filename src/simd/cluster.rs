@@ -121,6 +121,7 @@ impl SimNode {
                 clock: setup.clock,
                 storage: self.disk.clone(),
                 seed: setup.seed ^ self.starts.wrapping_mul(0x51_7CC1_B727_220A),
+                pid: 0,
                 flaws: setup.flaws,
             },
         };
@@ -235,8 +236,11 @@ pub(super) async fn channel(
         .http2_keep_alive_interval(Duration::from_secs(5))
         .keep_alive_timeout(Duration::from_secs(5))
         .connect_with_connector(tower::service_fn(move |_uri| {
-            let stream = net.connect(from, &target);
-            async move { stream.map(hyper_util::rt::TokioIo::new) }
+            let (net, target) = (net.clone(), target.clone());
+            async move {
+                net.until_running(from).await;
+                net.connect(from, &target).map(hyper_util::rt::TokioIo::new)
+            }
         }))
         .await
 }

@@ -1,12 +1,13 @@
 //! A simulated disk for one node: real files in the run's directory, but fsync only *records*
 //! what a machine crash would keep, and takes seeded virtual time instead of blocking.
 //!
-//! A file's length is durable as of its last [`Storage::sync_file`]; a rename is durable once
-//! its directory is synced. [`SimDisk::crash`] cuts every file this disk has seen back to what
-//! a crash leaves: its durable length, plus (when asked) a random part of what was written
-//! after it, as a torn write leaves; a file never synced disappears. Lengths are enough because
-//! the daemon only appends to a file between syncs, and a crash can only come where a node's
-//! task awaits (a rewrite, its sync and its rename happen with no await between them). The
+//! A file's length is durable as of its last [`Storage::sync_file`]; its existence, and a
+//! rename, once its directory is synced ([`Storage::sync_dir`]). [`SimDisk::crash`] puts
+//! every file this disk has seen back to what a crash leaves: a rename not made durable is
+//! undone (the old file comes back), a file whose directory entry was never synced disappears,
+//! and every other file is cut to its durable length plus (when asked) a random part of what
+//! was written after it, as a torn write leaves. Lengths are enough because the daemon only
+//! appends to a file between syncs, and a crash can only come where a node's task awaits. The
 //! daemon's own code decides when to sync; this module only keeps score.
 
 use crate::daemon::Storage;
@@ -22,10 +23,12 @@ use tokio::sync::mpsc::UnboundedSender;
 
 #[derive(Debug)]
 struct State {
-    /// How much of each file a crash keeps (absent: the file would not exist).
+    /// How much of each file a crash keeps.
     durable: BTreeMap<PathBuf, u64>,
-    /// Renames not yet made durable by a directory sync: (from, to).
-    renames: Vec<(PathBuf, PathBuf)>,
+    /// Files whose directory entry is durable (a crash removes the others).
+    entered: BTreeSet<PathBuf>,
+    /// Renames not yet made durable by a directory sync, with what `to` held before.
+    renames: Vec<Rename>,
     /// Every file this disk was asked about.
     seen: BTreeSet<PathBuf>,
     rng: SplitMix64,
@@ -36,6 +39,17 @@ struct State {
     /// Told of every journal sync the driver waits for: (this node, how long it takes).
     starts: Option<(NodeId, UnboundedSender<(NodeId, Duration)>)>,
     syncs: u64,
+}
+
+/// A rename a crash would undo.
+#[derive(Debug)]
+struct Rename {
+    from: PathBuf,
+    to: PathBuf,
+    /// `to`'s content before, and its durable length (`None`: it did not exist).
+    old: Option<(Vec<u8>, u64)>,
+    /// `from`'s durable length, which `to` takes once the rename is durable.
+    len: u64,
 }
 
 /// One node's simulated disk (see the module).
@@ -55,6 +69,7 @@ impl SimDisk {
         SimDisk {
             state: Mutex::new(State {
                 durable: BTreeMap::new(),
+                entered: BTreeSet::new(),
                 renames: Vec::new(),
                 seen: BTreeSet::new(),
                 rng: SplitMix64::new(seed),
@@ -84,28 +99,43 @@ impl SimDisk {
     /// prefix of what was written after that survives too. Files never synced are removed.
     pub fn crash(&self, torn: bool) -> io::Result<()> {
         let mut st = self.state();
-        st.renames.clear();
+        for r in std::mem::take(&mut st.renames).into_iter().rev() {
+            match r.old {
+                Some((content, len)) => {
+                    std::fs::write(&r.to, content)?;
+                    st.durable.insert(r.to, len);
+                }
+                None => {
+                    remove(&r.to)?;
+                    st.entered.remove(&r.to);
+                }
+            }
+        }
         let seen: Vec<PathBuf> = st.seen.iter().cloned().collect();
         for path in seen {
             let now = match std::fs::metadata(&path) {
-                Ok(m) => Some(m.len()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            match (st.durable.get(&path).copied(), now) {
-                (None, Some(_)) => std::fs::remove_file(&path)?,
-                (Some(keep), Some(now)) if now > keep => {
-                    let extra = if torn {
-                        st.rng.below(now - keep + 1)
-                    } else {
-                        0
-                    };
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&path)?
-                        .set_len(keep + extra)?;
-                }
-                _ => {}
+            if !st.entered.contains(&path) {
+                remove(&path)?;
+                st.durable.remove(&path);
+                continue;
+            }
+            let keep = st.durable.get(&path).copied().unwrap_or(0);
+            if now > keep {
+                let extra = if torn {
+                    st.rng.below(now - keep + 1)
+                } else {
+                    0
+                };
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(keep + extra)?;
+                // What survived the crash is on disk now.
+                st.durable.insert(path, keep + extra);
             }
         }
         Ok(())
@@ -116,10 +146,8 @@ impl SimDisk {
         let mut st = self.state();
         for p in paths {
             st.durable.remove(p);
-            match std::fs::remove_file(p) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            st.entered.remove(p);
+            remove(p)?;
         }
         Ok(())
     }
@@ -136,11 +164,26 @@ impl Storage for SimDisk {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let old = match std::fs::read(to) {
+            Ok(content) => Some(content),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
         std::fs::rename(from, to)?;
         let mut st = self.state();
         st.seen.insert(from.to_path_buf());
         st.seen.insert(to.to_path_buf());
-        st.renames.push((from.to_path_buf(), to.to_path_buf()));
+        let old = old.map(|c| {
+            let len = st.durable.get(to).copied().unwrap_or(0);
+            (c, len)
+        });
+        let len = st.durable.get(from).copied().unwrap_or(0);
+        st.renames.push(Rename {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            old,
+            len,
+        });
         Ok(())
     }
 
@@ -148,19 +191,24 @@ impl Storage for SimDisk {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut st = self.state();
         st.seen.insert(path.to_path_buf());
-        let renames = std::mem::take(&mut st.renames);
-        for (from, to) in renames {
-            if from.parent() == Some(dir.as_path()) {
-                let len = st.durable.remove(&from).unwrap_or_default();
-                st.durable.insert(to, len);
-            } else {
-                st.renames.push((from, to));
-            }
+        let (done, pending): (Vec<Rename>, Vec<Rename>) = std::mem::take(&mut st.renames)
+            .into_iter()
+            .partition(|r| r.to.parent() == Some(dir.as_path()));
+        st.renames = pending;
+        for r in done {
+            st.durable.remove(&r.from);
+            st.entered.remove(&r.from);
+            st.durable.insert(r.to.clone(), r.len);
+            st.entered.insert(r.to);
         }
-        // A file created (and synced) earlier is now surely in its directory.
-        if !st.durable.contains_key(path) && path.exists() {
-            st.durable.insert(path.to_path_buf(), 0);
-        }
+        // Every file of this disk now in the directory has a durable entry.
+        let present: Vec<PathBuf> = st
+            .seen
+            .iter()
+            .filter(|p| p.parent() == Some(dir.as_path()) && p.exists())
+            .cloned()
+            .collect();
+        st.entered.extend(present);
         Ok(())
     }
 
@@ -172,5 +220,13 @@ impl Storage for SimDisk {
             let _ = starts.send((*id, d));
         }
         Some(d)
+    }
+}
+
+/// Removes `path`; already gone is fine.
+fn remove(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }

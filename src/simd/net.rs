@@ -11,7 +11,7 @@
 
 use maekawa_core::id::NodeId;
 use maekawa_core::rng::SplitMix64;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -336,8 +336,10 @@ impl Net {
         Ok(SimStream(client_app))
     }
 
-    /// Moves bytes one way along connection `conn`: each chunk after its delay, held while the
-    /// ends are blocked; the end of one side's writes ends the other side's reads.
+    /// Moves bytes one way along connection `conn`: reads whatever the writer wrote as soon as
+    /// it is written (so each chunk is stamped with when it left), and delivers each chunk
+    /// after its delay, in order, held while the ends are blocked. The end of one side's
+    /// writes ends the other side's reads.
     async fn relay(
         self,
         conn: u64,
@@ -347,43 +349,55 @@ impl Net {
         seed: u64,
     ) {
         let mut rng = SplitMix64::new(seed);
-        let link_delay = self.state().link_delay(src, dst);
+        let (lo, hi) = self.state().link_delay(src, dst);
         let mut buf = vec![0u8; 16 * 1024];
         let mut changed = self.changed.subscribe();
-        'chunks: loop {
-            let n = tokio::select! {
-                biased;
-                r = from.read(&mut buf) => match r {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                },
-                _ = changed.changed() => {
-                    if self.state().fate(conn, src, dst, None) == Fate::Drop {
-                        break;
-                    }
-                    continue;
-                }
+        // Chunks read and not yet delivered: when written, when due, the bytes.
+        let mut queue: VecDeque<(Instant, Instant, Vec<u8>)> = VecDeque::new();
+        let mut open = true;
+        loop {
+            let fate = match queue.front() {
+                Some((written, _, _)) => self.state().fate(conn, src, dst, Some(*written)),
+                None => self.state().fate(conn, src, dst, None),
             };
-            let written = Instant::now();
-            let (lo, hi) = link_delay;
-            tokio::time::sleep(Duration::from_micros(rng.between(lo, hi))).await;
-            loop {
-                let fate = self.state().fate(conn, src, dst, Some(written));
-                match fate {
-                    Fate::Deliver => break,
-                    Fate::Drop => break 'chunks,
-                    Fate::Hold => {
-                        if changed.changed().await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            if to.write_all(&buf[..n]).await.is_err() {
+            if fate == Fate::Drop || (!open && queue.is_empty()) {
                 break;
             }
-            self.state().stats.deliveries += 1;
+            let due = queue.front().map(|(_, due, _)| *due);
+            tokio::select! {
+                biased;
+                r = from.read(&mut buf), if open => match r {
+                    Ok(0) | Err(_) => open = false,
+                    Ok(n) => {
+                        let now = Instant::now();
+                        let at = now + Duration::from_micros(rng.between(lo, hi));
+                        // In order: never before the chunk ahead of it.
+                        let at = queue.back().map_or(at, |(_, last, _)| at.max(*last));
+                        queue.push_back((now, at, buf[..n].to_vec()));
+                    }
+                },
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() && fate == Fate::Deliver => {
+                    if let Some((_, _, bytes)) = queue.pop_front() {
+                        if to.write_all(&bytes).await.is_err() {
+                            break;
+                        }
+                        self.state().stats.deliveries += 1;
+                    }
+                }
+                r = changed.changed() => if r.is_err() { return },
+            }
         }
         let _ = to.shutdown().await;
+    }
+
+    /// Waits while `from`, a node, is paused: a stopped process opens no connection.
+    pub async fn until_running(&self, from: Host) {
+        let Host::Node(n) = from else { return };
+        let mut changed = self.changed.subscribe();
+        while self.state().paused.contains_key(&n) {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }

@@ -172,7 +172,7 @@ fn spawn_clients(
         let addr = nodes[id.0 as usize].addr.clone();
         let task = ctl_client(
             net.clone(),
-            addr,
+            (id, addr),
             rng.next_u64(),
             rec.clone(),
             phase_rx.clone(),
@@ -219,7 +219,18 @@ async fn calm(
         .iter()
         .filter(|n| n.is_up() && manual.contains(&n.id))
         .count() as u64;
-    let baseline = entries(net, &auto).await;
+    // Each node's count when the calm began (asked until it answers: a node just restarted
+    // may not serve yet).
+    let mut baseline = entries(net, &auto).await;
+    while baseline.iter().any(Option::is_none) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let again = entries(net, &auto).await;
+        for (b, a) in baseline.iter_mut().zip(again) {
+            if b.is_none() {
+                *b = a;
+            }
+        }
+    }
     loop {
         let now = entries(net, &auto).await;
         let starved: Vec<NodeId> = auto
@@ -230,7 +241,7 @@ async fn calm(
             .collect();
         let (clients_got, ctl_got) = {
             let r = rec.lock().unwrap_or_else(|e| e.into_inner());
-            (r.calm_acquired.len(), r.calm_ctl_entries)
+            (r.calm_acquired.len(), r.calm_ctl_entries.len() as u64)
         };
         let clients_done = clients_got >= cfg.clients;
         let ctl_done = ctl_got >= live_manual;

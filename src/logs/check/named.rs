@@ -38,8 +38,13 @@ pub struct LockStats {
 enum End {
     /// Its `exit_cs` line.
     Exit { line: usize, at: Micros },
-    /// The node's next `start` line: the process was killed inside.
-    Restart { line: usize, at: Micros },
+    /// The node's next `start` line: the process was killed inside. `alive` is the time of
+    /// the process's last line: it held the lock at least until then.
+    Restart {
+        line: usize,
+        at: Micros,
+        alive: Micros,
+    },
     /// Not before the end of the node's log (killed and never restarted, or still inside).
     Open,
     /// Its lease ran out (its `lease_expired` line, which says when), or a voter reclaimed
@@ -95,6 +100,8 @@ pub(super) struct NamedLocks {
     open: BTreeMap<String, Entry>,
     /// Every reclaim of each request's vote, by lock and request.
     reclaimed: BTreeMap<(String, (u64, u64)), Vec<LineTime>>,
+    /// The timestamp of the current node log's last line read.
+    last_timestamp: String,
 }
 
 impl NamedLocks {
@@ -219,11 +226,21 @@ impl NamedLocks {
             return Ok(());
         }
         let at = time(path, line, l)?;
+        let alive = humantime::parse_rfc3339(&self.last_timestamp)
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(at, |d| d.as_micros() as Micros);
         for (lock, mut open) in std::mem::take(&mut self.open) {
-            open.end = End::Restart { line, at };
+            open.end = End::Restart { line, at, alive };
             self.entries.entry(lock).or_default().push(open);
         }
         Ok(())
+    }
+
+    /// A line of the current node log was read (after its own rules): a killed process held
+    /// what it held at least until its last line.
+    pub(super) fn seen(&mut self, l: &NodeLine) {
+        self.last_timestamp.clone_from(&l.timestamp);
     }
 
     /// The end of the current node log: what is still inside stays inside.
@@ -239,14 +256,20 @@ impl NamedLocks {
         self.end_of_log();
         // An entry its node never left (killed, for good or until a restart) ends where a
         // voter reclaimed it, if that came first: a voter reclaims only after the holder's
+        // lease ran out. Not before the process's last line, though: a holder that still
+        // wrote lines after the reclaim was alive, and a correct one would have said that its
         // lease ran out.
         for (lock, entries) in &mut self.entries {
             let killed = |e: &Entry| matches!(e.end, End::Open | End::Restart { .. });
             for e in entries.iter_mut().filter(|e| killed(e)) {
+                let alive = match e.end {
+                    End::Restart { alive, .. } => alive,
+                    _ => e.at,
+                };
                 // The first reclaim after it entered (one before is of the request waiting).
                 let after = self.reclaimed.get(&(lock.clone(), e.req)).and_then(|r| {
                     r.iter()
-                        .filter(|(_, at)| *at >= e.at)
+                        .filter(|(_, at)| *at >= e.at && *at >= alive)
                         .min_by_key(|(_, at)| *at)
                 });
                 if let Some(&(line, at)) = after {

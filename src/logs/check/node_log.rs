@@ -95,9 +95,10 @@ pub(super) fn read(
         // Lines of other locks than the emulated CS have their own rules.
         if !l.event.about_cs() {
             named.line(path, &r.log.file, line, &l, violations)?;
-            continue;
+        } else {
+            r.line(path, line, &l, named, violations)?;
         }
-        r.line(path, line, &l, named, violations)?;
+        named.seen(&l);
     }
     named.end_of_log();
     Ok(r.log)

@@ -564,6 +564,74 @@ fn a_killed_holder_of_a_named_lock_holds_it_until_its_restart() {
     );
 }
 
+/// A killed holder of a named lock whose voter reclaimed its vote (its lease had run out)
+/// holds it until the reclaim, not until its restart: found by `maekawa simd`, where a holder
+/// killed for longer than a reclaim period was reported overlapping the next one.
+#[test]
+fn a_killed_holder_of_a_named_lock_holds_it_until_its_vote_is_reclaimed() {
+    let run_with = |reclaim_us: Option<u64>, alive_us: Option<u64>| {
+        let mut r = Run::default();
+        r.start(0, 1).start(1, 1).start(2, 1);
+        r.named(1, "enter_cs", "counter", 3, 1, 10);
+        if let Some(us) = alive_us {
+            let log = r.nodes.get_mut(&1).unwrap();
+            writeln!(
+                log,
+                r#"{{"timestamp":"{}","level":"INFO","node":1,"event":"peer_up","peer":0}}"#,
+                at(us)
+            )
+            .unwrap();
+        }
+        if let Some(us) = reclaim_us {
+            let log = r.nodes.entry(0).or_default();
+            writeln!(
+                log,
+                r#"{{"timestamp":"{}","level":"INFO","node":0,"event":"revote","what":"reclaimed","req_ts":3,"req_node":1,"req_inc":1,"lock":"counter","why":"the suspected holder's lease ran out"}}"#,
+                at(us)
+            )
+            .unwrap();
+        }
+        r.named(2, "enter_cs", "counter", 9, 2, 30);
+        r.named(2, "exit_cs", "counter", 9, 2, 40);
+        // kill -9 of node 1 inside; its restart comes after node 2's entry.
+        let log = r.nodes.get_mut(&1).unwrap();
+        writeln!(
+            log,
+            r#"{{"timestamp":"{}","level":"INFO","node":1,"event":"start","incarnation":2}}"#,
+            at(50)
+        )
+        .unwrap();
+        r.check()
+    };
+    let run = |reclaim_us| run_with(reclaim_us, None);
+    let report = run(Some(20));
+    assert!(report.passed(), "{report}");
+    // A holder that still wrote a line after the reclaim was alive then: it held the lock
+    // until its restart (a correct one would have written that its lease ran out).
+    let report = run_with(Some(20), Some(25));
+    assert_eq!(report.violations.len(), 1, "{report}");
+    assert!(
+        report.violations[0]
+            .to_string()
+            .contains("until its process was killed (restart at node-1.log:4)"),
+        "{report}"
+    );
+    // Without the reclaim, node 1 held it until its restart.
+    let report = run(None);
+    assert_eq!(
+        report.violations,
+        ["node-2.log:2: node 2 entered lock \"counter\" (token 2) while node 1 held it since node-1.log:2 until its process was killed (restart at node-1.log:3)"],
+        "{report}"
+    );
+    // With a reclaim only after node 2 entered, until that reclaim.
+    let report = run(Some(35));
+    assert_eq!(
+        report.violations,
+        ["node-2.log:2: node 2 entered lock \"counter\" (token 2) while node 1 held it since node-1.log:2 until its lease ran out (line 2)"],
+        "{report}"
+    );
+}
+
 #[test]
 fn cs_tokens_must_increase_and_logs_without_them_pass() {
     let mut r = clean();
