@@ -95,6 +95,7 @@ enum Later {
     Heal,
     FastDisk(NodeId),
     CrashMidSync(NodeId),
+    PauseMidSync(NodeId),
 }
 
 /// A node's disk telling the injector that a journal sync of this length starts now: a chance
@@ -193,7 +194,12 @@ impl<'a> Injector<'a> {
         }
         self.seq += 1;
         let at = Instant::now() + length / 2;
-        self.agenda.insert((at, self.seq), Later::CrashMidSync(id));
+        let later = if self.mix.pauses && self.rng.below(2) == 0 {
+            Later::PauseMidSync(id)
+        } else {
+            Later::CrashMidSync(id)
+        };
+        self.agenda.insert((at, self.seq), later);
     }
 
     fn later(&mut self, after_ms: u64, later: Later) {
@@ -204,7 +210,7 @@ impl<'a> Injector<'a> {
 
     async fn undo_all(&mut self) -> std::io::Result<()> {
         for (_, later) in std::mem::take(&mut self.agenda) {
-            if !matches!(later, Later::CrashMidSync(_)) {
+            if !matches!(later, Later::CrashMidSync(_) | Later::PauseMidSync(_)) {
                 self.undo(later).await?;
             }
         }
@@ -235,6 +241,17 @@ impl<'a> Injector<'a> {
                 self.net.heal();
             }
             Later::FastDisk(id) => self.nodes[id.0 as usize].disk.set_slow(Duration::ZERO),
+            Later::PauseMidSync(id) => {
+                // A stop of the process (a long GC, SIGSTOP) while it waits for the disk.
+                let node = &mut self.nodes[id.0 as usize];
+                if node.is_up() && !node.is_paused() {
+                    node.pause(self.net);
+                    self.counts.pauses += 1;
+                    let lease = self.setup.lease_ms.max(300);
+                    let length = self.rng.between(lease / 2, 3 * lease);
+                    self.later(length, Later::Resume(id));
+                }
+            }
             Later::CrashMidSync(id) => {
                 // A power loss: this node, and each other one in the middle of a sync with
                 // even odds (a voter's GRANT is written at about the time of its peers').
