@@ -45,6 +45,10 @@ pub(crate) struct SimdArgs {
     /// Worker threads (defaults to the number of cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Stop starting seeds after this many failed (a soak that should count them all sets it
+    /// high).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    max_failures: u64,
 }
 
 /// The defects of [`Flaws`], as flag values.
@@ -105,7 +109,7 @@ pub(crate) fn run(args: SimdArgs) -> ExitCode {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        max_failures: 10,
+        max_failures: args.max_failures as usize,
     };
     let bar = indicatif::ProgressBar::new(args.seeds);
     bar.set_style(
