@@ -123,18 +123,23 @@ pub fn tcp_connector(security: crate::tls::Security) -> Connector {
     Arc::new(move |addr: String| {
         let endpoint = security.endpoint(&addr);
         Box::pin(async move {
-            let endpoint = endpoint
-                .map_err(|e| LinkDown::Unreachable(e.to_string()))?
-                .tcp_nodelay(true)
-                .connect_timeout(Duration::from_secs(1))
-                .http2_keep_alive_interval(Duration::from_secs(5))
-                .keep_alive_timeout(Duration::from_secs(5));
-            endpoint
+            let endpoint = endpoint.map_err(|e| LinkDown::Unreachable(e.to_string()))?;
+            link_settings(endpoint.tcp_nodelay(true))
                 .connect()
                 .await
                 .map_err(|e| LinkDown::Unreachable(e.to_string()))
         })
     })
+}
+
+/// The HTTP/2 settings of a link to a peer, over TCP or any other connector (the simulated
+/// network's): a connect that gives up after a second, and a keepalive ping every 5 s that
+/// ends a link whose peer stopped answering.
+pub fn link_settings(endpoint: tonic::transport::Endpoint) -> tonic::transport::Endpoint {
+    endpoint
+        .connect_timeout(Duration::from_secs(1))
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(5))
 }
 
 /// Who this node is on the wire and who its peers are.

@@ -49,7 +49,8 @@ pub(super) struct Seen {
 /// Shared record of the clients.
 pub(super) type Record = Arc<Mutex<Seen>>;
 
-fn record(r: &Record) -> std::sync::MutexGuard<'_, Seen> {
+/// The shared record, locked (a panicking client cannot leave it half-written: read on).
+pub(super) fn record(r: &Record) -> std::sync::MutexGuard<'_, Seen> {
     r.lock().unwrap_or_else(|e| e.into_inner())
 }
 

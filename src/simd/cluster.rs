@@ -6,7 +6,7 @@ use super::disk::SimDisk;
 use super::net::{Host, Net};
 use crate::config::Config;
 use crate::daemon::proclock::ProcessLock;
-use crate::daemon::transport::{Connector, LinkDown};
+use crate::daemon::transport::{link_settings, Connector, LinkDown};
 use crate::daemon::{self, Clock, Env, Flaws, MsRange, NodeError, NodeSettings, Workload};
 use crate::tls::Security;
 use maekawa_core::id::NodeId;
@@ -231,16 +231,15 @@ pub(super) async fn channel(
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     let net = net.clone();
     let target = addr.to_string();
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .connect_timeout(Duration::from_secs(1))
-        .http2_keep_alive_interval(Duration::from_secs(5))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect_with_connector(tower::service_fn(move |_uri| {
-            let (net, target) = (net.clone(), target.clone());
-            async move {
-                net.until_running(from).await;
-                net.connect(from, &target).map(hyper_util::rt::TokioIo::new)
-            }
-        }))
-        .await
+    link_settings(tonic::transport::Endpoint::from_shared(format!(
+        "http://{addr}"
+    ))?)
+    .connect_with_connector(tower::service_fn(move |_uri| {
+        let (net, target) = (net.clone(), target.clone());
+        async move {
+            net.until_running(from).await;
+            net.connect(from, &target).map(hyper_util::rt::TokioIo::new)
+        }
+    }))
+    .await
 }

@@ -3,7 +3,7 @@
 //! connection, a slow disk; each undone after a random while (restart, resume, heal). At the
 //! end of the phase everything is undone so that the calm phase can demand progress.
 
-use super::clients::Record;
+use super::clients::{record, Record};
 use super::cluster::{NodeSetup, SimNode};
 use super::net::Net;
 use maekawa_core::id::NodeId;
@@ -265,11 +265,9 @@ impl<'a> Injector<'a> {
                 let mut hit = vec![id];
                 hit.extend(syncing.into_iter().filter(|_| self.rng.below(2) == 0));
                 for id in hit {
-                    let node = &mut self.nodes[id.0 as usize];
+                    let node = &self.nodes[id.0 as usize];
                     if node.is_up() && !node.is_paused() {
-                        node.kill(self.net, true).await?;
-                        self.counts.kills += 1;
-                        self.counts.crashes += 1;
+                        self.kill(id, true).await?;
                         self.counts.mid_sync += 1;
                         let down = self.rng.between(10, 300);
                         self.later(down, Later::Restart(id));
@@ -284,7 +282,7 @@ impl<'a> Injector<'a> {
     /// (a holder that must lose its lease), else a random split.
     fn partition_side(&mut self) -> BTreeSet<NodeId> {
         let holders: Vec<NodeId> = {
-            let r = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let r = record(&self.held);
             r.held
                 .iter()
                 .filter(|h| h.until.is_none())
@@ -306,6 +304,14 @@ impl<'a> Injector<'a> {
                 .collect();
         }
         side
+    }
+
+    /// `kill -9` of node `id`, with a machine crash if `crash`, counted.
+    async fn kill(&mut self, id: NodeId, crash: bool) -> std::io::Result<()> {
+        self.nodes[id.0 as usize].kill(self.net, crash).await?;
+        self.counts.kills += 1;
+        self.counts.crashes += u64::from(crash);
+        Ok(())
     }
 
     /// Nodes neither down nor paused.
@@ -330,10 +336,8 @@ impl<'a> Injector<'a> {
                 let id = pick(&mut self.rng, &healthy);
                 let crash = self.rng.below(2) == 0;
                 let lose = self.rng.below(2) == 0 && self.mix.journal_loss;
-                let node = &mut self.nodes[id.0 as usize];
-                node.kill(self.net, crash).await?;
-                self.counts.kills += 1;
-                self.counts.crashes += u64::from(crash);
+                self.kill(id, crash).await?;
+                let node = &self.nodes[id.0 as usize];
                 if lose {
                     let files = node.journal_files(&self.setup.dir);
                     node.disk.lose(&files)?;

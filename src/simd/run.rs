@@ -2,7 +2,7 @@
 //! the fault phase, the calm phase that demands progress, the shutdown and the checks.
 
 use super::checks::check_run;
-use super::clients::{ctl_client, lock_client, Phase, Record};
+use super::clients::{ctl_client, lock_client, record, Phase, Record};
 use super::cluster::{NodeSetup, SimNode};
 use super::faults::Injector;
 use super::net::Net;
@@ -132,7 +132,7 @@ async fn simulate(
             violations.push(format!("node {} failed: {e}", node.id));
         }
     }
-    let held = rec.lock().unwrap_or_else(|e| e.into_inner()).held.clone();
+    let held = record(&rec).held.clone();
     let outcome = Outcome {
         steps: net.stats().deliveries + faults.total(),
         faults,
@@ -240,7 +240,7 @@ async fn calm(
             .map(|(node, _)| node.id)
             .collect();
         let (clients_got, ctl_got) = {
-            let r = rec.lock().unwrap_or_else(|e| e.into_inner());
+            let r = record(rec);
             (r.calm_acquired.len(), r.calm_ctl_entries.len() as u64)
         };
         let clients_done = clients_got >= cfg.clients;
