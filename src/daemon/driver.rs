@@ -167,49 +167,64 @@ impl Driver {
             let think = self.cs.think_until;
             let hold = self.cs.hold_until;
             let deadline = self.sessions.next_deadline();
-            tokio::select! {
-                _ = tick(&mut inputs.lease_timer) => {
-                    let now = self.now_ms();
-                    let actions = self.core.tick(now);
-                    self.execute(actions)?;
-                }
+            let wake = tokio::select! {
+                _ = tick(&mut inputs.lease_timer) => Wake::Tick,
                 _ = &mut shutdown => break,
                 ev = inputs.events.recv() => match ev {
-                    Some(ev) => {
-                        self.on_event(ev)?;
-                        // Whatever else has already arrived joins this batch (one fsync for
-                        // all).
-                        for _ in 0..256 {
-                            let Ok(ev) = inputs.events.try_recv() else { break };
-                            self.on_event(ev)?;
-                        }
-                        self.check_try_once()?;
-                    }
+                    Some(ev) => Wake::Event(ev),
                     None => break,
                 },
-                _ = sleep_until_opt(think) => {
+                _ = sleep_until_opt(think) => Wake::Think,
+                _ = sleep_until_opt(hold) => Wake::Hold,
+                cmd = inputs.control.recv(), if control_open => match cmd {
+                    Some(cmd) => Wake::Control(cmd),
+                    None => { control_open = false; continue }
+                },
+                cmd = inputs.locks.recv(), if locks_open => match cmd {
+                    Some(cmd) => Wake::Lock(cmd),
+                    None => { locks_open = false; continue }
+                },
+                _ = sleep_until_opt(deadline) => Wake::Deadline,
+            };
+            // The clock first, whatever woke us: a node that was stalled (paused, starved,
+            // a slow disk) ends the leases that ran out meanwhile before it acts on anything
+            // that arrived meanwhile (a late Fenced, its hold timer).
+            let actions = self.core.tick(self.now_ms());
+            self.execute(actions)?;
+            match wake {
+                Wake::Tick => {}
+                Wake::Event(ev) => {
+                    self.on_event(ev)?;
+                    // Whatever else has already arrived joins this batch (one fsync for all).
+                    for _ in 0..256 {
+                        let Ok(ev) = inputs.events.try_recv() else {
+                            break;
+                        };
+                        self.on_event(ev)?;
+                    }
+                    self.check_try_once()?;
+                }
+                Wake::Think => {
                     self.cs.think_until = None;
                     self.request()?;
                 }
-                _ = sleep_until_opt(hold) => {
+                // The tick above may have ended the entry already (its lease ran out).
+                Wake::Hold if self.cs.hold_until.is_none() => {}
+                Wake::Hold => {
                     self.cs.hold_until = None;
                     self.exit()?;
                 }
-                cmd = inputs.control.recv(), if control_open => match cmd {
-                    Some(cmd) => self.on_control(cmd)?,
-                    None => control_open = false,
-                },
-                cmd = inputs.locks.recv(), if locks_open => match cmd {
-                    Some(cmd) => {
+                Wake::Control(cmd) => self.on_control(cmd)?,
+                Wake::Lock(cmd) => {
+                    self.on_lock_command(cmd)?;
+                    for _ in 0..256 {
+                        let Ok(cmd) = inputs.locks.try_recv() else {
+                            break;
+                        };
                         self.on_lock_command(cmd)?;
-                        for _ in 0..256 {
-                            let Ok(cmd) = inputs.locks.try_recv() else { break };
-                            self.on_lock_command(cmd)?;
-                        }
                     }
-                    None => locks_open = false,
-                },
-                _ = sleep_until_opt(deadline) => self.on_deadlines()?,
+                }
+                Wake::Deadline => self.on_deadlines()?,
             }
             self.flush().await?;
             self.metrics
@@ -381,7 +396,7 @@ impl Driver {
 
     /// Asks the core for `lock` if sessions wait for it and this node neither holds it nor
     /// already asked.
-    fn request_lock(&mut self, lock: &LockName) -> Result<(), NodeError> {
+    pub(super) fn request_lock(&mut self, lock: &LockName) -> Result<(), NodeError> {
         if self.sessions.has_waiters(lock.as_str())
             && !self.sessions.is_held(lock.as_str())
             && self.core.phase(lock.as_str()) == Phase::Idle
@@ -506,6 +521,24 @@ impl Driver {
             })
             .collect()
     }
+}
+
+/// What woke the driver's loop.
+enum Wake {
+    /// The lease timer.
+    Tick,
+    /// A transport event.
+    Event(TransportEvent),
+    /// The workload's think time is over: request the CS.
+    Think,
+    /// The workload's hold time is over: leave the CS.
+    Hold,
+    /// A `maekawa ctl` command.
+    Control(Control),
+    /// A lock-service command.
+    Lock(LockCommand),
+    /// A waiting session's patience ran out.
+    Deadline,
 }
 
 /// The next lease tick, or never without leases.

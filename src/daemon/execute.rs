@@ -223,15 +223,65 @@ impl Driver {
                 }
                 self.metrics.fsync(started.elapsed());
             }
+            self.drop_lapsed_entries()?;
             self.act_on_entries()?;
             self.log.write_held_restamped(self.log.now());
             self.send_all(held);
         }
         // An entry with nobody left to hand it to (its sessions gave up or went away) is
-        // left at once; that batch flushes too.
+        // left at once; that batch flushes too, as does what a lapsed entry sent.
         if self.sessions.has_orphans() {
             self.leave_orphans()?;
+        }
+        if !self.batch.outgoing.is_empty() || !self.batch.entering.is_empty() {
             Box::pin(self.flush()).await?;
+        }
+        Ok(())
+    }
+
+    /// The sync may have outlasted the lease of an entry it was to make good (the process was
+    /// paused, the disk was slow): told the time, the core ends that lease, and the entry is
+    /// not acted on (no enter line, no session told): it is reported as a `lease_expired`
+    /// line only. What the core sends on ending it joins the next batch.
+    fn drop_lapsed_entries(&mut self) -> Result<(), NodeError> {
+        if self.batch.entering.is_empty() {
+            return Ok(());
+        }
+        let now = self.now_ms();
+        let mut rest = Vec::new();
+        let mut lapsed = Vec::new();
+        for a in self.core.tick(now) {
+            if let Action::LeaseExpired {
+                req,
+                token,
+                ended_at,
+            } = a.action
+            {
+                let entering = &mut self.batch.entering;
+                if let Some(i) = entering.iter().position(|e| e.0 == a.lock && e.1 == req) {
+                    entering.remove(i);
+                    self.log.log(&NodeEvent::LeaseExpired {
+                        lock: Some(a.lock.clone()),
+                        entry: self.cs.entries,
+                        req_ts: req.ts.0,
+                        req_node: req.node,
+                        token: token.0,
+                        late_ms: now.saturating_sub(ended_at),
+                    });
+                    self.metrics.lease_expired();
+                    lapsed.push(a.lock);
+                    continue;
+                }
+            }
+            rest.push(a);
+        }
+        self.execute(rest)?;
+        for lock in lapsed {
+            if lock == self.cs.lock {
+                self.schedule_think();
+            } else {
+                self.request_lock(&lock)?;
+            }
         }
         Ok(())
     }
