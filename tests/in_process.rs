@@ -35,6 +35,7 @@ fn settings(config: &Config, dir: &Path, id: NodeId) -> NodeSettings {
         unsafe_no_journal: false,
         lease_ms,
         reclaim_ms: lease_ms + 1000,
+        handover: Default::default(),
         security: Security::Plaintext,
         plaintext_warning: Some("in-process test on loopback".to_string()),
         max_connections: daemon::limits::MAX_CONNECTIONS,

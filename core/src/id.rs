@@ -78,6 +78,17 @@ impl Token {
     pub fn plus(self, n: u64) -> Token {
         Token(self.0.saturating_add(n))
     }
+
+    /// The Lamport time with the same number: a node's clock is kept at or above its floor, so
+    /// that a request's timestamp can serve as its token (fast grants).
+    pub fn as_lamport(self) -> Lamport {
+        Lamport(self.0)
+    }
+
+    /// The token with the number of a request's timestamp: what a fast entry uses.
+    pub fn of_request(r: &RequestId) -> Token {
+        Token(r.ts.0)
+    }
 }
 
 /// One request for the critical section, `(ts, node)` made by incarnation `inc` of `node`.

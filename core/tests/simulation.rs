@@ -92,16 +92,20 @@ fn without_the_lock_change_rule_the_simulator_reports_a_replayable_deadlock() {
 /// Without contention one CS entry costs exactly 3(|Q| - 1) network messages: a REQUEST, a
 /// GRANT and a RELEASE per other member of the quorum (self-messages cost no network); with
 /// leases, a FENCE and a FENCED more.
+/// Without leases and with fast grants (issue 26): REQUEST, GRANT, RELEASE per other member;
+/// with a Fence round before every entry (issue 14), FENCE and FENCED too.
 #[test]
-fn an_uncontended_entry_costs_three_messages_per_other_quorum_member_and_five_with_leases() {
-    for leases in [false, true] {
-        uncontended_entry_cost(leases);
+fn an_uncontended_entry_costs_three_messages_per_other_quorum_member_five_with_fence_rounds() {
+    for (leases, fast_grants) in [(false, false), (true, true), (true, false)] {
+        uncontended_entry_cost(leases, fast_grants);
     }
 }
 
-fn uncontended_entry_cost(leases: bool) {
+fn uncontended_entry_cost(leases: bool, fast_grants: bool) {
+    let fence_round = leases && !fast_grants;
     let options = Options {
         leases,
+        fast_grants,
         ..Options::default()
     };
     let mut rng = SplitMix64::new(3);
@@ -140,7 +144,7 @@ fn uncontended_entry_cost(leases: bool) {
             }
             let others = quorums.quorum(me).len() as u64 - 1;
             assert_eq!(entered, 1, "n={n} node {me}");
-            let kinds: &[MsgKind] = if leases {
+            let kinds: &[MsgKind] = if fence_round {
                 &[
                     MsgKind::Request,
                     MsgKind::Grant,
@@ -362,4 +366,45 @@ fn a_reclaim_without_waiting_for_the_lease_is_caught_on_random_schedules() {
         failure.what.contains("counts voter") || failure.what.contains("same time"),
         "{failure}"
     );
+}
+
+/// Not vacuous (issue 26): a fast entry whose lease runs from the entry, not from the request's
+/// making, outlives the reclaim of a vote granted long before it.
+#[test]
+fn a_fast_lease_from_the_entry_is_caught_on_random_schedules() {
+    let cfg = SimConfig {
+        requests: 5,
+        wrong_suspicions: 2,
+        pauses: 2,
+        options: Options {
+            lease_from_request: false,
+            ..Options::default()
+        },
+        ..template(Contention::Random)
+    };
+    let failure = sim::run_many(&cfg, &[3, 4, 5, 9], 1, 20_000, threads())
+        .expect_err("the late lease must be caught");
+    println!("{failure}");
+    assert!(
+        failure.what.contains("counts voter") || failure.what.contains("same time"),
+        "{failure}"
+    );
+}
+
+/// Not vacuous (issue 26): a GRANT that confirms a timestamp its voter's floor already reached
+/// lets an overtaken request enter with a token no larger than the previous entry's.
+#[test]
+fn a_grant_that_confirms_without_checking_the_floor_is_caught_on_random_schedules() {
+    let cfg = SimConfig {
+        nodes: 5,
+        options: Options {
+            grant_checks_floor: false,
+            ..Options::default()
+        },
+        ..template(Contention::Full)
+    };
+    let failure =
+        sim::run_many(&cfg, &[], 1, 5_000, 1).expect_err("the repeated token must be found");
+    println!("{failure}");
+    assert!(failure.what.contains("token"), "{failure}");
 }

@@ -182,11 +182,18 @@ pub fn free_ports(n: usize) -> Result<Vec<u16>, BenchError> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let start = (std::process::id().wrapping_mul(7919) ^ nanos) % span;
+    // A port handed out once is never handed out again by this process: two tests of one
+    // binary probing at once could otherwise both find the same port free before either binds.
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     let ports: Vec<u16> = (0..span)
         .map(|i| first + ((start + i) % span) as u16)
+        .filter(|port| !given.contains(port))
         .filter(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
         .take(n)
         .collect();
+    given.extend(ports.iter().copied());
     if ports.len() < n {
         return Err(setup_err(format!(
             "fewer than {n} free ports in {first}..={last}"

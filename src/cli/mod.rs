@@ -147,6 +147,18 @@ pub(crate) struct Mutations {
     /// waiting for its lease to run out, to watch the checker catch two live holders.
     #[arg(long, hide = true)]
     without_reclaim_wait: bool,
+    /// Test-only: a voter confirms a request's timestamp as its token in its GRANT even when
+    /// its floor already reached it, to watch the checker catch the repeated token.
+    #[arg(long, hide = true)]
+    without_grant_floor_check: bool,
+    /// Test-only: a fast entry's lease runs from the entry, not from the request's making, to
+    /// watch the checker catch a lease that outlives a reclaim.
+    #[arg(long, hide = true)]
+    lease_from_entry: bool,
+    /// Every entry confirms its token with a Fence round (the protocol before fast grants,
+    /// issue 14): the daemon's `--handover fenced`.
+    #[arg(long)]
+    fenced_entries: bool,
     /// Maekawa's votes without time: no lease, no fence round before an entry, and a dead
     /// holder's votes are never reclaimed (the daemon's `--lease-ms 0`).
     #[arg(long)]
@@ -174,6 +186,9 @@ impl Mutations {
             cancel_releases: !self.without_cancel_release,
             reclaim_waits: !self.without_reclaim_wait,
             leases: !self.without_leases,
+            fast_grants: !self.fenced_entries,
+            grant_checks_floor: !self.without_grant_floor_check,
+            lease_from_request: !self.lease_from_entry,
             ..Options::default()
         }
     }

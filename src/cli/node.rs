@@ -50,6 +50,12 @@ pub(crate) struct NodeArgs {
     /// ms; must exceed `--lease-ms` by a margin for clock-rate drift (default: lease + 1000).
     #[arg(long)]
     reclaim_ms: Option<u64>,
+    /// How an entry confirms its fencing token with leases on: `fast` (a GRANT confirms the
+    /// request's timestamp as its token, so a hand-over is RELEASE then GRANT) or `fenced` (a
+    /// Fence round after the last GRANT, the protocol before issue 26). Every node of a
+    /// cluster must use the same.
+    #[arg(long, value_enum, default_value_t = maekawa::daemon::settings::Handover::Fast)]
+    handover: maekawa::daemon::settings::Handover,
     /// Connections this node serves at once (peers, clients, ctl); one more is closed as soon
     /// as it is accepted, with a `connections_full` warning in the node log.
     #[arg(long, default_value_t = maekawa::daemon::limits::MAX_CONNECTIONS, value_parser = parse_max_connections)]
@@ -156,6 +162,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         unsafe_no_journal: args.unsafe_no_journal,
         lease_ms: args.lease_ms,
         reclaim_ms,
+        handover: args.handover,
     })
 }
 

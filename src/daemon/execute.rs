@@ -190,9 +190,14 @@ impl Driver {
         let mut outgoing = std::mem::take(&mut self.batch.outgoing);
         let mut held = outgoing.split_off(self.batch.held_from.take().unwrap_or(outgoing.len()));
         let mut mark = self.batch.log_mark.take();
-        // An entry waits for the sync only when its batch wrote a record (a new block of
-        // tokens); within the reserved block it needs none.
-        let sync_first = !held.is_empty() || (mark.is_some() && !self.batch.entering.is_empty());
+        // An entry waits for a sync only when its token is above the reservation on disk: a
+        // new block of tokens written by its batch, or by an earlier one (a vote this node
+        // gave itself raises the reservation, and its GRANT, to this process, waited for no
+        // sync). Within a block on disk it needs none.
+        let durable = self.journal.durable_floor();
+        let sync_first = !held.is_empty()
+            || (mark.is_some() && !self.batch.entering.is_empty())
+            || self.batch.entering.iter().any(|e| e.3 > durable);
         if !sync_first {
             self.act_on_entries()?;
             self.log.write_held();

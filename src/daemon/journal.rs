@@ -163,6 +163,8 @@ pub struct Journal {
     broken: bool,
     /// Records written since the last sync.
     unsynced: bool,
+    /// The floor of the records made durable so far ([`Journal::durable_floor`]).
+    durable_floor: u64,
     compact_at: u64,
     /// What the records written so far add up to (what a compaction writes).
     state: Restored,
@@ -231,6 +233,7 @@ impl Journal {
             seq: replay.seq,
             broken: false,
             unsynced: false,
+            durable_floor: replay.state.floor,
             compact_at: COMPACT_AT,
             state: replay.state.clone(),
             compacted_len: 0,
@@ -263,6 +266,15 @@ impl Journal {
         }
     }
 
+    /// The floor (reservation) of the records already durable (synced, or counted as synced
+    /// by a [`Journal::sync_job`] taken out): an entry whose token is above it must wait for a
+    /// sync, even when its own batch wrote no record (the reservation that covers it may have
+    /// been written by an earlier batch whose GRANT went to this node itself, which waits for
+    /// no sync).
+    pub fn durable_floor(&self) -> u64 {
+        self.durable_floor
+    }
+
     /// Takes the pending sync out of the journal, to run on a blocking thread while the
     /// caller's runtime goes on sending what need not wait for the disk. `None` when every
     /// record is already durable. The journal counts the records as synced from here on, so
@@ -280,6 +292,7 @@ impl Journal {
             }
         })?;
         self.unsynced = false;
+        self.durable_floor = self.state.floor;
         Ok(Some(SyncJob {
             file,
             path: self.path.clone(),
@@ -378,6 +391,7 @@ impl Journal {
         sync_dir(&*self.storage, &self.path)?;
         // The compacted file holds only the current state, already durable.
         self.unsynced = false;
+        self.durable_floor = self.state.floor;
         self.file = OpenOptions::new()
             .read(true)
             .append(true)

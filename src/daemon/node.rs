@@ -387,6 +387,7 @@ pub(super) fn restore_core(
         lease: settings.lease_ms,
         reclaim_after: settings.reclaim_ms,
         renew_waits_for_all: !settings.env.flaws.renew_without_every_voter,
+        fast_grants: settings.handover == super::settings::Handover::Fast,
         ..Options::default()
     };
     Member::restore_in(

@@ -99,6 +99,8 @@ pub struct NodeSettings {
     /// How long after a holder last confirmed its lease a voter may reclaim its vote, once
     /// the holder is suspected: more than `lease_ms` by a margin for clock-rate drift.
     pub reclaim_ms: u64,
+    /// How an entry confirms its fencing token with leases on (`--handover`).
+    pub handover: Handover,
     /// Mutual TLS or plaintext, for the server and the peer links ([`crate::tls`]).
     pub security: crate::tls::Security,
     /// Why this node runs in plaintext, logged as a warning at start (`None` under TLS).
@@ -114,4 +116,18 @@ pub struct NodeSettings {
     pub metrics_addr: Option<String>,
     /// The clock, disk and seed the node takes from outside ([`Env::real`] for a process).
     pub env: Env,
+}
+
+/// How an entry confirms its fencing token with its voters when leases are on (DESIGN.md,
+/// "Fast grants"): the choice stays selectable until the fast hand-over wins on every figure
+/// (issue 26).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Handover {
+    /// Each GRANT confirms the request's timestamp as its token when it can: the entry then
+    /// needs no Fence round (RELEASE, GRANT: two message delays).
+    #[default]
+    Fast,
+    /// Every entry confirms its token with a Fence round after its last GRANT (issue 14: four
+    /// message delays).
+    Fenced,
 }

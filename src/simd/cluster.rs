@@ -111,6 +111,7 @@ impl SimNode {
             unsafe_no_journal: false,
             lease_ms,
             reclaim_ms: lease_ms + lease_ms / 3,
+            handover: Default::default(),
             security: Security::Plaintext,
             plaintext_warning: None,
             max_connections: daemon::limits::MAX_CONNECTIONS,

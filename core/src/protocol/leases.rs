@@ -7,7 +7,7 @@ use super::{
     Action, LogEvent, Message, MsgKind, NodeMut, NodeRef, Phase, RequesterView, RevoteKind,
     TOKEN_BLOCK,
 };
-use crate::id::{NodeId, RequestId};
+use crate::id::{NodeId, RequestId, Token};
 
 impl NodeMut<'_> {
     /// The caller's clock moved to `now` (any unit, the one of
@@ -105,6 +105,11 @@ impl NodeMut<'_> {
                 "vote of a suspected requester, never confirmed"
             },
         }));
+        if self.l.voter.fenced {
+            // The holder may have entered with a token this voter confirmed: a fast entry's
+            // is its request's timestamp (a fenced one's the floor already took).
+            self.s.floor = self.s.floor.max(Token::of_request(&l));
+        }
         self.send(out, l.node, MsgKind::Revoked, l);
         self.l.voter.lock = None;
         self.grant_next(out);

@@ -71,7 +71,14 @@ pub enum ProtocolError {
 /// Tokens a node reserves on disk at a time: an entry whose token is within the reservation
 /// needs no fsync of its own; one past it reserves the next block first. After a restart the
 /// node's floor is its last reservation, so tokens then jump by at most this much.
-pub const TOKEN_BLOCK: u64 = 1000;
+/// Tokens follow the Lamport clock (a fast entry's token is its request's timestamp, see
+/// [`Options::fast_grants`]), which moves by every message, so the block is large: one fsync per
+/// 2^20 ticks of the clock, not per thousand.
+pub const TOKEN_BLOCK: u64 = 1 << 20;
+
+/// A GRANT's `echo` when the voter confirmed the request's timestamp as its token
+/// ([`Options::fast_grants`]); 0 otherwise.
+pub const GRANT_CONFIRMS: u64 = 1;
 
 /// Switches that exist only to prove the checkers are not vacuous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +105,18 @@ pub struct Options {
     /// off (the first confirmation is enough, usually the holder's own) lets a holder keep a
     /// lease its voters already reclaimed: a defect the simulated cluster must catch (issue 25).
     pub renew_waits_for_all: bool,
+    /// Fast grants (issue 26): a voter whose floor is below a request's timestamp confirms that
+    /// timestamp as the request's token in its GRANT (made durable first, the vote then held
+    /// as confirmed), and a requester whose every grant confirmed enters at once with that
+    /// token and a lease from its request's making, with no `Fence` round. Off: every entry
+    /// confirms its token with a `Fence` round (the protocol of issue 14).
+    pub fast_grants: bool,
+    /// A voter confirms a request's timestamp as its token only when its floor is below it.
+    /// Turning it off shows the checkers catch the repeated or smaller token.
+    pub grant_checks_floor: bool,
+    /// A fast entry's lease runs from its request's making (before any voter granted). Turning
+    /// it off (from the entry) shows the checkers catch a lease that outlives a reclaim.
+    pub lease_from_request: bool,
     /// The lease term `L`, in the caller's time unit: a holder uses the CS only until `L` after
     /// it sent the last `Fence` every voter confirmed.
     pub lease: u64,
@@ -115,6 +134,9 @@ impl Default for Options {
             leases: true,
             reclaim_waits: true,
             renew_waits_for_all: true,
+            fast_grants: true,
+            grant_checks_floor: true,
+            lease_from_request: true,
             lease: DEFAULT_LEASE_MS,
             reclaim_after: DEFAULT_RECLAIM_MS,
         }
@@ -152,6 +174,11 @@ pub struct RequesterView {
     /// When in the CS: the clock at the send of the last round every voter confirmed. The
     /// lease runs until `lease_from + L`.
     pub lease_from: Option<u64>,
+    /// The clock when the request was made: a fast entry's lease runs from here, since every
+    /// voter granted after it.
+    pub asked_at: u64,
+    /// Voters whose grant confirmed the request's timestamp as its token (fast grants).
+    pub confirmed: BTreeSet<NodeId>,
 }
 
 /// The voter's bookkeeping.
@@ -611,10 +638,17 @@ impl<'a> NodeMut<'a> {
         // `request_cs`, the floor and its reservation): the daemon refuses numbers near the
         // top at its edge (`maekawa::daemon::validate`), and should one get through, a stuck
         // clock or floor is a bug to find, not a crash of the node (tests/fuzz.rs).
-        self.s.clock = self.s.clock.max(msg.lamport).next();
         if msg.kind != MsgKind::Release || self.s.options.release_carries_token {
             self.s.floor = self.s.floor.max(msg.token);
         }
+        // The clock stays above the floor, so a request's timestamp is above every token its
+        // node knows of: what lets a voter confirm it as the token (fast grants).
+        self.s.clock = self
+            .s
+            .clock
+            .max(msg.lamport)
+            .max(self.s.floor.as_lamport())
+            .next();
         let mut out = Vec::new();
         match msg.kind {
             MsgKind::Request => self.on_request(&mut out, from, msg),

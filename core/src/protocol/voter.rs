@@ -3,8 +3,8 @@
 //! ([`VoterView`](super::VoterView)) changes here; re-voting after a peer's restart is
 //! `revote`'s, reclaiming a suspect's vote `leases`'.
 
-use super::{Action, Message, MsgKind, NodeMut};
-use crate::id::{NodeId, RequestId};
+use super::{Action, Message, MsgKind, NodeMut, GRANT_CONFIRMS, TOKEN_BLOCK};
+use crate::id::{NodeId, RequestId, Token};
 
 impl NodeMut<'_> {
     /// A queued request the voter may grant: not of a suspected node (with leases).
@@ -36,13 +36,13 @@ impl NodeMut<'_> {
             self.l.voter.lock = Some(r);
             self.l.voter.inquired = false;
             self.l.voter.grant_sent = true;
-            self.l.voter.fenced = false;
+            self.l.voter.fenced = self.confirms(&r);
             self.l.voter.since = self.s.now;
             out.push(Action::Persist {
                 lock: Some(r),
                 floor: self.s.journal_floor(),
             });
-            self.send(out, r.node, MsgKind::Grant, r);
+            self.send_grant(out, r);
             return;
         };
         if lock == r || self.l.voter.queue.contains(&r) {
@@ -132,12 +132,13 @@ impl NodeMut<'_> {
         self.l.voter.told_failed.remove(&head);
         self.l.voter.lock = Some(head);
         self.l.voter.grant_sent = true;
+        self.l.voter.fenced = self.confirms(&head);
         self.l.voter.since = self.s.now;
         out.push(Action::Persist {
             lock: Some(head),
             floor: self.s.journal_floor(),
         });
-        self.send(out, head.node, MsgKind::Grant, head);
+        self.send_grant(out, head);
         if self.s.options.lock_change_failed {
             let untold: Vec<RequestId> = self
                 .l
@@ -150,6 +151,35 @@ impl NodeMut<'_> {
             for q in untold {
                 self.l.voter.told_failed.insert(q);
                 self.send(out, q.node, MsgKind::Failed, q);
+            }
+        }
+    }
+
+    /// Fast grants: whether the GRANT about to leave for `r` confirms `r`'s timestamp as its
+    /// token. It does when this voter's floor is below it: every entry that held this vote
+    /// before had a smaller token (DESIGN.md, "Fast grants"). The vote is then held as
+    /// confirmed (reclaimed only a full reclaim period after now), and the reservation is
+    /// raised to cover the timestamp: the lock's journal record, synced before the GRANT
+    /// leaves, carries it.
+    fn confirms(&mut self, r: &RequestId) -> bool {
+        let o = self.s.options;
+        let token = Token::of_request(r);
+        if !o.leases || !o.fast_grants || (o.grant_checks_floor && self.s.floor >= token) {
+            return false;
+        }
+        if token > self.s.reserved {
+            self.s.reserved = token.plus(TOKEN_BLOCK - 1);
+        }
+        true
+    }
+
+    /// Sends the GRANT for the current lock `r`, saying whether it confirms (the lock is
+    /// `fenced` as [`NodeMut::confirms`] decided).
+    fn send_grant(&mut self, out: &mut Vec<Action>, r: RequestId) {
+        self.send(out, r.node, MsgKind::Grant, r);
+        if self.l.voter.fenced {
+            if let Some(Action::Send { msg, .. }) = out.last_mut() {
+                msg.echo = GRANT_CONFIRMS;
             }
         }
     }

@@ -33,6 +33,7 @@ fn settings(dir: &Path) -> NodeSettings {
         unsafe_no_journal: false,
         lease_ms: 0,
         reclaim_ms: 1000,
+        handover: Default::default(),
         security: Security::Plaintext,
         plaintext_warning: None,
         max_connections: 4,

@@ -5,10 +5,15 @@ use super::*;
 
 // ---- leases (DESIGN.md, "Availability") -----------------------------------------------------
 
-/// A node with quorum `q` and leases on (the default options).
+/// A node with quorum `q`, leases on and every entry confirmed by a `Fence` round (the
+/// protocol of issue 14, still selectable: fast grants off).
 fn leased(me: u32, q: &[u32]) -> Node {
     let q: Vec<NodeId> = q.iter().map(|&i| n(i)).collect();
-    Node::with_options(n(me), &q, Options::default())
+    let options = Options {
+        fast_grants: false,
+        ..Options::default()
+    };
+    Node::with_options(n(me), &q, options)
 }
 
 /// A `Fenced` for `req` echoing the round sent at `echo`, from a voter whose floor is `token`.

@@ -8,6 +8,7 @@
 use super::*;
 use std::collections::{BTreeMap, VecDeque};
 
+mod fast;
 mod leases;
 mod messages;
 mod requester;
