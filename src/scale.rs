@@ -206,6 +206,7 @@ pub fn run(
                 keep: None,
                 clients: 0,
                 lease_ms,
+                handover: None,
                 tls: false,
                 suspect_after_ms: None,
             })

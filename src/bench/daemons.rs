@@ -62,6 +62,13 @@ pub(super) fn spawn(
                     .map(|l| vec!["--lease-ms".to_string(), l.to_string()])
                     .unwrap_or_default(),
             )
+            .args(
+                settings
+                    .handover
+                    .and_then(|h| clap::ValueEnum::to_possible_value(&h))
+                    .map(|v| vec!["--handover".to_string(), v.get_name().to_string()])
+                    .unwrap_or_default(),
+            )
             .args(if settings.clients > 0 {
                 &["--workload", "manual"][..]
             } else {

@@ -35,6 +35,8 @@ struct Gathered {
     recvs: Vec<(MsgKey, SystemTime)>,
     /// When every network message was sent.
     send_times: Vec<SystemTime>,
+    /// Every entry and exit: (when, entry rather than exit, node).
+    turns: Vec<(SystemTime, bool, NodeId)>,
 }
 
 impl Gathered {
@@ -62,6 +64,10 @@ impl Gathered {
             NodeEvent::EnterCs { wait_ms, .. } => {
                 self.waits.push(wait_ms.unwrap_or(0.0));
                 self.enter_times.extend(time);
+                self.turns.extend(time.map(|t| (t, true, l.node)));
+            }
+            NodeEvent::ExitCs { .. } | NodeEvent::LeaseExpired { .. } => {
+                self.turns.extend(time.map(|t| (t, false, l.node)));
             }
             NodeEvent::Send(m) if m.from != m.to => {
                 *self.by_kind.entry(m.msg).or_default() += 1;
@@ -105,6 +111,20 @@ impl Gathered {
         (per_second, steady)
     }
 
+    /// The median hand-over, ms: from an exit to the entry of another node that follows it
+    /// directly (the next event of the lock is that entry).
+    fn handover_ms(&mut self) -> f64 {
+        self.turns.sort();
+        let mut gaps: Vec<f64> = self
+            .turns
+            .windows(2)
+            .filter(|w| !w[0].1 && w[1].1 && w[0].2 != w[1].2)
+            .filter_map(|w| Some(w[1].0.duration_since(w[0].0).ok()?.as_secs_f64() * 1000.0))
+            .collect();
+        gaps.sort_by(f64::total_cmp);
+        percentile(&gaps, 0.5)
+    }
+
     /// The median one-way latency of network messages (send line to receive line), ms.
     fn one_way_ms(&self) -> f64 {
         let mut one_way: Vec<f64> = self
@@ -133,6 +153,8 @@ pub(super) fn measure(
     let entries = g.enter_times.len() as u64;
     let (entries_per_second, steady) = g.rates();
     let t_ms = g.one_way_ms();
+    let handover_ms = g.handover_ms();
+    let cpu_seconds: f64 = usage.iter().map(|&(_, cpu)| cpu).sum();
     let per = |n: u64| {
         if entries == 0 {
             0.0
@@ -156,6 +178,10 @@ pub(super) fn measure(
         hold_ms: settings.hold_ms,
         think_ms: settings.think_ms,
         lease_ms: settings.lease_ms,
+        handover: settings.handover.map(|h| {
+            clap::ValueEnum::to_possible_value(&h)
+                .map_or_else(String::new, |v| v.get_name().to_string())
+        }),
         suspect_after_ms: settings
             .suspect_after_ms
             .unwrap_or_else(|| suspect_after_for(settings.nodes)),
@@ -168,6 +194,9 @@ pub(super) fn measure(
         acquire_p99_ms: round3(percentile(&g.waits, 0.99)),
         acquire_max_ms: round3(g.waits.last().copied().unwrap_or(0.0)),
         one_way_t_ms: round3(t_ms),
+        handover_p50_ms: round3(handover_ms),
+        handover_over_t: round3(if t_ms > 0.0 { handover_ms / t_ms } else { 0.0 }),
+        cpu_ms_per_entry: round3(per((cpu_seconds * 1e6) as u64) / 1000.0),
         bound_entries_per_second: round3(bound),
         ratio_to_bound: round3(if bound > 0.0 {
             entries_per_second / bound

@@ -53,6 +53,9 @@ pub struct BenchSettings {
     /// The daemons' `--lease-ms` (`None`: their default; 0: no leases), to measure what
     /// leases cost side by side.
     pub lease_ms: Option<u64>,
+    /// The daemons' `--handover` (`None`: their default, fast), to compare the fast hand-over
+    /// with the Fence round side by side.
+    pub handover: Option<crate::daemon::settings::Handover>,
     /// Run the daemons and clients with mutual TLS (certificates made for the run), to see
     /// what TLS costs side by side with plaintext.
     pub tls: bool,
@@ -124,6 +127,9 @@ pub struct BenchReport {
     pub think_ms: u64,
     /// The daemons' `--lease-ms` (absent: their default).
     pub lease_ms: Option<u64>,
+    /// The daemons' `--handover` (absent: their default, fast).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover: Option<String>,
     /// The daemons' `--suspect-after`, ms.
     pub suspect_after_ms: u64,
     /// CS entries in the run.
@@ -149,6 +155,15 @@ pub struct BenchReport {
     /// One-way latency of a message over an established link (send to receive log lines of
     /// network messages), median, ms.
     pub one_way_t_ms: f64,
+    /// Hand-over (an exit to the next node's entry), median, ms.
+    #[serde(default)]
+    pub handover_p50_ms: f64,
+    /// The median hand-over in units of T (issue 26's goal: at most 1.5).
+    #[serde(default)]
+    pub handover_over_t: f64,
+    /// CPU of every daemon, summed, per entry, ms.
+    #[serde(default)]
+    pub cpu_ms_per_entry: f64,
     /// The synchronization-delay bound 1 / (2T + hold), entries per second.
     pub bound_entries_per_second: f64,
     /// Measured throughput over the bound.

@@ -58,6 +58,10 @@ pub fn render(r: &BenchReport) -> String {
         r.acquire_p50_ms, r.acquire_p99_ms, r.acquire_max_ms
     ));
     out.push_str(&format!(
+        "  hand-over             p50 {:.3} ms ({:.2} T); CPU {:.3} ms per entry (all daemons)\n",
+        r.handover_p50_ms, r.handover_over_t, r.cpu_ms_per_entry
+    ));
+    out.push_str(&format!(
         "  one-way latency T     {:.3} ms (median, send to receive)\n",
         r.one_way_t_ms
     ));

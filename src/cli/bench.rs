@@ -29,6 +29,10 @@ pub(crate) struct BenchArgs {
     /// without the Fence round), to see what leases cost.
     #[arg(long)]
     lease_ms: Option<u64>,
+    /// The daemons' --handover (default: theirs, fast): `fenced` to measure the Fence round
+    /// before every entry, the protocol before issue 26.
+    #[arg(long, value_enum)]
+    handover: Option<maekawa::daemon::settings::Handover>,
     /// Make certificates for the run and use mutual TLS on every link and client (default:
     /// plaintext on loopback), to see what TLS costs.
     #[arg(long)]
@@ -57,6 +61,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         keep: args.keep,
         clients: args.clients as usize,
         lease_ms: args.lease_ms,
+        handover: args.handover,
         tls: args.tls,
         suspect_after_ms: args.suspect_after_ms,
     };

@@ -235,7 +235,7 @@ impl Summary {
     }
 
     /// What each column counts, printed under the table.
-    pub(super) const LEGEND: &'static str = "Request..Sync: network messages the node sent (to another node), by type; to itself: messages a node sent to itself (no network); msgs/entry: network messages about the node's own requests, whoever sent them, per entry (5(|Q|-1) without contention: Request, Grant, Fence, Fenced, Release; 3(|Q|-1) with --lease-ms 0); restarts: starts after a process that logged no stop (a kill or a crash); clean restarts: starts after a process that logged stop (a clean stop, then a start); re-votes: revote lines the node wrote";
+    pub(super) const LEGEND: &'static str = "Request..Sync: network messages the node sent (to another node), by type; to itself: messages a node sent to itself (no network); msgs/entry: network messages about the node's own requests, whoever sent them, per entry (3(|Q|-1) without contention: Request, Grant, Release; 5(|Q|-1) with --handover fenced: Fence, Fenced too); restarts: starts after a process that logged no stop (a kill or a crash); clean restarts: starts after a process that logged stop (a clean stop, then a start); re-votes: revote lines the node wrote";
 }
 
 #[cfg(test)]
