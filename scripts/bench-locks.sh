@@ -2,14 +2,17 @@
 # Side by side, same machine, same run, the same number of clients contending for one lock:
 #   etcd       3-member cluster on loopback; bench/etcd-lock (the etcd-client crate's lock API)
 #   ZooKeeper  3-member ensemble on loopback; bench/zk-lock (kazoo's Lock recipe)
+#   Redis      one redis-server on loopback; bench/redis-lock --mode redis (redis-py's Lock)
+#   Redlock    3 independent redis-server masters on loopback; bench/redis-lock --mode redlock
+#              (pottery's Redlock on all three)
 #   maekawa    3 daemons; maekawa bench --clients (its Rust client of the daemons' Lock service),
 #              once in plaintext and once with mutual TLS (--tls)
 # each one alone on the machine, one after the other, then the ratios.
 # Usage: scripts/bench-locks.sh [SECONDS] [HOLD_MS] [CLIENTS]  (defaults: 10 s, hold 0 ms, 3)
 #        scripts/bench-locks.sh --install-only                 (install what it needs, then stop)
 # Installs what it needs and is missing: Debian packages with apt-get (the table below), so run
-# it as root or install those first; and kazoo with pip, into a venv under $MAEKAWA_BENCH_CACHE
-# (default ~/.cache/maekawa-bench), so the first run needs PyPI.
+# it as root or install those first; and kazoo, redis-py and pottery with pip, into a venv under
+# $MAEKAWA_BENCH_CACHE (default ~/.cache/maekawa-bench), so the first run needs PyPI.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 # Debian's zookeeper package keeps zkServer.sh off the PATH, in /usr/share/zookeeper/bin
@@ -25,30 +28,37 @@ declare -A PACKAGE_OF=(
   [etcdctl]=etcd-client
   [protoc]=protobuf-compiler
   [python3]=python3
+  [redis-cli]=redis-tools
+  [redis-server]=redis-server
   [zkServer.sh]=zookeeper
 )
+# The Python clients, pinned; pottery 3.0.1 needs redis-py >= 4.2.
 KAZOO_VERSION=2.11.0
+REDIS_PY_VERSION=5.3.1
+POTTERY_VERSION=3.0.1
+PIP_PINS=("kazoo==$KAZOO_VERSION" "redis==$REDIS_PY_VERSION" "pottery==$POTTERY_VERSION")
 CACHE="${MAEKAWA_BENCH_CACHE:-${XDG_CACHE_HOME:-${HOME:?set HOME or MAEKAWA_BENCH_CACHE}/.cache}/maekawa-bench}"
-VENV="$CACHE/kazoo-venv"
-KAZOO_PY="$VENV/bin/python"
+VENV="$CACHE/bench-venv"
+VENV_PY="$VENV/bin/python"
 
-# kazoo $KAZOO_VERSION in its own venv (Debian's python3-kazoo is older, and only Debian's own
-# python3 sees it).
-install_kazoo() {
-  local check="import importlib.metadata as m, sys; sys.exit(m.version('kazoo') != '$KAZOO_VERSION')"
-  [ -x "$KAZOO_PY" ] && "$KAZOO_PY" -c "$check" >/dev/null 2>&1 && return 0
+# kazoo, redis-py and pottery, at the versions above, in their own venv (Debian's python3-kazoo
+# and python3-redis are older, and only Debian's own python3 sees them).
+install_python_clients() {
+  local check='import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))'
+  [ -x "$VENV_PY" ] && "$VENV_PY" -c "$check" "${PIP_PINS[@]}" >/dev/null 2>&1 && return 0
   # Debian's python3 makes a venv only with python3-venv (ensurepip).
   python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
-  echo "installing kazoo $KAZOO_VERSION (pip, into $VENV)..."
-  rm -rf "$VENV"
-  if ! { python3 -m venv "$VENV" && "$KAZOO_PY" -m pip install -q "kazoo==$KAZOO_VERSION"; } >/dev/null; then
-    echo "error: could not install kazoo $KAZOO_VERSION into $VENV (python3 -m venv, then pip install kazoo==$KAZOO_VERSION)" >&2
+  echo "installing ${PIP_PINS[*]} (pip, into $VENV)..."
+  rm -rf "$VENV" "$CACHE/kazoo-venv"  # and the kazoo-only venv this script used to make
+  if ! { python3 -m venv "$VENV" && "$VENV_PY" -m pip install -q "${PIP_PINS[@]}"; } >/dev/null; then
+    echo "error: could not install ${PIP_PINS[*]} into $VENV (python3 -m venv, then pip install ${PIP_PINS[*]})" >&2
     exit 1
   fi
 }
 
 install_missing
-install_kazoo
+install_python_clients
 if [ "${1:-}" = "--install-only" ]; then
   echo "everything $0 needs is installed"
   exit 0
@@ -193,8 +203,62 @@ EOF
   version="$( (zk_mode "${ports[0]}" || true) | sed -n 's/^Zookeeper version: \([^-,]*\).*/\1/p')"
 
   echo "== ZooKeeper $version: 3 members, $CLIENTS clients (kazoo $KAZOO_VERSION Lock), ${SECONDS_RUN} s, hold ${HOLD} ms"
-  zk_json="$("$KAZOO_PY" "$ROOT/bench/zk-lock/zk_lock_bench.py" "$hosts" "$CLIENTS" "$SECONDS_RUN" "$HOLD")"
+  zk_json="$("$VENV_PY" "$ROOT/bench/zk-lock/zk_lock_bench.py" "$hosts" "$CLIENTS" "$SECONDS_RUN" "$HOLD")"
   echo "$zk_json"
+  stop_servers
+}
+
+# ---- Redis and Redlock: set redis_json and redlock_json -------------------------------------
+# Each redis-server is a foreground child ($! is the server) with its own directory, on
+# 127.0.0.1 only, with `--save "" --appendonly no`: no RDB snapshot and no append-only file
+# (Redis as a cache, the usual setting for a lock in it), so it never writes to disk and a
+# restarted server has forgotten the lock; Redlock's description asks for appendfsync always,
+# or for a restarted master to wait out the lease, for locks to survive restarts. etcd,
+# ZooKeeper and maekawa (its voters' journal) sync to disk before they grant.
+# start_redis N: N servers on free ports; sets redis_addrs (HOST:PORT,...).
+start_redis() {
+  local ports p ready
+  read -r -a ports <<<"$(free_ports "$1")"
+  [ ${#ports[@]} -eq "$1" ] || { echo "error: could not find free ports for Redis" >&2; exit 1; }
+  redis_addrs=""
+  for p in "${ports[@]}"; do
+    mkdir -p "$work/redis/$p"
+    redis-server --bind 127.0.0.1 --port "$p" --dir "$work/redis/$p" --save "" --appendonly no \
+      >"$work/redis-$p.log" 2>&1 &
+    pids+=($!)
+    redis_addrs+="127.0.0.1:$p,"
+  done
+  redis_addrs="${redis_addrs%,}"
+  for _ in $(seq 1 100); do
+    ready=0
+    for p in "${ports[@]}"; do
+      [ "$(redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null || true)" = PONG ] && ready=$((ready+1))
+    done
+    [ "$ready" -eq "$1" ] && break
+    sleep 0.1
+  done
+  if [ "$ready" -ne "$1" ]; then
+    echo "error: redis-server did not answer PING in 10 s; its logs:" >&2
+    tail -n 5 "$work"/redis-*.log >&2
+    exit 1
+  fi
+}
+
+redis_version() { redis-server --version | sed -n 's/^Redis server v=\([^ ]*\).*/\1/p'; }
+
+run_redis() {
+  start_redis 1
+  echo "== Redis $(redis_version): 1 server, $CLIENTS clients (redis-py $REDIS_PY_VERSION Lock), ${SECONDS_RUN} s, hold ${HOLD} ms"
+  redis_json="$("$VENV_PY" "$ROOT/bench/redis-lock/redis_lock_bench.py" --mode redis "$redis_addrs" "$CLIENTS" "$SECONDS_RUN" "$HOLD")"
+  echo "$redis_json"
+  stop_servers
+}
+
+run_redlock() {
+  start_redis 3
+  echo "== Redlock on Redis $(redis_version): 3 masters, $CLIENTS clients (pottery $POTTERY_VERSION Redlock), ${SECONDS_RUN} s, hold ${HOLD} ms"
+  redlock_json="$("$VENV_PY" "$ROOT/bench/redis-lock/redis_lock_bench.py" --mode redlock "$redis_addrs" "$CLIENTS" "$SECONDS_RUN" "$HOLD")"
+  echo "$redlock_json"
   stop_servers
 }
 
@@ -205,7 +269,7 @@ EOF
 # Once in plaintext (loopback) and once with mutual TLS on every link and client (`--tls`, as a
 # deployment off loopback runs). Each prints one JSON object; the summary reads
 # locks_per_second, acquire_p50_ms and acquire_p99_ms from it (the clients' own figures, as for
-# etcd and ZooKeeper).
+# etcd, ZooKeeper, Redis and Redlock).
 run_maekawa() {  # $1: "" or --tls
   local how="plaintext"
   [ -n "$1" ] && how="mutual TLS"
@@ -215,14 +279,16 @@ run_maekawa() {  # $1: "" or --tls
 
 run_etcd
 run_zookeeper
+run_redis
+run_redlock
 mk_json="$(run_maekawa "")"
 echo "$mk_json" | tr -d '\n' | sed 's/  */ /g'; echo
 mk_tls_json="$(run_maekawa --tls)"
 echo "$mk_tls_json" | tr -d '\n' | sed 's/  */ /g'; echo
 
-python3 - "$etcd_json" "$zk_json" "$mk_json" "$mk_tls_json" <<'PY'
+python3 - "$etcd_json" "$zk_json" "$mk_json" "$mk_tls_json" "$redis_json" "$redlock_json" <<'PY'
 import json, sys
-e, z, m, t = (json.loads(a) for a in sys.argv[1:5])
+e, z, m, t, r, rl = (json.loads(a) for a in sys.argv[1:7])
 def rate(r):
     return r["locks_per_second"] if "locks_per_second" in r else r["entries_per_second"]
 def line(name, r):
@@ -231,8 +297,11 @@ def ratio(a, b):
     return f"{rate(a) / rate(b):.2f}x" if rate(b) else "inf"
 print("== " + "; ".join([line("etcd", e), line("ZooKeeper", z), line("maekawa", m),
                          line("maekawa with TLS", t)]))
+print("== " + "; ".join([line("Redis", r), line("Redlock", rl)]))
 print(f"== maekawa/etcd = {ratio(m, e)}; maekawa/ZooKeeper = {ratio(m, z)}; "
       f"with TLS: maekawa/etcd = {ratio(t, e)}; maekawa/ZooKeeper = {ratio(t, z)}")
+print(f"== maekawa/Redis = {ratio(m, r)}; maekawa/Redlock = {ratio(m, rl)}; "
+      f"with TLS: maekawa/Redis = {ratio(t, r)}; maekawa/Redlock = {ratio(t, rl)}")
 for name, r in (("maekawa", m), ("maekawa with TLS", t)):
     if not r.get("check_passed"):
         print(f"error: {name}: {r.get('check')}", file=sys.stderr)

@@ -779,12 +779,14 @@ const ALWAYS_THERE: &[&str] = &[
 /// What bench-locks.sh needs beyond ALWAYS_THERE, and the Debian package that has each
 /// (`dpkg -c` on bookworm's packages: etcd-client has /usr/bin/etcdctl, etcd-server
 /// /usr/bin/etcd, zookeeper /usr/share/zookeeper/bin/zkServer.sh, which the script puts on
-/// its PATH).
+/// its PATH, redis-server /usr/bin/redis-server, redis-tools /usr/bin/redis-cli).
 const DEBIAN_PACKAGE_OF: &[(&str, &str)] = &[
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
     ("protoc", "protobuf-compiler"),
     ("python3", "python3"),
+    ("redis-cli", "redis-tools"),
+    ("redis-server", "redis-server"),
     ("zkServer.sh", "zookeeper"),
 ];
 
@@ -922,8 +924,9 @@ fn bench_locks_installs_every_command_it_calls() {
     installs_every_command_it_calls(
         "bench-locks.sh",
         // Built or installed by the script: maekawa (build_if_needed), the etcd client, and
-        // the venv's python that has kazoo (install_kazoo, with pip).
-        &["$BIN", "$CLIENT", "$KAZOO_PY"],
+        // the venv's python that has kazoo, redis-py and pottery (install_python_clients,
+        // with pip).
+        &["$BIN", "$CLIENT", "$VENV_PY"],
         // Needed by the build of bench/etcd-lock, not run by the script.
         &["protoc"],
         DEBIAN_PACKAGE_OF,
@@ -1036,9 +1039,9 @@ fn bench_locks_install_step_installs_what_is_missing() {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        // kazoo's venv (pip, not apt-get): already there, so only apt-get runs.
+        // The Python clients' venv (pip, not apt-get): already there, so only apt-get runs.
         let cache = dir.path().join("cache");
-        let venv_bin = cache.join("kazoo-venv/bin");
+        let venv_bin = cache.join("bench-venv/bin");
         std::fs::create_dir_all(&venv_bin).unwrap();
         std::fs::write(venv_bin.join("python"), "#!/bin/sh\nexit 0\n").unwrap();
         std::fs::set_permissions(
@@ -1095,6 +1098,8 @@ fn bench_locks_install_step_installs_what_is_missing() {
         ("etcd-server", "etcd"),
         ("protobuf-compiler", "protoc"),
         ("python3", "python3"),
+        ("redis-server", "redis-server"),
+        ("redis-tools", "redis-cli"),
         ("zookeeper", "zkServer.sh"),
     ]);
     assert!(!ok, "{said}");
