@@ -207,6 +207,7 @@ pub fn run(
                 clients: 0,
                 lease_ms,
                 handover: None,
+                journal_votes: false,
                 tls: false,
                 suspect_after_ms: None,
             })

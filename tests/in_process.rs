@@ -36,6 +36,7 @@ fn settings(config: &Config, dir: &Path, id: NodeId) -> NodeSettings {
         lease_ms,
         reclaim_ms: lease_ms + 1000,
         handover: Default::default(),
+        journal_votes: false,
         security: Security::Plaintext,
         plaintext_warning: Some("in-process test on loopback".to_string()),
         max_connections: daemon::limits::MAX_CONNECTIONS,

@@ -131,6 +131,7 @@ impl Member {
         shared.floor = floor;
         shared.reserved = floor;
         let mut out = Vec::new();
+        let votes = shared.restarted(now, votes);
         for (lock, req) in votes {
             let (mut state, actions) = LockState::restored(shared, Some(*req));
             let mut rules = NodeMut::new(shared, &mut state);
@@ -208,6 +209,12 @@ impl Member {
             return Vec::new();
         }
         self.for_every_lock(|rules, out| rules.react_to_suspicion(out))
+    }
+
+    /// Until when this restarted member grants nothing, having forgotten its votes
+    /// ([`Options::forget_votes`]); 0 when it may grant.
+    pub fn quiet_until(&self) -> u64 {
+        self.shared.quiet_until
     }
 
     /// The checker-only switches.

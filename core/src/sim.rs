@@ -158,7 +158,7 @@ impl fmt::Display for SimFailure {
 
 impl std::error::Error for SimFailure {}
 
-const TRACE_LEN: usize = 60;
+const TRACE_LEN: usize = 600;
 
 /// What a step broke: the overtaking bound, or an invariant of the cluster's state. Its text is
 /// the `what` of the [`SimFailure`].

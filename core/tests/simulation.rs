@@ -197,6 +197,11 @@ fn without_the_journal_the_simulator_catches_a_double_grant() {
         requests: 4,
         crashes: 2,
         journal: false,
+        // Votes journaled (`--journal-votes`): with leases they are forgotten anyway.
+        options: Options {
+            forget_votes: false,
+            ..Options::default()
+        },
         ..template(Contention::Random)
     };
     let failure =
@@ -407,4 +412,27 @@ fn a_grant_that_confirms_without_checking_the_floor_is_caught_on_random_schedule
         sim::run_many(&cfg, &[], 1, 5_000, 1).expect_err("the repeated token must be found");
     println!("{failure}");
     assert!(failure.what.contains("token"), "{failure}");
+}
+
+/// Not vacuous (issue 26): a restarted voter that forgot its votes and grants at once, without
+/// its quiet period, lets a second request take a vote a live holder still counts.
+#[test]
+fn a_restarted_voter_granting_without_its_quiet_period_is_caught_on_random_schedules() {
+    let cfg = SimConfig {
+        nodes: 5,
+        requests: 4,
+        crashes: 2,
+        options: Options {
+            quarantine: false,
+            ..Options::default()
+        },
+        ..template(Contention::Random)
+    };
+    let failure =
+        sim::run_many(&cfg, &[], 1, 5_000, 1).expect_err("the early grant must be caught");
+    println!("{failure}");
+    assert!(
+        failure.what.contains("counts voter") || failure.what.contains("same time"),
+        "{failure}"
+    );
 }

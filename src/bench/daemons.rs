@@ -69,6 +69,11 @@ pub(super) fn spawn(
                     .map(|v| vec!["--handover".to_string(), v.get_name().to_string()])
                     .unwrap_or_default(),
             )
+            .args(if settings.journal_votes {
+                &["--journal-votes"][..]
+            } else {
+                &[]
+            })
             .args(if settings.clients > 0 {
                 &["--workload", "manual"][..]
             } else {

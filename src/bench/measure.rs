@@ -178,6 +178,7 @@ pub(super) fn measure(
         hold_ms: settings.hold_ms,
         think_ms: settings.think_ms,
         lease_ms: settings.lease_ms,
+        journal_votes: settings.journal_votes,
         handover: settings.handover.map(|h| {
             clap::ValueEnum::to_possible_value(&h)
                 .map_or_else(String::new, |v| v.get_name().to_string())

@@ -56,6 +56,9 @@ pub struct BenchSettings {
     /// The daemons' `--handover` (`None`: their default, fast), to compare the fast hand-over
     /// with the Fence round side by side.
     pub handover: Option<crate::daemon::settings::Handover>,
+    /// The daemons run with `--journal-votes` (a vote journaled before its GRANT leaves), to
+    /// compare it side by side with votes forgotten in a restart (the default with leases).
+    pub journal_votes: bool,
     /// Run the daemons and clients with mutual TLS (certificates made for the run), to see
     /// what TLS costs side by side with plaintext.
     pub tls: bool,
@@ -130,6 +133,9 @@ pub struct BenchReport {
     /// The daemons' `--handover` (absent: their default, fast).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handover: Option<String>,
+    /// Whether the daemons journaled every vote (`--journal-votes`).
+    #[serde(default)]
+    pub journal_votes: bool,
     /// The daemons' `--suspect-after`, ms.
     pub suspect_after_ms: u64,
     /// CS entries in the run.

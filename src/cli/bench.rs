@@ -33,6 +33,10 @@ pub(crate) struct BenchArgs {
     /// before every entry, the protocol before issue 26.
     #[arg(long, value_enum)]
     handover: Option<maekawa::daemon::settings::Handover>,
+    /// The daemons journal every vote before its GRANT leaves (`--journal-votes`), to measure
+    /// the fsync on the hand-over that forgetting votes in a restart takes off.
+    #[arg(long)]
+    journal_votes: bool,
     /// Make certificates for the run and use mutual TLS on every link and client (default:
     /// plaintext on loopback), to see what TLS costs.
     #[arg(long)]
@@ -62,6 +66,7 @@ pub(crate) fn run(args: BenchArgs) -> ExitCode {
         clients: args.clients as usize,
         lease_ms: args.lease_ms,
         handover: args.handover,
+        journal_votes: args.journal_votes,
         tls: args.tls,
         suspect_after_ms: args.suspect_after_ms,
     };

@@ -159,6 +159,14 @@ pub(crate) struct Mutations {
     /// issue 14): the daemon's `--handover fenced`.
     #[arg(long)]
     fenced_entries: bool,
+    /// Test-only: a restarted voter that forgot its votes grants at once, without waiting a
+    /// reclaim period, to watch the checker catch the second holder it lets in.
+    #[arg(long, hide = true)]
+    without_quarantine: bool,
+    /// Journal every vote before its GRANT leaves, also with leases (the protocol before
+    /// issue 26): the daemon's `--journal-votes`.
+    #[arg(long)]
+    journal_votes: bool,
     /// Maekawa's votes without time: no lease, no fence round before an entry, and a dead
     /// holder's votes are never reclaimed (the daemon's `--lease-ms 0`).
     #[arg(long)]
@@ -189,6 +197,8 @@ impl Mutations {
             fast_grants: !self.fenced_entries,
             grant_checks_floor: !self.without_grant_floor_check,
             lease_from_request: !self.lease_from_entry,
+            quarantine: !self.without_quarantine,
+            forget_votes: !self.journal_votes,
             ..Options::default()
         }
     }

@@ -56,6 +56,13 @@ pub(crate) struct NodeArgs {
     /// cluster must use the same.
     #[arg(long, value_enum, default_value_t = maekawa::daemon::settings::Handover::Fast)]
     handover: maekawa::daemon::settings::Handover,
+    /// Journal every vote (fsync) before its GRANT leaves, also with leases: a restarted node
+    /// then resumes the votes it gave. Without (the default with leases), votes are not
+    /// journaled, which takes the fsync off the hand-over: a restarted node has forgotten them
+    /// and grants nothing for `--reclaim-ms`, by when every lease they carried has run out.
+    /// Without leases votes are always journaled.
+    #[arg(long)]
+    journal_votes: bool,
     /// Connections this node serves at once (peers, clients, ctl); one more is closed as soon
     /// as it is accepted, with a `connections_full` warning in the node log.
     #[arg(long, default_value_t = maekawa::daemon::limits::MAX_CONNECTIONS, value_parser = parse_max_connections)]
@@ -163,6 +170,7 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         lease_ms: args.lease_ms,
         reclaim_ms,
         handover: args.handover,
+        journal_votes: args.journal_votes,
     })
 }
 

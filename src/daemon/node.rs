@@ -388,6 +388,7 @@ pub(super) fn restore_core(
         reclaim_after: settings.reclaim_ms,
         renew_waits_for_all: !settings.env.flaws.renew_without_every_voter,
         fast_grants: settings.handover == super::settings::Handover::Fast,
+        forget_votes: !settings.journal_votes,
         ..Options::default()
     };
     Member::restore_in(

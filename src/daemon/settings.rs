@@ -101,6 +101,9 @@ pub struct NodeSettings {
     pub reclaim_ms: u64,
     /// How an entry confirms its fencing token with leases on (`--handover`).
     pub handover: Handover,
+    /// Journal every vote before its GRANT leaves, also with leases (`--journal-votes`);
+    /// without, a restarted voter forgets its votes and grants nothing for `reclaim_ms`.
+    pub journal_votes: bool,
     /// Mutual TLS or plaintext, for the server and the peer links ([`crate::tls`]).
     pub security: crate::tls::Security,
     /// Why this node runs in plaintext, logged as a warning at start (`None` under TLS).

@@ -112,6 +112,7 @@ impl SimNode {
             lease_ms,
             reclaim_ms: lease_ms + lease_ms / 3,
             handover: Default::default(),
+            journal_votes: false,
             security: Security::Plaintext,
             plaintext_warning: None,
             max_connections: daemon::limits::MAX_CONNECTIONS,

@@ -163,7 +163,10 @@ impl Cluster {
                     .node(v)
                     .lock(name.as_str())
                     .and_then(|n| n.voter().lock);
-                if lock != Some(req) {
+                // A voter that restarted and forgot its votes grants nothing until every lease
+                // they carried ran out: an unexpired holder may still count its vote then.
+                let frozen = self.time < self.node(v).quiet_until();
+                if lock != Some(req) && !frozen {
                     return Err(Violation::StaleGrant {
                         lock: name.clone(),
                         node: node.id(),

@@ -328,7 +328,8 @@ impl Cluster {
     }
 
     /// True when a live voter holds the confirmed vote of a suspected requester and the
-    /// reclaim period has not passed yet: time passes only then (and so stays bounded).
+    /// reclaim period has not passed yet, or a restarted voter that forgot its votes is in its
+    /// quiet period: time passes only then (and so stays bounded).
     fn waits_for_time(&self) -> bool {
         let options = self.nodes.first().map(|n| n.options());
         if !options.is_some_and(|o| o.leases) {
@@ -338,14 +339,17 @@ impl Cluster {
             .iter()
             .filter(|m| !self.stopped.contains(&m.id()))
             .any(|m| {
-                m.locks().any(|(_, node)| {
-                    let v = node.voter();
-                    let o = node.options();
-                    v.fenced
-                        && self.time < v.since.saturating_add(o.reclaim_after)
-                        && v.lock
-                            .is_some_and(|l| l.node != m.id() && m.suspected().contains(&l.node))
-                })
+                // A restarted voter that forgot its votes waits out its quiet period.
+                self.time < m.quiet_until()
+                    || m.locks().any(|(_, node)| {
+                        let v = node.voter();
+                        let o = node.options();
+                        v.fenced
+                            && self.time < v.since.saturating_add(o.reclaim_after)
+                            && v.lock.is_some_and(|l| {
+                                l.node != m.id() && m.suspected().contains(&l.node)
+                            })
+                    })
             })
     }
 

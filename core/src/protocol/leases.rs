@@ -31,7 +31,16 @@ impl NodeMut<'_> {
             }
         }
         self.reclaim_if_due(&mut out);
+        if self.grant_after_quiet_due() {
+            self.grant_next(&mut out);
+        }
         out
+    }
+
+    /// A restarted voter that forgot its votes and has waited its quiet period grants the
+    /// requests that queued meanwhile.
+    fn grant_after_quiet_due(&self) -> bool {
+        NodeRef::new(self.s, self.l).grant_after_quiet_due(self.s.now)
     }
 
     /// Starts a round of `Fence`s: the entry's confirmation, or a holder's renewal.
@@ -219,10 +228,27 @@ impl NodeRef<'_> {
                 return true;
             }
         }
+        if self.grant_after_quiet_due(now) {
+            return true;
+        }
         v.lock.is_some_and(|l| {
             l.node != self.s.me
                 && self.s.suspected.contains(&l.node)
                 && (!v.fenced || !o.reclaim_waits || now >= v.since.saturating_add(o.reclaim_after))
         })
+    }
+}
+
+impl NodeRef<'_> {
+    /// See [`NodeMut::tick`]: the quiet period of a restarted voter ended with requests queued
+    /// and the vote free.
+    fn grant_after_quiet_due(self, now: u64) -> bool {
+        let v = &self.l.voter;
+        self.s.quiet_until > 0
+            && now >= self.s.quiet_until
+            && v.lock.is_none()
+            && v.queue.iter().any(|q| {
+                q.node == self.s.me || !self.s.options.leases || !self.s.suspected.contains(&q.node)
+            })
     }
 }

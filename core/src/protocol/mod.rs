@@ -117,6 +117,15 @@ pub struct Options {
     /// A fast entry's lease runs from its request's making (before any voter granted). Turning
     /// it off (from the entry) shows the checkers catch a lease that outlives a reclaim.
     pub lease_from_request: bool,
+    /// With leases, votes are not journaled: a restarted voter has forgotten whom it voted
+    /// for, and grants nothing for a full reclaim period after its restart (by then every
+    /// lease its votes carried has run out: a holder's renewal needs this voter's `Fenced`, which
+    /// the new process does not give). Takes the journal's fsync off the hand-over (issue 26).
+    /// Off: every lock change is journaled before its GRANT leaves, as without leases.
+    pub forget_votes: bool,
+    /// A voter that forgot its votes in a restart waits a reclaim period before it grants.
+    /// Turning it off shows the checkers catch the second holder it lets in.
+    pub quarantine: bool,
     /// The lease term `L`, in the caller's time unit: a holder uses the CS only until `L` after
     /// it sent the last `Fence` every voter confirmed.
     pub lease: u64,
@@ -137,6 +146,8 @@ impl Default for Options {
             fast_grants: true,
             grant_checks_floor: true,
             lease_from_request: true,
+            forget_votes: true,
+            quarantine: true,
             lease: DEFAULT_LEASE_MS,
             reclaim_after: DEFAULT_RECLAIM_MS,
         }
@@ -225,6 +236,9 @@ pub(crate) struct Shared {
     /// No token larger than this may be used before a new reservation is on disk.
     pub(crate) reserved: Token,
     pub(crate) options: Options,
+    /// A restarted voter that forgot its votes grants nothing before this time
+    /// ([`Options::forget_votes`]); 0 otherwise.
+    pub(crate) quiet_until: u64,
 }
 
 impl Shared {
@@ -241,7 +255,30 @@ impl Shared {
             floor: Token(0),
             reserved: Token(0),
             options,
+            quiet_until: 0,
         }
+    }
+
+    /// True when votes are not journaled ([`Options::forget_votes`], with leases on).
+    pub(crate) fn forgets_votes(&self) -> bool {
+        self.options.leases && self.options.forget_votes
+    }
+
+    /// A process restarted (incarnation > 1) at `now`: a voter that forgot its votes is quiet
+    /// for a reclaim period. Returns the votes to restore: none when they are forgotten.
+    pub(crate) fn restarted<'v, T>(&mut self, now: u64, votes: &'v [T]) -> &'v [T] {
+        if !self.forgets_votes() {
+            return votes;
+        }
+        if self.incarnation > Incarnation(1) && self.options.quarantine {
+            self.quiet_until = now.saturating_add(self.options.reclaim_after);
+        }
+        &[]
+    }
+
+    /// True while a restarted voter that forgot its votes may not grant.
+    pub(crate) fn quiet(&self) -> bool {
+        self.now < self.quiet_until
     }
 
     /// See [`Node::journal_floor`].
@@ -386,6 +423,8 @@ impl Node {
         shared.incarnation = incarnation;
         shared.floor = floor;
         shared.reserved = floor;
+        let restored: Vec<RequestId> = lock.into_iter().collect();
+        let lock = shared.restarted(0, &restored).first().copied();
         let (lock, out) = LockState::restored(&mut shared, lock);
         (Node { shared, lock }, out)
     }

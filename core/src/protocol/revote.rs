@@ -46,6 +46,15 @@ impl NodeMut<'_> {
             // The peer's voter side may have restarted: what it knew of us is gone.
             self.l.req.failed.remove(&peer);
             self.l.req.deferred.remove(&peer);
+            if self.s.forgets_votes() && matches!(self.l.phase, Phase::Wanting(_)) {
+                // It forgot its vote too: not counted until it grants again (a holder in the
+                // CS keeps it: its lease covers it, and a renewal that needs it fails).
+                self.l.req.granted.remove(&peer);
+                self.l.req.confirmed.remove(&peer);
+                self.l.req.yielded.remove(&peer);
+                self.l.req.fencing = None;
+                self.l.req.fenced.clear();
+            }
             self.send_sync(out, peer, incarnation);
             // A Fence to its dead process may be lost: ask the new one (after the Sync, so it
             // knows the request again).

@@ -28,20 +28,27 @@ impl NodeMut<'_> {
     pub(super) fn take_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
         let r = msg.req;
         let Some(lock) = self.l.voter.lock else {
-            if r.node != self.s.me && self.s.suspected.contains(&r.node) && self.s.options.leases {
-                // It may be dead: it waits, and gets the vote once no longer suspected.
+            let suspect = r.node != self.s.me && self.s.suspected.contains(&r.node);
+            if (suspect && self.s.options.leases) || self.s.quiet() {
+                // It may be dead: it waits, and gets the vote once no longer suspected. Or
+                // this voter restarted and forgot its votes: it waits for the quiet period.
                 self.l.voter.queue.insert(r);
+                return;
+            }
+            if self.l.voter.queue.iter().any(|q| self.eligible(q)) {
+                // A quiet period just ended and the tick that grants the queue has not come
+                // yet: the queue goes first, in priority order, with Sanders' FAILEDs.
+                self.l.voter.queue.insert(r);
+                self.grant_next(out);
                 return;
             }
             self.l.voter.lock = Some(r);
             self.l.voter.inquired = false;
             self.l.voter.grant_sent = true;
+            let reserved = self.s.reserved;
             self.l.voter.fenced = self.confirms(&r);
             self.l.voter.since = self.s.now;
-            out.push(Action::Persist {
-                lock: Some(r),
-                floor: self.s.journal_floor(),
-            });
+            self.persist_vote(out, reserved);
             self.send_grant(out, r);
             return;
         };
@@ -119,25 +126,22 @@ impl NodeMut<'_> {
             .iter()
             .find(|q| self.eligible(q))
             .copied();
+        let head = head.filter(|_| !self.s.quiet());
         let Some(head) = head else {
             self.l.voter.lock = None;
             self.l.voter.grant_sent = false;
-            out.push(Action::Persist {
-                lock: None,
-                floor: self.s.journal_floor(),
-            });
+            let reserved = self.s.reserved;
+            self.persist_vote(out, reserved);
             return;
         };
         self.l.voter.queue.remove(&head);
         self.l.voter.told_failed.remove(&head);
         self.l.voter.lock = Some(head);
         self.l.voter.grant_sent = true;
+        let reserved = self.s.reserved;
         self.l.voter.fenced = self.confirms(&head);
         self.l.voter.since = self.s.now;
-        out.push(Action::Persist {
-            lock: Some(head),
-            floor: self.s.journal_floor(),
-        });
+        self.persist_vote(out, reserved);
         self.send_grant(out, head);
         if self.s.options.lock_change_failed {
             let untold: Vec<RequestId> = self
@@ -182,5 +186,18 @@ impl NodeMut<'_> {
                 msg.echo = GRANT_CONFIRMS;
             }
         }
+    }
+
+    /// Journals the vote's change before the GRANT that may follow leaves; when votes are
+    /// forgotten in a restart ([`Options::forget_votes`](super::Options::forget_votes)) only
+    /// a raised reservation (`reserved` was the one before the change) is written.
+    fn persist_vote(&mut self, out: &mut Vec<Action>, reserved: crate::id::Token) {
+        if self.s.forgets_votes() && self.s.reserved == reserved {
+            return;
+        }
+        out.push(Action::Persist {
+            lock: self.l.voter.lock,
+            floor: self.s.journal_floor(),
+        });
     }
 }

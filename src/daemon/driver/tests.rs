@@ -34,6 +34,7 @@ fn settings(dir: &Path) -> NodeSettings {
         lease_ms: 0,
         reclaim_ms: 1000,
         handover: Default::default(),
+        journal_votes: false,
         security: Security::Plaintext,
         plaintext_warning: None,
         max_connections: 4,

@@ -9,6 +9,7 @@ use super::*;
 use std::collections::{BTreeMap, VecDeque};
 
 mod fast;
+mod forget;
 mod leases;
 mod messages;
 mod requester;
