@@ -204,6 +204,11 @@ pub enum NodeEvent {
         /// Whether it logs its messages.
         #[serde(default)]
         log_messages: LogMessages,
+        /// With leases and votes not journaled (issue 26): a restarted node has forgotten the
+        /// votes it gave and grants nothing for this many ms (its `--reclaim-ms`). Absent when
+        /// it may grant at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quiet_ms: Option<u64>,
     },
     /// Level WARN: the node runs without TLS.
     Plaintext {

@@ -229,6 +229,8 @@ pub(super) fn open_durable_state(
         } else {
             LogMessages::None
         },
+        quiet_ms: (settings.lease_ms > 0 && !settings.journal_votes && incarnation > 1)
+            .then_some(settings.reclaim_ms),
     });
     if let Some(why) = &settings.plaintext_warning {
         log.log(&NodeEvent::Plaintext {

@@ -75,6 +75,7 @@ fn a_start_line_has_every_key_of_the_contract_in_order() {
             token_floor: 9,
             tls: false,
             log_messages: LogMessages::All,
+            quiet_ms: None,
         },
     );
     assert_eq!(
