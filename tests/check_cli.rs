@@ -140,6 +140,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
         token_floor: 0,
         tls: false,
         log_messages: LogMessages::All,
+        quiet_ms: None,
     });
     cs.start(me, 7)?;
     // As the driver writes a batch: held, then one write.
