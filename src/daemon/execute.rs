@@ -10,7 +10,7 @@ use super::node::NodeError;
 use crate::node_event::{MsgLine, NodeEvent};
 use maekawa_core::id::{NodeId, RequestId};
 use maekawa_core::member::{LockAction, LockName};
-use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind};
+use maekawa_core::protocol::{Action, LogEvent, Message, MsgKind, GRANT_CONFIRMS};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -195,6 +195,17 @@ impl Driver {
         // gave itself raises the reservation, and its GRANT, to this process, waited for no
         // sync). Within a block on disk it needs none.
         let durable = self.journal.durable_floor();
+        // A confirming GRANT or a Fenced vouches that this voter's floor covers the token: the
+        // reservation that does may be in a record an earlier batch wrote and nothing synced
+        // (that batch's GRANT went to this node itself). Then everything this batch sends
+        // waits for the sync, in order.
+        let vouches = |m: &Message| {
+            m.kind == MsgKind::Fenced || (m.kind == MsgKind::Grant && m.echo == GRANT_CONFIRMS)
+        };
+        if self.journal.written_floor() > durable && outgoing.iter().any(|(_, _, m)| vouches(m)) {
+            outgoing.append(&mut held);
+            held = std::mem::take(&mut outgoing);
+        }
         let sync_first = !held.is_empty()
             || (mark.is_some() && !self.batch.entering.is_empty())
             || self.batch.entering.iter().any(|e| e.3 > durable);

@@ -275,6 +275,11 @@ impl Journal {
         self.durable_floor
     }
 
+    /// The floor (reservation) of every record written so far, durable or not.
+    pub fn written_floor(&self) -> u64 {
+        self.state.floor
+    }
+
     /// Takes the pending sync out of the journal, to run on a blocking thread while the
     /// caller's runtime goes on sending what need not wait for the disk. `None` when every
     /// record is already durable. The journal counts the records as synced from here on, so
