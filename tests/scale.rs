@@ -50,12 +50,14 @@ fn scale_reports_every_series_and_draws_them() {
         }
         assert_eq!(d["check_passed"], true, "{run}: {d}");
     }
-    // Without leases an entry costs at least 3(|Q| - 1) messages; with, more.
+    // Without leases an entry costs at least 3(|Q| - 1) messages; with leases and fast grants
+    // (issue 26) no more under steady contention (a GRANT confirms the token: no Fence round).
     let steady = |run: &str| r[run]["messages_per_entry_steady"].as_f64().unwrap();
     assert!(steady("daemons_no_leases") >= 3.9, "{r}");
+    let (leases, none) = (steady("daemons_leases"), steady("daemons_no_leases"));
     assert!(
-        steady("daemons_leases") > steady("daemons_no_leases"),
-        "{r}"
+        (leases - none).abs() <= 0.1 * none,
+        "leases cost {leases} messages per entry, none {none}: {r}"
     );
 
     let svg = std::fs::read_to_string(&svg).unwrap();
