@@ -65,8 +65,7 @@ pub(super) fn spawn(
             .args(
                 settings
                     .handover
-                    .and_then(|h| clap::ValueEnum::to_possible_value(&h))
-                    .map(|v| vec!["--handover".to_string(), v.get_name().to_string()])
+                    .map(|h| vec!["--handover".to_string(), h.name().to_string()])
                     .unwrap_or_default(),
             )
             .args(if settings.journal_votes {

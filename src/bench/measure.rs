@@ -179,10 +179,7 @@ pub(super) fn measure(
         think_ms: settings.think_ms,
         lease_ms: settings.lease_ms,
         journal_votes: settings.journal_votes,
-        handover: settings.handover.map(|h| {
-            clap::ValueEnum::to_possible_value(&h)
-                .map_or_else(String::new, |v| v.get_name().to_string())
-        }),
+        handover: settings.handover.map(|h| h.name().to_string()),
         suspect_after_ms: settings
             .suspect_after_ms
             .unwrap_or_else(|| suspect_after_for(settings.nodes)),

@@ -134,3 +134,13 @@ pub enum Handover {
     /// message delays).
     Fenced,
 }
+
+impl Handover {
+    /// The flag's value (`fast`, `fenced`), as `--handover` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handover::Fast => "fast",
+            Handover::Fenced => "fenced",
+        }
+    }
+}

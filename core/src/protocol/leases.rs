@@ -5,7 +5,6 @@
 
 use super::{
     Action, LogEvent, Message, MsgKind, NodeMut, NodeRef, Phase, RequesterView, RevoteKind,
-    TOKEN_BLOCK,
 };
 use crate::id::{NodeId, RequestId, Token};
 
@@ -135,13 +134,7 @@ impl NodeMut<'_> {
         }
         // Our floor already took the holder's token (`handle`); it must be durable before we
         // confirm.
-        if self.s.floor > self.s.reserved {
-            self.s.reserved = self.s.floor.plus(TOKEN_BLOCK - 1);
-            out.push(Action::Persist {
-                lock: self.l.voter.lock,
-                floor: self.s.reserved,
-            });
-        }
+        self.reserve_floor(out);
         self.l.voter.fenced = true;
         self.l.voter.since = self.s.now;
         self.send(out, r.node, MsgKind::Fenced, r);

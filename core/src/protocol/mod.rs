@@ -721,6 +721,19 @@ impl<'a> NodeMut<'a> {
         });
     }
 
+    /// The floor must be durable before anyone relies on it (an entry's token, a voter's
+    /// confirmation): once it passes the reservation, the next block is reserved and a record
+    /// of it goes to the journal (one fsync per `TOKEN_BLOCK`, not per entry).
+    fn reserve_floor(&mut self, out: &mut Vec<Action>) {
+        if self.s.floor > self.s.reserved {
+            self.s.reserved = self.s.floor.plus(TOKEN_BLOCK - 1);
+            out.push(Action::Persist {
+                lock: self.l.voter.lock,
+                floor: self.s.reserved,
+            });
+        }
+    }
+
     fn ignore(out: &mut Vec<Action>, from: NodeId, msg: Message, why: &'static str) {
         out.push(Action::Log(LogEvent::Ignored { from, msg, why }));
     }

@@ -5,7 +5,7 @@
 
 use super::{
     Action, LogEvent, Message, MsgKind, NodeMut, Phase, ProtocolError, RequesterView,
-    GRANT_CONFIRMS, TOKEN_BLOCK,
+    GRANT_CONFIRMS,
 };
 use crate::id::{NodeId, RequestId, Token};
 use std::collections::BTreeSet;
@@ -91,13 +91,7 @@ impl NodeMut<'_> {
         // reservation that covers it is on disk before anyone can use it (one fsync per
         // TOKEN_BLOCK tokens, not per entry).
         self.s.floor = self.s.floor.plus(1);
-        if self.s.floor > self.s.reserved {
-            self.s.reserved = self.s.floor.plus(TOKEN_BLOCK - 1);
-            out.push(Action::Persist {
-                lock: self.l.voter.lock,
-                floor: self.s.reserved,
-            });
-        }
+        self.reserve_floor(out);
         self.l.req.token = self.s.floor;
         if self.s.options.leases {
             self.send_fence(out, r);
@@ -129,13 +123,7 @@ impl NodeMut<'_> {
         }
         let token = Token::of_request(&r);
         self.s.floor = self.s.floor.max(token);
-        if self.s.floor > self.s.reserved {
-            self.s.reserved = self.s.floor.plus(TOKEN_BLOCK - 1);
-            out.push(Action::Persist {
-                lock: self.l.voter.lock,
-                floor: self.s.reserved,
-            });
-        }
+        self.reserve_floor(out);
         self.l.req.token = token;
         self.enter(out, r, Some(from));
         true
