@@ -168,6 +168,7 @@ fn simulate(nodes: usize, seed: u64, leases: bool) -> Result<f64, ScaleError> {
         cancels: 0,
         stops: 0,
         wrong_suspicions: 0,
+        disk_losses: 0,
         pauses: 0,
     };
     sim::run(&cfg)

@@ -178,8 +178,10 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
             if top.enabled.is_empty() {
                 report.terminal += 1;
                 let cluster = &top.cluster;
-                let problem = if cluster.out_of_time() {
-                    None // cut short by the model's time bound, not stuck
+                let problem = if cluster.out_of_time() || cluster.floor_out_of_reach() {
+                    // Cut short by the model's time bound, or a lost disk's floor witnesses all
+                    // died: not stuck.
+                    None
                 } else if cluster.is_finished() {
                     cluster.check_no_vote_leak().err().map(|v| v.to_string())
                 } else {

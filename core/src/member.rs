@@ -132,6 +132,14 @@ impl Member {
         shared.reserved = floor;
         let mut out = Vec::new();
         let votes = shared.restarted(now, votes);
+        if floor == Token(0) {
+            // A journal with no token floor: a first start, or one after the journal was lost
+            // and before a floor learned from peers was reserved again. The floor is learned
+            // from peers before anything is granted, and a restart waits out the leases of
+            // the votes a lost journal held.
+            shared.lost_journal(now);
+            shared.await_floor_witnesses();
+        }
         for (lock, req) in votes {
             let (mut state, actions) = LockState::restored(shared, Some(*req));
             let mut rules = NodeMut::new(shared, &mut state);
@@ -144,6 +152,31 @@ impl Member {
             }
         }
         (member, out)
+    }
+
+    /// A member whose journal is gone (a lost disk, or a new host for this id) started as
+    /// incarnation `incarnation` at `now`: it restores no vote and its token floor is 0, so it
+    /// grants nothing until it has heard the floor of a node of every quorum it is in
+    /// ([`Options::floor_witnesses`]), and, with leases and an incarnation above 1 (its peers
+    /// knew an earlier one), not for a reclaim period either: a vote it forgot may still carry
+    /// a lease. DESIGN.md, "A lost disk".
+    pub fn rejoin(
+        me: NodeId,
+        system: Arc<QuorumSystem>,
+        incarnation: Incarnation,
+        options: Options,
+        now: u64,
+    ) -> Member {
+        let (member, freed) =
+            Member::restore_in(me, system, incarnation, &[], Token(0), options, now);
+        debug_assert!(freed.is_empty(), "no vote restored, none freed");
+        member
+    }
+
+    /// True while this member, having lost its journal, waits to hear the token floor of a
+    /// node of every quorum it is in before it grants.
+    pub fn awaits_floor(&self) -> bool {
+        self.shared.witnesses.is_some()
     }
 
     /// Records a peer's incarnation learned out of band (the checkers' initial state).
@@ -290,10 +323,17 @@ impl Member {
         floor: Token,
     ) -> Vec<LockAction> {
         self.shared.floor = self.shared.floor.max(floor);
-        if !self.shared.learn_peer(peer, incarnation) {
-            return Vec::new();
+        let may_grant = self.shared.heard_floor_from(Some(peer));
+        let mut out = Vec::new();
+        if self.shared.learn_peer(peer, incarnation) {
+            out = self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation));
         }
-        self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation))
+        if may_grant {
+            // The last witness of a voter that lost its journal: the requests that queued
+            // while it waited are served now.
+            out.extend(self.for_every_lock(|rules, out| rules.grant_after_quiet(out)));
+        }
+        out
     }
 
     /// Runs `f` on every lock in use, in name order, dropping each lock that ends quiet.

@@ -384,6 +384,44 @@ impl QuorumSystem {
             .collect()
     }
 
+    /// True when `heard` holds a node of every quorum that contains `voter`, besides `voter`
+    /// itself: a voter that lost its journal has then heard, from someone who voted alongside
+    /// it, a token floor at least as large as every token it confirmed before (DESIGN.md,
+    /// "A lost disk"). A quorum of `voter` alone has nobody to ask and is passed over.
+    pub fn witnessed(&self, voter: NodeId, heard: &BTreeSet<NodeId>) -> bool {
+        let hit = |q: &mut dyn Iterator<Item = NodeId>| {
+            let mut rest = q.filter(|&m| m != voter).peekable();
+            rest.peek().is_none() || rest.any(|m| heard.contains(&m))
+        };
+        match &self.layout {
+            Layout::Grid { rows } => {
+                let width = rows.first().map_or(0, Vec::len);
+                rows.iter().all(|row| {
+                    (0..width).all(|c| {
+                        let column = rows.iter().filter_map(|r| r.get(c).copied());
+                        let in_column = rows.iter().any(|r| r.get(c) == Some(&voter));
+                        !(row.contains(&voter) || in_column)
+                            || hit(&mut row.iter().copied().chain(column))
+                    })
+                })
+            }
+            Layout::Majority => {
+                let n = self.quorums.len();
+                let unheard = self
+                    .quorums
+                    .keys()
+                    .filter(|&&m| m != voter && !heard.contains(&m))
+                    .count();
+                n / 2 == 0 || unheard < n / 2
+            }
+            Layout::Explicit => self
+                .quorums
+                .values()
+                .filter(|q| q.contains(&voter))
+                .all(|q| hit(&mut q.iter().copied())),
+        }
+    }
+
     /// The grid rows, when the quorums come from the grid.
     pub fn rows(&self) -> Option<&[Vec<NodeId>]> {
         match &self.layout {
@@ -1166,5 +1204,48 @@ mod tests {
         assert_eq!(explicit(FANO).kind(), "explicit");
         assert_eq!(m.quorum_kind(), QuorumKind::Majority);
         assert_eq!(m.kind(), QuorumKind::Majority.name());
+    }
+
+    /// `witnessed` against its definition, by brute force over every set of heard nodes: every
+    /// quorum (all the sets `is_quorum` accepts) that holds the voter and someone else must hold
+    /// a heard node.
+    #[test]
+    fn witnessed_means_a_heard_node_in_every_quorum_of_the_voter() {
+        let mut systems: Vec<QuorumSystem> =
+            (1..=7).map(|n| QuorumSystem::grid(&range(n))).collect();
+        systems.extend((1..=6).map(|n| QuorumSystem::majority(&range(n))));
+        systems.push(explicit(FANO));
+        for system in &systems {
+            let nodes: Vec<NodeId> = system.nodes().collect();
+            let subsets = |mask: u32| -> BTreeSet<NodeId> {
+                (0..nodes.len())
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(|i| nodes[i])
+                    .collect()
+            };
+            let quorums: Vec<BTreeSet<NodeId>> = (1..1u32 << nodes.len())
+                .map(subsets)
+                .filter(|q| system.is_quorum(&q.iter().copied().collect::<Vec<_>>()))
+                .collect();
+            for &voter in &nodes {
+                for mask in 0..1u32 << nodes.len() {
+                    let heard = subsets(mask);
+                    let expected = quorums.iter().filter(|q| q.contains(&voter)).all(|q| {
+                        q.len() == 1 || q.iter().any(|m| *m != voter && heard.contains(m))
+                    });
+                    assert_eq!(
+                        system.witnessed(voter, &heard),
+                        expected,
+                        "{} of {} nodes, voter {voter}, heard {heard:?}",
+                        system.kind(),
+                        nodes.len()
+                    );
+                }
+            }
+        }
+        // Three nodes on the grid (rows 0 1 / 2): node 1 votes with 0 alone and with 2 alone.
+        let g = QuorumSystem::grid(&range(3));
+        assert!(!g.witnessed(NodeId(1), &ids(&[0]).into_iter().collect()));
+        assert!(g.witnessed(NodeId(1), &ids(&[0, 2]).into_iter().collect()));
     }
 }

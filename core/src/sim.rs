@@ -53,6 +53,8 @@ pub struct SimConfig {
     pub stops: u32,
     /// Suspicions of live nodes, each lifted later.
     pub wrong_suspicions: u32,
+    /// How many of the crash-restarts lose the node's disk too (its journal and incarnation).
+    pub disk_losses: u32,
     /// Pauses: a random node takes no step for a while (its timer too) while time passes and
     /// the others (who may suspect it) go on.
     pub pauses: u32,
@@ -73,6 +75,10 @@ pub struct SimStats {
     pub self_messages: u64,
     /// Most times one node overtook one waiting request (the bound is 1).
     pub max_overtakes: u32,
+    /// Runs that ended with a node that lost its disk unable to learn its token floor, since
+    /// every node that voted alongside it in some quorum is dead: safe, but owed no entry
+    /// ([`Cluster::floor_out_of_reach`]).
+    pub stranded: u64,
 }
 
 impl SimStats {
@@ -100,6 +106,7 @@ impl SimStats {
         }
         self.self_messages += other.self_messages;
         self.max_overtakes = self.max_overtakes.max(other.max_overtakes);
+        self.stranded += other.stranded;
     }
 }
 
@@ -119,7 +126,15 @@ impl fmt::Display for SimStats {
         }
         writeln!(f, "self messages:       {}", self.self_messages)?;
         writeln!(f, "messages per entry:  {:.2}", self.per_entry())?;
-        write!(f, "max overtakes:       {} (bound 1)", self.max_overtakes)
+        write!(f, "max overtakes:       {} (bound 1)", self.max_overtakes)?;
+        if self.stranded > 0 {
+            write!(
+                f,
+                "\nstranded runs:       {} (a lost disk whose floor witnesses all died)",
+                self.stranded
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -359,6 +374,7 @@ impl Run<'_> {
                 journal_token: cfg.journal_token,
                 stops: cfg.stops,
                 wrong_suspicions: cfg.wrong_suspicions,
+                disk_losses: cfg.disk_losses,
             },
         )
         .with_cancels(cfg.cancels);
@@ -526,6 +542,10 @@ impl Run<'_> {
     fn finish(mut self) -> Result<SimStats, Box<SimFailure>> {
         self.stats.steps = self.step_no;
         self.stats.max_overtakes = self.overtakes.max;
+        if !self.cluster.is_finished() && self.cluster.floor_out_of_reach() {
+            self.stats.stranded += 1;
+            return Ok(self.stats);
+        }
         if !self.cluster.is_finished() {
             let what = "deadlock: no step is possible but requests are unserved";
             return Err(self.fail(what.into()));

@@ -328,3 +328,42 @@ fn a_fast_lease_from_the_entry_is_caught() {
         "{failure}"
     );
 }
+
+/// Issue 27: a kill -9 with the disk lost (no journal, no token floor) at any moment, 2 nodes
+/// with leases: safe, every request served, tokens increase, no vote leaked.
+#[test]
+fn a_lost_disk_anywhere_is_safe_and_live() {
+    let cfg = ExploreConfig {
+        options: Options::default(),
+        crash: CrashModel {
+            crashes: 1,
+            disk_losses: 1,
+            ..CrashModel::default()
+        },
+        ..config(2, 1, true)
+    };
+    let report = explore(&cfg).unwrap_or_else(|f| panic!("{f}"));
+    println!("2 nodes x 1 request, a lost disk: {report}");
+    assert!(report.states > 100_000, "{report}");
+}
+
+/// Not vacuous (issue 27): a node whose disk is lost that grants at once, without waiting out
+/// the leases of the votes it forgot, is caught.
+#[test]
+fn a_lost_disk_without_its_quiet_period_is_caught() {
+    let cfg = ExploreConfig {
+        options: Options {
+            quarantine: false,
+            ..Options::default()
+        },
+        crash: CrashModel {
+            crashes: 1,
+            disk_losses: 1,
+            ..CrashModel::default()
+        },
+        ..config(2, 2, true)
+    };
+    let failure = explore(&cfg).expect_err("the early grant must be found");
+    println!("{failure}");
+    assert!(failure.what.contains("counts voter"), "{failure}");
+}

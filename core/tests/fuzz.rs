@@ -237,6 +237,7 @@ fn chosen_simulations_keep_every_invariant() {
                 cancels,
                 stops,
                 wrong_suspicions,
+                disk_losses: crashes / 2,
                 pauses,
             };
             match sim::run(&cfg) {

@@ -21,6 +21,7 @@ fn template(contention: Contention) -> SimConfig {
         cancels: 0,
         stops: 0,
         wrong_suspicions: 0,
+        disk_losses: 0,
         pauses: 0,
     }
 }
@@ -240,8 +241,10 @@ fn thousands_of_schedules_over_three_locks_with_crashes_keep_tokens_increasing()
     println!("3 locks with crashes:\n{stats}\nfull contention:\n{full}");
 }
 
-/// Not vacuous: when the token floor is not kept across a restart, a holder killed in the CS
-/// takes its token with it, and the simulator finds the repeated token and says how to replay.
+/// Not vacuous: when the token floor is not kept across a restart, nor learned from peers
+/// (a restart whose journal has no floor waits for floor witnesses, which alone would make up
+/// for the lost floor), a holder killed in the CS takes its token with it, and the simulator
+/// finds the repeated token and says how to replay.
 #[test]
 fn without_the_token_journal_the_simulator_finds_a_repeated_token() {
     let cfg = SimConfig {
@@ -249,6 +252,15 @@ fn without_the_token_journal_the_simulator_finds_a_repeated_token() {
         requests: 6,
         crashes: 3,
         journal_token: false,
+        options: Options {
+            floor_witnesses: false,
+            ..Options::default()
+        },
+        // A peer's Hello carries its journal's floor, reserved in blocks: the restarted node
+        // takes its floor from there unless the peers it hears from never reserved one (a
+        // peer that died, one wrongly suspected).
+        stops: 1,
+        wrong_suspicions: 1,
         ..template(Contention::Full)
     };
     let failure =
@@ -435,4 +447,82 @@ fn a_restarted_voter_granting_without_its_quiet_period_is_caught_on_random_sched
         failure.what.contains("counts voter") || failure.what.contains("same time"),
         "{failure}"
     );
+}
+
+/// Issue 27: crash-restarts that lose the disk (no journal, no token floor, a new incarnation
+/// found from the peers) among deaths, wrong suspicions, pauses and withdrawals, over two locks,
+/// with votes forgotten in a restart and with votes journaled: every invariant holds. A run
+/// whose lost disk can never hear a floor witness again (every node that voted alongside it in
+/// some quorum died) rightly serves nothing more of it, and is counted as stranded.
+#[test]
+fn thousands_of_schedules_with_lost_disks_keep_every_invariant() {
+    for forget_votes in [true, false] {
+        let cfg = SimConfig {
+            requests: 4,
+            crashes: 2,
+            disk_losses: 2,
+            locks: 2,
+            stops: 1,
+            wrong_suspicions: 1,
+            pauses: 1,
+            cancels: 1,
+            options: Options {
+                forget_votes,
+                ..Options::default()
+            },
+            ..template(Contention::Random)
+        };
+        let stats = sim::run_many(&cfg, &[3, 4, 5, 9], 1, 3_000, threads())
+            .unwrap_or_else(|f| panic!("{f}"));
+        println!("lost disks, votes forgotten {forget_votes}:\n{stats}");
+        assert_eq!(stats.runs, 3_000);
+        assert!(stats.stranded < stats.runs / 10, "{stats}");
+    }
+}
+
+/// Not vacuous (issue 27): a node that lost its disk and grants before it heard the token floor
+/// of a node of every quorum it is in confirms a token smaller than one it confirmed before.
+#[test]
+fn a_lost_disk_granting_without_floor_witnesses_is_caught_on_random_schedules() {
+    let cfg = SimConfig {
+        nodes: 3,
+        requests: 4,
+        crashes: 2,
+        disk_losses: 2,
+        locks: 2,
+        stops: 1,
+        wrong_suspicions: 1,
+        options: Options {
+            floor_witnesses: false,
+            ..Options::default()
+        },
+        ..template(Contention::Random)
+    };
+    let failure =
+        sim::run_many(&cfg, &[], 1, 20_000, 1).expect_err("the smaller token must be caught");
+    println!("{failure}");
+    assert!(failure.what.contains("token"), "{failure}");
+}
+
+/// Not vacuous (issue 27): with votes journaled, a node whose disk is lost has forgotten them
+/// all the same; granting without a quiet period lets a second request take a vote a live
+/// holder still counts.
+#[test]
+fn a_lost_disk_granting_without_its_quiet_period_is_caught_on_random_schedules() {
+    let cfg = SimConfig {
+        nodes: 3,
+        requests: 4,
+        crashes: 2,
+        disk_losses: 2,
+        options: Options {
+            forget_votes: false,
+            quarantine: false,
+            ..Options::default()
+        },
+        ..template(Contention::Random)
+    };
+    let failure =
+        sim::run_many(&cfg, &[], 1, 20_000, 1).expect_err("the early grant must be caught");
+    println!("{failure}");
+    assert!(failure.what.contains("counts voter"), "{failure}");
 }

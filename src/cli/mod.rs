@@ -163,6 +163,10 @@ pub(crate) struct Mutations {
     /// reclaim period, to watch the checker catch the second holder it lets in.
     #[arg(long, hide = true)]
     without_quarantine: bool,
+    /// Test-only: a node that lost its journal grants without first hearing the token floor of
+    /// a node of every quorum it is in, to watch the checker catch the repeated token.
+    #[arg(long, hide = true)]
+    without_floor_witnesses: bool,
     /// Journal every vote before its GRANT leaves, also with leases (the protocol before
     /// issue 26): the daemon's `--journal-votes`.
     #[arg(long)]
@@ -183,6 +187,10 @@ pub(crate) struct Faults {
     /// slow, paused or cut off.
     #[arg(long, default_value_t = 0)]
     wrong_suspicions: u32,
+    /// How many of the crash-restarts (`--crashes`) lose the node's disk too: it restarts
+    /// with no journal, as a replaced host does.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) disk_losses: u32,
 }
 
 impl Mutations {
@@ -199,6 +207,7 @@ impl Mutations {
             lease_from_request: !self.lease_from_entry,
             quarantine: !self.without_quarantine,
             forget_votes: !self.journal_votes,
+            floor_witnesses: !self.without_floor_witnesses,
             ..Options::default()
         }
     }
@@ -216,6 +225,7 @@ impl Mutations {
             journal_token: !self.without_token_journal,
             stops: faults.stops,
             wrong_suspicions: faults.wrong_suspicions,
+            disk_losses: faults.disk_losses,
         }
     }
 

@@ -138,6 +138,7 @@ fn first_run(args: &SimulateArgs) -> SimConfig {
         cancels: args.cancels,
         stops: args.faults.stops,
         wrong_suspicions: args.faults.wrong_suspicions,
+        disk_losses: args.faults.disk_losses,
         pauses: args.pauses,
     }
 }
@@ -158,6 +159,7 @@ pub(crate) fn replay_command(cfg: &SimConfig) -> String {
         ("--cancels", cfg.cancels, 0),
         ("--stops", cfg.stops, 0),
         ("--wrong-suspicions", cfg.wrong_suspicions, 0),
+        ("--disk-losses", cfg.disk_losses, 0),
         ("--pauses", cfg.pauses, 0),
     ];
     for (flag, value, default) in numbers {
@@ -174,6 +176,12 @@ pub(crate) fn replay_command(cfg: &SimConfig) -> String {
         ("--without-cancel-release", o.cancel_releases),
         ("--without-leases", o.leases),
         ("--without-reclaim-wait", o.reclaim_waits),
+        ("--without-grant-floor-check", o.grant_checks_floor),
+        ("--lease-from-entry", o.lease_from_request),
+        ("--fenced-entries", o.fast_grants),
+        ("--without-quarantine", o.quarantine),
+        ("--journal-votes", o.forget_votes),
+        ("--without-floor-witnesses", o.floor_witnesses),
     ];
     for (flag, kept) in switches {
         if !kept {
@@ -222,6 +230,7 @@ mod tests {
             cancels: 0,
             stops: 0,
             wrong_suspicions: 0,
+            disk_losses: 0,
             pauses: 0,
         }
     }
@@ -255,6 +264,7 @@ mod tests {
             cancels: 4,
             stops: 1,
             wrong_suspicions: 5,
+            disk_losses: 1,
             pauses: 6,
         };
         let cases = [

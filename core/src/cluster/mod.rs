@@ -48,6 +48,9 @@ pub enum Step {
         keep_inbound: bool,
         /// In-flight messages from it survive.
         keep_outbound: bool,
+        /// Its disk is lost too: the journal is gone, and the new process starts as a new
+        /// host would ([`Member::rejoin`]), its incarnation found from its peers.
+        lose_disk: bool,
     },
     /// The node dies for good: it takes no more steps, and what is sent to it is lost. Its
     /// messages already on their way still arrive.
@@ -96,9 +99,15 @@ impl fmt::Display for Step {
                 node,
                 keep_inbound,
                 keep_outbound,
+                lose_disk,
             } => write!(
                 f,
-                "node {node} is killed and restarts (messages to it {}, from it {})",
+                "node {node} is killed and restarts{} (messages to it {}, from it {})",
+                if *lose_disk {
+                    " with its disk lost"
+                } else {
+                    ""
+                },
                 if *keep_inbound { "resent" } else { "lost" },
                 if *keep_outbound { "kept" } else { "lost" }
             ),
@@ -164,6 +173,9 @@ pub struct CrashModel {
     /// How many wrong suspicions (of a live node) may still happen. Suspecting a stopped node,
     /// and lifting a wrong suspicion, are always possible: suspicion is eventually right.
     pub wrong_suspicions: u32,
+    /// How many of the crash-restarts may lose the node's disk as well (each counts as a
+    /// crash too).
+    pub disk_losses: u32,
 }
 
 impl Default for CrashModel {
@@ -174,6 +186,7 @@ impl Default for CrashModel {
             journal_token: true,
             stops: 0,
             wrong_suspicions: 0,
+            disk_losses: 0,
         }
     }
 }
@@ -353,6 +366,22 @@ impl Cluster {
             })
     }
 
+    /// True when a live node that lost its disk waits for token floor witnesses that can no
+    /// longer come: some quorum it is in has no other live node. It rightly grants nothing,
+    /// so the requests that need it are owed no entry.
+    pub fn floor_out_of_reach(&self) -> bool {
+        let live: BTreeSet<NodeId> = self
+            .nodes
+            .iter()
+            .map(|m| m.id())
+            .filter(|id| !self.stopped.contains(id))
+            .collect();
+        live.iter().any(|&id| {
+            let m = self.node(id);
+            m.awaits_floor() && !m.system().witnessed(id, &live)
+        })
+    }
+
     /// Allows `cancels` withdrawals of a waiting request ([`Step::Cancel`]), at any moment.
     pub fn with_cancels(mut self, cancels: u32) -> Cluster {
         self.cancels = cancels;
@@ -489,14 +518,22 @@ impl Cluster {
                 .iter()
                 .filter(|m| !self.stopped.contains(&m.id()))
             {
-                for (keep_inbound, keep_outbound) in
-                    [(true, true), (true, false), (false, true), (false, false)]
-                {
-                    out.push(Step::Crash {
-                        node: node.id(),
-                        keep_inbound,
-                        keep_outbound,
-                    });
+                let disk = if self.crash.disk_losses > 0 {
+                    &[false, true][..]
+                } else {
+                    &[false]
+                };
+                for &lose_disk in disk {
+                    for (keep_inbound, keep_outbound) in
+                        [(true, true), (true, false), (false, true), (false, false)]
+                    {
+                        out.push(Step::Crash {
+                            node: node.id(),
+                            keep_inbound,
+                            keep_outbound,
+                            lose_disk,
+                        });
+                    }
                 }
             }
         }
@@ -507,17 +544,21 @@ impl Cluster {
         self.crash.crashes
     }
 
-    fn crash_restart(
-        &mut self,
-        c: NodeId,
-        keep_inbound: bool,
-        keep_outbound: bool,
-    ) -> Vec<LockAction> {
+    fn crash_restart(&mut self, c: NodeId, keep: (bool, bool), lose_disk: bool) -> Vec<LockAction> {
+        let (keep_inbound, keep_outbound) = keep;
         self.crash.crashes -= 1;
         let n = self.nodes.len();
         let old = self.node(c);
         let (system, options, incarnation) =
             (old.system().clone(), old.options(), old.incarnation());
+        if lose_disk {
+            self.crash.disk_losses -= 1;
+            let locks = self.names.len();
+            self.journals[c.0 as usize] = Journal {
+                votes: vec![None; locks],
+                floor: Token(0),
+            };
+        }
         let journal = &self.journals[c.0 as usize];
         let votes: Vec<(LockName, RequestId)> = if self.crash.journal {
             journal
@@ -534,15 +575,20 @@ impl Cluster {
         } else {
             Token(0)
         };
-        let (mut restored, mut actions) = Member::restore_in(
-            c,
-            system,
-            incarnation.next(),
-            &votes,
-            floor,
-            options,
-            self.time,
-        );
+        let (mut restored, mut actions) = if lose_disk {
+            let rejoined = Member::rejoin(c, system, incarnation.next(), options, self.time);
+            (rejoined, Vec::new())
+        } else {
+            Member::restore_in(
+                c,
+                system,
+                incarnation.next(),
+                &votes,
+                floor,
+                options,
+                self.time,
+            )
+        };
         // What it suspected is gone with the process; it learns again.
         for peer in self.stopped.iter().copied().filter(|&p| p != c) {
             actions.extend(restored.set_suspected(peer, true));
@@ -556,11 +602,17 @@ impl Cluster {
                 continue;
             }
             let inbound = Arc::make_mut(&mut self.links[to_c]);
-            if !keep_inbound {
+            let dead = self.stopped.contains(&x);
+            // A dead peer resends nothing and opens no link: what it had sent the old
+            // process is gone with that process's connections.
+            if !keep_inbound || dead {
                 inbound.clear();
             }
             let peer = &self.nodes[x.0 as usize];
-            inbound.push_front(Item::Hello(peer.incarnation(), peer.floor()));
+            if !dead {
+                // The Hello announces the floor the peer's journal holds, as the daemon's does.
+                inbound.push_front(Item::Hello(peer.incarnation(), peer.journal_floor()));
+            }
             let outbound = Arc::make_mut(&mut self.links[from_c]);
             if !keep_outbound {
                 outbound.clear();
@@ -616,7 +668,11 @@ impl Cluster {
                 node,
                 keep_inbound,
                 keep_outbound,
-            } => (node, self.crash_restart(node, keep_inbound, keep_outbound)),
+                lose_disk,
+            } => (
+                node,
+                self.crash_restart(node, (keep_inbound, keep_outbound), lose_disk),
+            ),
             Step::Request(id) => {
                 self.remaining[id.0 as usize] -= 1;
                 let lock = self.next_lock(id).clone();

@@ -30,16 +30,16 @@ impl NodeMut<'_> {
             }
         }
         self.reclaim_if_due(&mut out);
-        if self.grant_after_quiet_due() {
-            self.grant_next(&mut out);
-        }
+        self.grant_after_quiet(&mut out);
         out
     }
 
-    /// A restarted voter that forgot its votes and has waited its quiet period grants the
-    /// requests that queued meanwhile.
-    fn grant_after_quiet_due(&self) -> bool {
-        NodeRef::new(self.s, self.l).grant_after_quiet_due(self.s.now)
+    /// A restarted voter that was held back (a quiet period, floor witnesses) and may grant
+    /// now grants the requests that queued meanwhile.
+    pub(crate) fn grant_after_quiet(&mut self, out: &mut Vec<Action>) {
+        if NodeRef::new(self.s, self.l).grant_after_quiet_due(self.s.now) {
+            self.grant_next(out);
+        }
     }
 
     /// Starts a round of `Fence`s: the entry's confirmation, or a holder's renewal.
@@ -237,8 +237,9 @@ impl NodeRef<'_> {
     /// and the vote free.
     fn grant_after_quiet_due(self, now: u64) -> bool {
         let v = &self.l.voter;
-        self.s.quiet_until > 0
+        self.s.held_back
             && now >= self.s.quiet_until
+            && self.s.witnesses.is_none()
             && v.lock.is_none()
             && v.queue.iter().any(|q| {
                 q.node == self.s.me || !self.s.options.leases || !self.s.suspected.contains(&q.node)

@@ -126,6 +126,11 @@ pub struct Options {
     /// A voter that forgot its votes in a restart waits a reclaim period before it grants.
     /// Turning it off shows the checkers catch the second holder it lets in.
     pub quarantine: bool,
+    /// A voter that lost its journal (a lost disk, a new host) grants nothing until it has
+    /// heard the token floor of a node of every quorum it belongs to ([`QuorumSystem::witnessed`]):
+    /// one of them confirmed every token it confirmed before. Turning it off shows the checkers
+    /// catch the repeated token it lets through.
+    pub floor_witnesses: bool,
     /// The lease term `L`, in the caller's time unit: a holder uses the CS only until `L` after
     /// it sent the last `Fence` every voter confirmed.
     pub lease: u64,
@@ -148,6 +153,7 @@ impl Default for Options {
             lease_from_request: true,
             forget_votes: true,
             quarantine: true,
+            floor_witnesses: true,
             lease: DEFAULT_LEASE_MS,
             reclaim_after: DEFAULT_RECLAIM_MS,
         }
@@ -239,6 +245,13 @@ pub(crate) struct Shared {
     /// A restarted voter that forgot its votes grants nothing before this time
     /// ([`Options::forget_votes`]); 0 otherwise.
     pub(crate) quiet_until: u64,
+    /// A voter that lost its journal grants nothing while this is `Some`: the peers whose
+    /// Hello (and token floor) it has heard so far, until they witness every quorum it is in
+    /// ([`Options::floor_witnesses`]).
+    pub(crate) witnesses: Option<Arc<BTreeSet<NodeId>>>,
+    /// This process was held back at its start (a quiet period, or waiting for witnesses):
+    /// the requests that queued meanwhile are granted once it may grant.
+    pub(crate) held_back: bool,
 }
 
 impl Shared {
@@ -256,6 +269,8 @@ impl Shared {
             reserved: Token(0),
             options,
             quiet_until: 0,
+            witnesses: None,
+            held_back: false,
         }
     }
 
@@ -270,15 +285,57 @@ impl Shared {
         if !self.forgets_votes() {
             return votes;
         }
-        if self.incarnation > Incarnation(1) && self.options.quarantine {
-            self.quiet_until = now.saturating_add(self.options.reclaim_after);
-        }
+        self.quiet_after_restart(now);
         &[]
     }
 
-    /// True while a restarted voter that forgot its votes may not grant.
+    /// A restarted process (incarnation > 1) whose votes are forgotten grants nothing for a
+    /// reclaim period from `now`, by which every lease they carried has run out.
+    fn quiet_after_restart(&mut self, now: u64) {
+        if self.incarnation > Incarnation(1) && self.options.quarantine {
+            self.quiet_until = now.saturating_add(self.options.reclaim_after);
+            self.held_back = true;
+        }
+    }
+
+    /// A process whose journal is gone (a lost disk, a new host) started at `now`: with
+    /// leases, it is quiet as a restart that forgot its votes is.
+    pub(crate) fn lost_journal(&mut self, now: u64) {
+        if self.options.leases {
+            self.quiet_after_restart(now);
+        }
+    }
+
+    /// A process whose journal holds no token floor grants nothing until it has heard one
+    /// from floor witnesses ([`Options::floor_witnesses`]).
+    pub(crate) fn await_floor_witnesses(&mut self) {
+        if self.options.floor_witnesses {
+            self.witnesses = Some(Arc::default());
+            self.held_back = true;
+            self.heard_floor_from(None);
+        }
+    }
+
+    /// Records that `peer`'s Hello (with its token floor) arrived; ends the wait for floor
+    /// witnesses once they cover every quorum of this node. True when the wait ended now.
+    pub(crate) fn heard_floor_from(&mut self, peer: Option<NodeId>) -> bool {
+        let Some(heard) = &mut self.witnesses else {
+            return false;
+        };
+        if let Some(peer) = peer {
+            Arc::make_mut(heard).insert(peer);
+        }
+        if !self.system.witnessed(self.me, heard) {
+            return false;
+        }
+        self.witnesses = None;
+        true
+    }
+
+    /// True while a restarted voter that forgot its votes, or one that lost its journal, may
+    /// not grant.
     pub(crate) fn quiet(&self) -> bool {
-        self.now < self.quiet_until
+        self.now < self.quiet_until || self.witnesses.is_some()
     }
 
     /// See [`Node::journal_floor`].

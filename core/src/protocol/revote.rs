@@ -4,7 +4,7 @@
 //! persists or reads the journal: the restored lock comes in through `Node::restore`.
 
 use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase, RevoteKind};
-use crate::id::{Incarnation, Lamport, NodeId, RequestId};
+use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 
 impl NodeMut<'_> {
     /// The reconciliation of [`Node::peer_incarnation`](super::Node::peer_incarnation) for
@@ -39,16 +39,17 @@ impl NodeMut<'_> {
                 req: l,
                 why: "vote held by a dead incarnation",
             }));
-            self.l.voter.lock = None;
-            self.grant_next(out);
+            self.free_vote(out, l);
         }
         if self.l.quorum.contains(&peer) {
             // The peer's voter side may have restarted: what it knew of us is gone.
             self.l.req.failed.remove(&peer);
             self.l.req.deferred.remove(&peer);
-            if self.s.forgets_votes() && matches!(self.l.phase, Phase::Wanting(_)) {
-                // It forgot its vote too: not counted until it grants again (a holder in the
-                // CS keeps it: its lease covers it, and a renewal that needs it fails).
+            if matches!(self.l.phase, Phase::Wanting(_)) {
+                // It may have forgotten its vote too (votes are not journaled, or its disk
+                // was lost): not counted until it grants again, which a voter that restored
+                // the vote does on the Sync that says so. A holder in the CS keeps it: its
+                // lease covers it, and a renewal that needs it fails.
                 self.l.req.granted.remove(&peer);
                 self.l.req.confirmed.remove(&peer);
                 self.l.req.yielded.remove(&peer);
@@ -70,6 +71,18 @@ impl NodeMut<'_> {
     }
 
     /// Tells voter `peer` (incarnation `to_inc`) which request this node has now.
+    /// Frees the vote held by `l`, whose requester no longer has it, and grants the next. A
+    /// confirmed vote may have let it in with its request's timestamp as the token (fast
+    /// grants): the floor takes that token, as a reclaim's does, since the RELEASE that carried
+    /// it may be lost and the holder's own floor with it (a lost disk).
+    fn free_vote(&mut self, out: &mut Vec<Action>, l: RequestId) {
+        if self.l.voter.fenced {
+            self.s.floor = self.s.floor.max(Token::of_request(&l));
+        }
+        self.l.voter.lock = None;
+        self.grant_next(out);
+    }
+
     fn send_sync(&mut self, out: &mut Vec<Action>, peer: NodeId, to_inc: Incarnation) {
         let req = match self.l.phase {
             Phase::Wanting(r) | Phase::InCs(r) if self.l.quorum.contains(&peer) => r,
@@ -140,8 +153,7 @@ impl NodeMut<'_> {
                 req: l,
                 why: "vote held by a request its requester no longer has",
             }));
-            self.l.voter.lock = None;
-            self.grant_next(out);
+            self.free_vote(out, l);
         }
         let Some(r) = current else { return };
         if self.l.voter.lock == Some(r) {

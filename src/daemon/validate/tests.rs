@@ -578,6 +578,7 @@ fn schedule() -> impl Strategy<Value = Schedule> {
                         journal_token: true,
                         stops,
                         wrong_suspicions,
+                        disk_losses: 0,
                     },
                     cancels,
                     choices,

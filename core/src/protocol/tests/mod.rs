@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 mod fast;
 mod forget;
 mod leases;
+mod lost_disk;
 mod messages;
 mod requester;
 mod revote;

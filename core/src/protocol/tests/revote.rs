@@ -84,25 +84,29 @@ fn peer_incarnation_syncs_an_idle_requester_with_no_request() {
 
 // §3 "the requester says which request it has and whether it holds the voter's vote": the
 // current request and `holds_grant` for that voter; an INQUIRE deferred for that voter is
-// forgotten (the restarted voter's own `inquired` is gone), the grant is kept.
+// forgotten (the restarted voter's own `inquired` is gone). A waiting requester stops counting
+// the restarted voter's grant (its journal may be lost): the Sync says it holds none, and a
+// voter that restored the vote grants it again.
 #[test]
 fn peer_incarnation_syncs_the_current_request_and_whether_its_grant_is_held() {
     let mut a = wanting_node1(); // clock 4
     let _ = a.handle(n(0), msg(MsgKind::Grant, 1, 1, 1)); // clock 5
-    let _ = a.handle(n(0), msg(MsgKind::Inquire, 1, 1, 1)); // clock 6, deferred
+    let _ = a.handle(n(2), msg(MsgKind::Grant, 1, 1, 1)); // clock 6
+    let _ = a.handle(n(0), msg(MsgKind::Inquire, 1, 1, 1)); // clock 7, deferred
     assert_eq!(a.requester().deferred, nodes(&[0]));
     let out = a.peer_incarnation(n(0), Incarnation(2), Token(0));
-    assert_eq!(out, vec![send_msg(0, sync(7, rid(1, 1), true, 2))]);
-    // Voter 2 has not granted: holds_grant is false.
-    let out = a.peer_incarnation(n(2), Incarnation(5), Token(0));
-    assert_eq!(out, vec![send_msg(2, sync(8, rid(1, 1), false, 5))]);
+    assert_eq!(out, vec![send_msg(0, sync(8, rid(1, 1), false, 2))]);
     assert_eq!(
         a.requester(),
         &RequesterView {
-            granted: nodes(&[0]),
+            granted: nodes(&[2]),
             ..RequesterView::default()
         }
     );
+    // Voter 2 restarts too: its grant goes the same way.
+    let out = a.peer_incarnation(n(2), Incarnation(5), Token(0));
+    assert_eq!(out, vec![send_msg(2, sync(9, rid(1, 1), false, 5))]);
+    assert!(a.requester().granted.is_empty());
     assert_eq!(a.phase(), Phase::Wanting(rid(1, 1)));
 
     // In the CS: every grant is held.
