@@ -209,6 +209,34 @@ pub enum NodeEvent {
         /// it may grant at once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         quiet_ms: Option<u64>,
+        /// True when its journal holds no token floor (a first start, a lost disk, a new host):
+        /// it grants nothing before it has heard the floor of a node of every quorum it is in
+        /// (a `floor_learned` line). Absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        awaits_floor: Option<bool>,
+    },
+    /// Started without its incarnation file (a first start, a lost disk, a new host): what its
+    /// peers remembered of it, and the incarnation that follows. Right after `start`.
+    Recall {
+        /// The incarnation this process took: above every one its peers knew.
+        incarnation: u64,
+        /// The newest incarnation of this node any peer knew (0: none did).
+        seen: u64,
+        /// The peers that answered.
+        answered: Vec<NodeId>,
+        /// The peers where nothing listened (no process, so nothing remembered).
+        no_process: Vec<NodeId>,
+        /// The peers that could not be asked; the incarnation then also exceeds the wall
+        /// clock's seconds, which no counted incarnation reaches.
+        unreachable: Vec<NodeId>,
+    },
+    /// A node that started with no token floor heard one from a node of every quorum it is in:
+    /// it may grant from now on (after its quiet period, if it has one).
+    FloorLearned {
+        /// The floor it took.
+        floor: u64,
+        /// The peers whose Hello it heard by then.
+        witnesses: Vec<NodeId>,
     },
     /// Level WARN: the node runs without TLS.
     Plaintext {
@@ -513,6 +541,8 @@ impl NodeEvent {
     pub fn name(&self) -> &'static str {
         match self {
             NodeEvent::Start { .. } => "start",
+            NodeEvent::Recall { .. } => "recall",
+            NodeEvent::FloorLearned { .. } => "floor_learned",
             NodeEvent::Plaintext { .. } => "plaintext",
             NodeEvent::ConnectionsFull { .. } => "connections_full",
             NodeEvent::RefusedLink { .. } => "refused_link",

@@ -141,6 +141,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
         tls: false,
         log_messages: LogMessages::All,
         quiet_ms: None,
+        awaits_floor: None,
     });
     cs.start(me, 7)?;
     // As the driver writes a batch: held, then one write.

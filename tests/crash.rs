@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -292,13 +293,27 @@ fn a_restarted_voter_forgets_its_votes_and_grants_only_after_a_reclaim_period() 
 /// everything and check the run. `MAEKAWA_CHAOS_NODES` and `MAEKAWA_CHAOS_SECS` scale it up.
 #[test]
 fn chaos_kill_and_restart_random_nodes() {
+    chaos(false, 60);
+}
+
+/// Chaos with lost disks (issue 27): the same, and each killed node's journal and incarnation
+/// file are deleted before its restart. It recalls an incarnation above its peers', waits out
+/// the leases of the votes it forgot, learns its token floor, and enters again; `check` passes
+/// (no overlap, tokens increase across every restart).
+#[test]
+fn chaos_with_lost_disks() {
+    chaos(true, 30);
+}
+
+fn chaos(lose_disk: bool, default_secs: u64) {
     let n: usize = std::env::var("MAEKAWA_CHAOS_NODES").map_or(5, |v| v.parse().unwrap());
-    let secs: u64 = std::env::var("MAEKAWA_CHAOS_SECS").map_or(60, |v| v.parse().unwrap());
+    let secs: u64 =
+        std::env::var("MAEKAWA_CHAOS_SECS").map_or(default_secs, |v| v.parse().unwrap());
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    println!("chaos: {n} nodes, {secs} s, seed {seed}");
+    println!("chaos: {n} nodes, {secs} s, lost disks {lose_disk}, seed {seed}");
     let mut rng = maekawa_core::rng::SplitMix64::new(seed);
     let args = ["--think-ms", "0..20", "--hold-ms", "0..3"];
     let mut c = Cluster::prepare(n);
@@ -321,14 +336,25 @@ fn chaos_kill_and_restart_random_nodes() {
         let victim = rng.below(n as u64) as usize;
         c.kill9(victim);
         killed[victim] += 1;
+        if lose_disk {
+            wipe_disk(&c, victim);
+        }
         std::thread::sleep(Duration::from_millis(rng.between(500, 1_500)));
         c.start_node(victim, &args);
         last_kill = Instant::now();
     }
-    // Every node, and every killed node after its last restart, enters again.
+    // Every node, and every killed node after its last restart, enters again (once the start
+    // line of that restart is written: a node without its incarnation recalls one first).
     wait_for("every node to enter after the last restart", WAIT, || {
         let cs = c.cs_lines();
         (0..n as u64).all(|node| {
+            let starts = cs
+                .iter()
+                .filter(|l| l["event"] == "start" && l["node"] == node)
+                .count();
+            if starts != killed[node as usize] as usize + 1 {
+                return false;
+            }
             let last_start = cs
                 .iter()
                 .rposition(|l| l["event"] == "start" && l["node"] == node)
@@ -349,5 +375,128 @@ fn chaos_kill_and_restart_random_nodes() {
     println!("{said}");
     assert!(ok, "{said}");
     let entries: Vec<usize> = (0..n as u64).map(|node| enters_of(&c, node)).collect();
+    println!("chaos: entries per node {entries:?}");
     assert!(entries.iter().all(|&e| e > 0), "{entries:?}");
+    if lose_disk {
+        // Each restart recalled an incarnation above every one before it.
+        for node in 0..n {
+            let incarnations: Vec<u64> = c
+                .node_log(node)
+                .iter()
+                .filter(|l| l["event"] == "start")
+                .map(|l| l["incarnation"].as_u64().unwrap())
+                .collect();
+            assert!(
+                incarnations.windows(2).all(|w| w[0] < w[1]),
+                "node {node}: {incarnations:?}"
+            );
+        }
+    }
+}
+
+/// What a lost disk takes: the node's journal and its incarnation file (its logs stay, for
+/// the checks).
+fn wipe_disk(c: &Cluster, id: usize) {
+    for path in [
+        maekawa::logdir::journal(&c.log_dir, maekawa_core::id::NodeId(id as u32)),
+        maekawa::logdir::incarnation(&c.log_dir, maekawa_core::id::NodeId(id as u32)),
+    ] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+}
+
+/// A lost disk on the same host (issue 27): node 1 is killed, its journal and incarnation file
+/// deleted, and it is started again. It asks its peers what they remember (a `recall` line: they
+/// knew incarnation 1, so it takes 2), grants nothing for a reclaim period and until it has
+/// heard the token floor of a node of every quorum it is in (`floor_learned`), then enters again
+/// with a larger token; `check` passes.
+#[test]
+fn a_node_whose_disk_was_lost_recalls_its_incarnation_and_rejoins_safely() {
+    let mut c = Cluster::prepare(3);
+    let args = ["--think-ms", "0..20", "--hold-ms", "0..3"];
+    for id in 0..3 {
+        c.start_node(id, &args);
+    }
+    wait_for("every node to enter", WAIT, || {
+        (0..3).all(|node| enters_of(&c, node) > 0)
+    });
+    c.kill9(1);
+    wipe_disk(&c, 1);
+    c.start_node(1, &args);
+    // Its start line follows the recall: until then the last one is the killed process's.
+    wait_for("node 1 to start again", WAIT, || {
+        c.cs_lines()
+            .iter()
+            .filter(|l| l["event"] == "start" && l["node"] == 1)
+            .count()
+            == 2
+    });
+    wait_for("node 1 to enter after its restart", WAIT, || {
+        let cs = c.cs_lines();
+        let restart = cs
+            .iter()
+            .rposition(|l| l["event"] == "start" && l["node"] == 1)
+            .unwrap();
+        cs[restart..]
+            .iter()
+            .any(|l| l["event"] == "enter" && l["node"] == 1)
+    });
+    let log = c.node_log(1);
+    let line = |event: &str| {
+        log.iter()
+            .rfind(|l| l["event"] == event)
+            .unwrap_or_else(|| panic!("no {event} line"))
+            .clone()
+    };
+    let (start, recall, learned) = (line("start"), line("recall"), line("floor_learned"));
+    assert_eq!(start["incarnation"], 2, "{start}");
+    assert_eq!(start["quiet_ms"], 4000, "{start}");
+    assert_eq!(start["awaits_floor"], true, "{start}");
+    assert_eq!(recall["seen"], 1, "{recall}");
+    assert_eq!(recall["answered"], serde_json::json!([0, 2]), "{recall}");
+    assert!(learned["floor"].as_u64().unwrap() > 0, "{learned}");
+    let time = |l: &Value| humantime::parse_rfc3339(l["timestamp"].as_str().unwrap()).unwrap();
+    let first_grant = log
+        .iter()
+        .find(|l| l["event"] == "send" && l["msg"] == "Grant" && time(l) > time(&start))
+        .expect("a grant after the restart");
+    let quiet = time(first_grant).duration_since(time(&start)).unwrap();
+    assert!(
+        quiet >= Duration::from_millis(3_900),
+        "granted after {quiet:?}"
+    );
+    c.stop_all();
+    let (ok, said) = check_output(&c);
+    assert!(ok, "{said}");
+}
+
+/// Without leases nothing bounds a vote a lost journal held: a node that ran before and whose
+/// journal is gone refuses to start, naming the journal and the fix.
+#[test]
+fn without_leases_a_node_whose_journal_was_lost_refuses_to_start() {
+    let mut c = Cluster::prepare(3);
+    c.start_node(0, &["--lease-ms", "0", "--max-entries", "0"]);
+    wait_for("node 0 to start", WAIT, || {
+        c.node_log(0).iter().any(|l| l["event"] == "start")
+    });
+    c.kill9(0);
+    std::fs::remove_file(maekawa::logdir::journal(
+        &c.log_dir,
+        maekawa_core::id::NodeId(0),
+    ))
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(c.node_args(0))
+        .args(["--lease-ms", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node-0.journal: missing"), "{err}");
+    assert!(err.contains("--lease-ms"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -179,6 +179,11 @@ impl Member {
         self.shared.witnesses.is_some()
     }
 
+    /// While [`Member::awaits_floor`]: the peers whose floor it has heard so far.
+    pub fn floor_witnesses(&self) -> Option<&BTreeSet<NodeId>> {
+        self.shared.witnesses.as_deref()
+    }
+
     /// Records a peer's incarnation learned out of band (the checkers' initial state).
     pub fn assume_peer(&mut self, peer: NodeId, incarnation: Incarnation) {
         Arc::make_mut(&mut self.shared.peers).insert(peer, incarnation);

@@ -37,7 +37,9 @@ pub(crate) struct NodeArgs {
     /// ctl status`); idle links carry a heartbeat every quarter of it.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = parse_suspect_after)]
     suspect_after: u64,
-    /// Test-only: run without the voter journal, so a restarted voter can grant twice.
+    /// Test-only: run without the voter journal, and without what a lost journal calls for
+    /// (the token floor learned from peers, a quiet period), so a restarted voter can grant
+    /// twice.
     #[arg(long, hide = true)]
     unsafe_no_journal: bool,
     /// Lease term in ms: a holder confirms its token and lease with its voters before it

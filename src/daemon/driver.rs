@@ -266,9 +266,20 @@ impl Driver {
                     token_floor: floor,
                 });
                 self.transport.kick(peer);
+                let heard = self.core.floor_witnesses().map(|h| {
+                    let mut h = h.clone();
+                    h.insert(peer);
+                    h
+                });
                 let actions =
                     self.core
                         .peer_incarnation(peer, Incarnation(incarnation), Token(floor));
+                if let Some(witnesses) = heard.filter(|_| !self.core.awaits_floor()) {
+                    self.log.log(&NodeEvent::FloorLearned {
+                        floor: self.core.floor().0,
+                        witnesses: witnesses.into_iter().collect(),
+                    });
+                }
                 self.execute(actions)
             }
             TransportEvent::PeerUp { peer } => {

@@ -20,35 +20,59 @@ pub struct IncarnationError {
     pub why: String,
 }
 
+/// The incarnation the node's last process had, or `None` when its file is missing (a first
+/// start, a lost disk, a new host: see `recall`).
+pub fn previous_incarnation(dir: &Path, id: NodeId) -> Result<Option<u64>, IncarnationError> {
+    let path = logdir::incarnation(dir, id);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| IncarnationError {
+                why: format!("holds '{}', not a number", text.trim()),
+                path,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(IncarnationError {
+            path,
+            why: e.to_string(),
+        }),
+    }
+}
+
 /// Reads, increments and durably stores this node's incarnation: every start gets a number
 /// larger than all before it.
-///
-/// The new number is written to a temporary file, synced, renamed over the old one and the
-/// rename made durable through `storage`, so a crash leaves the old number or the new one.
 pub fn next_incarnation(
     dir: &Path,
     id: NodeId,
     storage: &dyn Storage,
 ) -> Result<u64, IncarnationError> {
+    let next = previous_incarnation(dir, id)?.unwrap_or(0) + 1;
+    store_incarnation(dir, id, next, storage)?;
+    Ok(next)
+}
+
+/// Durably stores `incarnation` as this node's.
+///
+/// The number is written to a temporary file, synced, renamed over the old one and the
+/// rename made durable through `storage`, so a crash leaves the old number or the new one.
+pub fn store_incarnation(
+    dir: &Path,
+    id: NodeId,
+    incarnation: u64,
+    storage: &dyn Storage,
+) -> Result<(), IncarnationError> {
     let path = logdir::incarnation(dir, id);
     let err = |why: String| IncarnationError {
         path: path.clone(),
         why,
     };
-    let previous = match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| err(format!("holds '{}', not a number", text.trim())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(err(e.to_string())),
-    };
-    let next = previous + 1;
     let tmp = path.with_extension("incarnation.tmp");
     {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
-        writeln!(f, "{next}").map_err(|e| err(e.to_string()))?;
+        writeln!(f, "{incarnation}").map_err(|e| err(e.to_string()))?;
         storage
             .sync_new_file(&f, &tmp)
             .map_err(|e| err(e.to_string()))?;
@@ -57,5 +81,5 @@ pub fn next_incarnation(
         .rename(&tmp, &path)
         .map_err(|e| err(e.to_string()))?;
     storage.sync_dir(&path).map_err(|e| err(e.to_string()))?;
-    Ok(next)
+    Ok(())
 }

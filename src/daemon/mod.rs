@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod node;
 pub mod node_log;
 pub mod proclock;
+pub mod recall;
 pub mod rotating;
 pub mod sessions;
 pub mod settings;

@@ -12,12 +12,13 @@ use super::control::ControlService;
 use super::cslog::CsLog;
 use super::driver::{Driver, Inputs};
 use super::health;
-use super::incarnation::{next_incarnation, IncarnationError};
+use super::incarnation::{previous_incarnation, store_incarnation, IncarnationError};
 use super::journal::{Journal, Restored};
 use super::limits;
 use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use super::metrics::Metrics;
 use super::node_log::{LogInitError, NodeLog};
+use super::recall::{recall, Recalled, RECALL_WINDOW};
 use super::rotating::Rotation;
 use super::settings::{NodeSettings, Workload};
 use super::transport::{Connector, Liveness, PeerService, Transport, TransportConfig};
@@ -57,6 +58,16 @@ pub enum NodeError {
     /// The node's certificate or key cannot be used.
     #[error("TLS: {0}; make the certificates again with `maekawa certs init`")]
     Tls(String),
+    /// Without leases, a vote a lost journal held is never given back: the node must not run.
+    #[error("{journal}: missing, and node {node} ran before (incarnation {incarnation} follows): without leases (--lease-ms 0) the votes it held are lost for good and it could grant twice; restore the journal, or run the cluster with leases (the default --lease-ms)")]
+    LostJournal {
+        /// The journal's path.
+        journal: String,
+        /// This node.
+        node: NodeId,
+        /// The incarnation this start took.
+        incarnation: u64,
+    },
     /// The `--metrics-addr` address cannot be listened on.
     #[error("--metrics-addr {addr}: cannot listen: {source}; is another process using it? pick another HOST:PORT")]
     Metrics {
@@ -94,13 +105,16 @@ where
         keep: settings.log_rotation.1,
     };
     let log = NodeLog::open(&settings.log_dir, me, rotation)?.with_clock(settings.env.clock);
-    let durable = open_durable_state(&settings, &log)?;
-    let tcfg = transport_config(&settings, &durable, &log);
+    let floor = Arc::new(AtomicU64::new(0));
+    // Incarnation 0 until it is taken: the server answers peers' Recalls meanwhile (as a
+    // process that remembers nothing) and refuses their links.
+    let mut tcfg = transport_config(&settings, 0, floor.clone(), &log);
     let (events_tx, events) = mpsc::channel(4096);
     let (control_tx, control) = mpsc::channel::<Control>(16);
     let (lock_tx, locks) = mpsc::channel::<LockCommand>(1024);
+    let peer_service = PeerService::new(&tcfg, events_tx.clone());
     let services = Services {
-        peers: PeerService::new(&tcfg, events_tx.clone()),
+        peers: peer_service.clone(),
         control: ControlService::new(control_tx, settings.security.gate()),
         locks: LockService::new(me.0, lock_tx, settings.security.gate()),
     };
@@ -108,6 +122,10 @@ where
     // Dropped mid-way (a simulated kill -9 drops this future), the node takes its server
     // with it, as a killed process's sockets close with it.
     let _server_dies_with_node = AbortOnDrop(server.task.abort_handle());
+    let taken = take_incarnation(&settings, &connector).await?;
+    let durable = open_durable_state(&settings, &log, taken, floor)?;
+    tcfg.incarnation = durable.incarnation;
+    peer_service.started(durable.incarnation);
     let metrics = Metrics::new();
     let metrics_server = serve_metrics(&settings, &metrics).await?;
     let transport = Transport::start(&tcfg, connector, events_tx);
@@ -187,15 +205,67 @@ pub(super) struct Durable {
     pub(super) floor: Arc<AtomicU64>,
 }
 
+/// The incarnation a start takes, and what the peers remembered when it had to ask them.
+pub(super) struct Taken {
+    pub(super) incarnation: u64,
+    pub(super) recalled: Option<Recalled>,
+}
+
+/// The incarnation of this start, durably stored before anything else: the one after the
+/// file's, or, when the file is missing, one above every incarnation the peers remember
+/// (`daemon/recall.rs`).
+pub(super) async fn take_incarnation(
+    settings: &NodeSettings,
+    connector: &Connector,
+) -> Result<Taken, NodeError> {
+    let (dir, me) = (&settings.log_dir, settings.id);
+    let taken = match previous_incarnation(dir, me)? {
+        Some(k) => Taken {
+            incarnation: k + 1,
+            recalled: None,
+        },
+        None => {
+            let recalled = recall(me, &peers_of(settings), connector, RECALL_WINDOW).await;
+            Taken {
+                incarnation: recalled.incarnation(settings.env.clock.now()),
+                recalled: Some(recalled),
+            }
+        }
+    };
+    store_incarnation(dir, me, taken.incarnation, &*settings.env.storage)?;
+    Ok(taken)
+}
+
+/// Every other node of the cluster file, with its address.
+fn peers_of(settings: &NodeSettings) -> Vec<(NodeId, String)> {
+    settings
+        .config
+        .nodes
+        .iter()
+        .filter(|n| n.id != settings.id)
+        .map(|n| (n.id, n.addr.clone()))
+        .collect()
+}
+
 /// Opens what the node keeps on disk and writes the `start` lines (and the plaintext
-/// warning) before any peer is contacted.
+/// warning) before any peer is contacted (but for the recall of a missing incarnation).
 pub(super) fn open_durable_state(
     settings: &NodeSettings,
     log: &NodeLog,
+    taken: Taken,
+    floor: Arc<AtomicU64>,
 ) -> Result<Durable, NodeError> {
     let me = settings.id;
     let storage = settings.env.storage.clone();
-    let incarnation = next_incarnation(&settings.log_dir, me, &*storage)?;
+    let incarnation = taken.incarnation;
+    let journal_path = crate::logdir::journal(&settings.log_dir, me);
+    if settings.lease_ms == 0 && incarnation > 1 && !journal_path.exists() {
+        return Err(NodeError::LostJournal {
+            journal: journal_path.display().to_string(),
+            node: me,
+            incarnation,
+        });
+    }
     let (journal, restored) = Journal::open_on(&settings.log_dir, me, storage)?;
     let restored = if settings.unsafe_no_journal {
         Restored::default()
@@ -229,9 +299,22 @@ pub(super) fn open_durable_state(
         } else {
             LogMessages::None
         },
-        quiet_ms: (settings.lease_ms > 0 && !settings.journal_votes && incarnation > 1)
+        quiet_ms: (settings.lease_ms > 0
+            && incarnation > 1
+            && !settings.unsafe_no_journal
+            && (!settings.journal_votes || restored.floor == 0))
             .then_some(settings.reclaim_ms),
+        awaits_floor: (restored.floor == 0 && !settings.unsafe_no_journal).then_some(true),
     });
+    if let Some(r) = taken.recalled {
+        log.log(&NodeEvent::Recall {
+            incarnation,
+            seen: r.seen,
+            answered: r.answered,
+            no_process: r.no_process,
+            unreachable: r.unreachable,
+        });
+    }
     if let Some(why) = &settings.plaintext_warning {
         log.log(&NodeEvent::Plaintext {
             reason: why.clone(),
@@ -240,35 +323,50 @@ pub(super) fn open_durable_state(
     Ok(Durable {
         incarnation,
         journal,
-        floor: Arc::new(AtomicU64::new(restored.floor)),
+        floor: {
+            floor.store(restored.floor, std::sync::atomic::Ordering::Relaxed);
+            floor
+        },
         restored,
         cs_log,
     })
 }
 
+/// The transport's settings for a process of `incarnation` (0 while it is not taken yet)
+/// whose Hellos announce `floor`.
 pub(super) fn transport_config(
     settings: &NodeSettings,
-    durable: &Durable,
+    incarnation: u64,
+    floor: Arc<AtomicU64>,
     log: &NodeLog,
 ) -> TransportConfig {
     let me = settings.id;
-    let peers: Vec<(NodeId, String)> = settings
-        .config
-        .nodes
-        .iter()
-        .filter(|n| n.id != me)
-        .map(|n| (n.id, n.addr.clone()))
-        .collect();
+    let peers = peers_of(settings);
     TransportConfig {
         me,
-        incarnation: durable.incarnation,
-        floor: durable.floor.clone(),
+        incarnation,
+        boot: boot_nonce(settings),
+        floor,
         liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,
         gate: settings.security.gate(),
         log: log.clone(),
         drop_resend_on_reconnect: settings.env.flaws.drop_resend_on_reconnect,
     }
+}
+
+/// The Hello's `boot`: random per process, or, under a simulated clock, drawn from the run's
+/// seed so a simulated run replays.
+fn boot_nonce(settings: &NodeSettings) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    if matches!(settings.env.clock, super::env::Clock::Virtual { .. }) {
+        h = std::collections::hash_map::DefaultHasher::new();
+    }
+    h.write_u64(settings.env.seed);
+    h.write_u32(settings.env.pid);
+    h.write_u32(settings.id.0);
+    h.finish() | 1
 }
 
 /// The gRPC services a node serves on its one address.
@@ -391,6 +489,10 @@ pub(super) fn restore_core(
         renew_waits_for_all: !settings.env.flaws.renew_without_every_voter,
         fast_grants: settings.handover == super::settings::Handover::Fast,
         forget_votes: !settings.journal_votes,
+        // Test-only: without its journal, and without what a lost journal calls for (learning
+        // the floor from peers, a quiet period), so a restarted voter can grant twice.
+        floor_witnesses: !settings.unsafe_no_journal,
+        quarantine: !settings.unsafe_no_journal,
         ..Options::default()
     };
     Member::restore_in(

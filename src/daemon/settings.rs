@@ -90,8 +90,9 @@ pub struct NodeSettings {
     /// A peer not heard from for this long is suspected; idle links carry a heartbeat every
     /// quarter of it.
     pub suspect_after: Duration,
-    /// Test-only: run the voter without its journal, to show that a restarted voter then
-    /// grants twice and `maekawa check` catches it. Never for real use.
+    /// Test-only: run the voter without its journal and without the safeguards of a lost
+    /// journal, to show that a restarted voter then grants twice and `maekawa check` catches
+    /// it. Never for real use.
     pub unsafe_no_journal: bool,
     /// The lease term in milliseconds (0: no leases, Maekawa's votes without time, which a
     /// dead holder blocks forever). See DESIGN.md, "Leases and reclaiming votes".

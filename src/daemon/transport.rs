@@ -106,6 +106,10 @@ pub enum LinkDown {
     /// The peer could not be reached (the connector's words).
     #[error("{0}")]
     Unreachable(String),
+    /// Nothing listens at the peer's address: no process of it runs (so none remembers
+    /// anything, which is what a node that recalls its incarnation needs to know).
+    #[error("{0}")]
+    Refused(String),
     /// The peer refused or ended the call (gRPC's words).
     #[error("{0}")]
     Status(String),
@@ -127,9 +131,30 @@ pub fn tcp_connector(security: crate::tls::Security) -> Connector {
             link_settings(endpoint.tcp_nodelay(true))
                 .connect()
                 .await
-                .map_err(|e| LinkDown::Unreachable(e.to_string()))
+                .map_err(connect_failed)
         })
     })
+}
+
+/// A failed connect as a [`LinkDown`], in the words of its whole chain of causes: `Refused`
+/// when the cause is a refused connection (nothing listens there), else `Unreachable`.
+pub fn connect_failed(e: tonic::transport::Error) -> LinkDown {
+    let mut words = e.to_string();
+    let mut refused = false;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        words.push_str(": ");
+        words.push_str(&c.to_string());
+        refused |= c
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        cause = c.source();
+    }
+    if refused {
+        LinkDown::Refused(words)
+    } else {
+        LinkDown::Unreachable(words)
+    }
 }
 
 /// The HTTP/2 settings of a link to a peer, over TCP or any other connector (the simulated
@@ -149,6 +174,9 @@ pub struct TransportConfig {
     pub me: NodeId,
     /// This process's incarnation (sent in every Hello).
     pub incarnation: u64,
+    /// Random per process (sent in every Hello): a peer refuses a second process that claims
+    /// an incarnation another process already used.
+    pub boot: u64,
     /// This process's token floor (its journal's: no token it used or knows of is larger), kept
     /// current by the driver and sent in every Hello. A restarted process starts from its
     /// journal's, which is what lets a peer free its dead votes safely (DESIGN.md).
@@ -216,6 +244,7 @@ impl Transport {
                     me: cfg.me,
                     incarnation: cfg.incarnation,
                     floor: cfg.floor.clone(),
+                    boot: cfg.boot,
                     peer: *peer,
                     addr: addr.clone(),
                     liveness: cfg.liveness.clone(),
@@ -271,6 +300,7 @@ impl Transport {
 struct LinkId {
     me: NodeId,
     incarnation: u64,
+    boot: u64,
     floor: Arc<AtomicU64>,
     peer: NodeId,
     addr: String,
@@ -376,6 +406,7 @@ async fn connect_and_stream(
             to: id.peer.0,
             incarnation: id.incarnation,
             token: id.floor.load(Ordering::Relaxed),
+            boot: id.boot,
         })),
     };
     let gone = |_| LinkDown::StreamClosed;
@@ -502,6 +533,8 @@ fn bad_frame(log: &NodeLog, frame: FrameKind, from: u32, addr: &str, reason: &st
 #[derive(Default)]
 struct Inbound {
     incarnation: u64,
+    /// The Hello's `boot` of the process that is `incarnation`.
+    boot: u64,
     delivered: u64,
     /// Ends the sender's current link when a newer one arrives: one live link per sender,
     /// however many streams it opens.
@@ -526,7 +559,11 @@ struct InboundLink {
 #[derive(Clone)]
 pub struct PeerService {
     me: NodeId,
-    incarnation: u64,
+    /// Set once the node has taken its incarnation: until then it answers only `Recall`s
+    /// (as a process that remembers nothing) and refuses links.
+    incarnation: Arc<std::sync::OnceLock<u64>>,
+    /// This node's journal floor, which a Recall answer gives.
+    floor: Arc<AtomicU64>,
     senders: Arc<BTreeMap<NodeId, Arc<Mutex<Inbound>>>>,
     events: mpsc::Sender<TransportEvent>,
     liveness: Liveness,
@@ -537,9 +574,14 @@ pub struct PeerService {
 impl PeerService {
     /// A service that accepts links from `peers` and delivers their messages to `events`.
     pub fn new(cfg: &TransportConfig, events: mpsc::Sender<TransportEvent>) -> PeerService {
+        let incarnation = Arc::new(std::sync::OnceLock::new());
+        if cfg.incarnation > 0 {
+            let _ = incarnation.set(cfg.incarnation);
+        }
         PeerService {
             me: cfg.me,
-            incarnation: cfg.incarnation,
+            incarnation,
+            floor: cfg.floor.clone(),
             senders: Arc::new(
                 cfg.peers
                     .iter()
@@ -551,6 +593,12 @@ impl PeerService {
             gate: cfg.gate,
             log: cfg.log.clone(),
         }
+    }
+
+    /// The node took incarnation `incarnation` (a service made with incarnation 0 serves
+    /// `Recall`s meanwhile): links are accepted from now on.
+    pub fn started(&self, incarnation: u64) {
+        let _ = self.incarnation.set(incarnation);
     }
 
     /// Every node of the cluster: this one and its peers.
@@ -611,10 +659,8 @@ impl PeerService {
         superseded: Arc<Notify>,
     ) {
         let (me, nodes, from) = (self.me, self.nodes(), link.from);
-        let ack = |seq| wire::LinkAck {
-            seq,
-            incarnation: self.incarnation,
-        };
+        let incarnation = self.incarnation.get().copied().unwrap_or_default();
+        let ack = |seq| wire::LinkAck { seq, incarnation };
         loop {
             let frame = tokio::select! {
                 frame = frames.message() => frame,
@@ -660,6 +706,44 @@ impl Peer for PeerService {
     type LinkStream =
         Pin<Box<dyn tokio_stream::Stream<Item = Result<wire::LinkAck, tonic::Status>> + Send>>;
 
+    /// What this node remembers of the asker: the newest incarnation of it that opened a link
+    /// here, and this node's floor. Under mutual TLS only the asker's own certificate may ask.
+    async fn recall(
+        &self,
+        request: tonic::Request<wire::RecallRequest>,
+    ) -> Result<tonic::Response<wire::RecallReply>, tonic::Status> {
+        let caller = self
+            .gate
+            .caller(&request)
+            .inspect_err(|s| refused(&self.log, None, s))?;
+        let ask = request.into_inner();
+        if caller.is_some_and(|role| role != crate::tls::Role::Node(NodeId(ask.from))) {
+            let status = tonic::Status::permission_denied(format!(
+                "a certificate for another role cannot recall node {}",
+                ask.from
+            ));
+            refused(&self.log, Some(ask.from), &status);
+            return Err(status);
+        }
+        if ask.to != self.me.0 {
+            return Err(tonic::Status::failed_precondition(format!(
+                "this is node {}, not node {}: check the addresses in quorums.json",
+                self.me, ask.to
+            )));
+        }
+        let Some(state) = self.senders.get(&NodeId(ask.from)) else {
+            return Err(tonic::Status::permission_denied(format!(
+                "node {} is not a peer of node {}",
+                ask.from, self.me
+            )));
+        };
+        let incarnation = state.lock().await.incarnation;
+        Ok(tonic::Response::new(wire::RecallReply {
+            incarnation,
+            token: self.floor.load(Ordering::Relaxed),
+        }))
+    }
+
     async fn link(
         &self,
         request: tonic::Request<tonic::Streaming<wire::LinkFrame>>,
@@ -683,6 +767,11 @@ impl Peer for PeerService {
             _ => return Err(tonic::Status::invalid_argument("a link starts with Hello")),
         };
         self.admit(caller, &hello, &addr)?;
+        let Some(&incarnation) = self.incarnation.get() else {
+            return Err(tonic::Status::unavailable(
+                "node is starting: it recalls its incarnation",
+            ));
+        };
         let from = NodeId(hello.from);
         let Some(state) = self.senders.get(&from).cloned() else {
             return Err(tonic::Status::permission_denied(format!(
@@ -699,10 +788,21 @@ impl Peer for PeerService {
                     hello.incarnation, s.incarnation
                 )));
             }
+            if hello.incarnation == s.incarnation && hello.boot != s.boot {
+                let status = tonic::Status::failed_precondition(format!(
+                    "node {from} incarnation {} already ran in another process: its \
+                     incarnation file was lost and its peers could not all be asked; restart \
+                     node {from}, it will recall a larger one",
+                    hello.incarnation
+                ));
+                refused(&self.log, Some(hello.from), &status);
+                return Err(status);
+            }
             self.liveness.heard_from(from, &self.events).await;
             if hello.incarnation > s.incarnation {
                 // A new process on the sender's side numbers its link from 1 again.
                 s.incarnation = hello.incarnation;
+                s.boot = hello.boot;
                 s.delivered = 0;
                 let news = TransportEvent::PeerIncarnation {
                     peer: from,
@@ -719,7 +819,7 @@ impl Peer for PeerService {
         }
         let (acks, acks_rx) = watch::channel(wire::LinkAck {
             seq: 0,
-            incarnation: self.incarnation,
+            incarnation,
         });
         // A bad frame ends the link with its reason, after the acknowledgements so far.
         let (refuse, refused) = mpsc::channel::<tonic::Status>(1);
@@ -890,6 +990,7 @@ mod tests {
             &TransportConfig {
                 me: NodeId(1),
                 incarnation: 1,
+                boot: 1,
                 floor: Arc::default(),
                 peers: vec![(NodeId(0), "unused".into())],
                 liveness: Liveness::new([NodeId(0)], QUIET),
@@ -910,6 +1011,7 @@ mod tests {
             &TransportConfig {
                 me: NodeId(0),
                 incarnation: 1,
+                boot: 1,
                 floor: Arc::default(),
                 peers: vec![(NodeId(1), addr)],
                 liveness: Liveness::new([NodeId(1)], QUIET),

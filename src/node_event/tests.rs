@@ -76,6 +76,7 @@ fn a_start_line_has_every_key_of_the_contract_in_order() {
             tls: false,
             log_messages: LogMessages::All,
             quiet_ms: None,
+            awaits_floor: None,
         },
     );
     assert_eq!(

@@ -6,7 +6,7 @@ use super::disk::SimDisk;
 use super::net::{Host, Net};
 use crate::config::Config;
 use crate::daemon::proclock::ProcessLock;
-use crate::daemon::transport::{link_settings, Connector, LinkDown};
+use crate::daemon::transport::{link_settings, Connector};
 use crate::daemon::{self, Clock, Env, Flaws, MsRange, NodeError, NodeSettings, Workload};
 use crate::tls::Security;
 use maekawa_core::id::NodeId;
@@ -220,7 +220,7 @@ pub(super) fn connector(net: Net, from: Host) -> Connector {
         Box::pin(async move {
             channel(&net, from, &addr)
                 .await
-                .map_err(|e| LinkDown::Unreachable(e.to_string()))
+                .map_err(crate::daemon::transport::connect_failed)
         })
     })
 }

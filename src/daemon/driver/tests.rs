@@ -5,7 +5,7 @@
 use super::*;
 use crate::config::Config;
 use crate::daemon::command::CtlOutcome;
-use crate::daemon::node::{open_durable_state, restore_core, transport_config};
+use crate::daemon::node::{open_durable_state, restore_core, take_incarnation, transport_config};
 use crate::daemon::rotating::Rotation;
 use crate::daemon::settings::{MsRange, Workload};
 use crate::daemon::transport::tcp_connector;
@@ -48,8 +48,11 @@ fn settings(dir: &Path) -> NodeSettings {
 async fn one_node(dir: &Path) -> Driver {
     let settings = settings(dir);
     let log = NodeLog::open(dir, NodeId(0), Rotation::NEVER).unwrap();
-    let durable = open_durable_state(&settings, &log).unwrap();
-    let tcfg = transport_config(&settings, &durable, &log);
+    let taken = take_incarnation(&settings, &tcp_connector(Security::Plaintext))
+        .await
+        .unwrap();
+    let durable = open_durable_state(&settings, &log, taken, Arc::default()).unwrap();
+    let tcfg = transport_config(&settings, durable.incarnation, durable.floor.clone(), &log);
     let (events, _) = mpsc::channel(16);
     let transport = Transport::start(&tcfg, tcp_connector(Security::Plaintext), events);
     let (core, restore) = restore_core(&settings, &durable);

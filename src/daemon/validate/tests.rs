@@ -32,6 +32,7 @@ fn hello(incarnation: u64, token: u64) -> wire::Hello {
         to: 0,
         incarnation,
         token,
+        boot: 1,
     }
 }
 
@@ -386,7 +387,7 @@ fn any_envelope(n: u32, number: BoxedStrategy<u64>) -> impl Strategy<Value = wir
 fn any_frame() -> impl Strategy<Value = wire::LinkFrame> {
     let body = prop_oneof![
         1 => (0u32..6, 0u32..6, hostile_number(), hostile_number()).prop_map(|(from, to, incarnation, token)| {
-            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token }))
+            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1 }))
         }),
         2 => any_envelope(5, hostile_number()).prop_map(|e| Some(wire::link_frame::Body::Envelope(e))),
         // Sane numbers about the request the kind is about (node 1 sends to node 0), so that
@@ -691,6 +692,7 @@ fn checked_envelopes_never_panic_a_member_and_its_answers_pass_the_checks() {
                             to: me.0,
                             incarnation,
                             token,
+                            boot: 1,
                         };
                         match check_hello(&h) {
                             Ok(()) => member.peer_incarnation(
@@ -769,6 +771,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                             to: to.0,
                             incarnation: incarnation.0,
                             token: token.0,
+                            boot: incarnation.0,
                         };
                         prop_assert_eq!(check_hello(&h), Ok(()));
                     }
