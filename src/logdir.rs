@@ -53,6 +53,12 @@ pub fn incarnation(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(format!("node-{node}.incarnation"))
 }
 
+/// `node-<id>.rejoin`: present while the node's journal is not whole (its disk was lost and
+/// the floor learned from its peers is not recorded yet).
+pub fn rejoin(dir: &Path, node: NodeId) -> PathBuf {
+    dir.join(format!("node-{node}.rejoin"))
+}
+
 /// `node-<id>.lock`: held while a process runs as the node.
 pub fn process_lock(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(format!("node-{node}.lock"))

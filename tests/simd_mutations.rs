@@ -1,7 +1,7 @@
 //! The simulated cluster's checks are not vacuous (issue 25): each defect of
 //! [`maekawa::daemon::Flaws`] makes some seed fail, that seed fails again when run again (with
-//! the same logs), and the command it prints replays it through `maekawa simd`. A lost journal
-//! (not survived today) is shown unsafe the same way, and a seed replays byte for byte.
+//! the same logs), and the command it prints replays it through `maekawa simd`. A node that
+//! ignores its lost disk is caught the same way, and a seed replays byte for byte.
 
 use maekawa::daemon::Flaws;
 use maekawa::simd::many::{run_kept_on_failure, run_many, Sweep};
@@ -109,15 +109,20 @@ fn a_transport_that_drops_its_resends_after_a_reconnect_is_caught() {
     assert!(found.iter().any(|v| v.starts_with("liveness")), "{found:?}");
 }
 
-/// Known unsafe today (README, "What it survives"): a voter restarted without its journal
-/// grants a vote it had already given, and two nodes hold the lock at once.
+/// A lost disk (issue 27): a node restarted with its journal and incarnation file gone, that
+/// ignored the loss (granting at once, its token floor 0), lets two nodes hold a lock at once
+/// or repeats a token; the same seed without the defect passes.
 #[test]
-fn a_lost_journal_is_shown_unsafe() {
+fn a_node_that_ignores_its_lost_disk_is_caught() {
     let faults = FaultMix {
         journal_loss: true,
         ..FaultMix::default()
     };
-    let (cfg, outcome) = first_failure(Flaws::default(), faults, 0);
+    let flaws = Flaws {
+        ignore_lost_disk: true,
+        ..Flaws::default()
+    };
+    let (cfg, outcome) = first_failure(flaws, faults, 1000);
     assert!(
         outcome
             .violations
@@ -127,9 +132,8 @@ fn a_lost_journal_is_shown_unsafe() {
         cfg.seed,
         outcome.violations
     );
-    // The same seed with its journals kept passes.
     let kept = SimdConfig {
-        faults: FaultMix::default(),
+        flaws: Flaws::default(),
         ..cfg
     };
     let dir = tempfile::tempdir().unwrap();

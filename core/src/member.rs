@@ -15,8 +15,8 @@
 
 use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
 use crate::protocol::{
-    mark_suspected, Action, LockState, Message, NodeMut, NodeRef, Options, Phase, ProtocolError,
-    Shared,
+    mark_suspected, Action, LockState, Message, MsgKind, NodeMut, NodeRef, Options, Phase,
+    ProtocolError, Shared,
 };
 use crate::quorum::QuorumSystem;
 // Named in the documentation, whose links resolve to it.
@@ -132,14 +132,6 @@ impl Member {
         shared.reserved = floor;
         let mut out = Vec::new();
         let votes = shared.restarted(now, votes);
-        if floor == Token(0) {
-            // A journal with no token floor: a first start, or one after the journal was lost
-            // and before a floor learned from peers was reserved again. The floor is learned
-            // from peers before anything is granted, and a restart waits out the leases of
-            // the votes a lost journal held.
-            shared.lost_journal(now);
-            shared.await_floor_witnesses();
-        }
         for (lock, req) in votes {
             let (mut state, actions) = LockState::restored(shared, Some(*req));
             let mut rules = NodeMut::new(shared, &mut state);
@@ -167,16 +159,32 @@ impl Member {
         options: Options,
         now: u64,
     ) -> Member {
-        let (member, freed) =
+        let (mut member, freed) =
             Member::restore_in(me, system, incarnation, &[], Token(0), options, now);
         debug_assert!(freed.is_empty(), "no vote restored, none freed");
+        member.lost_journal(now);
         member
+    }
+
+    /// This member's journal was lost before this start, or since (a lost disk whose floor
+    /// was not learned and recorded again before the next crash): with leases and an
+    /// incarnation its peers knew it is quiet for a reclaim period, and it grants nothing
+    /// before its floor witnesses are heard ([`Member::rejoin`]).
+    pub fn lost_journal(&mut self, now: u64) {
+        self.shared.lost_journal(now);
+        self.shared.await_floor_witnesses();
     }
 
     /// True while this member, having lost its journal, waits to hear the token floor of a
     /// node of every quorum it is in before it grants.
     pub fn awaits_floor(&self) -> bool {
         self.shared.witnesses.is_some()
+    }
+
+    /// True when this member's floor covers every token it confirmed: it can be a floor witness
+    /// (it does not wait for witnesses itself, or it is a first start).
+    pub fn knows_floor(&self) -> bool {
+        self.shared.knows_floor()
     }
 
     /// While [`Member::awaits_floor`]: the peers whose floor it has heard so far.
@@ -314,6 +322,9 @@ impl Member {
     /// A message about `lock` arrived from `from`: see [`Node::handle`].
     #[must_use = "the actions must be carried out"]
     pub fn handle(&mut self, from: NodeId, lock: &LockName, msg: Message) -> Vec<LockAction> {
+        if msg.kind == MsgKind::Floor {
+            return self.on_floor(from, msg);
+        }
         let out = self.with_lock(lock, |rules| Ok(rules.handle(from, msg)));
         out.unwrap_or_default()
     }
@@ -328,16 +339,50 @@ impl Member {
         floor: Token,
     ) -> Vec<LockAction> {
         self.shared.floor = self.shared.floor.max(floor);
-        let may_grant = self.shared.heard_floor_from(Some(peer));
         let mut out = Vec::new();
         if self.shared.learn_peer(peer, incarnation) {
-            out = self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation));
+            if self.shared.knows_floor() {
+                // A new process of the peer may have lost its journal: our floor, which
+                // covers every token we confirmed, is one of its witnesses.
+                let msg = self.shared.floor_message();
+                out.push(floor_action(peer, msg));
+            }
+            out.extend(
+                self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation)),
+            );
         }
-        if may_grant {
-            // The last witness of a voter that lost its journal: the requests that queued
-            // while it waited are served now.
-            out.extend(self.for_every_lock(|rules, out| rules.grant_after_quiet(out)));
+        out
+    }
+
+    /// A peer's `Floor`: its journal floor, which covers every token it confirmed. A node
+    /// that lost its journal counts it as a witness; once the witnesses cover every quorum it
+    /// is in, it records the floor, serves the requests that queued meanwhile and tells every
+    /// peer its own floor (it is a witness now).
+    fn on_floor(&mut self, from: NodeId, msg: Message) -> Vec<LockAction> {
+        let s = &mut self.shared;
+        s.floor = s.floor.max(msg.token);
+        s.clock = s.clock.max(msg.lamport).max(s.floor.as_lamport()).next();
+        if !s.heard_floor_from(Some(from)) {
+            return Vec::new();
         }
+        if s.floor > s.reserved {
+            s.reserved = s.floor.plus(crate::protocol::TOKEN_BLOCK - 1);
+        }
+        // Recorded even when 0: the record says the journal is whole again.
+        let mut out = vec![LockAction {
+            lock: LockName::from(LockName::CS),
+            action: Action::PersistFloor {
+                floor: s.journal_floor(),
+            },
+        }];
+        if s.incarnation > Incarnation(1) {
+            let peers: Vec<NodeId> = s.system.nodes().filter(|&p| p != s.me).collect();
+            for peer in peers {
+                let msg = self.shared.floor_message();
+                out.push(floor_action(peer, msg));
+            }
+        }
+        out.extend(self.for_every_lock(|rules, out| rules.grant_after_quiet(out)));
         out
     }
 
@@ -378,6 +423,14 @@ impl Member {
         let mut out = Vec::new();
         tag(&mut out, lock, result?);
         Ok(out)
+    }
+}
+
+/// A `Floor` to `to`, tagged with the lock `cs` (it is about none).
+fn floor_action(to: NodeId, msg: Message) -> LockAction {
+    LockAction {
+        lock: LockName::from(LockName::CS),
+        action: Action::Send { to, msg },
     }
 }
 

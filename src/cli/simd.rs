@@ -32,7 +32,9 @@ pub(crate) struct SimdArgs {
     /// Virtual milliseconds of faults per run (a calm phase that must make progress follows).
     #[arg(long, default_value_t = 1000)]
     fault_ms: u64,
-    /// Also restart killed nodes with their journal gone: unsafe today, which the checks show.
+    /// Also restart some killed nodes with their disk lost (journal and incarnation file gone),
+    /// with leases: they recall their incarnation, wait out the leases of the votes they forgot
+    /// and learn their token floor from their peers.
     #[arg(long)]
     journal_loss: bool,
     /// Inject a defect the checks must catch (repeatable).
@@ -62,6 +64,8 @@ enum FlawArg {
     SessionsLifo,
     /// A reconnecting link forgets what it had not seen acknowledged.
     DropResendOnReconnect,
+    /// A node whose disk was lost grants at once (no quiet period, no floor from peers).
+    IgnoreLostDisk,
 }
 
 fn flaws(args: &[FlawArg]) -> Flaws {
@@ -70,6 +74,7 @@ fn flaws(args: &[FlawArg]) -> Flaws {
         match a {
             FlawArg::GrantBeforeSync => f.grant_before_sync = true,
             FlawArg::RenewWithoutEveryVoter => f.renew_without_every_voter = true,
+            FlawArg::IgnoreLostDisk => f.ignore_lost_disk = true,
             FlawArg::SessionsLifo => f.sessions_lifo = true,
             FlawArg::DropResendOnReconnect => f.drop_resend_on_reconnect = true,
         }

@@ -60,6 +60,9 @@ pub(super) struct Batch {
     /// Where the batch's log lines reach its first lock change ([`NodeLog::mark`]): the lines
     /// after it wait for the journal sync, with the messages they describe.
     pub(super) log_mark: Option<usize>,
+    /// The batch records a floor learned from witnesses: once synced, the journal is whole
+    /// again and the rejoin marker goes.
+    pub(super) floor_recorded: bool,
 }
 
 /// What the node knows of its peers' liveness, for `ctl status` and the health service.
@@ -88,6 +91,9 @@ pub(super) struct Driver {
     pub(super) flaws: Flaws,
     /// `--unsafe-no-journal`: votes are never written.
     pub(super) no_journal: bool,
+    /// `node-<id>.rejoin` while the journal is not whole (a lost disk): removed once the
+    /// floor learned from witnesses is durable.
+    pub(super) rejoin_marker: Option<std::path::PathBuf>,
     /// The journal floor the transport's Hellos announce.
     pub(super) floor: Arc<AtomicU64>,
     pub(super) transport: Transport,
@@ -126,6 +132,9 @@ impl Driver {
             storage: settings.env.storage.clone(),
             flaws: settings.env.flaws,
             no_journal: settings.unsafe_no_journal,
+            rejoin_marker: durable
+                .lost
+                .then(|| crate::logdir::rejoin(&settings.log_dir, settings.id)),
             floor: durable.floor,
             transport,
             cs: CsWorkload::new(settings, durable.cs_log, seed ^ durable.incarnation),

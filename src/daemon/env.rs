@@ -133,6 +133,9 @@ pub struct Flaws {
     /// A lease renewal counts once one voter (usually the holder itself) confirmed it, not
     /// every voter.
     pub renew_without_every_voter: bool,
+    /// A node whose journal is gone grants at once: no quiet period, no token floor learned
+    /// from its peers (as `--unsafe-no-journal` does).
+    pub ignore_lost_disk: bool,
 }
 
 impl Flaws {

@@ -47,6 +47,18 @@ impl Driver {
                             self.batch.log_mark.get_or_insert_with(|| log.mark());
                         }
                     }
+                    Action::PersistFloor { floor } => {
+                        // As a vote's record: durable before what follows in the batch.
+                        if !self.no_journal {
+                            self.journal.write_floor(floor.0)?;
+                            self.batch.floor_recorded = true;
+                            self.batch
+                                .held_from
+                                .get_or_insert(self.batch.outgoing.len());
+                            let log = &self.log;
+                            self.batch.log_mark.get_or_insert_with(|| log.mark());
+                        }
+                    }
                     Action::LeaseExpired {
                         req,
                         token,
@@ -239,6 +251,9 @@ impl Driver {
                 }
                 self.metrics.fsync(started.elapsed());
             }
+            if std::mem::take(&mut self.batch.floor_recorded) {
+                self.journal_is_whole()?;
+            }
             self.drop_lapsed_entries()?;
             self.act_on_entries()?;
             self.log.write_held_restamped(self.log.now());
@@ -253,6 +268,24 @@ impl Driver {
             Box::pin(self.flush()).await?;
         }
         Ok(())
+    }
+
+    /// The floor learned from witnesses is durable: the journal is whole again, and the next
+    /// start need not learn it (the rejoin marker goes, durably).
+    fn journal_is_whole(&mut self) -> Result<(), NodeError> {
+        let Some(marker) = self.rejoin_marker.take() else {
+            return Ok(());
+        };
+        let gone = match std::fs::remove_file(&marker) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => self.storage.sync_dir(&marker),
+        };
+        gone.map_err(|e| {
+            NodeError::Incarnation(super::incarnation::IncarnationError {
+                path: marker,
+                why: e.to_string(),
+            })
+        })
     }
 
     /// The sync may have outlasted the lease of an entry it was to make good (the process was

@@ -41,6 +41,30 @@ pub fn previous_incarnation(dir: &Path, id: NodeId) -> Result<Option<u64>, Incar
     }
 }
 
+/// How much of the end of its node log a start reads for its last `start` line.
+const LOG_TAIL_BYTES: u64 = 4 << 20;
+
+/// The incarnation of the last `start` line in the last 4 MiB of the node's log, if any: what
+/// a node that lost its incarnation file but kept its logs (the journal and the incarnation
+/// deleted, the logs elsewhere) knows of itself when no live peer remembers it.
+pub fn last_logged_incarnation(dir: &Path, id: NodeId) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(logdir::node_log(dir, id)).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))
+        .ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .filter(|l| l.contains("\"event\":\"start\""))
+        .find_map(|l| match crate::node_event::parse_line(l).ok()?.event {
+            crate::node_event::NodeEvent::Start { incarnation, .. } => Some(incarnation),
+            _ => None,
+        })
+}
+
 /// Reads, increments and durably stores this node's incarnation: every start gets a number
 /// larger than all before it.
 pub fn next_incarnation(

@@ -304,6 +304,13 @@ impl Journal {
         }))
     }
 
+    /// Appends a record of the token floor alone (the vote of `cs` as the journal holds it
+    /// now, unchanged), not yet synced: see [`Journal::write_vote`].
+    pub fn write_floor(&mut self, floor: u64) -> Result<(), JournalError> {
+        let vote = self.state.cs();
+        self.write_vote("cs", vote, floor)
+    }
+
     /// Appends lock `name`'s new vote and the floor without waiting for the disk: not durable
     /// until [`Journal::sync`]. A crash before that may tear or lose it, which replay tolerates
     /// for the last record (no GRANT can have depended on it).

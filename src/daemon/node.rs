@@ -12,7 +12,9 @@ use super::control::ControlService;
 use super::cslog::CsLog;
 use super::driver::{Driver, Inputs};
 use super::health;
-use super::incarnation::{previous_incarnation, store_incarnation, IncarnationError};
+use super::incarnation::{
+    last_logged_incarnation, previous_incarnation, store_incarnation, IncarnationError,
+};
 use super::journal::{Journal, Restored};
 use super::limits;
 use super::lock_service::{LockService, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
@@ -198,6 +200,8 @@ impl Drop for DiscardHeldLines {
 /// with what it restored, and the CS log.
 pub(super) struct Durable {
     pub(super) incarnation: u64,
+    /// The journal is not whole (`node-<id>.rejoin`): a lost disk whose floor is not learned.
+    pub(super) lost: bool,
     pub(super) journal: Journal,
     pub(super) restored: Restored,
     pub(super) cs_log: CsLog,
@@ -226,8 +230,11 @@ pub(super) async fn take_incarnation(
         },
         None => {
             let recalled = recall(me, &peers_of(settings), connector, RECALL_WINDOW).await;
+            // Every peer process may be younger than this node's last one (all restarted):
+            // its own log, when it survived, still says which incarnation ran last.
+            let logged = last_logged_incarnation(dir, me).map_or(0, |k| k + 1);
             Taken {
-                incarnation: recalled.incarnation(settings.env.clock.now()),
+                incarnation: recalled.incarnation(settings.env.clock.now()).max(logged),
                 recalled: Some(recalled),
             }
         }
@@ -259,13 +266,27 @@ pub(super) fn open_durable_state(
     let storage = settings.env.storage.clone();
     let incarnation = taken.incarnation;
     let journal_path = crate::logdir::journal(&settings.log_dir, me);
-    if settings.lease_ms == 0 && incarnation > 1 && !journal_path.exists() {
+    let journal_missing = !journal_path.exists();
+    if settings.lease_ms == 0 && incarnation > 1 && journal_missing {
         return Err(NodeError::LostJournal {
             journal: journal_path.display().to_string(),
             node: me,
             incarnation,
         });
     }
+    // A journal gone at an incarnation the peers (or the logs) knew: marked durably, so that a
+    // crash before the floor learned from witnesses is recorded starts as lost again.
+    let marker = crate::logdir::rejoin(&settings.log_dir, me);
+    if journal_missing && incarnation > 1 && !settings.unsafe_no_journal {
+        let made = std::fs::File::create(&marker)
+            .and_then(|f| storage.sync_new_file(&f, &marker))
+            .and_then(|()| storage.sync_dir(&marker));
+        made.map_err(|e| IncarnationError {
+            path: marker.clone(),
+            why: e.to_string(),
+        })?;
+    }
+    let lost = marker.exists() && !settings.unsafe_no_journal;
     let (journal, restored) = Journal::open_on(&settings.log_dir, me, storage)?;
     let restored = if settings.unsafe_no_journal {
         Restored::default()
@@ -302,9 +323,9 @@ pub(super) fn open_durable_state(
         quiet_ms: (settings.lease_ms > 0
             && incarnation > 1
             && !settings.unsafe_no_journal
-            && (!settings.journal_votes || restored.floor == 0))
+            && (!settings.journal_votes || lost))
             .then_some(settings.reclaim_ms),
-        awaits_floor: (restored.floor == 0 && !settings.unsafe_no_journal).then_some(true),
+        awaits_floor: lost.then_some(true),
     });
     if let Some(r) = taken.recalled {
         log.log(&NodeEvent::Recall {
@@ -322,6 +343,7 @@ pub(super) fn open_durable_state(
     }
     Ok(Durable {
         incarnation,
+        lost,
         journal,
         floor: {
             floor.store(restored.floor, std::sync::atomic::Ordering::Relaxed);
@@ -491,11 +513,11 @@ pub(super) fn restore_core(
         forget_votes: !settings.journal_votes,
         // Test-only: without its journal, and without what a lost journal calls for (learning
         // the floor from peers, a quiet period), so a restarted voter can grant twice.
-        floor_witnesses: !settings.unsafe_no_journal,
-        quarantine: !settings.unsafe_no_journal,
+        floor_witnesses: !settings.unsafe_no_journal && !settings.env.flaws.ignore_lost_disk,
+        quarantine: !settings.unsafe_no_journal && !settings.env.flaws.ignore_lost_disk,
         ..Options::default()
     };
-    Member::restore_in(
+    let (mut core, actions) = Member::restore_in(
         settings.id,
         Arc::new(settings.config.quorums.clone()),
         Incarnation(durable.incarnation),
@@ -503,5 +525,9 @@ pub(super) fn restore_core(
         Token(durable.restored.floor),
         options,
         0,
-    )
+    );
+    if durable.lost {
+        core.lost_journal(0);
+    }
+    (core, actions)
 }

@@ -489,6 +489,7 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
         MsgKind::Fence => wire::Kind::Fence,
         MsgKind::Fenced => wire::Kind::Fenced,
         MsgKind::Revoked => wire::Kind::Revoked,
+        MsgKind::Floor => wire::Kind::Floor,
     };
     wire::Envelope {
         seq,

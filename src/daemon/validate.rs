@@ -186,9 +186,9 @@ pub fn check_envelope(
     ] {
         below_bound(field, value)?;
     }
-    if env.req_ts == 0 && kind != MsgKind::Sync {
+    if env.req_ts == 0 && !matches!(kind, MsgKind::Sync | MsgKind::Floor) {
         return Err(Refusal::new(format!(
-            "req_ts 0 in a {kind}: only a Sync may carry no request"
+            "req_ts 0 in a {kind}: only a Sync or a Floor may carry no request"
         )));
     }
     let req_node = NodeId(env.req_node);
@@ -246,6 +246,7 @@ pub fn check_kind(kind: i32) -> Result<MsgKind, Refusal> {
         wire::Kind::Fence => MsgKind::Fence,
         wire::Kind::Fenced => MsgKind::Fenced,
         wire::Kind::Revoked => MsgKind::Revoked,
+        wire::Kind::Floor => MsgKind::Floor,
     })
 }
 

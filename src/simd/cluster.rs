@@ -186,11 +186,20 @@ impl SimNode {
     }
 
     /// The files a lost journal takes with it.
-    pub(super) fn journal_files(&self, dir: &Path) -> Vec<PathBuf> {
-        let j = crate::logdir::journal(dir, self.id);
-        let mut tmp = j.clone().into_os_string();
-        tmp.push(".tmp");
-        vec![j, PathBuf::from(tmp)]
+    /// What a lost disk takes: the journal, the incarnation file, and their temporary files.
+    pub(super) fn disk_files(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for path in [
+            crate::logdir::journal(dir, self.id),
+            crate::logdir::incarnation(dir, self.id),
+        ] {
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".tmp");
+            files.push(path);
+            files.push(PathBuf::from(tmp));
+        }
+        files.push(crate::logdir::rejoin(dir, self.id));
+        files
     }
 }
 

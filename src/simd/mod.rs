@@ -91,8 +91,9 @@ impl SimdConfig {
 }
 
 /// The defects by their command-line names.
-pub fn flaw_names(f: &Flaws) -> [(bool, &'static str); 4] {
+pub fn flaw_names(f: &Flaws) -> [(bool, &'static str); 5] {
     [
+        (f.ignore_lost_disk, "ignore-lost-disk"),
         (f.grant_before_sync, "grant-before-sync"),
         (f.renew_without_every_voter, "renew-without-every-voter"),
         (f.sessions_lifo, "sessions-lifo"),

@@ -113,7 +113,7 @@ async fn simulate(
     let mut faults = injector.counts;
     let mut violations = Vec::new();
     // With leases, as many nodes as the quorums survive may stay dead through the calm.
-    let dead = deaths(cfg, config, &mut rng);
+    let dead = deaths(cfg, config, dir, &mut rng);
     for &id in &dead {
         nodes[id.0 as usize].kill(&net, false).await.map_err(io)?;
         faults.kills += 1;
@@ -184,7 +184,12 @@ fn spawn_clients(
 
 /// The nodes that die for good as the calm begins: with leases (a dead holder's votes are
 /// reclaimed), half the seeds kill between one and as many nodes as the quorums survive.
-fn deaths(cfg: &SimdConfig, config: &Config, rng: &mut SplitMix64) -> Vec<NodeId> {
+fn deaths(
+    cfg: &SimdConfig,
+    config: &Config,
+    cfg_dir: &std::path::Path,
+    rng: &mut SplitMix64,
+) -> Vec<NodeId> {
     let survives = config.quorums.survives() as u64;
     if cfg.lease_ms == 0 || survives == 0 || rng.below(2) == 0 {
         return Vec::new();
@@ -196,6 +201,22 @@ fn deaths(cfg: &SimdConfig, config: &Config, rng: &mut SplitMix64) -> Vec<NodeId
         dead.push(ids.remove(rng.below(ids.len() as u64) as usize));
     }
     dead.sort();
+    // A node that lost its disk waits for the token floor of a node of every quorum it is in:
+    // deaths that leave one with no such witness would strand it (rightly: DESIGN.md, "A lost
+    // disk"), so with lost disks only deaths that keep a witness for every node are chosen.
+    if cfg.faults.journal_loss {
+        let live: std::collections::BTreeSet<NodeId> = config
+            .ids()
+            .into_iter()
+            .filter(|id| !dead.contains(id))
+            .collect();
+        let rejoining = live
+            .iter()
+            .any(|&v| crate::logdir::rejoin(cfg_dir, v).exists());
+        if rejoining || !live.iter().all(|&v| config.quorums.witnessed(v, &live)) {
+            return Vec::new();
+        }
+    }
     dead
 }
 

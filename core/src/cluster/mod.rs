@@ -13,7 +13,7 @@ pub use checks::Violation;
 
 use crate::id::{Incarnation, NodeId, RequestId, Token};
 use crate::member::{LockAction, LockName, Member};
-use crate::protocol::{Action, Message, Options, Phase};
+use crate::protocol::{Action, Message, MsgKind, Options, Phase};
 use crate::quorum::QuorumSystem;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -196,6 +196,9 @@ impl Default for CrashModel {
 struct Journal {
     votes: Vec<Option<RequestId>>,
     floor: Token,
+    /// The disk was lost, and no floor learned from witnesses was recorded since: the next
+    /// process starts as one that lost its journal ([`Member::lost_journal`]).
+    lost: bool,
 }
 
 /// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
@@ -303,7 +306,8 @@ impl Cluster {
             journals: vec![
                 Journal {
                     votes: vec![None; locks],
-                    floor: Token(0)
+                    floor: Token(0),
+                    lost: false,
                 };
                 n
             ],
@@ -367,19 +371,35 @@ impl Cluster {
     }
 
     /// True when a live node that lost its disk waits for token floor witnesses that can no
-    /// longer come: some quorum it is in has no other live node. It rightly grants nothing,
-    /// so the requests that need it are owed no entry.
+    /// longer come: some quorum it is in has no other live node that knows its floor or can
+    /// learn it (every other one died, or lost its disk too with no witness of its own). It
+    /// rightly grants nothing, so the requests that need it are owed no entry.
     pub fn floor_out_of_reach(&self) -> bool {
-        let live: BTreeSet<NodeId> = self
+        let live: Vec<&Member> = self
             .nodes
             .iter()
-            .map(|m| m.id())
-            .filter(|id| !self.stopped.contains(id))
+            .filter(|m| !self.stopped.contains(&m.id()))
+            .map(|m| &**m)
             .collect();
-        live.iter().any(|&id| {
-            let m = self.node(id);
-            m.awaits_floor() && !m.system().witnessed(id, &live)
-        })
+        let mut knowers: BTreeSet<NodeId> = live
+            .iter()
+            .filter(|m| m.knows_floor())
+            .map(|m| m.id())
+            .collect();
+        loop {
+            let learn: Vec<NodeId> = live
+                .iter()
+                .filter(|m| !knowers.contains(&m.id()))
+                .filter(|m| m.system().witnessed(m.id(), &knowers))
+                .map(|m| m.id())
+                .collect();
+            if learn.is_empty() {
+                break;
+            }
+            knowers.extend(learn);
+        }
+        live.iter()
+            .any(|m| m.awaits_floor() && !knowers.contains(&m.id()))
     }
 
     /// Allows `cancels` withdrawals of a waiting request ([`Step::Cancel`]), at any moment.
@@ -557,6 +577,7 @@ impl Cluster {
             self.journals[c.0 as usize] = Journal {
                 votes: vec![None; locks],
                 floor: Token(0),
+                lost: true,
             };
         }
         let journal = &self.journals[c.0 as usize];
@@ -575,20 +596,19 @@ impl Cluster {
         } else {
             Token(0)
         };
-        let (mut restored, mut actions) = if lose_disk {
-            let rejoined = Member::rejoin(c, system, incarnation.next(), options, self.time);
-            (rejoined, Vec::new())
-        } else {
-            Member::restore_in(
-                c,
-                system,
-                incarnation.next(),
-                &votes,
-                floor,
-                options,
-                self.time,
-            )
-        };
+        let lost = journal.lost;
+        let (mut restored, mut actions) = Member::restore_in(
+            c,
+            system,
+            incarnation.next(),
+            &votes,
+            floor,
+            options,
+            self.time,
+        );
+        if lost {
+            restored.lost_journal(self.time);
+        }
         // What it suspected is gone with the process; it learns again.
         for peer in self.stopped.iter().copied().filter(|&p| p != c) {
             actions.extend(restored.set_suspected(peer, true));
@@ -736,7 +756,17 @@ impl Cluster {
         let mut actions = actions;
         loop {
             for LockAction { lock, action } in actions {
-                let ix = self.lock_index(&lock);
+                if let Action::PersistFloor { floor } = action {
+                    let journal = &mut self.journals[actor.0 as usize];
+                    journal.floor = floor;
+                    journal.lost = false;
+                    continue;
+                }
+                let ix = match action {
+                    // About the node, not a lock: any lock's link carries it.
+                    Action::Send { msg, .. } if msg.kind == MsgKind::Floor => 0,
+                    _ => self.lock_index(&lock),
+                };
                 match action {
                     Action::Send { to, msg } => {
                         effect.sent.push((to, msg));
@@ -759,7 +789,7 @@ impl Cluster {
                         journal.votes[ix as usize] = lock;
                         journal.floor = floor;
                     }
-                    Action::LeaseExpired { .. } | Action::Log(_) => {}
+                    Action::LeaseExpired { .. } | Action::Log(_) | Action::PersistFloor { .. } => {}
                 }
             }
             let Some((ix, msg)) = local.pop_front() else {

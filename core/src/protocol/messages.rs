@@ -40,11 +40,17 @@ pub enum MsgKind {
     /// Voter → requester: I no longer hold a vote for `req` (it was reclaimed from a suspected
     /// requester); do not count it. Ask again if you still want it.
     Revoked,
+    /// Node → node, about no request (`req.ts == 0`, `req.node` the sender): my token floor
+    /// (`token`, my journal's) covers every token I ever confirmed. Sent to each new
+    /// incarnation of a peer, and to every peer once a node that lost its journal has learned
+    /// its floor again: what such a node waits for before it grants (DESIGN.md, "A lost
+    /// disk"). Not about any lock.
+    Floor,
 }
 
 impl MsgKind {
     /// All kinds, in a fixed order (used for per-kind counters).
-    pub const ALL: [MsgKind; 11] = [
+    pub const ALL: [MsgKind; 12] = [
         MsgKind::Request,
         MsgKind::Grant,
         MsgKind::Failed,
@@ -56,6 +62,7 @@ impl MsgKind {
         MsgKind::Fence,
         MsgKind::Fenced,
         MsgKind::Revoked,
+        MsgKind::Floor,
     ];
 
     /// Position in [`MsgKind::ALL`], for array-indexed counters.
@@ -76,7 +83,8 @@ impl MsgKind {
             | MsgKind::Yield
             | MsgKind::Release
             | MsgKind::Sync
-            | MsgKind::Fence => true,
+            | MsgKind::Fence
+            | MsgKind::Floor => true,
             MsgKind::Grant
             | MsgKind::Failed
             | MsgKind::Inquire
@@ -100,6 +108,7 @@ impl MsgKind {
             MsgKind::Fence => "Fence",
             MsgKind::Fenced => "Fenced",
             MsgKind::Revoked => "Revoked",
+            MsgKind::Floor => "Floor",
         }
     }
 }
@@ -151,6 +160,14 @@ pub enum Action {
         /// The token floor to record (it only grows): no token this node has used or knows
         /// of is larger; it includes the block of tokens reserved
         /// ([`TOKEN_BLOCK`](super::TOKEN_BLOCK)).
+        floor: Token,
+    },
+    /// Record the token floor (the node's, for all its locks) in the journal, durably before any
+    /// later action: a node that lost its journal keeps the floor its witnesses gave it, so a
+    /// second loss before it confirms anything still finds a copy on its own disk. The lock
+    /// this action is tagged with is immaterial.
+    PersistFloor {
+        /// The floor to record, with its reserved block.
         floor: Token,
     },
     /// Deliver `msg` to `to` (possibly this node itself).

@@ -332,6 +332,32 @@ impl Shared {
         true
     }
 
+    /// True when this node's journal floor covers every token it ever confirmed: it is not
+    /// waiting for floor witnesses, or it is incarnation 1 (a first start: no peer and no log
+    /// knew an earlier process). Only such a node's `Floor` is sent, so a witness that lost its
+    /// journal too is not taken at its word.
+    pub(crate) fn knows_floor(&self) -> bool {
+        self.witnesses.is_none() || self.incarnation == Incarnation(1)
+    }
+
+    /// A `Floor` message to `to`: this node's journal floor, about no request.
+    pub(crate) fn floor_message(&mut self) -> Message {
+        self.clock = self.clock.max(self.floor.as_lamport()).next();
+        Message {
+            kind: MsgKind::Floor,
+            lamport: self.clock,
+            req: RequestId {
+                ts: Lamport(0),
+                node: self.me,
+                inc: self.incarnation,
+            },
+            holds_grant: false,
+            to_inc: Incarnation(0),
+            token: self.journal_floor(),
+            echo: 0,
+        }
+    }
+
     /// True while a restarted voter that forgot its votes, or one that lost its journal, may
     /// not grant.
     pub(crate) fn quiet(&self) -> bool {
@@ -758,6 +784,8 @@ impl<'a> NodeMut<'a> {
             MsgKind::Fence => self.on_fence(&mut out, from, msg),
             MsgKind::Fenced => self.on_fenced(&mut out, from, msg),
             MsgKind::Revoked => self.on_revoked(&mut out, from, msg),
+            // About the node, not a lock: a Member takes it before any lock sees it.
+            MsgKind::Floor => {}
         }
         out
     }

@@ -188,14 +188,17 @@ fn only_a_sync_may_carry_no_request() {
     };
     let (_, msg) = check_envelope(&env, n(1), n(0), &five()).unwrap();
     assert_eq!(msg.synced_request(), None);
-    for kind in MsgKind::ALL.into_iter().filter(|k| *k != MsgKind::Sync) {
+    for kind in MsgKind::ALL
+        .into_iter()
+        .filter(|k| !matches!(k, MsgKind::Sync | MsgKind::Floor))
+    {
         let env = wire::Envelope {
             req_ts: 0,
             ..envelope(kind)
         };
         assert_eq!(
             refused(&env),
-            format!("req_ts 0 in a {kind}: only a Sync may carry no request")
+            format!("req_ts 0 in a {kind}: only a Sync or a Floor may carry no request")
         );
     }
 }

@@ -9,6 +9,19 @@ fn grid3() -> Arc<QuorumSystem> {
     Arc::new(QuorumSystem::grid(&[n(0), n(1), n(2)]))
 }
 
+/// `from`'s `Floor`: its journal floor `floor`.
+fn floor(from: u32, floor: u64) -> Message {
+    Message {
+        req: RequestId {
+            ts: Lamport(0),
+            node: n(from),
+            inc: Incarnation(1),
+        },
+        token: Token(floor),
+        ..msg(MsgKind::Floor, 1, 0, from)
+    }
+}
+
 fn grants(out: &[LockAction]) -> Vec<(NodeId, RequestId)> {
     out.iter()
         .filter_map(|a| match a.action {
@@ -31,15 +44,30 @@ fn a_lost_disk_waits_for_floor_witnesses_and_a_reclaim_period() {
     let r = rid(9, 0);
     let out = v.handle(n(0), &cs, msg(MsgKind::Request, 8, 9, 0));
     assert!(grants(&out).is_empty(), "{out:?}");
-    let out = v.peer_incarnation(n(0), Incarnation(1), Token(50));
+    // A Hello is not a witness: the peer may have lost its journal too.
+    let _ = v.peer_incarnation(n(0), Incarnation(1), Token(50));
+    assert!(v.awaits_floor());
+    let out = v.handle(n(0), &cs, floor(0, 50));
     assert!(grants(&out).is_empty(), "{out:?}");
     assert!(
         v.awaits_floor(),
         "node 2 is the only witness of the quorum {{1, 2}}"
     );
-    let _ = v.peer_incarnation(n(2), Incarnation(1), Token(70));
+    let out = v.handle(n(2), &cs, floor(2, 70));
     assert!(!v.awaits_floor());
     assert_eq!(v.floor(), Token(70));
+    // It records the floor, and, being a witness now, tells its peers.
+    assert!(out
+        .iter()
+        .any(|a| matches!(a.action, Action::PersistFloor { floor } if floor >= Token(70))));
+    let told: Vec<NodeId> = out
+        .iter()
+        .filter_map(|a| match a.action {
+            Action::Send { to, msg } if msg.kind == MsgKind::Floor => Some(to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![n(0), n(2)]);
     assert!(v.tick(100 + o.reclaim_after - 1).is_empty());
     let out = v.tick(100 + o.reclaim_after);
     assert_eq!(grants(&out), vec![(n(0), r)]);
@@ -53,8 +81,8 @@ fn a_first_start_grants_as_soon_as_its_witnesses_are_heard() {
     let mut v = Member::rejoin(n(1), grid3(), Incarnation(1), Options::default(), 0);
     assert_eq!(v.quiet_until(), 0);
     let _ = v.handle(n(0), &cs, msg(MsgKind::Request, 1, 2, 0));
-    let _ = v.peer_incarnation(n(2), Incarnation(1), Token(0));
-    let out = v.peer_incarnation(n(0), Incarnation(1), Token(0));
+    let _ = v.handle(n(2), &cs, floor(2, 0));
+    let out = v.handle(n(0), &cs, floor(0, 0));
     assert_eq!(grants(&out), vec![(n(0), rid(2, 0))]);
 }
 
@@ -65,6 +93,27 @@ fn without_leases_a_lost_disk_still_waits_for_its_floor() {
     let v = Member::rejoin(n(1), grid3(), Incarnation(3), classic(), 0);
     assert_eq!(v.quiet_until(), 0);
     assert!(v.awaits_floor());
+}
+
+/// A node that knows its floor answers a peer's new incarnation with its `Floor`; one that
+/// waits for its own (having lost its journal, at an incarnation its peers knew) does not.
+#[test]
+fn a_new_incarnation_of_a_peer_gets_a_floor_from_those_that_know_theirs() {
+    let floors = |out: &[LockAction]| {
+        out.iter()
+            .filter(|a| matches!(a.action, Action::Send { msg, .. } if msg.kind == MsgKind::Floor))
+            .count()
+    };
+    let mut known = Member::with_system(n(0), grid3(), Options::default());
+    assert_eq!(
+        floors(&known.peer_incarnation(n(1), Incarnation(2), Token(0))),
+        1
+    );
+    let mut lost = Member::rejoin(n(0), grid3(), Incarnation(2), Options::default(), 0);
+    assert_eq!(
+        floors(&lost.peer_incarnation(n(1), Incarnation(2), Token(0))),
+        0
+    );
 }
 
 /// A one-node cluster has nobody to learn a floor from: it does not wait.

@@ -8,12 +8,17 @@ use super::*;
 // Sync with `ts == 0` carries no request.
 #[test]
 fn sync_is_the_seventh_kind_and_ts_zero_means_no_request() {
-    assert_eq!(MsgKind::ALL.len(), 11);
+    assert_eq!(MsgKind::ALL.len(), 12);
     assert_eq!(MsgKind::ALL[6], MsgKind::Sync);
     assert_eq!(MsgKind::ALL[7], MsgKind::Resync);
     assert_eq!(
         MsgKind::ALL[8..],
-        [MsgKind::Fence, MsgKind::Fenced, MsgKind::Revoked]
+        [
+            MsgKind::Fence,
+            MsgKind::Fenced,
+            MsgKind::Revoked,
+            MsgKind::Floor
+        ]
     );
     assert_eq!(MsgKind::Resync.name(), "Resync");
     assert_eq!(MsgKind::Sync.index(), 6);

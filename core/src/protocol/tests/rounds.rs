@@ -88,7 +88,7 @@ impl Net {
                 Action::Log(LogEvent::Revote { what, req, .. }) => {
                     self.revotes.push((from, what, req))
                 }
-                Action::Log(_) | Action::LeaseExpired { .. } => {}
+                Action::Log(_) | Action::LeaseExpired { .. } | Action::PersistFloor { .. } => {}
             }
         }
     }
