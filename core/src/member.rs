@@ -339,19 +339,22 @@ impl Member {
         floor: Token,
     ) -> Vec<LockAction> {
         self.shared.floor = self.shared.floor.max(floor);
-        let mut out = Vec::new();
-        if self.shared.learn_peer(peer, incarnation) {
-            if self.shared.knows_floor() {
-                // A new process of the peer may have lost its journal: our floor, which
-                // covers every token we confirmed, is one of its witnesses.
-                let msg = self.shared.floor_message();
-                out.push(floor_action(peer, msg));
-            }
-            out.extend(
-                self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation)),
-            );
+        if !self.shared.learn_peer(peer, incarnation) {
+            return Vec::new();
         }
-        out
+        self.for_every_lock(|rules, out| rules.reconcile_peer(out, peer, incarnation))
+    }
+
+    /// The Hello of `peer`'s new process says it lost its journal and waits for floor
+    /// witnesses: if this member's floor is whole, it sends its `Floor` (its journal floor
+    /// covers every token it confirmed).
+    #[must_use = "the actions must be carried out"]
+    pub fn peer_wants_floor(&mut self, peer: NodeId) -> Vec<LockAction> {
+        if peer == self.shared.me || !self.shared.knows_floor() {
+            return Vec::new();
+        }
+        let msg = self.shared.floor_message();
+        vec![floor_action(peer, msg)]
     }
 
     /// A peer's `Floor`: its journal floor, which covers every token it confirmed. A node

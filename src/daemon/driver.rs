@@ -60,9 +60,6 @@ pub(super) struct Batch {
     /// Where the batch's log lines reach its first lock change ([`NodeLog::mark`]): the lines
     /// after it wait for the journal sync, with the messages they describe.
     pub(super) log_mark: Option<usize>,
-    /// The batch records a floor learned from witnesses: once synced, the journal is whole
-    /// again and the rejoin marker goes.
-    pub(super) floor_recorded: bool,
 }
 
 /// What the node knows of its peers' liveness, for `ctl status` and the health service.
@@ -268,6 +265,7 @@ impl Driver {
                 peer,
                 incarnation,
                 floor,
+                wants_floor,
             } => {
                 self.log.log(&NodeEvent::PeerIncarnation {
                     peer,
@@ -280,9 +278,12 @@ impl Driver {
                     h.insert(peer);
                     h
                 });
-                let actions =
+                let mut actions =
                     self.core
                         .peer_incarnation(peer, Incarnation(incarnation), Token(floor));
+                if wants_floor {
+                    actions.extend(self.core.peer_wants_floor(peer));
+                }
                 if let Some(witnesses) = heard.filter(|_| !self.core.awaits_floor()) {
                     self.log.log(&NodeEvent::FloorLearned {
                         floor: self.core.floor().0,

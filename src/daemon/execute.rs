@@ -51,7 +51,6 @@ impl Driver {
                         // As a vote's record: durable before what follows in the batch.
                         if !self.no_journal {
                             self.journal.write_floor(floor.0)?;
-                            self.batch.floor_recorded = true;
                             self.batch
                                 .held_from
                                 .get_or_insert(self.batch.outgoing.len());
@@ -251,14 +250,13 @@ impl Driver {
                 }
                 self.metrics.fsync(started.elapsed());
             }
-            if std::mem::take(&mut self.batch.floor_recorded) {
-                self.journal_is_whole()?;
-            }
+
             self.drop_lapsed_entries()?;
             self.act_on_entries()?;
             self.log.write_held_restamped(self.log.now());
             self.send_all(held);
         }
+        self.journal_is_whole()?;
         // An entry with nobody left to hand it to (its sessions gave up or went away) is
         // left at once; that batch flushes too, as does what a lapsed entry sent.
         if self.sessions.has_orphans() {
@@ -270,9 +268,16 @@ impl Driver {
         Ok(())
     }
 
-    /// The floor learned from witnesses is durable: the journal is whole again, and the next
-    /// start need not learn it (the rejoin marker goes, durably).
+    /// A node that lost its disk has its learned floor on disk and has waited out its quiet
+    /// period (the leases of the votes it forgot): its journal is whole again, and the next
+    /// start is an ordinary restart (the rejoin marker goes, durably).
     fn journal_is_whole(&mut self) -> Result<(), NodeError> {
+        let whole = !self.core.awaits_floor()
+            && self.core.now() >= self.core.quiet_until()
+            && self.journal.written_floor() <= self.journal.durable_floor();
+        if !whole {
+            return Ok(());
+        }
         let Some(marker) = self.rejoin_marker.take() else {
             return Ok(());
         };

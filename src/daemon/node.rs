@@ -127,6 +127,7 @@ where
     let taken = take_incarnation(&settings, &connector).await?;
     let durable = open_durable_state(&settings, &log, taken, floor)?;
     tcfg.incarnation = durable.incarnation;
+    tcfg.awaits_floor = durable.lost;
     peer_service.started(durable.incarnation);
     let metrics = Metrics::new();
     let metrics_server = serve_metrics(&settings, &metrics).await?;
@@ -368,6 +369,7 @@ pub(super) fn transport_config(
         me,
         incarnation,
         boot: boot_nonce(settings),
+        awaits_floor: false,
         floor,
         liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,

@@ -40,7 +40,10 @@ pub use crate::daemon::liveness::Liveness;
 use crate::daemon::node_log::NodeLog;
 use crate::daemon::validate::{self, Frame};
 use crate::daemon::wire;
-use crate::node_event::{FrameKind, NodeEvent};
+use crate::node_event::FrameKind;
+mod answers;
+pub use answers::connect_failed;
+use answers::{bad_frame, refused};
 use wire::peer_client::PeerClient;
 use wire::peer_server::{Peer, PeerServer};
 
@@ -71,6 +74,8 @@ pub enum TransportEvent {
         incarnation: u64,
         /// Its token floor when it started (from its journal).
         floor: u64,
+        /// It lost its journal and waits for its peers' floors.
+        wants_floor: bool,
     },
     /// Our outgoing link to `peer` broke; unacknowledged messages will be resent.
     PeerDown {
@@ -136,27 +141,6 @@ pub fn tcp_connector(security: crate::tls::Security) -> Connector {
     })
 }
 
-/// A failed connect as a [`LinkDown`], in the words of its whole chain of causes: `Refused`
-/// when the cause is a refused connection (nothing listens there), else `Unreachable`.
-pub fn connect_failed(e: tonic::transport::Error) -> LinkDown {
-    let mut words = e.to_string();
-    let mut refused = false;
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        words.push_str(": ");
-        words.push_str(&c.to_string());
-        refused |= c
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
-        cause = c.source();
-    }
-    if refused {
-        LinkDown::Refused(words)
-    } else {
-        LinkDown::Unreachable(words)
-    }
-}
-
 /// The HTTP/2 settings of a link to a peer, over TCP or any other connector (the simulated
 /// network's): a connect that gives up after a second, and a keepalive ping every 5 s that
 /// ends a link whose peer stopped answering.
@@ -177,6 +161,9 @@ pub struct TransportConfig {
     /// Random per process (sent in every Hello): a peer refuses a second process that claims
     /// an incarnation another process already used.
     pub boot: u64,
+    /// This process lost its journal (sent in every Hello): its peers answer with their
+    /// token floor (a `Floor` message).
+    pub awaits_floor: bool,
     /// This process's token floor (its journal's: no token it used or knows of is larger), kept
     /// current by the driver and sent in every Hello. A restarted process starts from its
     /// journal's, which is what lets a peer free its dead votes safely (DESIGN.md).
@@ -245,6 +232,7 @@ impl Transport {
                     incarnation: cfg.incarnation,
                     floor: cfg.floor.clone(),
                     boot: cfg.boot,
+                    awaits_floor: cfg.awaits_floor,
                     peer: *peer,
                     addr: addr.clone(),
                     liveness: cfg.liveness.clone(),
@@ -301,6 +289,7 @@ struct LinkId {
     me: NodeId,
     incarnation: u64,
     boot: u64,
+    awaits_floor: bool,
     floor: Arc<AtomicU64>,
     peer: NodeId,
     addr: String,
@@ -407,6 +396,7 @@ async fn connect_and_stream(
             incarnation: id.incarnation,
             token: id.floor.load(Ordering::Relaxed),
             boot: id.boot,
+            awaits_floor: id.awaits_floor,
         })),
     };
     let gone = |_| LinkDown::StreamClosed;
@@ -509,25 +499,6 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
         token: msg.token.0,
         echo: msg.echo,
     }
-}
-
-/// Logs a link refused for its credentials (a stranger, or a certificate speaking for another
-/// node): an operator should see who is knocking.
-fn refused(log: &NodeLog, claimed: Option<u32>, status: &tonic::Status) {
-    log.log(&NodeEvent::RefusedLink {
-        claimed: claimed.map_or(-1, i64::from),
-        reason: status.message().to_string(),
-    });
-}
-
-/// Logs a frame no correct node sends, refused on `from`'s link from `addr`.
-fn bad_frame(log: &NodeLog, frame: FrameKind, from: u32, addr: &str, reason: &str) {
-    log.log(&NodeEvent::BadFrame {
-        frame,
-        from: NodeId(from),
-        addr: addr.to_string(),
-        reason: reason.to_string(),
-    });
 }
 
 /// What the receiver remembers of one sender, across that sender's reconnects.
@@ -707,42 +678,12 @@ impl Peer for PeerService {
     type LinkStream =
         Pin<Box<dyn tokio_stream::Stream<Item = Result<wire::LinkAck, tonic::Status>> + Send>>;
 
-    /// What this node remembers of the asker: the newest incarnation of it that opened a link
-    /// here, and this node's floor. Under mutual TLS only the asker's own certificate may ask.
+    /// See `answers.rs`.
     async fn recall(
         &self,
         request: tonic::Request<wire::RecallRequest>,
     ) -> Result<tonic::Response<wire::RecallReply>, tonic::Status> {
-        let caller = self
-            .gate
-            .caller(&request)
-            .inspect_err(|s| refused(&self.log, None, s))?;
-        let ask = request.into_inner();
-        if caller.is_some_and(|role| role != crate::tls::Role::Node(NodeId(ask.from))) {
-            let status = tonic::Status::permission_denied(format!(
-                "a certificate for another role cannot recall node {}",
-                ask.from
-            ));
-            refused(&self.log, Some(ask.from), &status);
-            return Err(status);
-        }
-        if ask.to != self.me.0 {
-            return Err(tonic::Status::failed_precondition(format!(
-                "this is node {}, not node {}: check the addresses in quorums.json",
-                self.me, ask.to
-            )));
-        }
-        let Some(state) = self.senders.get(&NodeId(ask.from)) else {
-            return Err(tonic::Status::permission_denied(format!(
-                "node {} is not a peer of node {}",
-                ask.from, self.me
-            )));
-        };
-        let incarnation = state.lock().await.incarnation;
-        Ok(tonic::Response::new(wire::RecallReply {
-            incarnation,
-            token: self.floor.load(Ordering::Relaxed),
-        }))
+        self.answer_recall(request).await
     }
 
     async fn link(
@@ -789,7 +730,9 @@ impl Peer for PeerService {
                     hello.incarnation, s.incarnation
                 )));
             }
-            if hello.incarnation == s.incarnation && hello.boot != s.boot {
+            // A boot of 0 is not checked (no daemon sends it; a test's hand-made Hello does).
+            let clash = hello.boot != 0 && s.boot != 0 && hello.boot != s.boot;
+            if hello.incarnation == s.incarnation && clash {
                 let status = tonic::Status::failed_precondition(format!(
                     "node {from} incarnation {} already ran in another process: its \
                      incarnation file was lost and its peers could not all be asked; restart \
@@ -809,6 +752,7 @@ impl Peer for PeerService {
                     peer: from,
                     incarnation: hello.incarnation,
                     floor: hello.token,
+                    wants_floor: hello.awaits_floor,
                 };
                 if self.events.send(news).await.is_err() {
                     return Err(tonic::Status::unavailable("node is stopping"));
@@ -992,6 +936,7 @@ mod tests {
                 me: NodeId(1),
                 incarnation: 1,
                 boot: 1,
+                awaits_floor: false,
                 floor: Arc::default(),
                 peers: vec![(NodeId(0), "unused".into())],
                 liveness: Liveness::new([NodeId(0)], QUIET),
@@ -1013,6 +958,7 @@ mod tests {
                 me: NodeId(0),
                 incarnation: 1,
                 boot: 1,
+                awaits_floor: false,
                 floor: Arc::default(),
                 peers: vec![(NodeId(1), addr)],
                 liveness: Liveness::new([NodeId(1)], QUIET),

@@ -315,9 +315,9 @@ pub fn hello_frame(from: u32, to: u32, incarnation: u64) -> maekawa::daemon::wir
             to,
             incarnation,
             token: 0,
-            // One fake process per (node, incarnation): the same greeting twice is the same
-            // process reconnecting.
-            boot: incarnation,
+            // Unchecked: a hand-made Hello may speak for a running process.
+            boot: 0,
+            awaits_floor: false,
         })),
     }
 }

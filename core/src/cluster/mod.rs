@@ -8,6 +8,7 @@
 //! `checks`.
 
 mod checks;
+mod lost;
 
 pub use checks::Violation;
 
@@ -149,8 +150,9 @@ pub struct StepEffect {
 pub enum Item {
     /// A protocol message about the lock with this index in [`Cluster::lock_names`].
     Msg(u8, Message),
-    /// The sender is this incarnation, with this token floor.
-    Hello(Incarnation, Token),
+    /// The sender is this incarnation, with this token floor; true when it lost its journal
+    /// and waits for floor witnesses.
+    Hello(Incarnation, Token, bool),
 }
 
 /// The explorer's time bound: a holder wrongly suspected by a voter renews its lease forever
@@ -196,8 +198,9 @@ impl Default for CrashModel {
 struct Journal {
     votes: Vec<Option<RequestId>>,
     floor: Token,
-    /// The disk was lost, and no floor learned from witnesses was recorded since: the next
-    /// process starts as one that lost its journal ([`Member::lost_journal`]).
+    /// The disk was lost, and the process that lost it has not yet both recorded the floor it
+    /// learned from witnesses and waited out its quiet period: the next process starts as one
+    /// that lost its journal ([`Member::lost_journal`]).
     lost: bool,
 }
 
@@ -368,38 +371,6 @@ impl Cluster {
                             })
                     })
             })
-    }
-
-    /// True when a live node that lost its disk waits for token floor witnesses that can no
-    /// longer come: some quorum it is in has no other live node that knows its floor or can
-    /// learn it (every other one died, or lost its disk too with no witness of its own). It
-    /// rightly grants nothing, so the requests that need it are owed no entry.
-    pub fn floor_out_of_reach(&self) -> bool {
-        let live: Vec<&Member> = self
-            .nodes
-            .iter()
-            .filter(|m| !self.stopped.contains(&m.id()))
-            .map(|m| &**m)
-            .collect();
-        let mut knowers: BTreeSet<NodeId> = live
-            .iter()
-            .filter(|m| m.knows_floor())
-            .map(|m| m.id())
-            .collect();
-        loop {
-            let learn: Vec<NodeId> = live
-                .iter()
-                .filter(|m| !knowers.contains(&m.id()))
-                .filter(|m| m.system().witnessed(m.id(), &knowers))
-                .map(|m| m.id())
-                .collect();
-            if learn.is_empty() {
-                break;
-            }
-            knowers.extend(learn);
-        }
-        live.iter()
-            .any(|m| m.awaits_floor() && !knowers.contains(&m.id()))
     }
 
     /// Allows `cancels` withdrawals of a waiting request ([`Step::Cancel`]), at any moment.
@@ -609,6 +580,7 @@ impl Cluster {
         if lost {
             restored.lost_journal(self.time);
         }
+        let wants_floor = restored.awaits_floor();
         // What it suspected is gone with the process; it learns again.
         for peer in self.stopped.iter().copied().filter(|&p| p != c) {
             actions.extend(restored.set_suspected(peer, true));
@@ -631,14 +603,15 @@ impl Cluster {
             let peer = &self.nodes[x.0 as usize];
             if !dead {
                 // The Hello announces the floor the peer's journal holds, as the daemon's does.
-                inbound.push_front(Item::Hello(peer.incarnation(), peer.journal_floor()));
+                let wants = peer.awaits_floor();
+                inbound.push_front(Item::Hello(peer.incarnation(), peer.journal_floor(), wants));
             }
             let outbound = Arc::make_mut(&mut self.links[from_c]);
             if !keep_outbound {
                 outbound.clear();
             }
             if !self.stopped.contains(&x) {
-                outbound.push_back(Item::Hello(incarnation.next(), floor));
+                outbound.push_back(Item::Hello(incarnation.next(), floor, wants_floor));
             }
         }
         // The restored votes' Resyncs were sent by the new process: they follow its Hellos.
@@ -659,6 +632,7 @@ impl Cluster {
         }
         if let Some((actor, actions)) = self.input(step, &mut effect) {
             self.carry_out(actor, actions, &mut effect);
+            self.journal_whole_again(actor);
         }
         effect
     }
@@ -744,7 +718,14 @@ impl Cluster {
                 let lock = self.names[lock as usize].clone();
                 self.node_mut(to).handle(from, &lock, msg)
             }
-            Item::Hello(inc, floor) => self.node_mut(to).peer_incarnation(from, inc, floor),
+            Item::Hello(inc, floor, wants_floor) => {
+                let node = self.node_mut(to);
+                let mut out = node.peer_incarnation(from, inc, floor);
+                if wants_floor {
+                    out.extend(node.peer_wants_floor(from));
+                }
+                out
+            }
         }
     }
 
@@ -757,9 +738,7 @@ impl Cluster {
         loop {
             for LockAction { lock, action } in actions {
                 if let Action::PersistFloor { floor } = action {
-                    let journal = &mut self.journals[actor.0 as usize];
-                    journal.floor = floor;
-                    journal.lost = false;
+                    self.journals[actor.0 as usize].floor = floor;
                     continue;
                 }
                 let ix = match action {

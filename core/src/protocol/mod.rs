@@ -19,6 +19,7 @@
 
 mod leases;
 mod messages;
+mod rejoin;
 mod requester;
 mod revote;
 mod suspicion;
@@ -295,66 +296,6 @@ impl Shared {
         if self.incarnation > Incarnation(1) && self.options.quarantine {
             self.quiet_until = now.saturating_add(self.options.reclaim_after);
             self.held_back = true;
-        }
-    }
-
-    /// A process whose journal is gone (a lost disk, a new host) started at `now`: with
-    /// leases, it is quiet as a restart that forgot its votes is.
-    pub(crate) fn lost_journal(&mut self, now: u64) {
-        if self.options.leases {
-            self.quiet_after_restart(now);
-        }
-    }
-
-    /// A process whose journal holds no token floor grants nothing until it has heard one
-    /// from floor witnesses ([`Options::floor_witnesses`]).
-    pub(crate) fn await_floor_witnesses(&mut self) {
-        if self.options.floor_witnesses {
-            self.witnesses = Some(Arc::default());
-            self.held_back = true;
-            self.heard_floor_from(None);
-        }
-    }
-
-    /// Records that `peer`'s Hello (with its token floor) arrived; ends the wait for floor
-    /// witnesses once they cover every quorum of this node. True when the wait ended now.
-    pub(crate) fn heard_floor_from(&mut self, peer: Option<NodeId>) -> bool {
-        let Some(heard) = &mut self.witnesses else {
-            return false;
-        };
-        if let Some(peer) = peer {
-            Arc::make_mut(heard).insert(peer);
-        }
-        if !self.system.witnessed(self.me, heard) {
-            return false;
-        }
-        self.witnesses = None;
-        true
-    }
-
-    /// True when this node's journal floor covers every token it ever confirmed: it is not
-    /// waiting for floor witnesses, or it is incarnation 1 (a first start: no peer and no log
-    /// knew an earlier process). Only such a node's `Floor` is sent, so a witness that lost its
-    /// journal too is not taken at its word.
-    pub(crate) fn knows_floor(&self) -> bool {
-        self.witnesses.is_none() || self.incarnation == Incarnation(1)
-    }
-
-    /// A `Floor` message to `to`: this node's journal floor, about no request.
-    pub(crate) fn floor_message(&mut self) -> Message {
-        self.clock = self.clock.max(self.floor.as_lamport()).next();
-        Message {
-            kind: MsgKind::Floor,
-            lamport: self.clock,
-            req: RequestId {
-                ts: Lamport(0),
-                node: self.me,
-                inc: self.incarnation,
-            },
-            holds_grant: false,
-            to_inc: Incarnation(0),
-            token: self.journal_floor(),
-            echo: 0,
         }
     }
 

@@ -88,7 +88,8 @@ async fn ctl(driver: &mut Driver, make: fn(oneshot::Sender<CtlOutcome>) -> Contr
 async fn a_batch_is_in_the_file_after_its_flush_in_the_cores_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut d = one_node(dir.path()).await;
-    assert_eq!(events(dir.path()), ["start"]);
+    // A first start recalls its incarnation (from nobody: it has no peer).
+    assert_eq!(events(dir.path()), ["start", "recall"]);
     let (tx, rx) = oneshot::channel();
     d.on_control(Control::Request(tx)).unwrap();
     assert_eq!(events(dir.path()), ["start"], "held until the flush");

@@ -33,6 +33,7 @@ fn hello(incarnation: u64, token: u64) -> wire::Hello {
         incarnation,
         token,
         boot: 1,
+        awaits_floor: false,
     }
 }
 
@@ -139,7 +140,7 @@ fn seq_0_and_seq_beyond_the_bound_are_refused() {
 fn an_unknown_or_unspecified_kind_is_refused() {
     for (kind, reason) in [
         (0, "kind 0 (KIND_UNSPECIFIED) is not a message kind"),
-        (12, "kind 12 is not a message kind"),
+        (13, "kind 13 is not a message kind"),
         (-1, "kind -1 is not a message kind"),
         (i32::MAX, "kind 2147483647 is not a message kind"),
     ] {
@@ -390,7 +391,7 @@ fn any_envelope(n: u32, number: BoxedStrategy<u64>) -> impl Strategy<Value = wir
 fn any_frame() -> impl Strategy<Value = wire::LinkFrame> {
     let body = prop_oneof![
         1 => (0u32..6, 0u32..6, hostile_number(), hostile_number()).prop_map(|(from, to, incarnation, token)| {
-            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1 }))
+            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1, awaits_floor: false }))
         }),
         2 => any_envelope(5, hostile_number()).prop_map(|e| Some(wire::link_frame::Body::Envelope(e))),
         // Sane numbers about the request the kind is about (node 1 sends to node 0), so that
@@ -696,6 +697,7 @@ fn checked_envelopes_never_panic_a_member_and_its_answers_pass_the_checks() {
                             incarnation,
                             token,
                             boot: 1,
+                            awaits_floor: false,
                         };
                         match check_hello(&h) {
                             Ok(()) => member.peer_incarnation(
@@ -767,7 +769,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                         let checked = check_envelope(&env, from, to, &nodes);
                         prop_assert_eq!(checked, Ok((lock.clone(), msg)), "{} -> {}", from, to);
                     }
-                    Some(Item::Hello(incarnation, token)) => {
+                    Some(Item::Hello(incarnation, token, _)) => {
                         hellos.set(hellos.get() + 1);
                         let h = wire::Hello {
                             from: from.0,
@@ -775,6 +777,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                             incarnation: incarnation.0,
                             token: token.0,
                             boot: incarnation.0,
+                            awaits_floor: false,
                         };
                         prop_assert_eq!(check_hello(&h), Ok(()));
                     }

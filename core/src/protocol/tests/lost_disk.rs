@@ -95,8 +95,9 @@ fn without_leases_a_lost_disk_still_waits_for_its_floor() {
     assert!(v.awaits_floor());
 }
 
-/// A node that knows its floor answers a peer's new incarnation with its `Floor`; one that
-/// waits for its own (having lost its journal, at an incarnation its peers knew) does not.
+/// A node that knows its floor answers a peer whose Hello says it lost its journal with its
+/// `Floor` (and sends none to an ordinary new incarnation); one that waits for its own (having
+/// lost its journal, at an incarnation its peers knew) does not.
 #[test]
 fn a_new_incarnation_of_a_peer_gets_a_floor_from_those_that_know_theirs() {
     let floors = |out: &[LockAction]| {
@@ -105,15 +106,11 @@ fn a_new_incarnation_of_a_peer_gets_a_floor_from_those_that_know_theirs() {
             .count()
     };
     let mut known = Member::with_system(n(0), grid3(), Options::default());
-    assert_eq!(
-        floors(&known.peer_incarnation(n(1), Incarnation(2), Token(0))),
-        1
-    );
+    let out = known.peer_incarnation(n(1), Incarnation(2), Token(0));
+    assert_eq!(floors(&out), 0);
+    assert_eq!(floors(&known.peer_wants_floor(n(1))), 1);
     let mut lost = Member::rejoin(n(0), grid3(), Incarnation(2), Options::default(), 0);
-    assert_eq!(
-        floors(&lost.peer_incarnation(n(1), Incarnation(2), Token(0))),
-        0
-    );
+    assert_eq!(floors(&lost.peer_wants_floor(n(1))), 0);
 }
 
 /// A one-node cluster has nobody to learn a floor from: it does not wait.
