@@ -258,7 +258,19 @@ impl Driver {
         match ev {
             TransportEvent::Message { from, lock, msg } => {
                 self.log_msg(false, from, self.me, &lock, &msg);
+                // A witness's Floor may end the wait of a node that lost its journal.
+                let heard = self.core.floor_witnesses().map(|h| {
+                    let mut h = h.clone();
+                    h.insert(from);
+                    h
+                });
                 let actions = self.core.handle(from, &lock, msg);
+                if let Some(witnesses) = heard.filter(|_| !self.core.awaits_floor()) {
+                    self.log.log(&NodeEvent::FloorLearned {
+                        floor: self.core.floor().0,
+                        witnesses: witnesses.into_iter().collect(),
+                    });
+                }
                 self.execute(actions)
             }
             TransportEvent::PeerIncarnation {
@@ -273,22 +285,11 @@ impl Driver {
                     token_floor: floor,
                 });
                 self.transport.kick(peer);
-                let heard = self.core.floor_witnesses().map(|h| {
-                    let mut h = h.clone();
-                    h.insert(peer);
-                    h
-                });
                 let mut actions =
                     self.core
                         .peer_incarnation(peer, Incarnation(incarnation), Token(floor));
                 if wants_floor {
                     actions.extend(self.core.peer_wants_floor(peer));
-                }
-                if let Some(witnesses) = heard.filter(|_| !self.core.awaits_floor()) {
-                    self.log.log(&NodeEvent::FloorLearned {
-                        floor: self.core.floor().0,
-                        witnesses: witnesses.into_iter().collect(),
-                    });
                 }
                 self.execute(actions)
             }

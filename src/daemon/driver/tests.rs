@@ -92,7 +92,11 @@ async fn a_batch_is_in_the_file_after_its_flush_in_the_cores_order() {
     assert_eq!(events(dir.path()), ["start", "recall"]);
     let (tx, rx) = oneshot::channel();
     d.on_control(Control::Request(tx)).unwrap();
-    assert_eq!(events(dir.path()), ["start"], "held until the flush");
+    assert_eq!(
+        events(dir.path()),
+        ["start", "recall"],
+        "held until the flush"
+    );
     d.flush().await.unwrap();
     let outcome = rx.await.unwrap();
     let CtlOutcome::Requested { node, req, .. } = outcome.clone() else {
@@ -101,7 +105,7 @@ async fn a_batch_is_in_the_file_after_its_flush_in_the_cores_order() {
     assert!(outcome.ok());
     assert_eq!(node, NodeId(0));
     let written = events(dir.path());
-    assert_eq!(written[..2], ["start", "request_cs"]);
+    assert_eq!(written[..3], ["start", "recall", "request_cs"]);
     assert_eq!(written.last().map(String::as_str), Some("enter_cs"));
     let first_send = written.iter().position(|e| e == "send").unwrap();
     let first_recv = written.iter().position(|e| e == "recv").unwrap();
