@@ -172,7 +172,6 @@ impl Member {
     /// before its floor witnesses are heard ([`Member::rejoin`]).
     pub fn lost_journal(&mut self, now: u64) {
         self.shared.lost_journal(now);
-        self.shared.await_floor_witnesses();
     }
 
     /// True while this member, having lost its journal, waits to hear the token floor of a

@@ -272,13 +272,13 @@ impl Driver {
     /// period (the leases of the votes it forgot): its journal is whole again, and the next
     /// start is an ordinary restart (the rejoin marker goes, durably).
     fn journal_is_whole(&mut self) -> Result<(), NodeError> {
+        if self.rejoin_marker.is_none() {
+            return Ok(());
+        }
         let whole = !self.core.awaits_floor()
             && self.core.now() >= self.core.quiet_until()
             && self.journal.written_floor() <= self.journal.durable_floor();
-        if !whole {
-            return Ok(());
-        }
-        let Some(marker) = self.rejoin_marker.take() else {
+        let Some(marker) = self.rejoin_marker.take_if(|_| whole) else {
             return Ok(());
         };
         let gone = match std::fs::remove_file(&marker) {

@@ -65,18 +65,6 @@ pub fn last_logged_incarnation(dir: &Path, id: NodeId) -> Option<u64> {
         })
 }
 
-/// Reads, increments and durably stores this node's incarnation: every start gets a number
-/// larger than all before it.
-pub fn next_incarnation(
-    dir: &Path,
-    id: NodeId,
-    storage: &dyn Storage,
-) -> Result<u64, IncarnationError> {
-    let next = previous_incarnation(dir, id)?.unwrap_or(0) + 1;
-    store_incarnation(dir, id, next, storage)?;
-    Ok(next)
-}
-
 /// Durably stores `incarnation` as this node's.
 ///
 /// The number is written to a temporary file, synced, renamed over the old one and the

@@ -591,17 +591,7 @@ impl PeerService {
         hello: &wire::Hello,
         addr: &str,
     ) -> Result<(), tonic::Status> {
-        // Under mutual TLS a link speaks only for the node its certificate names.
-        if let Some(role) = caller {
-            if role != crate::tls::Role::Node(NodeId(hello.from)) {
-                let status = tonic::Status::permission_denied(format!(
-                    "a certificate for {role} cannot open a link as node {}",
-                    hello.from
-                ));
-                refused(&self.log, Some(hello.from), &status);
-                return Err(status);
-            }
-        }
+        self.speaks_for(caller, hello.from, "open a link as")?;
         // Frames come from the network: nothing reaches the core unchecked (validate.rs).
         if let Err(refusal) = validate::check_hello(hello) {
             bad_frame(
@@ -613,13 +603,7 @@ impl PeerService {
             );
             return Err(refusal.into());
         }
-        if hello.to != self.me.0 {
-            return Err(tonic::Status::failed_precondition(format!(
-                "this is node {}, not node {}: check the addresses in quorums.json",
-                self.me, hello.to
-            )));
-        }
-        Ok(())
+        self.addressed_to_me(hello.to)
     }
 
     /// Reads `link`'s frames until it ends, is superseded by a newer link of the same sender,
@@ -715,12 +699,7 @@ impl Peer for PeerService {
             ));
         };
         let from = NodeId(hello.from);
-        let Some(state) = self.senders.get(&from).cloned() else {
-            return Err(tonic::Status::permission_denied(format!(
-                "node {from} is not a peer of node {}",
-                self.me
-            )));
-        };
+        let state = self.sender(from)?;
         let superseded = Arc::new(Notify::new());
         {
             let mut s = state.lock().await;

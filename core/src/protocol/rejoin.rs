@@ -8,16 +8,12 @@ use std::sync::Arc;
 
 impl Shared {
     /// A process whose journal is gone (a lost disk, a new host) started at `now`: with
-    /// leases, it is quiet as a restart that forgot its votes is.
+    /// leases, it is quiet as a restart that forgot its votes is; and it grants nothing until
+    /// it has heard the floor of floor witnesses ([`Options::floor_witnesses`]).
     pub(crate) fn lost_journal(&mut self, now: u64) {
         if self.options.leases {
             self.quiet_after_restart(now);
         }
-    }
-
-    /// A process whose journal holds no token floor grants nothing until it has heard one
-    /// from floor witnesses ([`Options::floor_witnesses`]).
-    pub(crate) fn await_floor_witnesses(&mut self) {
         if self.options.floor_witnesses {
             self.witnesses = Some(Arc::default());
             self.held_back = true;
@@ -25,8 +21,9 @@ impl Shared {
         }
     }
 
-    /// Records that `peer`'s Hello (with its token floor) arrived; ends the wait for floor
-    /// witnesses once they cover every quorum of this node. True when the wait ended now.
+    /// Records that `peer`'s `Floor` arrived (`None`: nobody's, to check a quorum of this node
+    /// alone); ends the wait for floor witnesses once they cover every quorum of this node.
+    /// True when the wait ended now.
     pub(crate) fn heard_floor_from(&mut self, peer: Option<NodeId>) -> bool {
         let Some(heard) = &mut self.witnesses else {
             return false;

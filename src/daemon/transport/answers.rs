@@ -2,12 +2,14 @@
 //! [`LinkDown`] (refused, or unreachable), and the `Recall` a starting node asks (what this
 //! node remembers of it: `daemon/recall.rs`).
 
-use super::{LinkDown, PeerService};
+use super::{Inbound, LinkDown, PeerService};
 use crate::daemon::node_log::NodeLog;
 use crate::daemon::wire;
 use crate::node_event::{FrameKind, NodeEvent};
 use maekawa_core::id::NodeId;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
 /// A failed connect as a [`LinkDown`], in the words of its whole chain of causes: `Refused`
 /// when the cause is a refused connection (nothing listens there), else `Unreachable`.
@@ -31,6 +33,47 @@ pub fn connect_failed(e: tonic::transport::Error) -> LinkDown {
 }
 
 impl PeerService {
+    /// Under mutual TLS a call speaks only for the node its certificate names: a link opened,
+    /// or a recall asked, as node `from`. `what` says which, in the refusal.
+    pub(super) fn speaks_for(
+        &self,
+        caller: Option<crate::tls::Role>,
+        from: u32,
+        what: &str,
+    ) -> Result<(), tonic::Status> {
+        match caller {
+            Some(role) if role != crate::tls::Role::Node(NodeId(from)) => {
+                let status = tonic::Status::permission_denied(format!(
+                    "a certificate for {role} cannot {what} node {from}"
+                ));
+                refused(&self.log, Some(from), &status);
+                Err(status)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The caller meant this node (`to`), not another one at this address.
+    pub(super) fn addressed_to_me(&self, to: u32) -> Result<(), tonic::Status> {
+        if to == self.me.0 {
+            return Ok(());
+        }
+        Err(tonic::Status::failed_precondition(format!(
+            "this is node {}, not node {to}: check the addresses in quorums.json",
+            self.me
+        )))
+    }
+
+    /// What this node remembers of peer `from`; refused for a node that is not a peer.
+    pub(super) fn sender(&self, from: NodeId) -> Result<Arc<Mutex<Inbound>>, tonic::Status> {
+        self.senders.get(&from).cloned().ok_or_else(|| {
+            tonic::Status::permission_denied(format!(
+                "node {from} is not a peer of node {}",
+                self.me
+            ))
+        })
+    }
+
     /// What this node remembers of the asker: the newest incarnation of it that opened a link
     /// here, and this node's floor. Under mutual TLS only the asker's own certificate may ask.
     pub(super) async fn answer_recall(
@@ -42,26 +85,9 @@ impl PeerService {
             .caller(&request)
             .inspect_err(|s| refused(&self.log, None, s))?;
         let ask = request.into_inner();
-        if caller.is_some_and(|role| role != crate::tls::Role::Node(NodeId(ask.from))) {
-            let status = tonic::Status::permission_denied(format!(
-                "a certificate for another role cannot recall node {}",
-                ask.from
-            ));
-            refused(&self.log, Some(ask.from), &status);
-            return Err(status);
-        }
-        if ask.to != self.me.0 {
-            return Err(tonic::Status::failed_precondition(format!(
-                "this is node {}, not node {}: check the addresses in quorums.json",
-                self.me, ask.to
-            )));
-        }
-        let Some(state) = self.senders.get(&NodeId(ask.from)) else {
-            return Err(tonic::Status::permission_denied(format!(
-                "node {} is not a peer of node {}",
-                ask.from, self.me
-            )));
-        };
+        self.speaks_for(caller, ask.from, "recall")?;
+        self.addressed_to_me(ask.to)?;
+        let state = self.sender(NodeId(ask.from))?;
         let incarnation = state.lock().await.incarnation;
         Ok(tonic::Response::new(wire::RecallReply {
             incarnation,
