@@ -397,6 +397,7 @@ async fn connect_and_stream(
             token: id.floor.load(Ordering::Relaxed),
             boot: id.boot,
             awaits_floor: id.awaits_floor,
+            epoch: 0,
         })),
     };
     let gone = |_| LinkDown::StreamClosed;
@@ -498,6 +499,8 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
         },
         token: msg.token.0,
         echo: msg.echo,
+        req_epoch: 0,
+        config: Vec::new(),
     }
 }
 

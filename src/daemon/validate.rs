@@ -247,6 +247,11 @@ pub fn check_kind(kind: i32) -> Result<MsgKind, Refusal> {
         wire::Kind::Fenced => MsgKind::Fenced,
         wire::Kind::Revoked => MsgKind::Revoked,
         wire::Kind::Floor => MsgKind::Floor,
+        wire::Kind::Config => {
+            return Err(Refusal::new(
+                "kind 13 (KIND_CONFIG) is not served by this version",
+            ))
+        }
     })
 }
 
