@@ -256,7 +256,14 @@ impl Driver {
     fn on_event(&mut self, ev: TransportEvent) -> Result<(), NodeError> {
         self.core.set_now(self.now_ms());
         match ev {
-            TransportEvent::Message { from, lock, msg } => {
+            // No message carries an attachment yet (membership changes will send the cluster
+            // configuration with a Config message).
+            TransportEvent::Message {
+                from,
+                lock,
+                msg,
+                attachment: _,
+            } => {
                 self.log_msg(false, from, self.me, &lock, &msg);
                 // A witness's Floor may end the wait of a node that lost its journal.
                 let heard = self.core.floor_witnesses().map(|h| {
@@ -293,6 +300,10 @@ impl Driver {
                 }
                 self.execute(actions)
             }
+            // Every peer runs the cluster file's configuration (epoch 0) until membership
+            // changes: then a peer with an older epoch is answered with this node's
+            // configuration.
+            TransportEvent::PeerEpoch { .. } => Ok(()),
             TransportEvent::PeerUp { peer } => {
                 self.metrics.peer_link(true);
                 self.log.log(&NodeEvent::PeerUp { peer });

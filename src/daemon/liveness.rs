@@ -57,6 +57,21 @@ impl Liveness {
         }
     }
 
+    /// `peer` joined the cluster: its silence is watched from now on, as if it had just been
+    /// heard. A peer already watched keeps its state.
+    pub fn add_peer(&self, peer: NodeId) {
+        self.table().entry(peer).or_insert(Heard {
+            last: Instant::now(),
+            suspected: false,
+        });
+    }
+
+    /// `peer` left the cluster: it is never suspected again (nor heard: nothing is reported
+    /// about it any more).
+    pub fn remove_peer(&self, peer: NodeId) {
+        self.table().remove(&peer);
+    }
+
     /// How long a link may stay idle before it carries a heartbeat: a quarter of the suspicion
     /// timeout, so a heartbeat or two may be late or lost before a live peer is suspected.
     pub fn heartbeat_interval(&self) -> Duration {

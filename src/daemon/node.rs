@@ -371,6 +371,8 @@ pub(super) fn transport_config(
         boot: boot_nonce(settings),
         awaits_floor: false,
         floor,
+        // The cluster file's configuration until membership changes give the node a newer one.
+        epoch: Arc::default(),
         liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,
         gate: settings.security.gate(),

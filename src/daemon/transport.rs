@@ -15,37 +15,42 @@
 //! ([`TransportEvent::Suspicion`]). A suspicion is only an opinion: the transport keeps
 //! reconnecting and resending as before.
 //!
+//! The set of peers may change while the node runs (membership changes): a peer is added
+//! ([`Transport::add_peer`], [`PeerService::add_peer`]), moved to a new address
+//! ([`Transport::readdress`]) or removed ([`Transport::remove_peer`],
+//! [`PeerService::remove_peer`]). Every Hello carries the sender's configuration epoch, which
+//! the receiver reports for every link it accepts ([`TransportEvent::PeerEpoch`]), and a
+//! message may carry an attachment (a configuration) in its Envelope's `config`.
+//!
 //! The listener (an incoming-connection stream) and the connector (how to reach an address)
 //! are passed in, so the daemon can run over a simulated network too. prost types never leave
 //! this module: the rest of the crate sees [`Message`] and [`TransportEvent`].
+//!
+//! The outgoing links are `link.rs`, the receiving service `service.rs`.
 
 use maekawa_core::id::NodeId;
 use maekawa_core::member::LockName;
 use maekawa_core::protocol::{Message, MsgKind};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Mutex, Notify};
-use tokio::task::JoinSet;
-use tokio_stream::wrappers::{ReceiverStream, WatchStream};
-use tokio_stream::StreamExt;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::{AbortHandle, JoinSet};
 use tonic::transport::Channel;
 
-use crate::daemon::limits;
 use crate::daemon::liveness::watch_silence;
 pub use crate::daemon::liveness::Liveness;
 use crate::daemon::node_log::NodeLog;
-use crate::daemon::validate::{self, Frame};
 use crate::daemon::wire;
-use crate::node_event::FrameKind;
 mod answers;
+mod link;
+mod service;
 pub use answers::connect_failed;
-use answers::{bad_frame, refused};
-use wire::peer_client::PeerClient;
-use wire::peer_server::{Peer, PeerServer};
+use link::{Link, LinkCommon, LinkInputs};
+pub use service::PeerService;
 
 /// What the transport tells the node driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +63,18 @@ pub enum TransportEvent {
         lock: LockName,
         /// The message.
         msg: Message,
+        /// What came with it ([`Transport::send_with`]): None when nothing did.
+        attachment: Option<Vec<u8>>,
+    },
+    /// `peer` opened a link to us and its Hello says its configuration epoch is `epoch`.
+    /// Comes for every link accepted (not only a new incarnation's), after its
+    /// [`TransportEvent::PeerIncarnation`] if any and before any message of that link, so that
+    /// a node can answer a peer with an older configuration with its own.
+    PeerEpoch {
+        /// The peer.
+        peer: NodeId,
+        /// Its configuration epoch (0: the cluster file's).
+        epoch: u64,
     },
     /// Our outgoing link to `peer` is established (after start or a reconnect).
     PeerUp {
@@ -124,6 +141,9 @@ pub enum LinkDown {
     /// The peer ended the link.
     #[error("peer closed the link")]
     PeerClosed,
+    /// The peer moved ([`Transport::readdress`]): the link is made again to its new address.
+    #[error("the peer moved to {0}")]
+    Moved(String),
 }
 
 /// TCP with `TCP_NODELAY` (every protocol message is small and latency-bound), in plaintext or
@@ -151,7 +171,7 @@ pub fn link_settings(endpoint: tonic::transport::Endpoint) -> tonic::transport::
         .keep_alive_timeout(Duration::from_secs(5))
 }
 
-/// Who this node is on the wire and who its peers are.
+/// Who this node is on the wire and who its peers are at start.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
     /// This node.
@@ -168,7 +188,12 @@ pub struct TransportConfig {
     /// current by the driver and sent in every Hello. A restarted process starts from its
     /// journal's, which is what lets a peer free its dead votes safely (DESIGN.md).
     pub floor: Arc<AtomicU64>,
-    /// Every other node this node talks to, with its address.
+    /// The epoch of this node's cluster configuration (0: the cluster file's), kept current by
+    /// the driver (or [`Transport::set_epoch`]) and sent in every Hello: a peer that knows a
+    /// newer configuration answers with it.
+    pub epoch: Arc<AtomicU64>,
+    /// Every other node this node talks to at start, with its address (membership changes
+    /// add and remove peers later).
     pub peers: Vec<(NodeId, String)>,
     /// When each peer was last heard from (made with the same peers and the suspicion
     /// timeout), shared by the [`Transport`] and [`PeerService`] made from this config.
@@ -181,28 +206,49 @@ pub struct TransportConfig {
     pub drop_resend_on_reconnect: bool,
 }
 
-const MIN_BACKOFF: Duration = Duration::from_millis(20);
-const MAX_BACKOFF: Duration = Duration::from_millis(1000);
-
-/// Acknowledgements leave a link at most this often (less on links with a short
-/// `--suspect-after`): the latest one stands for every message before it, so the ones in
-/// between are never written. An acknowledgement only lets the sender forget what it keeps
-/// for a resend, so nothing waits for it; acknowledging every message instead doubled the
-/// frames, write(2)s and wake-ups per message (BENCHMARKS.md, "CPU per message").
-const ACK_EVERY: Duration = Duration::from_millis(10);
+/// A message waiting in a link's outbox: its lock, the message, and what travels with it.
+type Outgoing = (LockName, Message, Option<Arc<[u8]>>);
 
 /// The sending half held by the driver: one outbox per peer, drained by that peer's link task.
+/// Peers come and go while the node runs (membership changes): [`Transport::add_peer`],
+/// [`Transport::readdress`], [`Transport::remove_peer`].
 pub struct Transport {
-    outboxes: BTreeMap<NodeId, mpsc::UnboundedSender<(LockName, Message)>>,
-    kicks: BTreeMap<NodeId, Arc<Notify>>,
+    links: BTreeMap<NodeId, PeerLink>,
+    /// What every link is started with, kept so that a peer added later gets the same.
+    common: Arc<LinkCommon>,
     closing: watch::Sender<bool>,
-    links: JoinSet<()>,
+    tasks: JoinSet<()>,
+    /// The links of removed peers still delivering what was queued to them (for at most
+    /// [`REMOVAL_GRACE`]): ended at once if the peer is added again.
+    retiring: BTreeMap<NodeId, AbortHandle>,
+    /// The last sequence number each removed peer's link used: a link made again to the same
+    /// peer numbers on from there, so the peer, which remembers what it delivered of this
+    /// process, neither drops its new messages nor delivers an old one twice.
+    numbered: BTreeMap<NodeId, u64>,
     watchdog: tokio::task::JoinHandle<()>,
 }
 
+/// The driver's handles on one peer's link task.
+struct PeerLink {
+    outbox: mpsc::UnboundedSender<Outgoing>,
+    /// The last sequence number handed out on this link (the link numbers its outbox in order).
+    numbered: AtomicU64,
+    kick: Arc<Notify>,
+    /// Where the link connects: a change drops a link that is up and reconnects.
+    addr: watch::Sender<String>,
+    /// Sent when the peer is removed: the link gets [`REMOVAL_GRACE`] to deliver its queue.
+    retire: oneshot::Sender<()>,
+    task: AbortHandle,
+}
+
+/// How long the link of a removed peer may go on delivering what was queued to it before it
+/// is ended: long enough for a live peer to take its last messages (a Config telling it of its
+/// removal, say), short enough that a dead one costs nothing for long.
+pub const REMOVAL_GRACE: Duration = Duration::from_secs(2);
+
 impl Drop for Transport {
     /// The task that suspects silent peers ends with the transport, also when the node's task
-    /// is dropped mid-batch (a simulated `kill -9`).
+    /// is dropped mid-batch (a simulated `kill -9`); the link tasks end with `tasks`.
     fn drop(&mut self) {
         self.watchdog.abort();
     }
@@ -218,57 +264,159 @@ impl Transport {
         events: mpsc::Sender<TransportEvent>,
     ) -> Transport {
         let (closing, closing_rx) = watch::channel(false);
-        let mut outboxes = BTreeMap::new();
-        let mut kicks = BTreeMap::new();
-        let mut links = JoinSet::new();
-        for (peer, addr) in &cfg.peers {
-            let (tx, rx) = mpsc::unbounded_channel();
-            outboxes.insert(*peer, tx);
-            let kick = Arc::new(Notify::new());
-            kicks.insert(*peer, kick.clone());
-            links.spawn(run_link(
-                LinkId {
-                    me: cfg.me,
-                    incarnation: cfg.incarnation,
-                    floor: cfg.floor.clone(),
-                    boot: cfg.boot,
-                    awaits_floor: cfg.awaits_floor,
-                    peer: *peer,
-                    addr: addr.clone(),
-                    liveness: cfg.liveness.clone(),
-                    drop_resend: cfg.drop_resend_on_reconnect,
-                    ever_up: AtomicBool::new(false),
-                },
-                connector.clone(),
-                rx,
-                events.clone(),
-                closing_rx.clone(),
-                kick,
-            ));
-        }
-        let watchdog = tokio::spawn(watch_silence(cfg.liveness.clone(), events));
-        Transport {
-            outboxes,
-            kicks,
+        let watchdog = tokio::spawn(watch_silence(cfg.liveness.clone(), events.clone()));
+        let common = Arc::new(LinkCommon {
+            me: cfg.me,
+            incarnation: cfg.incarnation,
+            boot: cfg.boot,
+            awaits_floor: cfg.awaits_floor,
+            floor: cfg.floor.clone(),
+            epoch: cfg.epoch.clone(),
+            liveness: cfg.liveness.clone(),
+            drop_resend: cfg.drop_resend_on_reconnect,
+            connector,
+            events,
+            closing: closing_rx,
+        });
+        let mut transport = Transport {
+            links: BTreeMap::new(),
+            common,
             closing,
-            links,
+            tasks: JoinSet::new(),
+            retiring: BTreeMap::new(),
+            numbered: BTreeMap::new(),
             watchdog,
+        };
+        for (peer, addr) in &cfg.peers {
+            transport.add_peer(*peer, addr.clone());
         }
+        transport
+    }
+
+    /// Starts a link to `peer` at `addr`, a node that joined the cluster while this one runs;
+    /// its silence is watched from now on (it counts as just heard). A peer that already has a
+    /// link is only [`readdress`](Transport::readdress)ed. A peer removed before is linked
+    /// anew: what was still queued to it is dropped, and the new link numbers its messages on
+    /// from the old one's.
+    pub fn add_peer(&mut self, peer: NodeId, addr: String) {
+        if self.links.contains_key(&peer) {
+            return self.readdress(peer, addr);
+        }
+        self.reap();
+        if let Some(old) = self.retiring.remove(&peer) {
+            old.abort();
+        }
+        let numbered = self.numbered.remove(&peer).unwrap_or(0);
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let kick = Arc::new(Notify::new());
+        let (addr, addr_rx) = watch::channel(addr);
+        let (retire, retired) = oneshot::channel();
+        let link = Link::new(
+            self.common.clone(),
+            peer,
+            numbered + 1,
+            LinkInputs {
+                outbox: outbox_rx,
+                kick: kick.clone(),
+                addr: addr_rx,
+            },
+        );
+        let task = self.tasks.spawn(link.run(retired));
+        self.common.liveness.add_peer(peer);
+        self.links.insert(
+            peer,
+            PeerLink {
+                outbox,
+                numbered: AtomicU64::new(numbered),
+                kick,
+                addr,
+                retire,
+                task,
+            },
+        );
+    }
+
+    /// `peer` is now reached at `addr` (it moved): the link's next connect goes there, and a
+    /// link up to the old address is dropped and made again to the new one at once. Nothing
+    /// queued is lost: the unacknowledged are resent, as after any reconnect.
+    pub fn readdress(&self, peer: NodeId, addr: String) {
+        let Some(link) = self.links.get(&peer) else {
+            return;
+        };
+        let moved = link.addr.send_if_modified(|old| {
+            let moved = *old != addr;
+            if moved {
+                *old = addr;
+            }
+            moved
+        });
+        if moved {
+            link.kick.notify_one();
+        }
+    }
+
+    /// `peer` left the cluster: nothing more is queued to it ([`Transport::send`] to it does
+    /// nothing), its silence is no longer watched, and its link ends once what was queued is
+    /// delivered, or after [`REMOVAL_GRACE`] at most.
+    pub fn remove_peer(&mut self, peer: NodeId) {
+        let Some(link) = self.links.remove(&peer) else {
+            return;
+        };
+        self.common.liveness.remove_peer(peer);
+        self.numbered
+            .insert(peer, link.numbered.load(Ordering::Relaxed));
+        let _ = link.retire.send(());
+        self.retiring.insert(peer, link.task);
+        self.reap();
+    }
+
+    /// The peers this node links to now.
+    pub fn peers(&self) -> Vec<NodeId> {
+        self.links.keys().copied().collect()
+    }
+
+    /// This node's configuration epoch changed: every Hello from now on says `epoch`, so a
+    /// peer with an older configuration learns of the newer one. (The same number as the
+    /// [`TransportConfig::epoch`] the transport was started with.)
+    pub fn set_epoch(&self, epoch: u64) {
+        self.common.epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// Forgets link tasks that ended (removed peers' links), so that peers coming and going
+    /// do not pile them up.
+    fn reap(&mut self) {
+        while self.tasks.try_join_next().is_some() {}
+        self.retiring.retain(|_, task| !task.is_finished());
     }
 
     /// Queues `msg` for `to`; it will be delivered once, in order, whenever `to` is reachable.
     pub fn send(&self, to: NodeId, lock: LockName, msg: Message) {
-        if let Some(outbox) = self.outboxes.get(&to) {
+        self.send_with(to, lock, msg, None);
+    }
+
+    /// Queues `msg` for `to` with `attachment` (a cluster configuration, say), which travels in
+    /// the same frame and arrives as [`TransportEvent::Message`]'s `attachment`. Nothing is
+    /// queued to a node that is not a peer (never was, or was removed).
+    pub fn send_with(
+        &self,
+        to: NodeId,
+        lock: LockName,
+        msg: Message,
+        attachment: Option<Arc<[u8]>>,
+    ) {
+        if let Some(link) = self.links.get(&to) {
             // A closed outbox means the link task ended at shutdown: nothing left to deliver to.
-            let _ = outbox.send((lock, msg));
+            if link.outbox.send((lock, msg, attachment)).is_ok() {
+                link.numbered.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     /// `peer` is reachable again (it just opened a link to us): if our link to it is waiting
     /// out a reconnect backoff, try now rather than up to a second later.
     pub fn kick(&self, peer: NodeId) {
-        if let Some(kick) = self.kicks.get(&peer) {
-            kick.notify_one();
+        if let Some(link) = self.links.get(&peer) {
+            link.kick.notify_one();
         }
     }
 
@@ -277,196 +425,32 @@ impl Transport {
     pub async fn close(mut self, deadline: Duration) -> bool {
         self.watchdog.abort();
         let _ = self.closing.send(true);
-        self.outboxes.clear();
-        let all = async { while self.links.join_next().await.is_some() {} };
+        self.links.clear();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
         let done = tokio::time::timeout(deadline, all).await.is_ok();
-        self.links.abort_all();
+        self.tasks.abort_all();
         done
     }
 }
 
-struct LinkId {
-    me: NodeId,
-    incarnation: u64,
-    boot: u64,
-    awaits_floor: bool,
-    floor: Arc<AtomicU64>,
-    peer: NodeId,
-    addr: String,
-    liveness: Liveness,
-    /// The injected defect: a reconnect forgets the unacknowledged.
-    drop_resend: bool,
-    /// Whether this link was up before: a connect is then a reconnect.
-    ever_up: AtomicBool,
-}
-
-/// One outgoing link: connect, send Hello, resend the unacknowledged, then stream the outbox;
-/// on any error, back off and do it again.
-async fn run_link(
-    id: LinkId,
-    connector: Connector,
-    mut outbox: mpsc::UnboundedReceiver<(LockName, Message)>,
-    events: mpsc::Sender<TransportEvent>,
-    mut closing: watch::Receiver<bool>,
-    kick: Arc<Notify>,
-) {
-    let mut next_seq: u64 = 1;
-    let mut unacked: VecDeque<wire::Envelope> = VecDeque::new();
-    let mut outbox_open = true;
-    let mut backoff = MIN_BACKOFF;
-    let mut was_up = false;
-    let finished = |closing: &watch::Receiver<bool>, outbox_open: bool, unacked: &VecDeque<_>| {
-        *closing.borrow() && !outbox_open && unacked.is_empty()
-    };
-    loop {
-        // Pull whatever is queued, so a shutdown with nothing to say ends at once.
-        while outbox_open {
-            match outbox.try_recv() {
-                Ok((lock, msg)) => {
-                    unacked.push_back(to_envelope(next_seq, &lock, &msg));
-                    next_seq += 1;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => outbox_open = false,
-            }
-        }
-        if finished(&closing, outbox_open, &unacked) {
-            return;
-        }
-        let reason = match connect_and_stream(
-            &id,
-            &connector,
-            &mut outbox,
-            &mut outbox_open,
-            &mut next_seq,
-            &mut unacked,
-            &events,
-            &mut closing,
-            &mut was_up,
-            &mut backoff,
-        )
-        .await
-        {
-            Ok(()) => return,
-            Err(reason) => reason.to_string(),
-        };
-        if was_up {
-            was_up = false;
-            let _ = events
-                .send(TransportEvent::PeerDown {
-                    peer: id.peer,
-                    reason,
-                })
-                .await;
-        }
-        if *closing.borrow() && !outbox_open && unacked.is_empty() {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = closing.changed() => {}
-            _ = kick.notified() => backoff = MIN_BACKOFF,
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn connect_and_stream(
-    id: &LinkId,
-    connector: &Connector,
-    outbox: &mut mpsc::UnboundedReceiver<(LockName, Message)>,
-    outbox_open: &mut bool,
-    next_seq: &mut u64,
-    unacked: &mut VecDeque<wire::Envelope>,
-    events: &mpsc::Sender<TransportEvent>,
-    closing: &mut watch::Receiver<bool>,
-    was_up: &mut bool,
-    backoff: &mut Duration,
-) -> Result<(), LinkDown> {
-    let channel = connector(id.addr.clone()).await?;
-    let mut client = PeerClient::new(channel);
-    let (frames, frames_rx) = mpsc::channel::<wire::LinkFrame>(1024);
-    // Hello goes first and is already queued when the call starts: the server reads it
-    // before it answers with the response headers the call waits for.
-    let hello = wire::LinkFrame {
-        body: Some(wire::link_frame::Body::Hello(wire::Hello {
-            from: id.me.0,
-            to: id.peer.0,
-            incarnation: id.incarnation,
-            token: id.floor.load(Ordering::Relaxed),
-            boot: id.boot,
-            awaits_floor: id.awaits_floor,
-            epoch: 0,
-        })),
-    };
-    let gone = |_| LinkDown::StreamClosed;
-    frames.send(hello).await.map_err(gone)?;
-    let response = client
-        .link(ReceiverStream::new(frames_rx))
-        .await
-        .map_err(|s| LinkDown::Status(s.message().to_string()))?;
-    let mut acks = response.into_inner();
-    // The peer's server answered: it lives.
-    id.liveness.heard_from(id.peer, events).await;
-    if id.drop_resend && id.ever_up.swap(true, Ordering::Relaxed) {
-        unacked.clear();
-    }
-    for env in unacked.iter() {
-        frames.send(frame(env.clone())).await.map_err(gone)?;
-    }
-    *was_up = true;
-    *backoff = MIN_BACKOFF;
-    let _ = events.send(TransportEvent::PeerUp { peer: id.peer }).await;
-    let mut heartbeat = tokio::time::interval(id.liveness.heartbeat_interval());
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    heartbeat.reset();
-    let mut sent_since_tick = !unacked.is_empty();
-    loop {
-        if *closing.borrow() && !*outbox_open && unacked.is_empty() {
-            return Ok(());
-        }
-        tokio::select! {
-            ack = acks.message() => match ack {
-                Ok(Some(ack)) => {
-                    id.liveness.heard_from(id.peer, events).await;
-                    while unacked.front().is_some_and(|e| e.seq <= ack.seq) {
-                        unacked.pop_front();
-                    }
-                }
-                Ok(None) => return Err(LinkDown::PeerClosed),
-                Err(status) => return Err(LinkDown::Status(status.message().to_string())),
-            },
-            msg = outbox.recv(), if *outbox_open => match msg {
-                Some((lock, msg)) => {
-                    let env = to_envelope(*next_seq, &lock, &msg);
-                    *next_seq += 1;
-                    unacked.push_back(env.clone());
-                    frames.send(frame(env)).await.map_err(gone)?;
-                    sent_since_tick = true;
-                }
-                None => *outbox_open = false,
-            },
-            _ = heartbeat.tick() => {
-                // Only on a link idle since the last tick; a full queue (a peer that does not
-                // read) needs no heartbeat on top.
-                if !std::mem::take(&mut sent_since_tick) {
-                    let _ = frames.try_send(wire::LinkFrame {
-                        body: Some(wire::link_frame::Body::Heartbeat(wire::Heartbeat {})),
-                    });
-                }
-            }
-            _ = closing.changed() => {}
-        }
-    }
-}
-
+/// An Envelope as the frame that carries it.
 fn frame(env: wire::Envelope) -> wire::LinkFrame {
     wire::LinkFrame {
         body: Some(wire::link_frame::Body::Envelope(env)),
     }
 }
 
+/// The Envelope of an outbox entry: the message numbered `seq`, its attachment in `config`.
+fn envelope(seq: u64, (lock, msg, attachment): &Outgoing) -> wire::Envelope {
+    let mut env = to_envelope(seq, lock, msg);
+    if let Some(attachment) = attachment {
+        env.config = attachment.to_vec();
+    }
+    env
+}
+
+/// `msg` about `lock` as the Envelope numbered `seq` on its link, without attachment (the
+/// inverse of `validate::check_envelope`, which its tests check).
 pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Envelope {
     let kind = match msg.kind {
         MsgKind::Request => wire::Kind::Request,
@@ -504,527 +488,5 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
     }
 }
 
-/// What the receiver remembers of one sender, across that sender's reconnects.
-#[derive(Default)]
-struct Inbound {
-    incarnation: u64,
-    /// The Hello's `boot` of the process that is `incarnation`.
-    boot: u64,
-    delivered: u64,
-    /// Ends the sender's current link when a newer one arrives: one live link per sender,
-    /// however many streams it opens.
-    current: Option<Arc<Notify>>,
-}
-
-/// One accepted link from a peer, as its receiving task sees it.
-struct InboundLink {
-    from: NodeId,
-    /// The sender's incarnation, from its Hello.
-    incarnation: u64,
-    /// Its socket address, for the log line of a refused frame.
-    addr: String,
-    state: Arc<Mutex<Inbound>>,
-    acks: watch::Sender<wire::LinkAck>,
-    /// Ends the link with the reason of a bad frame.
-    refuse: mpsc::Sender<tonic::Status>,
-}
-
-/// The receiving half: the gRPC service peers stream into. Clones share what they remember of
-/// each sender, so a restarted server keeps deduplicating.
-#[derive(Clone)]
-pub struct PeerService {
-    me: NodeId,
-    /// Set once the node has taken its incarnation: until then it answers only `Recall`s
-    /// (as a process that remembers nothing) and refuses links.
-    incarnation: Arc<std::sync::OnceLock<u64>>,
-    /// This node's journal floor, which a Recall answer gives.
-    floor: Arc<AtomicU64>,
-    senders: Arc<BTreeMap<NodeId, Arc<Mutex<Inbound>>>>,
-    events: mpsc::Sender<TransportEvent>,
-    liveness: Liveness,
-    gate: crate::tls::Gate,
-    log: NodeLog,
-}
-
-impl PeerService {
-    /// A service that accepts links from `peers` and delivers their messages to `events`.
-    pub fn new(cfg: &TransportConfig, events: mpsc::Sender<TransportEvent>) -> PeerService {
-        let incarnation = Arc::new(std::sync::OnceLock::new());
-        if cfg.incarnation > 0 {
-            let _ = incarnation.set(cfg.incarnation);
-        }
-        PeerService {
-            me: cfg.me,
-            incarnation,
-            floor: cfg.floor.clone(),
-            senders: Arc::new(
-                cfg.peers
-                    .iter()
-                    .map(|(p, _)| (*p, Arc::new(Mutex::new(Inbound::default()))))
-                    .collect(),
-            ),
-            events,
-            liveness: cfg.liveness.clone(),
-            gate: cfg.gate,
-            log: cfg.log.clone(),
-        }
-    }
-
-    /// The node took incarnation `incarnation` (a service made with incarnation 0 serves
-    /// `Recall`s meanwhile): links are accepted from now on.
-    pub fn started(&self, incarnation: u64) {
-        let _ = self.incarnation.set(incarnation);
-    }
-
-    /// Every node of the cluster: this one and its peers.
-    fn nodes(&self) -> BTreeSet<NodeId> {
-        self.senders.keys().copied().chain([self.me]).collect()
-    }
-
-    /// The tonic service to mount on a server.
-    pub fn into_server(self) -> PeerServer<PeerService> {
-        PeerServer::new(self)
-    }
-
-    /// Whether a link whose caller is `caller` (under mutual TLS) and whose Hello is `hello`
-    /// may go on; a refused link is logged.
-    fn admit(
-        &self,
-        caller: Option<crate::tls::Role>,
-        hello: &wire::Hello,
-        addr: &str,
-    ) -> Result<(), tonic::Status> {
-        self.speaks_for(caller, hello.from, "open a link as")?;
-        // Frames come from the network: nothing reaches the core unchecked (validate.rs).
-        if let Err(refusal) = validate::check_hello(hello) {
-            bad_frame(
-                &self.log,
-                FrameKind::Hello,
-                hello.from,
-                addr,
-                refusal.reason(),
-            );
-            return Err(refusal.into());
-        }
-        self.addressed_to_me(hello.to)
-    }
-
-    /// Reads `link`'s frames until it ends, is superseded by a newer link of the same sender,
-    /// or sends a bad frame: delivers each new message once, in order, and acknowledges.
-    async fn receive(
-        self,
-        link: InboundLink,
-        mut frames: tonic::Streaming<wire::LinkFrame>,
-        superseded: Arc<Notify>,
-    ) {
-        let (me, nodes, from) = (self.me, self.nodes(), link.from);
-        let incarnation = self.incarnation.get().copied().unwrap_or_default();
-        let ack = |seq| wire::LinkAck { seq, incarnation };
-        loop {
-            let frame = tokio::select! {
-                frame = frames.message() => frame,
-                // A newer link of the same sender took over: this one ends.
-                () = superseded.notified() => return,
-            };
-            let Ok(Some(frame)) = frame else { return };
-            let env = match validate::check_frame(&frame, from, me, &nodes) {
-                Ok(Frame::Message { seq, lock, msg }) => Some((seq, lock, msg)),
-                Ok(Frame::Heartbeat) => None,
-                Ok(Frame::Unknown) => continue,
-                Err(refusal) => {
-                    let kind = validate::frame_kind(&frame);
-                    bad_frame(&self.log, kind, from.0, &link.addr, refusal.reason());
-                    let _ = link.refuse.try_send(refusal.into());
-                    return;
-                }
-            };
-            let mut s = link.state.lock().await;
-            if s.incarnation != link.incarnation {
-                return; // superseded by a newer process of the sender
-            }
-            self.liveness.heard_from(from, &self.events).await;
-            let Some((seq, lock, msg)) = env else {
-                // A heartbeat: answered with the current acknowledgement.
-                let _ = link.acks.send(ack(s.delivered));
-                continue;
-            };
-            if seq > s.delivered {
-                let delivered = TransportEvent::Message { from, lock, msg };
-                if self.events.send(delivered).await.is_err() {
-                    return;
-                }
-                s.delivered = seq;
-            }
-            let _ = link.acks.send(ack(s.delivered));
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl Peer for PeerService {
-    type LinkStream =
-        Pin<Box<dyn tokio_stream::Stream<Item = Result<wire::LinkAck, tonic::Status>> + Send>>;
-
-    /// See `answers.rs`.
-    async fn recall(
-        &self,
-        request: tonic::Request<wire::RecallRequest>,
-    ) -> Result<tonic::Response<wire::RecallReply>, tonic::Status> {
-        self.answer_recall(request).await
-    }
-
-    async fn link(
-        &self,
-        request: tonic::Request<tonic::Streaming<wire::LinkFrame>>,
-    ) -> Result<tonic::Response<Self::LinkStream>, tonic::Status> {
-        let caller = self
-            .gate
-            .caller(&request)
-            .inspect_err(|s| refused(&self.log, None, s))?;
-        // Where the frames come from, for the log line of a refused one.
-        let addr = request
-            .remote_addr()
-            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
-        let mut frames = request.into_inner();
-        let first = tokio::time::timeout(limits::FIRST_MESSAGE_WITHIN, frames.message())
-            .await
-            .map_err(|_| tonic::Status::deadline_exceeded("no Hello within 5 s"))?;
-        let hello = match first? {
-            Some(wire::LinkFrame {
-                body: Some(wire::link_frame::Body::Hello(h)),
-            }) => h,
-            _ => return Err(tonic::Status::invalid_argument("a link starts with Hello")),
-        };
-        self.admit(caller, &hello, &addr)?;
-        let Some(&incarnation) = self.incarnation.get() else {
-            return Err(tonic::Status::unavailable(
-                "node is starting: it recalls its incarnation",
-            ));
-        };
-        let from = NodeId(hello.from);
-        let state = self.sender(from)?;
-        let superseded = Arc::new(Notify::new());
-        {
-            let mut s = state.lock().await;
-            if hello.incarnation < s.incarnation {
-                return Err(tonic::Status::failed_precondition(format!(
-                    "node {from} incarnation {} is dead: incarnation {} has started since",
-                    hello.incarnation, s.incarnation
-                )));
-            }
-            // A boot of 0 is not checked (no daemon sends it; a test's hand-made Hello does).
-            let clash = hello.boot != 0 && s.boot != 0 && hello.boot != s.boot;
-            if hello.incarnation == s.incarnation && clash {
-                let status = tonic::Status::failed_precondition(format!(
-                    "node {from} incarnation {} already ran in another process: its \
-                     incarnation file was lost and its peers could not all be asked; restart \
-                     node {from}, it will recall a larger one",
-                    hello.incarnation
-                ));
-                refused(&self.log, Some(hello.from), &status);
-                return Err(status);
-            }
-            self.liveness.heard_from(from, &self.events).await;
-            if hello.incarnation > s.incarnation {
-                // A new process on the sender's side numbers its link from 1 again.
-                s.incarnation = hello.incarnation;
-                s.boot = hello.boot;
-                s.delivered = 0;
-                let news = TransportEvent::PeerIncarnation {
-                    peer: from,
-                    incarnation: hello.incarnation,
-                    floor: hello.token,
-                    wants_floor: hello.awaits_floor,
-                };
-                if self.events.send(news).await.is_err() {
-                    return Err(tonic::Status::unavailable("node is stopping"));
-                }
-            }
-            if let Some(older) = s.current.replace(superseded.clone()) {
-                older.notify_one();
-            }
-        }
-        let (acks, acks_rx) = watch::channel(wire::LinkAck {
-            seq: 0,
-            incarnation,
-        });
-        // A bad frame ends the link with its reason, after the acknowledgements so far.
-        let (refuse, refused) = mpsc::channel::<tonic::Status>(1);
-        let link = InboundLink {
-            from,
-            incarnation: hello.incarnation,
-            addr,
-            state,
-            acks,
-            refuse,
-        };
-        tokio::spawn(self.clone().receive(link, frames, superseded));
-        let ack_every = ACK_EVERY.min(self.liveness.heartbeat_interval() / 4);
-        let stream = WatchStream::new(acks_rx)
-            .throttle(ack_every)
-            .map(Ok)
-            .chain(ReceiverStream::new(refused).map(Err));
-        Ok(tonic::Response::new(Box::pin(stream)))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use maekawa_core::id::{Incarnation, Lamport, RequestId, Token};
-    use std::sync::atomic::Ordering;
-    use std::task::{Context, Poll};
-    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-    use tokio::net::TcpStream;
-    use tokio::time::Instant;
-
-    /// A TCP stream that fails for good once the shared generation moves past its own: lets a
-    /// test cut every open connection at a moment of its choosing.
-    struct Cuttable {
-        inner: TcpStream,
-        born: u64,
-        generation: Arc<AtomicU64>,
-    }
-
-    impl Cuttable {
-        fn cut(&self) -> bool {
-            self.generation.load(Ordering::SeqCst) != self.born
-        }
-    }
-
-    fn broken() -> std::io::Error {
-        std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut by the test")
-    }
-
-    impl AsyncRead for Cuttable {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            if self.cut() {
-                return Poll::Ready(Err(broken()));
-            }
-            Pin::new(&mut self.inner).poll_read(cx, buf)
-        }
-    }
-
-    impl AsyncWrite for Cuttable {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            if self.cut() {
-                return Poll::Ready(Err(broken()));
-            }
-            Pin::new(&mut self.inner).poll_write(cx, buf)
-        }
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.inner).poll_flush(cx)
-        }
-        fn poll_shutdown(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.inner).poll_shutdown(cx)
-        }
-    }
-
-    fn cuttable_connector(generation: Arc<AtomicU64>) -> Connector {
-        Arc::new(move |addr: String| {
-            let generation = generation.clone();
-            Box::pin(async move {
-                let unreachable = |e: tonic::transport::Error| LinkDown::Unreachable(e.to_string());
-                let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .map_err(unreachable)?;
-                endpoint
-                    .connect_with_connector(tower::service_fn(move |_uri| {
-                        let (addr, generation) = (addr.clone(), generation.clone());
-                        async move {
-                            let inner = TcpStream::connect(addr).await?;
-                            inner.set_nodelay(true)?;
-                            let born = generation.load(Ordering::SeqCst);
-                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(Cuttable {
-                                inner,
-                                born,
-                                generation,
-                            }))
-                        }
-                    }))
-                    .await
-                    .map_err(unreachable)
-            })
-        })
-    }
-
-    /// A suspicion timeout no test waits for: no suspicion among the events it checks.
-    const QUIET: Duration = Duration::from_secs(3600);
-
-    fn numbered(i: u64) -> Message {
-        Message {
-            kind: MsgKind::Request,
-            lamport: Lamport(i),
-            req: RequestId {
-                ts: Lamport(i),
-                node: NodeId(0),
-                inc: Incarnation(1),
-            },
-            holds_grant: false,
-            to_inc: Incarnation(0),
-            token: Token(i),
-            echo: 0,
-        }
-    }
-
-    /// A peer is suspected once when its silence reaches the timeout, and hearing from it
-    /// ends the suspicion with the whole silence; a peer heard in time is never suspected.
-    #[test]
-    fn silence_is_suspected_once_and_ended_by_hearing_again() {
-        let ms = Duration::from_millis;
-        let t0 = Instant::now();
-        let live = Liveness::heard_at([NodeId(1), NodeId(2)], ms(1000), t0);
-        assert_eq!(live.heartbeat_interval(), ms(250));
-        assert_eq!(live.heard(NodeId(2), t0 + ms(600)), None, "not suspected");
-        assert!(live.newly_silent(t0 + ms(999)).is_empty());
-        assert_eq!(live.newly_silent(t0 + ms(1000)), [(NodeId(1), ms(1000))]);
-        assert_eq!(
-            live.newly_silent(t0 + ms(1600)),
-            [(NodeId(2), ms(1000))],
-            "node 1 is not suspected twice"
-        );
-        assert_eq!(live.heard(NodeId(1), t0 + ms(1700)), Some(ms(1700)));
-        assert_eq!(
-            live.heard(NodeId(1), t0 + ms(1800)),
-            None,
-            "no longer suspected"
-        );
-        assert_eq!(live.heard(NodeId(7), t0 + ms(1800)), None, "not a peer");
-        assert!(live.newly_silent(t0 + ms(2799)).is_empty());
-        assert_eq!(live.newly_silent(t0 + ms(2800)), [(NodeId(1), ms(1000))]);
-    }
-
-    /// FIFO and exactly-once across broken connections: node 0 streams numbered messages to
-    /// node 1 while the test cuts the link three times mid-stream (and waits to see the link go
-    /// down and come back each time); node 1 must see 1..=N, each once, in order.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn messages_survive_cut_connections_in_order_exactly_once() {
-        const N: u64 = 3_000;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (deliver, mut delivered) = mpsc::channel(N as usize + 100);
-        let receiver = PeerService::new(
-            &TransportConfig {
-                me: NodeId(1),
-                incarnation: 1,
-                boot: 1,
-                awaits_floor: false,
-                floor: Arc::default(),
-                peers: vec![(NodeId(0), "unused".into())],
-                liveness: Liveness::new([NodeId(0)], QUIET),
-                gate: crate::tls::Gate::open(),
-                log: NodeLog::to_writer(NodeId(0), std::io::sink()),
-                drop_resend_on_reconnect: false,
-            },
-            deliver,
-        );
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(receiver.into_server())
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-        );
-        let generation = Arc::new(AtomicU64::new(0));
-        let (events, mut link_events) = mpsc::channel(100);
-        let sender = Transport::start(
-            &TransportConfig {
-                me: NodeId(0),
-                incarnation: 1,
-                boot: 1,
-                awaits_floor: false,
-                floor: Arc::default(),
-                peers: vec![(NodeId(1), addr)],
-                liveness: Liveness::new([NodeId(1)], QUIET),
-                gate: crate::tls::Gate::open(),
-                log: NodeLog::to_writer(NodeId(0), std::io::sink()),
-                drop_resend_on_reconnect: false,
-            },
-            cuttable_connector(generation.clone()),
-            events,
-        );
-        let mut got = Vec::new();
-        let mut next = 1;
-        let send_up_to = |last: u64, next: &mut u64| {
-            while *next <= last.min(N) {
-                let lock = if next.is_multiple_of(2) {
-                    "cs"
-                } else {
-                    "orders"
-                };
-                sender.send(NodeId(1), LockName::from(lock), numbered(*next));
-                *next += 1;
-            }
-        };
-        async fn receive(
-            delivered: &mut mpsc::Receiver<TransportEvent>,
-            got: &mut Vec<u64>,
-            until: usize,
-        ) {
-            while got.len() < until {
-                let ev = tokio::time::timeout(Duration::from_secs(10), delivered.recv())
-                    .await
-                    .expect("delivery within 10 s")
-                    .unwrap();
-                if let TransportEvent::Message { lock, msg, .. } = ev {
-                    // The lock name (empty on the wire for `cs`) and the token arrive intact.
-                    let expected = if msg.lamport.0.is_multiple_of(2) {
-                        "cs"
-                    } else {
-                        "orders"
-                    };
-                    assert_eq!((lock.as_str(), msg.token.0), (expected, msg.lamport.0));
-                    got.push(msg.lamport.0);
-                }
-            }
-        }
-        let first = tokio::time::timeout(Duration::from_secs(10), link_events.recv()).await;
-        assert!(
-            matches!(first, Ok(Some(TransportEvent::PeerUp { .. }))),
-            "{first:?}"
-        );
-        for round in 1..=3u64 {
-            send_up_to(round * 900, &mut next);
-            let until = got.len() + 200;
-            receive(&mut delivered, &mut got, until).await;
-            // Cut mid-stream, then send more so the sender runs into the cut.
-            generation.fetch_add(1, Ordering::SeqCst);
-            send_up_to(round * 900 + 50, &mut next);
-            for expected in ["down", "up"] {
-                let ev = tokio::time::timeout(Duration::from_secs(10), link_events.recv())
-                    .await
-                    .expect("link event within 10 s")
-                    .unwrap();
-                let seen = match ev {
-                    TransportEvent::PeerDown { .. } => "down",
-                    TransportEvent::PeerUp { .. } => "up",
-                    TransportEvent::Message { .. } | TransportEvent::PeerIncarnation { .. } => {
-                        "receiver-side event"
-                    }
-                    TransportEvent::Suspicion { .. } => "suspicion",
-                };
-                assert_eq!(seen, expected, "round {round}");
-            }
-        }
-        send_up_to(N, &mut next);
-        receive(&mut delivered, &mut got, N as usize).await;
-        // Everything acknowledged means nothing more can be resent; then nothing else arrived.
-        assert!(
-            sender.close(Duration::from_secs(10)).await,
-            "all acknowledged"
-        );
-        assert!(
-            delivered.try_recv().is_err(),
-            "no duplicate after the last message"
-        );
-        assert_eq!(got, (1..=N).collect::<Vec<_>>());
-    }
-}
+mod tests;

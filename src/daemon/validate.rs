@@ -55,6 +55,11 @@ use std::collections::BTreeSet;
 /// crash them; keeping it out of the cluster is authentication's job (TLS), not this check's.
 pub const MAX_WIRE_VALUE: u64 = 1 << 62;
 
+/// The largest attachment an Envelope may carry in its `config`, 64 KiB: a cluster
+/// configuration (what attachments are for) is a few hundred bytes per node, and a peer must
+/// not make this node hold megabytes per message.
+pub const MAX_ATTACHMENT: usize = 64 * 1024;
+
 /// Why a frame was refused: a sentence naming the field, its value and the rule, for the
 /// node-log line and the gRPC status the sender gets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +89,8 @@ impl From<Refusal> for tonic::Status {
     }
 }
 
-/// Checks the numbers of a link's Hello: `incarnation` from 1 and, like `token`, below
-/// [`MAX_WIRE_VALUE`]. A receiver remembers the largest incarnation it saw of each peer and
+/// Checks the numbers of a link's Hello: `incarnation` from 1 and, like `token` and `epoch`,
+/// below [`MAX_WIRE_VALUE`]. A receiver remembers the largest incarnation it saw of each peer and
 /// refuses older ones, so one Hello with an absurd incarnation would lock the real node out
 /// for good. Who the Hello claims to be from and to (a peer, this node) is the transport's
 /// check, which answers a misconfiguration with its own status.
@@ -96,7 +101,8 @@ pub fn check_hello(hello: &wire::Hello) -> Result<(), Refusal> {
         ));
     }
     below_bound("incarnation", hello.incarnation)?;
-    below_bound("token", hello.token)
+    below_bound("token", hello.token)?;
+    below_bound("epoch", hello.epoch)
 }
 
 /// A frame after a link's Hello, checked.
@@ -110,6 +116,8 @@ pub enum Frame {
         lock: LockName,
         /// The message.
         msg: Message,
+        /// The Envelope's `config`, when not empty (at most [`MAX_ATTACHMENT`] bytes).
+        attachment: Option<Vec<u8>>,
     },
     /// A heartbeat of an idle link: answered with the current acknowledgement.
     Heartbeat,
@@ -134,6 +142,7 @@ pub fn check_frame(
                 seq: env.seq,
                 lock,
                 msg,
+                attachment: (!env.config.is_empty()).then(|| env.config.clone()),
             })
         }
         Some(wire::link_frame::Body::Heartbeat(_)) => Ok(Frame::Heartbeat),
@@ -164,7 +173,7 @@ pub fn frame_kind(frame: &wire::LinkFrame) -> FrameKind {
 /// request"); a `req_node` outside the cluster; a requester's kind about another node's
 /// request, or a voter's kind about a request that is not `me`'s
 /// ([`MsgKind::from_requester`]); a lock name that is not 1 to 128 bytes of printable ASCII
-/// without spaces (empty means `cs`).
+/// without spaces (empty means `cs`); an attachment (`config`) over [`MAX_ATTACHMENT`].
 pub fn check_envelope(
     env: &wire::Envelope,
     from: NodeId,
@@ -205,6 +214,12 @@ pub fn check_envelope(
     if !kind.from_requester() && req_node != me {
         return Err(Refusal::new(format!(
             "a {kind} from node {from} about node {req_node}'s request: a voter sends it to the requester, and this is node {me}"
+        )));
+    }
+    if env.config.len() > MAX_ATTACHMENT {
+        return Err(Refusal::new(format!(
+            "an attachment of {} bytes: at most {MAX_ATTACHMENT} travel with a message",
+            env.config.len()
         )));
     }
     let lock = check_lock(&env.lock)?;

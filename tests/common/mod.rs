@@ -318,6 +318,7 @@ pub fn hello_frame(from: u32, to: u32, incarnation: u64) -> maekawa::daemon::wir
             // Unchecked: a hand-made Hello may speak for a running process.
             boot: 0,
             awaits_floor: false,
+            epoch: 0,
         })),
     }
 }

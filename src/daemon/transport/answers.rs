@@ -2,14 +2,13 @@
 //! [`LinkDown`] (refused, or unreachable), and the `Recall` a starting node asks (what this
 //! node remembers of it: `daemon/recall.rs`).
 
-use super::{Inbound, LinkDown, PeerService};
+use super::LinkDown;
+use super::PeerService;
 use crate::daemon::node_log::NodeLog;
 use crate::daemon::wire;
 use crate::node_event::{FrameKind, NodeEvent};
 use maekawa_core::id::NodeId;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use tokio::sync::Mutex;
 
 /// A failed connect as a [`LinkDown`], in the words of its whole chain of causes: `Refused`
 /// when the cause is a refused connection (nothing listens there), else `Unreachable`.
@@ -62,16 +61,6 @@ impl PeerService {
             "this is node {}, not node {to}: check the addresses in quorums.json",
             self.me
         )))
-    }
-
-    /// What this node remembers of peer `from`; refused for a node that is not a peer.
-    pub(super) fn sender(&self, from: NodeId) -> Result<Arc<Mutex<Inbound>>, tonic::Status> {
-        self.senders.get(&from).cloned().ok_or_else(|| {
-            tonic::Status::permission_denied(format!(
-                "node {from} is not a peer of node {}",
-                self.me
-            ))
-        })
     }
 
     /// What this node remembers of the asker: the newest incarnation of it that opened a link

@@ -34,6 +34,7 @@ fn hello(incarnation: u64, token: u64) -> wire::Hello {
         token,
         boot: 1,
         awaits_floor: false,
+        epoch: 0,
     }
 }
 
@@ -101,6 +102,56 @@ fn a_hello_with_an_absurd_incarnation_or_token_is_refused() {
     }
 }
 
+/// A Hello's configuration epoch is a number the driver compares: bounded like the others.
+#[test]
+fn a_hello_with_an_absurd_epoch_is_refused() {
+    let with_epoch = |epoch| wire::Hello {
+        epoch,
+        ..hello(1, 0)
+    };
+    assert_eq!(check_hello(&with_epoch(MAX_WIRE_VALUE - 1)), Ok(()));
+    let reason = check_hello(&with_epoch(MAX_WIRE_VALUE))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        reason.starts_with("epoch 4611686018427387904 is out of range"),
+        "{reason}"
+    );
+}
+
+/// An attachment of up to 64 KiB travels with its message (none when `config` is empty); a
+/// bigger one is a frame no correct node sends.
+#[test]
+fn an_attachment_passes_up_to_its_limit_and_no_further() {
+    let nodes = five();
+    let check = |config: Vec<u8>| {
+        let env = wire::Envelope {
+            config,
+            ..envelope(MsgKind::Grant)
+        };
+        let body = Some(wire::link_frame::Body::Envelope(env));
+        check_frame(&wire::LinkFrame { body }, n(1), n(0), &nodes)
+    };
+    match check(vec![7; MAX_ATTACHMENT]) {
+        Ok(Frame::Message {
+            attachment: Some(a),
+            ..
+        }) => assert_eq!(a, vec![7; MAX_ATTACHMENT]),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        check(Vec::new()),
+        Ok(Frame::Message {
+            attachment: None,
+            ..
+        })
+    ));
+    assert_eq!(
+        check(vec![7; MAX_ATTACHMENT + 1]).unwrap_err().reason(),
+        "an attachment of 65537 bytes: at most 65536 travel with a message"
+    );
+}
+
 #[test]
 fn a_refusal_is_an_invalid_argument_status_with_its_reason() {
     let status: tonic::Status = check_hello(&hello(0, 0)).unwrap_err().into();
@@ -140,7 +191,7 @@ fn seq_0_and_seq_beyond_the_bound_are_refused() {
 fn an_unknown_or_unspecified_kind_is_refused() {
     for (kind, reason) in [
         (0, "kind 0 (KIND_UNSPECIFIED) is not a message kind"),
-        (13, "kind 13 is not a message kind"),
+        (14, "kind 14 is not a message kind"),
         (-1, "kind -1 is not a message kind"),
         (i32::MAX, "kind 2147483647 is not a message kind"),
     ] {
@@ -287,7 +338,12 @@ fn frames_after_the_hello_are_messages_heartbeats_or_skipped_and_a_second_hello_
     let check = |body| check_frame(&wire::LinkFrame { body }, n(1), n(0), &nodes);
     let env = envelope(MsgKind::Grant);
     match check(Some(wire::link_frame::Body::Envelope(env))) {
-        Ok(Frame::Message { seq: 9, lock, msg }) => {
+        Ok(Frame::Message {
+            seq: 9,
+            lock,
+            msg,
+            attachment: None,
+        }) => {
             assert_eq!((lock.as_str(), msg.kind), ("orders", MsgKind::Grant))
         }
         other => panic!("{other:?}"),
@@ -383,6 +439,8 @@ fn any_envelope(n: u32, number: BoxedStrategy<u64>) -> impl Strategy<Value = wir
                     lock,
                     token,
                     echo,
+                    req_epoch: 0,
+                    config: Vec::new(),
                 }
             },
         )
@@ -391,7 +449,7 @@ fn any_envelope(n: u32, number: BoxedStrategy<u64>) -> impl Strategy<Value = wir
 fn any_frame() -> impl Strategy<Value = wire::LinkFrame> {
     let body = prop_oneof![
         1 => (0u32..6, 0u32..6, hostile_number(), hostile_number()).prop_map(|(from, to, incarnation, token)| {
-            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1, awaits_floor: false }))
+            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1, awaits_floor: false, epoch: 0 }))
         }),
         2 => any_envelope(5, hostile_number()).prop_map(|e| Some(wire::link_frame::Body::Envelope(e))),
         // Sane numbers about the request the kind is about (node 1 sends to node 0), so that
@@ -409,7 +467,7 @@ fn any_frame() -> impl Strategy<Value = wire::LinkFrame> {
 /// What a checked frame may contain: numbers below the bound, a known kind, ids of the
 /// cluster agreeing with the kind, a lock name of the rule.
 fn assert_sane(frame: &Frame, from: NodeId, me: NodeId) {
-    let Frame::Message { seq, lock, msg } = frame else {
+    let Frame::Message { seq, lock, msg, .. } = frame else {
         return;
     };
     for v in [
@@ -698,6 +756,7 @@ fn checked_envelopes_never_panic_a_member_and_its_answers_pass_the_checks() {
                             token,
                             boot: 1,
                             awaits_floor: false,
+                            epoch: 0,
                         };
                         match check_hello(&h) {
                             Ok(()) => member.peer_incarnation(
@@ -778,6 +837,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                             token: token.0,
                             boot: incarnation.0,
                             awaits_floor: false,
+                            epoch: 0,
                         };
                         prop_assert_eq!(check_hello(&h), Ok(()));
                     }
