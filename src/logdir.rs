@@ -59,6 +59,12 @@ pub fn rejoin(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(format!("node-{node}.rejoin"))
 }
 
+/// `node-<id>.cluster.json`: the newest cluster configuration the node adopted (membership
+/// changes); absent while the cluster runs on its `quorums.json`.
+pub fn cluster(dir: &Path, node: NodeId) -> PathBuf {
+    dir.join(format!("node-{node}.cluster.json"))
+}
+
 /// `node-<id>.lock`: held while a process runs as the node.
 pub fn process_lock(dir: &Path, node: NodeId) -> PathBuf {
     dir.join(format!("node-{node}.lock"))

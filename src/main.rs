@@ -27,6 +27,10 @@ enum Command {
     /// waits for, who holds its vote, its queue). For `--workload manual` nodes this is the only
     /// way they act.
     Ctl(cli::ctl::CtlArgs),
+    /// Change the cluster's members while it serves: add a node, remove one, move one to a new
+    /// address (a new host for a failed one), or show the configuration. Locks held across a
+    /// change stay held and fencing tokens keep increasing (README, "Run it for years").
+    Cluster(cli::cluster::ClusterArgs),
     /// Take a named lock from a daemon and run CMD while holding it (it gets the fencing token
     /// in MAEKAWA_LOCK_TOKEN), or print the token and hold the lock until SIGINT/SIGTERM. If
     /// the lock is lost, CMD gets SIGTERM, then SIGKILL, and the exit code is 125.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Node(args) => cli::node::run(args),
         Command::Ctl(args) => cli::ctl::run(args),
+        Command::Cluster(args) => cli::cluster::run(args),
         Command::Lock(args) => cli::lock::run(args),
         Command::Locks(args) => cli::locks::run(args),
         Command::Report(args) => cli::report::run(args),

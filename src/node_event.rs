@@ -164,6 +164,7 @@ impl MsgLine {
             ts: Lamport(self.req_ts),
             node: self.req_node,
             inc: Incarnation(self.req_inc),
+            epoch: maekawa_core::id::Epoch(0),
         }
     }
 }
@@ -237,6 +238,23 @@ pub enum NodeEvent {
         floor: u64,
         /// The peers whose Hello it heard by then.
         witnesses: Vec<NodeId>,
+    },
+    /// The node adopted a newer cluster configuration (a membership change, `maekawa
+    /// cluster`), made durable first: from now on it grants only requests of `epoch`.
+    ConfigAdopted {
+        /// The configuration's epoch.
+        epoch: u64,
+        /// Its members (the new ones, in a joint configuration).
+        members: Vec<NodeId>,
+        /// In a joint configuration: the members before the change (every entry needs a
+        /// quorum of both). Absent otherwise.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        old_members: Vec<NodeId>,
+        /// The token floor it carries.
+        floor: u64,
+        /// The peer whose `Config` brought it; absent when proposed here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<NodeId>,
     },
     /// Level WARN: the node runs without TLS.
     Plaintext {
@@ -543,6 +561,7 @@ impl NodeEvent {
             NodeEvent::Start { .. } => "start",
             NodeEvent::Recall { .. } => "recall",
             NodeEvent::FloorLearned { .. } => "floor_learned",
+            NodeEvent::ConfigAdopted { .. } => "config_adopted",
             NodeEvent::Plaintext { .. } => "plaintext",
             NodeEvent::ConnectionsFull { .. } => "connections_full",
             NodeEvent::RefusedLink { .. } => "refused_link",
@@ -615,6 +634,7 @@ impl NodeEvent {
             ts: Lamport(ts),
             node,
             inc: Incarnation(inc),
+            epoch: maekawa_core::id::Epoch(0),
         })
     }
 }

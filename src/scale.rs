@@ -170,6 +170,7 @@ fn simulate(nodes: usize, seed: u64, leases: bool) -> Result<f64, ScaleError> {
         wrong_suspicions: 0,
         disk_losses: 0,
         pauses: 0,
+        change: Default::default(),
     };
     sim::run(&cfg)
         .map(|s| round2(s.per_entry()))

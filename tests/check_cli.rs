@@ -125,6 +125,7 @@ fn what_the_node_writes_the_checker_accepts() -> anyhow::Result<()> {
         ts: Lamport(4),
         node: me,
         inc: Incarnation(1),
+        epoch: maekawa_core::id::Epoch(0),
     };
 
     let log = NodeLog::open(dir.path(), me, Rotation::NEVER)?;

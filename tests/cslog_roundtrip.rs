@@ -14,6 +14,7 @@ fn req(ts: u64, node: u32) -> RequestId {
         ts: Lamport(ts),
         node: NodeId(node),
         inc: Incarnation(0),
+        epoch: maekawa_core::id::Epoch(0),
     }
 }
 

@@ -44,6 +44,7 @@ fn settings(config: &Config, dir: &Path, id: NodeId) -> NodeSettings {
         log_rotation: (64 << 20, 8),
         metrics_addr: None,
         env: maekawa::daemon::Env::real(),
+        membership: None,
     }
 }
 

@@ -498,12 +498,14 @@ fn held_lock() -> wire::LockInfo {
             ts: 9,
             node: 1,
             inc: 2,
+            epoch: 0,
         }),
         vote: None,
         queue: vec![wire::WireRequest {
             ts: 11,
             node: 0,
             inc: 1,
+            epoch: 0,
         }],
     }
 }

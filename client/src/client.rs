@@ -491,6 +491,7 @@ impl LockInfo {
             ts: Lamport(r.ts),
             node: NodeId(r.node),
             inc: Incarnation(r.inc),
+            epoch: maekawa_core::id::Epoch(r.epoch),
         };
         let mut clients = l.waiting_clients.into_iter();
         let waiting = l

@@ -581,7 +581,9 @@ pub enum AddrError {
 
 /// Checks `host:port` without resolving anything: port in 1..=65535, host a non-empty name or
 /// IPv4 address, or an IPv6 address in brackets. `Err` says what is wrong.
-fn check_addr(addr: &str) -> Result<(), AddrError> {
+/// Checks `addr` is `host:port` as the cluster file takes it (no scheme, a port number):
+/// what `maekawa cluster add` and `replace` check of a new address too.
+pub fn check_addr(addr: &str) -> Result<(), AddrError> {
     if addr.contains("://") {
         return Err(AddrError::Scheme);
     }

@@ -9,7 +9,7 @@
 //! steps from the start, replayed into a readable trace. Random schedules ([`crate::sim`]) cover
 //! big clusters; this covers small ones completely.
 
-use crate::cluster::{Cluster, CrashModel, Step, MAX_TIME};
+use crate::cluster::{ChangeModel, Cluster, CrashModel, Step, MAX_TIME};
 use crate::protocol::Options;
 use std::collections::HashSet;
 use std::fmt;
@@ -35,6 +35,8 @@ pub struct ExploreConfig {
     pub locks: usize,
     /// Withdrawals of a waiting request allowed, at any moment.
     pub cancels: u32,
+    /// A membership change made during the run.
+    pub change: ChangeModel,
 }
 
 /// What an exhaustive run covered.
@@ -147,6 +149,7 @@ pub fn explore(cfg: &ExploreConfig) -> Result<ExploreReport, Box<ExploreFailure>
         cfg.crash,
     )
     .with_cancels(cfg.cancels)
+    .with_change(cfg.change)
     .with_time_limit(MAX_TIME);
     let mut seen = FingerprintSet::default();
     let mut report = ExploreReport::default();
@@ -240,6 +243,7 @@ fn replay(cfg: &ExploreConfig, path: &[Step]) -> Vec<String> {
         cfg.crash,
     )
     .with_cancels(cfg.cancels)
+    .with_change(cfg.change)
     .with_time_limit(MAX_TIME);
     path.iter()
         .map(|&step| {

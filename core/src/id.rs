@@ -53,6 +53,14 @@ number! {
 }
 
 number! {
+    /// The epoch of a cluster configuration (members, addresses, quorum system): 0 for the
+    /// configuration file the cluster started from, one more per step of a membership change
+    /// (the joint configuration, then the new one). Its own type so it is never mixed up with
+    /// an incarnation or a clock, which are `u64`s too. DESIGN.md, "Membership changes".
+    Epoch
+}
+
+number! {
     /// A fencing token: every entry into a lock's critical section gets one larger than every
     /// earlier entry's, and the token floors nodes exchange bound them. Its own type so a
     /// token never passes for a Lamport time or an incarnation.
@@ -107,6 +115,19 @@ pub struct RequestId {
     /// log's `request` (PROTOCOL.md §4 fixes that shape), so it reads as 0 there.
     #[serde(default)]
     pub inc: Incarnation,
+    /// The configuration epoch the request was made in: a voter grants only a request of its
+    /// own epoch, so an entry gathers a quorum of the configuration it was made in (a request
+    /// of an older one is made again in the newer one). Absent in logs before membership
+    /// changes existed, so it reads as 0 there.
+    #[serde(default, skip_serializing_if = "Epoch::is_zero")]
+    pub epoch: Epoch,
+}
+
+impl Epoch {
+    /// The epoch of the configuration file a cluster starts from.
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
 }
 
 impl RequestId {

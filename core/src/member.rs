@@ -26,6 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+mod epoch;
+
 /// A lock's name. Cheap to clone: every action and message about a lock carries it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LockName(Arc<str>);
@@ -323,6 +325,9 @@ impl Member {
     pub fn handle(&mut self, from: NodeId, lock: &LockName, msg: Message) -> Vec<LockAction> {
         if msg.kind == MsgKind::Floor {
             return self.on_floor(from, msg);
+        }
+        if msg.kind == MsgKind::Config {
+            return self.on_config(from, msg);
         }
         let out = self.with_lock(lock, |rules| Ok(rules.handle(from, msg)));
         out.unwrap_or_default()

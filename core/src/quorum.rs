@@ -1,9 +1,11 @@
 //! Quorums: which voters a node must win before it may enter the critical section.
 //!
-//! Three kinds of [`QuorumSystem`]. The default is Maekawa's grid (PROTOCOL.md §1): ids sorted
+//! Four kinds of [`QuorumSystem`]. The default is Maekawa's grid (PROTOCOL.md §1): ids sorted
 //! and laid row by row into `k = ceil(sqrt N)` columns, a node's own quorum being its row plus
 //! its column. [`QuorumSystem::majority`] takes any `⌊N/2⌋ + 1` nodes. Explicit quorums (e.g.
-//! the Fano plane) may replace either; [`QuorumSystem::validate`] checks every kind.
+//! the Fano plane) may replace either; [`QuorumSystem::validate`] checks every kind. The fourth,
+//! [`QuorumSystem::joint`], only exists while the membership changes: a quorum of the old
+//! system plus a quorum of the new one (Raft's joint consensus, applied to quorum systems).
 //!
 //! Each node has one *own* quorum ([`QuorumSystem::quorum`]), the one it uses while nobody is
 //! suspected. [`QuorumSystem::choose`] lets it route around suspected nodes by picking any other
@@ -18,6 +20,10 @@
 //!   so `R = R'`, which is not empty.
 //! - majority: two sets of more than `N/2` nodes each out of `N` share a node.
 //! - explicit: [`QuorumSystem::validate`] checks every pair of listed quorums.
+//! - joint, from `old` to `new`: a choosable quorum is `Q ∪ Q'`, `Q` choosable in `old` and `Q'`
+//!   in `new`. Two of them meet because their `Q`s do; and one meets every quorum of `old`
+//!   (through its `Q`) and every quorum of `new` (through its `Q'`), so requesters of either
+//!   configuration and of the change exclude one another while the change is under way.
 //!
 //! Pure data: no I/O, no knowledge of files (that is `config`'s job), no text for people (`maekawa
 //! quorums` renders a system).
@@ -25,6 +31,7 @@
 use crate::id::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// Why a set of quorums cannot guarantee mutual exclusion.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,9 +87,14 @@ enum Layout {
     Majority,
     /// Any quorum listed for any node.
     Explicit,
+    /// A membership change: any quorum of `old` plus any quorum of `new`.
+    Joint {
+        old: Arc<QuorumSystem>,
+        new: Arc<QuorumSystem>,
+    },
 }
 
-/// The three kinds of [`QuorumSystem`], for callers that present one (`maekawa quorums`).
+/// The four kinds of [`QuorumSystem`], for callers that present one (`maekawa quorums`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuorumKind {
     /// Maekawa's grid: any full row plus any full column.
@@ -91,15 +103,19 @@ pub enum QuorumKind {
     Majority,
     /// Quorums listed by hand: any listed one.
     Explicit,
+    /// A membership change under way: any quorum of the old system plus any quorum of the new.
+    Joint,
 }
 
 impl QuorumKind {
-    /// `"grid"`, `"majority"` or `"explicit"`, as `quorums.json` names it.
+    /// `"grid"`, `"majority"` or `"explicit"`, as `quorums.json` names it, or `"joint"` for a
+    /// membership change (which `quorums.json` never holds).
     pub fn name(self) -> &'static str {
         match self {
             QuorumKind::Grid => "grid",
             QuorumKind::Majority => "majority",
             QuorumKind::Explicit => "explicit",
+            QuorumKind::Joint => "joint",
         }
     }
 }
@@ -170,8 +186,63 @@ impl QuorumSystem {
         }
     }
 
-    /// `"grid"`, `"majority"` or `"explicit"`: how the system was built, as `quorums.json`
-    /// and `maekawa quorums` name it.
+    /// The system in force while the membership changes from `old` to `new` (Raft's joint
+    /// consensus, applied to quorum systems): a quorum is a quorum of `old` plus a quorum of
+    /// `new`. Requesters under `old`, under `new` and under the change itself then exclude one
+    /// another, so the cluster may move from one configuration to the other without a moment
+    /// in which two of them could enter at once.
+    ///
+    /// Every node of either system has an own quorum: the union of its own quorum in `old` and
+    /// its own quorum in `new`, where a system it is not a member of contributes the own
+    /// quorum of that system's smallest id (a deterministic default). Call
+    /// [`QuorumSystem::validate`] before trusting an explicit part.
+    pub fn joint(old: Arc<QuorumSystem>, new: Arc<QuorumSystem>) -> QuorumSystem {
+        let ids: BTreeSet<NodeId> = old.nodes().chain(new.nodes()).collect();
+        let quorums = ids
+            .into_iter()
+            .map(|id| {
+                let mut q = old.own_or_default(id).to_vec();
+                q.extend_from_slice(new.own_or_default(id));
+                q.sort();
+                q.dedup();
+                (id, q)
+            })
+            .collect();
+        QuorumSystem {
+            quorums,
+            layout: Layout::Joint { old, new },
+        }
+    }
+
+    /// The old and the new system of a joint one, or `None` for any other kind: what a caller
+    /// that presents a membership change (`maekawa quorums`) or waits on one looks into.
+    pub fn parts(&self) -> Option<(&QuorumSystem, &QuorumSystem)> {
+        match &self.layout {
+            Layout::Joint { old, new } => Some((old, new)),
+            Layout::Grid { .. } | Layout::Majority | Layout::Explicit => None,
+        }
+    }
+
+    /// True when `id` has an own quorum here, i.e. belongs to the configuration (to either one,
+    /// for a joint system): a membership change asks it of each part, since a node may be in
+    /// one configuration only.
+    pub fn is_member(&self, id: NodeId) -> bool {
+        self.quorums.contains_key(&id)
+    }
+
+    /// `id`'s own quorum, or, when `id` is not a member, the own quorum of the smallest id
+    /// (empty for an empty system): what this system contributes to a joint own quorum.
+    fn own_or_default(&self, id: NodeId) -> &[NodeId] {
+        let owner = if self.is_member(id) {
+            Some(id)
+        } else {
+            self.nodes().next()
+        };
+        owner.map_or(&[], |o| self.quorum(o))
+    }
+
+    /// `"grid"`, `"majority"`, `"explicit"` or `"joint"`: how the system was built, as
+    /// `quorums.json` and `maekawa quorums` name it.
     pub fn kind(&self) -> &'static str {
         self.quorum_kind().name()
     }
@@ -183,6 +254,7 @@ impl QuorumSystem {
             Layout::Grid { .. } => QuorumKind::Grid,
             Layout::Majority => QuorumKind::Majority,
             Layout::Explicit => QuorumKind::Explicit,
+            Layout::Joint { .. } => QuorumKind::Joint,
         }
     }
 
@@ -191,8 +263,14 @@ impl QuorumSystem {
     ///
     /// For an explicit system this covers every quorum [`QuorumSystem::choose`] may return,
     /// since it only returns listed ones; for the grid and majority the module documentation
-    /// proves the rest.
+    /// proves the rest. A joint system first validates each part on that part's own nodes
+    /// (what its safety rests on), then its own quorums against `nodes` as above.
     pub fn validate(&self, nodes: &[NodeId]) -> Result<(), QuorumError> {
+        if let Some((old, new)) = self.parts() {
+            for part in [old, new] {
+                part.validate(&part.nodes().collect::<Vec<_>>())?;
+            }
+        }
         for &owner in nodes {
             let q = self
                 .quorums
@@ -245,7 +323,10 @@ impl QuorumSystem {
     /// - majority: `owner` (unless avoided), then the next ids after it in id order, wrapping
     ///   around, skipping avoided ones, until there are `⌊N/2⌋ + 1`;
     /// - explicit: the quorum listed for another node with the fewest nodes, then the lowest
-    ///   ids.
+    ///   ids;
+    /// - joint: the union of a quorum chosen in the old system and one in the new, each as
+    ///   that system chooses for `owner`, or, where `owner` is not a member, for its members in
+    ///   id order (the first that finds one); `None` when either part has none.
     pub fn choose(&self, owner: NodeId, avoid: &BTreeSet<NodeId>) -> Option<Vec<NodeId>> {
         let own = self.quorums.get(&owner)?;
         let clear = |q: &[NodeId]| !q.iter().any(|m| avoid.contains(m));
@@ -304,11 +385,76 @@ impl QuorumSystem {
                 .filter(|q| clear(q))
                 .min_by(|a, b| (a.len(), a).cmp(&(b.len(), b)))
                 .cloned(),
+            Layout::Joint { old, new } => {
+                let mut q = old.choose_as_part(owner, avoid)?;
+                q.extend(new.choose_as_part(owner, avoid)?);
+                q.sort();
+                q.dedup();
+                Some(q)
+            }
         }
     }
 
+    /// [`QuorumSystem::choose`] for `owner` when it is a member, else for the members in id
+    /// order until one finds a quorum: this system's share of a joint quorum.
+    fn choose_as_part(&self, owner: NodeId, avoid: &BTreeSet<NodeId>) -> Option<Vec<NodeId>> {
+        if self.is_member(owner) {
+            self.choose(owner, avoid)
+        } else {
+            self.nodes().find_map(|m| self.choose(m, avoid))
+        }
+    }
+
+    /// True when `voters` holds some quorum a requester of this system may use (more voters
+    /// do no harm): whether a set of live or answering nodes can still grant an entry.
+    ///
+    /// - grid: some full row and some full column (every row's element at one position) lie
+    ///   within `voters`;
+    /// - majority: more than `N/2` of the nodes are in `voters`;
+    /// - explicit: some listed quorum lies within `voters`;
+    /// - joint: `voters` holds a quorum of the old system and one of the new.
+    pub fn contains_quorum(&self, voters: &BTreeSet<NodeId>) -> bool {
+        let within = |q: &[NodeId]| q.iter().all(|m| voters.contains(m));
+        match &self.layout {
+            Layout::Grid { rows } => {
+                let width = rows.first().map_or(0, Vec::len);
+                let column_within = |c| {
+                    rows.iter()
+                        .filter_map(|r| r.get(c))
+                        .all(|m| voters.contains(m))
+                };
+                rows.iter().any(|row| within(row)) && (0..width).any(column_within)
+            }
+            Layout::Majority => {
+                let n = self.quorums.len();
+                self.quorums.keys().filter(|m| voters.contains(m)).count() > n / 2
+            }
+            Layout::Explicit => self.quorums.values().any(|q| within(q)),
+            Layout::Joint { old, new } => {
+                old.contains_quorum(voters) && new.contains_quorum(voters)
+            }
+        }
+    }
+
+    /// True when `set` meets every quorum a requester of this system may use; equivalently,
+    /// the nodes outside `set` hold no quorum ([`QuorumSystem::contains_quorum`]).
+    ///
+    /// A membership change waits until such a set of the old configuration has moved on: no
+    /// entry of the old configuration can then still gather its votes.
+    pub fn blocks(&self, set: &BTreeSet<NodeId>) -> bool {
+        let outside: BTreeSet<NodeId> = self
+            .quorums
+            .iter()
+            .flat_map(|(&owner, q)| std::iter::once(owner).chain(q.iter().copied()))
+            .filter(|m| !set.contains(m))
+            .collect();
+        !self.contains_quorum(&outside)
+    }
+
     /// True when `voters` is a quorum a requester of this system may use (what `maekawa
-    /// check` asks of every entry's votes, since a requester may switch quorums).
+    /// check` asks of every entry's votes, since a requester may switch quorums). For a joint
+    /// system: `voters` are all members and hold a quorum of each part
+    /// ([`QuorumSystem::contains_quorum`]).
     pub fn is_quorum(&self, voters: &[NodeId]) -> bool {
         let mut q = voters.to_vec();
         q.sort();
@@ -330,6 +476,10 @@ impl QuorumSystem {
                 q.len() > self.quorums.len() / 2 && q.iter().all(|v| self.quorums.contains_key(v))
             }
             Layout::Explicit => self.quorums.values().any(|l| *l == q),
+            Layout::Joint { .. } => {
+                q.iter().all(|&v| self.is_member(v))
+                    && self.contains_quorum(&q.iter().copied().collect())
+            }
         }
     }
 
@@ -345,6 +495,7 @@ impl QuorumSystem {
     /// - explicit: searched, over every set of dead nodes up to 20 nodes, and beyond that by
     ///   a search for the fewest nodes meeting every listed quorum, exponential only in that
     ///   number (which is at most the smallest quorum's size).
+    /// - joint: the lesser of the two parts, since a requester needs a quorum of each.
     pub fn survives(&self) -> usize {
         let n = self.quorums.len();
         match &self.layout {
@@ -361,6 +512,7 @@ impl QuorumSystem {
                 };
                 hit.saturating_sub(1)
             }
+            Layout::Joint { old, new } => old.survives().min(new.survives()),
         }
     }
 
@@ -387,7 +539,8 @@ impl QuorumSystem {
     /// True when `heard` holds a node of every quorum that contains `voter`, besides `voter`
     /// itself: a voter that lost its journal has then heard, from someone who voted alongside
     /// it, a token floor at least as large as every token it confirmed before (DESIGN.md,
-    /// "A lost disk"). A quorum of `voter` alone has nobody to ask and is passed over.
+    /// "A lost disk"). A quorum of `voter` alone has nobody to ask and is passed over. In a
+    /// joint system this must hold in each part that `voter` is a member of.
     pub fn witnessed(&self, voter: NodeId, heard: &BTreeSet<NodeId>) -> bool {
         let hit = |q: &mut dyn Iterator<Item = NodeId>| {
             let mut rest = q.filter(|&m| m != voter).peekable();
@@ -419,6 +572,10 @@ impl QuorumSystem {
                 .values()
                 .filter(|q| q.contains(&voter))
                 .all(|q| hit(&mut q.iter().copied())),
+            Layout::Joint { old, new } => [old, new]
+                .into_iter()
+                .filter(|part| part.is_member(voter))
+                .all(|part| part.witnessed(voter, heard)),
         }
     }
 
@@ -426,7 +583,7 @@ impl QuorumSystem {
     pub fn rows(&self) -> Option<&[Vec<NodeId>]> {
         match &self.layout {
             Layout::Grid { rows } => Some(rows),
-            Layout::Majority | Layout::Explicit => None,
+            Layout::Majority | Layout::Explicit | Layout::Joint { .. } => None,
         }
     }
 }
@@ -857,8 +1014,24 @@ mod tests {
                 out
             }
             "majority" => subsets(all.len(), all.len() / 2 + 1).into_iter().collect(),
+            "joint" => {
+                let (old, new) = qs.parts().unwrap();
+                let (old, new) = (lifted(old, &all), lifted(new, &all));
+                old.iter()
+                    .flat_map(|a| new.iter().map(move |b| a | b))
+                    .collect()
+            }
             _ => all.iter().map(|&o| mask_of(&all, qs.quorum(o))).collect(),
         }
+    }
+
+    /// The choosable quorums of `part` as masks over `all` (a superset of its nodes).
+    fn lifted(part: &QuorumSystem, all: &[NodeId]) -> BTreeSet<u32> {
+        let own: Vec<NodeId> = part.nodes().collect();
+        choosable(part)
+            .into_iter()
+            .map(|m| mask_of(all, &members(&own, m)))
+            .collect()
     }
 
     /// Safety and completeness of `choose` for one system: any two choosable quorums meet;
@@ -1247,5 +1420,363 @@ mod tests {
         let g = QuorumSystem::grid(&range(3));
         assert!(!g.witnessed(NodeId(1), &ids(&[0]).into_iter().collect()));
         assert!(g.witnessed(NodeId(1), &ids(&[0, 2]).into_iter().collect()));
+    }
+
+    /// Membership changes over small systems, as (description, joint system): from each of
+    /// the grids of 3, 4, 5 and 9 nodes, the majorities of 3, 4 and 5 and the Fano plane, add
+    /// one node, remove one, replace one id by a new id (each to the same kind, and the Fano
+    /// plane to a grid and a majority too, and relabelled); and 3 → 5, 5 → 4 across kinds.
+    fn changes() -> Vec<(String, QuorumSystem)> {
+        type Build = fn(&[NodeId]) -> QuorumSystem;
+        let kinds: [(&str, Build); 2] = [
+            ("grid", QuorumSystem::grid),
+            ("majority", QuorumSystem::majority),
+        ];
+        let mut pairs: Vec<(String, QuorumSystem, QuorumSystem)> = Vec::new();
+        let mut change = |name: &str, old: &QuorumSystem, to: &[(&str, QuorumSystem)]| {
+            for (kind, new) in to {
+                pairs.push((format!("{name}, to {kind}"), old.clone(), new.clone()));
+            }
+        };
+        let edits = |n: u32| -> Vec<(String, Vec<NodeId>)> {
+            let mut replaced = range(n);
+            replaced[n as usize / 2] = NodeId(n + 10);
+            vec![
+                (format!("add {n}"), range(n + 1)),
+                (format!("remove {}", n - 1), range(n - 1)),
+                ("remove 0".to_string(), (1..n).map(NodeId).collect()),
+                (format!("replace {} by {}", n / 2, n + 10), replaced),
+            ]
+        };
+        for (kind, build) in kinds {
+            let sizes: &[u32] = if kind == "grid" {
+                &[3, 4, 5, 9]
+            } else {
+                &[3, 4, 5]
+            };
+            for &n in sizes {
+                let old = build(&range(n));
+                for (edit, ids) in edits(n) {
+                    change(&format!("{kind} {n}, {edit}"), &old, &[(kind, build(&ids))]);
+                }
+            }
+        }
+        let fano = explicit(FANO);
+        for (edit, ids) in edits(7) {
+            let to = kinds.map(|(kind, build)| (kind, build(&ids)));
+            change(&format!("Fano, {edit}"), &fano, &to);
+        }
+        // The Fano plane with point 6 renamed 9.
+        let rename = |m: u32| if m == 6 { 9 } else { m };
+        let relabelled = QuorumSystem::explicit(
+            FANO.iter()
+                .map(|&(o, q)| {
+                    (
+                        NodeId(rename(o)),
+                        q.iter().map(|&m| NodeId(rename(m))).collect(),
+                    )
+                })
+                .collect(),
+        );
+        change(
+            "Fano, replace 6 by 9",
+            &fano,
+            &[("explicit", relabelled.clone())],
+        );
+        change(
+            "relabelled Fano, back",
+            &relabelled,
+            &[("explicit", fano.clone())],
+        );
+        for (from, to) in [(3, 5), (5, 4)] {
+            for (a, build_a) in kinds {
+                let old = build_a(&range(from));
+                let name = format!("{a} {from}, {to} nodes");
+                change(&name, &old, &kinds.map(|(kind, b)| (kind, b(&range(to)))));
+            }
+        }
+        pairs
+            .into_iter()
+            .map(|(name, old, new)| (name, QuorumSystem::joint(Arc::new(old), Arc::new(new))))
+            .collect()
+    }
+
+    /// The single systems the brute-force tests of `contains_quorum` and `blocks` run over.
+    fn singles() -> Vec<QuorumSystem> {
+        let mut systems: Vec<QuorumSystem> =
+            (1..=10).map(|n| QuorumSystem::grid(&range(n))).collect();
+        systems.extend((1..=9).map(|n| QuorumSystem::majority(&range(n))));
+        systems.push(explicit(FANO));
+        systems.push(QuorumSystem::grid(&ids(&[42, 5, 10, 7, 99])));
+        systems
+    }
+
+    #[test]
+    fn joint_quorums_meet_each_other_and_choose_finds_one() {
+        for (name, joint) in changes() {
+            assert_eq!(joint.kind(), "joint", "{name}");
+            let (old, new) = joint.parts().unwrap();
+            let nodes: Vec<NodeId> = joint.nodes().collect();
+            assert_eq!(joint.validate(&nodes), Ok(()), "{name}");
+            let both: BTreeSet<NodeId> = old.nodes().chain(new.nodes()).collect();
+            assert_eq!(nodes, both.into_iter().collect::<Vec<_>>(), "{name}");
+            // Pairwise intersection, the own quorum when it is clear, completeness and
+            // determinism of `choose`: every avoided set up to 10 nodes.
+            check_choose(&joint);
+        }
+    }
+
+    #[test]
+    fn joint_quorums_meet_every_quorum_of_old_and_new() {
+        for (name, joint) in changes() {
+            let all: Vec<NodeId> = joint.nodes().collect();
+            let quorums = choosable(&joint);
+            let (old, new) = joint.parts().unwrap();
+            for part in [old, new] {
+                for p in lifted(part, &all) {
+                    for &q in &quorums {
+                        assert_ne!(
+                            p & q,
+                            0,
+                            "{name}: {:?} misses {:?} of {}",
+                            members(&all, q),
+                            members(&all, p),
+                            part.kind()
+                        );
+                    }
+                }
+            }
+            // And `choose` only ever returns such quorums: the union of one of each part.
+            for &owner in &all {
+                let q = joint.choose(owner, &BTreeSet::new()).unwrap();
+                assert!(quorums.contains(&mask_of(&all, &q)), "{name}: {q:?}");
+            }
+        }
+    }
+
+    /// Avoided sets beyond the exhaustive ones of `check_choose`: a cheap generator of
+    /// scattered sets, against the brute force over every union of a quorum of each part.
+    #[test]
+    fn joint_choose_avoids_random_sets_whenever_it_can() {
+        let mut systems = changes();
+        for (a, b) in [(16, 17), (12, 13), (13, 11)] {
+            let old = Arc::new(QuorumSystem::grid(&range(a)));
+            let new = Arc::new(QuorumSystem::majority(&range(b)));
+            systems.push((
+                format!("grid {a} to majority {b}"),
+                QuorumSystem::joint(old, new),
+            ));
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for (name, joint) in systems {
+            let all: Vec<NodeId> = joint.nodes().collect();
+            let quorums = choosable(&joint);
+            for _ in 0..200 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // About one node in four avoided.
+                let dead = (x & (x >> 20) & ((1 << all.len()) - 1)) as u32;
+                let avoid: BTreeSet<NodeId> = members(&all, dead).into_iter().collect();
+                let alive = quorums.iter().any(|q| q & dead == 0);
+                for &owner in &all {
+                    match joint.choose(owner, &avoid) {
+                        None => assert!(!alive, "{name}, owner {owner}, avoid {avoid:?}"),
+                        Some(q) => {
+                            let m = mask_of(&all, &q);
+                            assert!(quorums.contains(&m), "{name}: {q:?} not choosable");
+                            assert_eq!(m & dead, 0, "{name}: {q:?} meets {avoid:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `contains_quorum`, `blocks` and `is_quorum` against the choosable quorums, over every
+    /// subset of the nodes, for every layout.
+    #[test]
+    fn contains_quorum_and_blocks_agree_with_brute_force() {
+        let mut systems = singles();
+        systems.extend(changes().into_iter().map(|(_, joint)| joint));
+        for qs in &systems {
+            let all: Vec<NodeId> = qs.nodes().collect();
+            let n = all.len();
+            let quorums = choosable(qs);
+            let full = (1u32 << n) - 1;
+            for mask in 0..=full {
+                let set: BTreeSet<NodeId> = members(&all, mask).into_iter().collect();
+                let outside: BTreeSet<NodeId> = members(&all, full & !mask).into_iter().collect();
+                let what = format!("{} of {n} nodes, {set:?}", qs.kind());
+                let contains = quorums.iter().any(|q| q & mask == *q);
+                assert_eq!(qs.contains_quorum(&set), contains, "contains: {what}");
+                let meets_all = quorums.iter().all(|q| q & mask != 0);
+                assert_eq!(qs.blocks(&set), meets_all, "blocks: {what}");
+                assert_eq!(qs.blocks(&set), !qs.contains_quorum(&outside), "{what}");
+                let listed: Vec<NodeId> = set.iter().copied().collect();
+                if matches!(qs.kind(), "joint" | "majority") {
+                    // Any set of members that holds a quorum.
+                    assert_eq!(qs.is_quorum(&listed), contains, "is_quorum: {what}");
+                } else {
+                    // The grid and explicit quorums accept exactly a choosable quorum.
+                    assert_eq!(qs.is_quorum(&listed), quorums.contains(&mask), "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn joint_quorums_by_hand() {
+        // Grid of 4 (rows 0 1 / 2 3) to grid of 5 (rows 0 1 2 / 3 4).
+        let old = Arc::new(QuorumSystem::grid(&range(4)));
+        let new = Arc::new(QuorumSystem::grid(&range(5)));
+        let j = QuorumSystem::joint(old.clone(), new.clone());
+        assert_eq!(j.quorum_kind(), QuorumKind::Joint);
+        assert_eq!(QuorumKind::Joint.name(), "joint");
+        assert_eq!(j.rows(), None);
+        assert_eq!(j.parts(), Some((&*old, &*new)));
+        assert_eq!(old.parts(), None);
+        assert!(j.is_member(NodeId(4)) && !old.is_member(NodeId(4)) && !j.is_member(NodeId(5)));
+        // {0, 1, 2} ∪ {0, 1, 2, 3}.
+        assert_eq!(j.quorum(NodeId(0)), ids(&[0, 1, 2, 3]).as_slice());
+        // {1, 2, 3} ∪ {0, 3, 4}.
+        assert_eq!(j.quorum(NodeId(3)), ids(&[0, 1, 2, 3, 4]).as_slice());
+        // Node 4 is not in the grid of 4: node 0's {0, 1, 2} stands in, with {1, 3, 4}.
+        assert_eq!(j.quorum(NodeId(4)), ids(&[0, 1, 2, 3, 4]).as_slice());
+        // Node 0 avoided: the old grid chooses for node 0 itself, then row 2 3 with column
+        // 1 ({1, 2, 3}), and the new grid row 3 4 with column 1 ({1, 3, 4}).
+        assert_eq!(j.choose(NodeId(0), &set(&[0])), Some(ids(&[1, 2, 3, 4])));
+        // Node 4's share of the old grid is chosen for node 0 first: {1, 2, 3} again.
+        assert_eq!(j.choose(NodeId(4), &set(&[0])), Some(ids(&[1, 2, 3, 4])));
+        // 1 and 2 meet both rows of the grid of 4, so nothing is left; the grid of 5 still has
+        // row 3 4 with column 0 ({0, 3, 4}).
+        assert_eq!(j.choose(NodeId(1), &set(&[1, 2])), None);
+        assert!(j.blocks(&set(&[1, 2])) && old.blocks(&set(&[1, 2])));
+        assert!(!new.blocks(&set(&[1, 2])));
+        assert_eq!(new.choose(NodeId(1), &set(&[1, 2])), Some(ids(&[0, 3, 4])));
+        assert_eq!(j.choose(NodeId(9), &BTreeSet::new()), None, "not a member");
+        // Votes: both parts must be held, and only members may vote.
+        assert!(j.is_quorum(&ids(&[1, 2, 3, 4])));
+        assert!(j.is_quorum(&ids(&[4, 3, 2, 1, 1])));
+        assert!(!j.is_quorum(&ids(&[1, 2, 3])), "no quorum of the new grid");
+        assert!(!j.is_quorum(&ids(&[1, 2, 3, 4, 5])), "5 is no member");
+        // The grid of 4 survives 1, the grid of 5 survives 1.
+        assert_eq!(j.survives(), 1);
+        let m = QuorumSystem::joint(
+            Arc::new(QuorumSystem::majority(&range(7))),
+            Arc::new(QuorumSystem::majority(&range(5))),
+        );
+        assert_eq!(m.survives(), 2);
+        assert_eq!(m.kind(), "joint");
+    }
+
+    #[test]
+    fn joint_survives_matches_brute_force() {
+        for (name, joint) in changes() {
+            let (old, new) = joint.parts().unwrap();
+            assert_eq!(joint.survives(), survives_by_brute_force(&joint), "{name}");
+            assert_eq!(
+                joint.survives(),
+                old.survives().min(new.survives()),
+                "{name}"
+            );
+        }
+    }
+
+    /// A joint system validates each part on its own nodes, then its own quorums.
+    #[test]
+    fn joint_validate_checks_each_part() {
+        let fano = Arc::new(explicit(FANO));
+        let grid = Arc::new(QuorumSystem::grid(&range(8)));
+        let j = QuorumSystem::joint(fano.clone(), grid.clone());
+        assert_eq!(j.validate(&range(8)), Ok(()));
+        // A broken part: {0, 5} misses {1, 4, 6}.
+        let broken = QuorumSystem::joint(Arc::new(fano_with(5, &[0, 5])), grid.clone());
+        assert_eq!(
+            broken.validate(&range(8)),
+            Err(QuorumError::Disjoint {
+                a: NodeId(4),
+                b: NodeId(5)
+            })
+        );
+        // The part's own quorum of node 4 names node 9, not a node of the Fano plane.
+        let stranger = QuorumSystem::joint(Arc::new(fano_with(4, &[1, 4, 6, 9])), grid);
+        assert_eq!(
+            stranger.validate(&range(8)),
+            Err(QuorumError::UnknownMember {
+                owner: NodeId(4),
+                unknown: NodeId(9)
+            })
+        );
+        // The joint node list must be old ∪ new: Q(1) = {1, 3, 5} ∪ {0, 1, 2, 7}.
+        assert_eq!(
+            j.validate(&range(7)),
+            Err(QuorumError::UnknownMember {
+                owner: NodeId(1),
+                unknown: NodeId(7)
+            })
+        );
+        assert_eq!(
+            j.validate(&range(9)),
+            Err(QuorumError::NoQuorum { owner: NodeId(8) })
+        );
+    }
+
+    /// `witnessed` in a joint system, by its definition over every set of heard nodes: in
+    /// each part the voter is a member of, every choosable quorum holding the voter and
+    /// someone else holds a heard node.
+    #[test]
+    fn joint_witnessed_asks_each_part_the_voter_is_in() {
+        for (name, joint) in changes() {
+            let all: Vec<NodeId> = joint.nodes().collect();
+            let (old, new) = joint.parts().unwrap();
+            let parts: Vec<(&QuorumSystem, BTreeSet<u32>)> =
+                [old, new].map(|p| (p, lifted(p, &all))).to_vec();
+            for (v, &voter) in all.iter().enumerate() {
+                let bit = 1u32 << v;
+                for heard in 0..1u32 << all.len() {
+                    let expected =
+                        parts
+                            .iter()
+                            .filter(|(p, _)| p.is_member(voter))
+                            .all(|(_, quorums)| {
+                                quorums
+                                    .iter()
+                                    .filter(|&&q| q & bit != 0)
+                                    .all(|&q| q == bit || q & heard & !bit != 0)
+                            });
+                    let heard_set: BTreeSet<NodeId> = members(&all, heard).into_iter().collect();
+                    assert_eq!(
+                        joint.witnessed(voter, &heard_set),
+                        expected,
+                        "{name}, voter {voter}, heard {heard_set:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Equality is deep and the hash shallow for joint systems too.
+    #[test]
+    fn joint_hash_and_equality() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |q: &QuorumSystem| {
+            let mut h = DefaultHasher::new();
+            q.hash(&mut h);
+            h.finish()
+        };
+        let a = Arc::new(QuorumSystem::grid(&range(4)));
+        let b = Arc::new(QuorumSystem::majority(&range(5)));
+        let ab = QuorumSystem::joint(a.clone(), b.clone());
+        let same = QuorumSystem::joint(
+            Arc::new(QuorumSystem::grid(&range(4))),
+            Arc::new(QuorumSystem::majority(&range(5))),
+        );
+        assert_eq!(ab, same);
+        assert_eq!(hash(&ab), hash(&same));
+        let other = QuorumSystem::joint(a, Arc::new(QuorumSystem::grid(&range(5))));
+        assert_ne!(ab, other);
+        assert_eq!(hash(&ab), hash(&other), "shallow: kind and size");
+        assert_ne!(hash(&ab), hash(&b));
     }
 }

@@ -9,7 +9,7 @@
 //! share it; it must stay deterministic (no clock, no thread-dependent order within a run), and
 //! it knows nothing of the command line (the replay command is rendered by `maekawa simulate`).
 
-use crate::cluster::{Cluster, CrashModel, Step, StepEffect, Violation};
+use crate::cluster::{ChangeModel, Cluster, CrashModel, Step, StepEffect, Violation};
 use crate::id::NodeId;
 use crate::protocol::{Message, MsgKind, Options, Phase};
 use crate::rng::SplitMix64;
@@ -58,6 +58,8 @@ pub struct SimConfig {
     /// Pauses: a random node takes no step for a while (its timer too) while time passes and
     /// the others (who may suspect it) go on.
     pub pauses: u32,
+    /// A membership change made during the run.
+    pub change: ChangeModel,
 }
 
 /// What one or more runs did.
@@ -322,6 +324,7 @@ impl Character {
             Step::Crash { .. } | Step::Stop(_) => 0,
             Step::Suspect { .. } => self.suspect_weight,
             Step::Tick | Step::Wake(_) => self.time_weight,
+            Step::Propose => self.request_weight,
         }
     }
 }
@@ -377,7 +380,8 @@ impl Run<'_> {
                 disk_losses: cfg.disk_losses,
             },
         )
-        .with_cancels(cfg.cancels);
+        .with_cancels(cfg.cancels)
+        .with_change(cfg.change);
         let character = Character::draw(cfg, &mut rng);
         let overtakes = OvertakeTracker::new(&cluster);
         Run {
@@ -495,6 +499,7 @@ impl Run<'_> {
         // A withdrawn request is not owed an entry either.
         self.lost += u64::from(matches!(step, Step::Cancel(_)));
         let effect = self.cluster.apply(step);
+        self.lost += u64::from(effect.withdrawn);
         if self.trace.len() == TRACE_LEN {
             self.trace.pop_front();
         }

@@ -20,6 +20,7 @@ fn config(nodes: usize, requests: u32, lock_change_failed: bool) -> ExploreConfi
         crash: CrashModel::default(),
         locks: 1,
         cancels: 0,
+        change: Default::default(),
     }
 }
 

@@ -91,6 +91,7 @@ fn message(ids: u32) -> impl Strategy<Value = Message> {
                     ts: Lamport(ts),
                     node: NodeId(node),
                     inc: Incarnation(inc),
+                    epoch: maekawa_core::id::Epoch(0),
                 },
                 holds_grant,
                 to_inc: Incarnation(to_inc),
@@ -239,6 +240,7 @@ fn chosen_simulations_keep_every_invariant() {
                 wrong_suspicions,
                 disk_losses: crashes / 2,
                 pauses,
+                change: Default::default(),
             };
             match sim::run(&cfg) {
                 Ok(stats) => {

@@ -23,6 +23,7 @@ fn template(contention: Contention) -> SimConfig {
         wrong_suspicions: 0,
         disk_losses: 0,
         pauses: 0,
+        change: Default::default(),
     }
 }
 

@@ -346,6 +346,7 @@ mod tests {
                 ts: Lamport(7),
                 node: NodeId(2),
                 inc: Incarnation(3),
+                epoch: maekawa_core::id::Epoch(0),
             }),
             lamport: 9,
             granted: vec![NodeId(2)],

@@ -51,6 +51,7 @@ pub(crate) fn run(args: ExploreArgs) -> ExitCode {
         crash: args.mutations.crash_model(args.crashes, &args.faults),
         locks: args.locks as usize,
         cancels: args.cancels,
+        change: args.faults.change_model(&args.mutations),
     };
     let started = Instant::now();
     match explore(&cfg) {

@@ -31,6 +31,7 @@ macro_rules! errln {
 pub(crate) mod bench;
 pub(crate) mod certs;
 pub(crate) mod check;
+pub(crate) mod cluster;
 pub(crate) mod ctl;
 pub(crate) mod explore;
 pub(crate) mod lock;
@@ -167,6 +168,14 @@ pub(crate) struct Mutations {
     /// a node of every quorum it is in, to watch the checker catch the repeated token.
     #[arg(long, hide = true)]
     without_floor_witnesses: bool,
+    /// Test-only: a membership change goes from the old configuration straight to the new
+    /// one, without the joint one, to watch the checker catch two holders.
+    #[arg(long, hide = true)]
+    pub(crate) skip_joint: bool,
+    /// Test-only: a membership change proposes its next configuration without waiting for
+    /// the one before the current to drain, to watch the checker catch the overlap.
+    #[arg(long, hide = true)]
+    pub(crate) skip_drain: bool,
     /// Journal every vote before its GRANT leaves, also with leases (the protocol before
     /// issue 26): the daemon's `--journal-votes`.
     #[arg(long)]
@@ -191,6 +200,26 @@ pub(crate) struct Faults {
     /// with no journal, as a replaced host does.
     #[arg(long, default_value_t = 0)]
     pub(crate) disk_losses: u32,
+    /// A membership change during the run, over nodes 0..N: `add` (node N-1 joins nodes
+    /// 0..N-1), `remove` (node N-1 leaves), `replace` (node N-1, a new host, takes node N-2's
+    /// place; node N-2 may die first). Through the joint configuration, as `maekawa cluster`
+    /// makes it (DESIGN.md, "Membership changes").
+    #[arg(long, value_parser = ["add", "remove", "replace"])]
+    pub(crate) change: Option<String>,
+}
+
+impl Faults {
+    /// The membership change these flags and `mutations` ask for.
+    pub(crate) fn change_model(&self, mutations: &Mutations) -> maekawa_core::cluster::ChangeModel {
+        maekawa_core::cluster::ChangeModel {
+            change: self
+                .change
+                .as_deref()
+                .and_then(maekawa_core::cluster::Change::parse),
+            joint: !mutations.skip_joint,
+            drain: !mutations.skip_drain,
+        }
+    }
 }
 
 impl Mutations {

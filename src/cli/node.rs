@@ -17,6 +17,11 @@ pub(crate) struct NodeArgs {
     /// The cluster file (node ids and addresses, optional explicit quorums).
     #[arg(long, default_value = "quorums.json")]
     config: PathBuf,
+    /// Listen here instead of at the cluster file's address for this id: a node joining the
+    /// cluster (not in the file yet; it grants nothing until `maekawa cluster add ID ADDR`
+    /// reaches it), or a new host for a failed node (`maekawa cluster replace ID ADDR`).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
     /// Directory for node-<id>.log, critical_section.log and the incarnation file (created if
     /// missing).
     #[arg(long, default_value = "logs")]
@@ -140,8 +145,8 @@ pub(crate) fn run(args: NodeArgs) -> ExitCode {
 
 fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
     let id = NodeId(args.id);
-    let config = Config::load(&args.config)?;
-    config.node(id)?;
+    let mut config = Config::load(&args.config)?;
+    let membership = joining(&mut config, id, args)?;
     let reclaim_ms = args.reclaim_ms.unwrap_or(args.lease_ms + 1000);
     // Drift of cheap clocks is far below 1%; 5% plus 100 ms is a wide margin.
     let needed = args.lease_ms + args.lease_ms / 20 + 100;
@@ -173,7 +178,36 @@ fn node_settings(args: &NodeArgs) -> anyhow::Result<NodeSettings> {
         reclaim_ms,
         handover: args.handover,
         journal_votes: args.journal_votes,
+        membership,
     })
+}
+
+/// Where this node listens: `--listen`, else the address its own `node-<id>.cluster.json`
+/// gives it (a node moved by `cluster replace`), else the file's. A node the file does not
+/// list (joining) starts from the file's configuration without itself. Returns that
+/// configuration for a joining node (`None` otherwise).
+fn joining(
+    config: &mut Config,
+    id: NodeId,
+    args: &NodeArgs,
+) -> anyhow::Result<Option<daemon::membership::Membership>> {
+    let kept = daemon::membership::Membership::load(&args.log_dir, id)?
+        .and_then(|m| m.addresses().get(&id).cloned());
+    let listen = args.listen.clone().or(kept);
+    let Some(addr) = listen else {
+        config.node(id)?;
+        return Ok(None);
+    };
+    maekawa::config::check_addr(&addr)
+        .map_err(|e| anyhow::anyhow!("--listen {addr:?}: {e}; write it as host:port"))?;
+    if let Some(n) = config.nodes.iter_mut().find(|n| n.id == id) {
+        n.addr = addr;
+        return Ok(None);
+    }
+    let from_file = daemon::membership::Membership::from_file(config)?;
+    config.nodes.push(maekawa::config::NodeAddr { id, addr });
+    config.nodes.sort_by_key(|n| n.id);
+    Ok(Some(from_file))
 }
 
 /// Sets up diagnostics, binds the node's address, and runs the node on a tokio runtime until

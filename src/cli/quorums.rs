@@ -1,6 +1,6 @@
 //! `maekawa quorums`: print the quorum system of a cluster file (grid, majority or explicit,
 //! every own quorum, the intersection check and the dead nodes it survives), or only its node
-//! ids, for scripts.
+//! ids, for scripts. A joint system (a membership change) is shown as its two parts.
 
 use super::fail;
 use clap::Args;
@@ -43,29 +43,22 @@ fn render(system: &QuorumSystem) -> String {
     let mut out = String::new();
     let nodes: Vec<NodeId> = system.nodes().collect();
     let n = nodes.len();
-    match (system.rows(), system.quorum_kind()) {
-        (Some(rows), _) => {
-            let k = rows.first().map_or(0, Vec::len);
-            let _ = writeln!(out, "grid: {n} nodes in rows of {k}");
-            let width = nodes
-                .iter()
-                .map(|id| id.to_string().len())
-                .max()
-                .unwrap_or(1);
-            for row in rows {
-                let cells: Vec<String> = row.iter().map(|id| format!("{:>width$}", id.0)).collect();
-                let _ = writeln!(out, "  {}", cells.join(" "));
-            }
+    let _ = writeln!(out, "{}", headline(system));
+    if let Some(rows) = system.rows() {
+        let width = nodes
+            .iter()
+            .map(|id| id.to_string().len())
+            .max()
+            .unwrap_or(1);
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|id| format!("{:>width$}", id.0)).collect();
+            let _ = writeln!(out, "  {}", cells.join(" "));
         }
-        (None, QuorumKind::Majority) => {
-            let _ = writeln!(
-                out,
-                "majority: {n} nodes, any {} of them form a quorum",
-                n / 2 + 1
-            );
-        }
-        (None, QuorumKind::Grid | QuorumKind::Explicit) => {
-            let _ = writeln!(out, "explicit quorums for {n} nodes");
+    }
+    if let Some((old, new)) = system.parts() {
+        for (label, part) in [("old", old), ("new", new)] {
+            let ids: Vec<String> = part.nodes().map(|id| id.to_string()).collect();
+            let _ = writeln!(out, "  {label}: {} ({})", headline(part), ids.join(", "));
         }
     }
     let _ = writeln!(out, "quorums:");
@@ -96,6 +89,29 @@ fn render(system: &QuorumSystem) -> String {
     out
 }
 
+/// The first line of [`render`], which also sums up each part of a joint system.
+fn headline(system: &QuorumSystem) -> String {
+    let n = system.nodes().count();
+    match (system.rows(), system.quorum_kind()) {
+        (Some(rows), _) => {
+            let k = rows.first().map_or(0, Vec::len);
+            format!("grid: {n} nodes in rows of {k}")
+        }
+        (None, QuorumKind::Majority) => {
+            format!(
+                "majority: {n} nodes, any {} of them form a quorum",
+                n / 2 + 1
+            )
+        }
+        (None, QuorumKind::Joint) => {
+            format!("joint: {n} nodes changing membership, a quorum of the old system plus one of the new")
+        }
+        (None, QuorumKind::Grid | QuorumKind::Explicit) => {
+            format!("explicit quorums for {n} nodes")
+        }
+    }
+}
+
 /// The `survives:` line of [`render`], without the label.
 fn survival_text(system: &QuorumSystem) -> String {
     let n = system.nodes().count();
@@ -108,6 +124,9 @@ fn survival_text(system: &QuorumSystem) -> String {
         QuorumKind::Grid => "any full row plus any full column without a suspected node",
         QuorumKind::Majority => "any majority without a suspected node",
         QuorumKind::Explicit => "any listed quorum without a suspected node",
+        QuorumKind::Joint => {
+            "a quorum of the old system plus one of the new, each without a suspected node"
+        }
     };
     format!("{count}; a requester switches to {switch}")
 }
@@ -160,6 +179,31 @@ mod tests {
         );
     }
 
+    /// A membership change from a grid of 4 to a majority of 5: both parts, then the joint own
+    /// quorums (node 4, not in the grid, takes node 0's row and column there).
+    #[test]
+    fn a_joint_system_is_printed_as_both_parts() {
+        let joint = QuorumSystem::joint(
+            QuorumSystem::grid(&range(4)).into(),
+            QuorumSystem::majority(&range(5)).into(),
+        );
+        assert_eq!(
+            render(&joint),
+            "joint: 5 nodes changing membership, a quorum of the old system plus one of the new\n\
+             \x20 old: grid: 4 nodes in rows of 2 (0, 1, 2, 3)\n\
+             \x20 new: majority: 5 nodes, any 3 of them form a quorum (0, 1, 2, 3, 4)\n\
+             quorums:\n\
+             \x20 Q(0) = {0, 1, 2}  size 3\n\
+             \x20 Q(1) = {0, 1, 2, 3}  size 4\n\
+             \x20 Q(2) = {0, 2, 3, 4}  size 4\n\
+             \x20 Q(3) = {0, 1, 2, 3, 4}  size 5\n\
+             \x20 Q(4) = {0, 1, 2, 4}  size 4\n\
+             check: every quorum contains its owner; all 10 pairs intersect\n\
+             survives: any 1 dead node of 5 (worst case); a requester switches to a quorum of \
+             the old system plus one of the new, each without a suspected node\n"
+        );
+    }
+
     #[test]
     fn render_shows_grid_quorums_and_check() {
         let out = render(&QuorumSystem::grid(&range(3)));
@@ -202,6 +246,11 @@ mod tests {
         }
         let f = render(&explicit(FANO));
         assert!(f.contains("survives: any 2 dead nodes of 7 (worst case); a requester switches to any listed quorum without a suspected node"), "{f}");
+        let j = render(&QuorumSystem::joint(
+            QuorumSystem::grid(&range(4)).into(),
+            QuorumSystem::majority(&range(5)).into(),
+        ));
+        assert!(j.contains("survives: any 1 dead node of 5 (worst case); a requester switches to a quorum of the old system plus one of the new, each without a suspected node"), "{j}");
         let three = render(&QuorumSystem::majority(&range(3)));
         assert!(
             three.contains("survives: any 1 dead node of 3 (worst case)"),

@@ -140,6 +140,7 @@ fn first_run(args: &SimulateArgs) -> SimConfig {
         wrong_suspicions: args.faults.wrong_suspicions,
         disk_losses: args.faults.disk_losses,
         pauses: args.pauses,
+        change: args.faults.change_model(&args.mutations),
     }
 }
 
@@ -188,6 +189,17 @@ pub(crate) fn replay_command(cfg: &SimConfig) -> String {
             let _ = write!(cmd, " {flag}");
         }
     }
+    if let Some(change) = cfg.change.change {
+        let _ = write!(cmd, " --change {}", change.name());
+    }
+    for (flag, kept) in [
+        ("--skip-joint", cfg.change.joint),
+        ("--skip-drain", cfg.change.drain),
+    ] {
+        if !kept {
+            let _ = write!(cmd, " {flag}");
+        }
+    }
     cmd
 }
 
@@ -232,6 +244,7 @@ mod tests {
             wrong_suspicions: 0,
             disk_losses: 0,
             pauses: 0,
+            change: Default::default(),
         }
     }
 
@@ -266,6 +279,11 @@ mod tests {
             wrong_suspicions: 5,
             disk_losses: 1,
             pauses: 6,
+            change: maekawa_core::cluster::ChangeModel {
+                change: Some(maekawa_core::cluster::Change::Replace),
+                joint: false,
+                drain: false,
+            },
         };
         let cases = [
             plain(),
@@ -280,6 +298,13 @@ mod tests {
             off(|o| o.reclaim_waits = false),
             SimConfig {
                 crashes: 3,
+                ..plain()
+            },
+            SimConfig {
+                change: maekawa_core::cluster::ChangeModel {
+                    change: Some(maekawa_core::cluster::Change::Add),
+                    ..Default::default()
+                },
                 ..plain()
             },
             SimConfig {

@@ -22,6 +22,37 @@ pub enum Control {
     Cancel(oneshot::Sender<CtlOutcome>),
     /// Describe the node's state.
     Status(oneshot::Sender<Status>),
+    /// The node's cluster configuration: its epoch and its JSON (`maekawa cluster status`).
+    Membership(oneshot::Sender<(u64, String)>),
+    /// Whether the node drained `epoch` (see `Member::drained`), for a change's next step.
+    Drained {
+        /// The epoch.
+        epoch: u64,
+        /// The change's reserved lock and the coordinator's request on it.
+        exempt: Option<(String, RequestId)>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Drained>,
+    },
+    /// Adopt this configuration (JSON), the next epoch after the node's, and pass it on.
+    Propose {
+        /// The configuration.
+        json: String,
+        /// What happened, or why not.
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+}
+
+/// A node's answer to [`Control::Drained`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drained {
+    /// It moved past the epoch and holds no vote for a request of it.
+    pub drained: bool,
+    /// Its configuration epoch.
+    pub epoch: u64,
+    /// Its journal's token floor.
+    pub floor: u64,
+    /// While not drained: which votes it still gives to requests of the epoch.
+    pub holding: Vec<String>,
 }
 
 /// What the driver did with a `maekawa ctl request`, `release` or `cancel` of the emulated CS,

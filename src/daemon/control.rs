@@ -75,6 +75,7 @@ fn to_wire(r: RequestId) -> wire::WireRequest {
         ts: r.ts.0,
         node: r.node.0,
         inc: r.inc.0,
+        epoch: r.epoch.0,
     }
 }
 
@@ -83,6 +84,7 @@ fn from_wire(r: &wire::WireRequest) -> RequestId {
         ts: Lamport(r.ts),
         node: NodeId(r.node),
         inc: Incarnation(r.inc),
+        epoch: maekawa_core::id::Epoch(r.epoch),
     }
 }
 
@@ -114,6 +116,57 @@ impl wire::control_server::Control for ControlService {
     ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
         self.admin_only(&request, "ctl cancel")?;
         Ok(reply(self.ask(Control::Cancel).await?))
+    }
+
+    async fn membership(
+        &self,
+        request: tonic::Request<wire::CtlEmpty>,
+    ) -> Result<tonic::Response<wire::MembershipReply>, tonic::Status> {
+        // Any certificate of the cluster may read.
+        self.gate.caller(&request)?;
+        let (epoch, json) = self.ask(Control::Membership).await?;
+        Ok(tonic::Response::new(wire::MembershipReply { epoch, json }))
+    }
+
+    async fn drained(
+        &self,
+        request: tonic::Request<wire::DrainedRequest>,
+    ) -> Result<tonic::Response<wire::DrainedReply>, tonic::Status> {
+        self.gate.caller(&request)?;
+        let r = request.into_inner();
+        let exempt = r
+            .exempt
+            .as_ref()
+            .filter(|_| !r.exempt_lock.is_empty())
+            .map(|w| (r.exempt_lock.clone(), from_wire(w)));
+        let epoch = r.epoch;
+        let d = self
+            .ask(|reply| Control::Drained {
+                epoch,
+                exempt,
+                reply,
+            })
+            .await?;
+        Ok(tonic::Response::new(wire::DrainedReply {
+            drained: d.drained,
+            epoch: d.epoch,
+            floor: d.floor,
+            holding: d.holding,
+        }))
+    }
+
+    async fn propose(
+        &self,
+        request: tonic::Request<wire::ProposeRequest>,
+    ) -> Result<tonic::Response<wire::CtlReply>, tonic::Status> {
+        self.admin_only(&request, "cluster change")?;
+        let json = request.into_inner().json;
+        let outcome = self.ask(|reply| Control::Propose { json, reply }).await?;
+        let (ok, message) = match outcome {
+            Ok(m) => (true, m),
+            Err(m) => (false, m),
+        };
+        Ok(tonic::Response::new(wire::CtlReply { ok, message }))
     }
 
     async fn status(
@@ -269,6 +322,48 @@ impl CtlClient {
             .map_err(|s| self.call_error(s))?
             .into_inner();
         Ok(answer.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+    }
+
+    /// The node's cluster configuration: its epoch and JSON.
+    pub async fn membership(&mut self) -> Result<(u64, String), CtlError> {
+        let r = self
+            .inner
+            .membership(wire::CtlEmpty {})
+            .await
+            .map_err(|s| self.call_error(s))?
+            .into_inner();
+        Ok((r.epoch, r.json))
+    }
+
+    /// Whether the node drained `epoch`, `exempt` (the change's reserved lock and request)
+    /// aside.
+    pub async fn drained(
+        &mut self,
+        epoch: u64,
+        exempt: Option<(&str, RequestId)>,
+    ) -> Result<crate::daemon::command::Drained, CtlError> {
+        let r = self
+            .inner
+            .drained(wire::DrainedRequest {
+                epoch,
+                exempt_lock: exempt.map(|(l, _)| l.to_string()).unwrap_or_default(),
+                exempt: exempt.map(|(_, r)| to_wire(r)),
+            })
+            .await
+            .map_err(|s| self.call_error(s))?
+            .into_inner();
+        Ok(crate::daemon::command::Drained {
+            drained: r.drained,
+            epoch: r.epoch,
+            floor: r.floor,
+            holding: r.holding,
+        })
+    }
+
+    /// Asks the node to adopt the configuration `json` and pass it on.
+    pub async fn propose(&mut self, json: String) -> Result<String, CtlError> {
+        let r = self.inner.propose(wire::ProposeRequest { json }).await;
+        self.answer(r)
     }
 
     /// The node's state.

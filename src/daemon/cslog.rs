@@ -237,6 +237,7 @@ mod tests {
             ts: Lamport(ts),
             node: NodeId(node),
             inc: Incarnation(0),
+            epoch: maekawa_core::id::Epoch(0),
         }
     }
 

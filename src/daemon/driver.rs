@@ -64,7 +64,7 @@ pub(super) struct Batch {
 
 /// What the node knows of its peers' liveness, for `ctl status` and the health service.
 pub(super) struct Health {
-    quorums: QuorumSystem,
+    pub(super) quorums: QuorumSystem,
     /// Peers the transport suspects (nothing heard from them for `--suspect-after`).
     pub(super) suspected: BTreeSet<NodeId>,
     /// Whether a quorum of unsuspected nodes exists: what the health service reports.
@@ -91,6 +91,8 @@ pub(super) struct Driver {
     /// `node-<id>.rejoin` while the journal is not whole (a lost disk): removed once the
     /// floor learned from witnesses is durable.
     pub(super) rejoin_marker: Option<std::path::PathBuf>,
+    /// Where the node's files live (`node-<id>.cluster.json` among them).
+    pub(super) log_dir: std::path::PathBuf,
     /// The journal floor the transport's Hellos announce.
     pub(super) floor: Arc<AtomicU64>,
     pub(super) transport: Transport,
@@ -101,6 +103,11 @@ pub(super) struct Driver {
     pub(super) health: Health,
     /// What a scrape of `--metrics-addr` shows, counted where the log lines are written.
     pub(super) metrics: Metrics,
+    /// The cluster configuration and its changes (`None`: explicit quorums, which cannot
+    /// change).
+    pub(super) membership: Option<super::reconfig::MembershipState>,
+    /// The receiving half of the links, told which nodes may open one.
+    pub(super) peer_service: Option<super::transport::PeerService>,
 }
 
 impl Driver {
@@ -133,6 +140,7 @@ impl Driver {
                 .lost
                 .then(|| crate::logdir::rejoin(&settings.log_dir, settings.id)),
             floor: durable.floor,
+            log_dir: settings.log_dir.clone(),
             transport,
             cs: CsWorkload::new(settings, durable.cs_log, seed ^ durable.incarnation),
             sessions: Sessions::new(settings.env.flaws.sessions_lifo),
@@ -142,7 +150,23 @@ impl Driver {
                 reachable,
             },
             metrics,
+            membership: None,
+            peer_service: None,
         }
+    }
+
+    /// The driver with the cluster configuration `membership` (announced by the transport's
+    /// Hellos through `epoch`) and the service whose admitted peers follow it.
+    pub(super) fn with_membership(
+        mut self,
+        membership: Option<super::membership::Membership>,
+        epoch: Arc<AtomicU64>,
+        peer_service: super::transport::PeerService,
+    ) -> Driver {
+        self.membership = membership
+            .map(|m| super::reconfig::MembershipState::new(m, self.log_dir.clone(), epoch));
+        self.peer_service = Some(peer_service);
+        self
     }
 
     /// The core's clock: milliseconds since this process started.
@@ -256,15 +280,17 @@ impl Driver {
     fn on_event(&mut self, ev: TransportEvent) -> Result<(), NodeError> {
         self.core.set_now(self.now_ms());
         match ev {
-            // No message carries an attachment yet (membership changes will send the cluster
-            // configuration with a Config message).
             TransportEvent::Message {
                 from,
                 lock,
                 msg,
-                attachment: _,
+                attachment,
             } => {
                 self.log_msg(false, from, self.me, &lock, &msg);
+                if msg.kind == maekawa_core::protocol::MsgKind::Config {
+                    // Carries the sender's configuration: adopted first if newer.
+                    return self.on_config_message(from, &lock, msg, attachment);
+                }
                 // A witness's Floor may end the wait of a node that lost its journal.
                 let heard = self.core.floor_witnesses().map(|h| {
                     let mut h = h.clone();
@@ -300,10 +326,12 @@ impl Driver {
                 }
                 self.execute(actions)
             }
-            // Every peer runs the cluster file's configuration (epoch 0) until membership
-            // changes: then a peer with an older epoch is answered with this node's
-            // configuration.
-            TransportEvent::PeerEpoch { .. } => Ok(()),
+            // A peer with an older configuration is sent this node's (before anything else
+            // on the link).
+            TransportEvent::PeerEpoch { peer, epoch } => {
+                let actions = self.core.peer_epoch(peer, maekawa_core::id::Epoch(epoch));
+                self.execute(actions)
+            }
             TransportEvent::PeerUp { peer } => {
                 self.metrics.peer_link(true);
                 self.log.log(&NodeEvent::PeerUp { peer });

@@ -105,6 +105,12 @@ impl Driver {
                 from_quorum: from,
                 to_quorum: to,
             },
+            // The node left the configuration: its waiting request is withdrawn.
+            LogEvent::Withdrawn { req } => NodeEvent::CancelCs {
+                req_ts: req.ts.0,
+                req_node: req.node,
+                lock,
+            },
             LogEvent::InquiryDeferred { voter, req } => NodeEvent::InquiryDeferred {
                 voter,
                 req_ts: req.ts.0,
@@ -351,8 +357,10 @@ impl Driver {
     /// Hands `msgs` to their links; their `send` lines were logged when the core sent them.
     fn send_all(&mut self, msgs: Vec<(NodeId, LockName, Message)>) {
         for (to, lock, msg) in msgs {
-            self.transport.send(to, lock, msg);
+            let attachment = self.attachment(&msg);
+            self.transport.send_with(to, lock, msg, attachment);
         }
+        self.drop_departed();
     }
 
     /// Acts on an entry whose token is on disk: the emulated CS's enter line and hold timer,

@@ -563,6 +563,7 @@ mod tests {
             ts: Lamport(ts),
             node: NodeId(node),
             inc: Incarnation(inc),
+            epoch: maekawa_core::id::Epoch(0),
         }
     }
 

@@ -100,6 +100,7 @@ fn to_wire(r: RequestId) -> wire::WireRequest {
         ts: r.ts.0,
         node: r.node.0,
         inc: r.inc.0,
+        epoch: r.epoch.0,
     }
 }
 

@@ -48,6 +48,9 @@ pub enum NodeError {
     /// The incarnation file could not be read or written.
     #[error(transparent)]
     Incarnation(#[from] IncarnationError),
+    /// The cluster configuration (`node-<id>.cluster.json`) could not be read or written.
+    #[error("{0}")]
+    Membership(String),
     /// The gRPC server failed.
     #[error("serving peers failed: {0}")]
     Serve(String),
@@ -86,7 +89,7 @@ pub enum NodeError {
 /// as this runs. On shutdown it leaves the CS if inside, waits (bounded) for its last messages
 /// to be acknowledged, and returns its entry count.
 pub async fn run<I, IO, IE>(
-    settings: NodeSettings,
+    mut settings: NodeSettings,
     incoming: I,
     connector: Connector,
     shutdown: impl Future<Output = ()>,
@@ -101,6 +104,7 @@ where
         + 'static,
     IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
 {
+    let membership = super::reconfig::resolve_membership(&mut settings)?;
     let me = settings.id;
     let rotation = Rotation {
         max_bytes: settings.log_rotation.0,
@@ -133,6 +137,10 @@ where
     let metrics_server = serve_metrics(&settings, &metrics).await?;
     let transport = Transport::start(&tcfg, connector, events_tx);
     let (core, restore) = restore_core(&settings, &durable);
+    let core = match &membership {
+        Some(m) => core.starting_in(m.epoch(), m.token_floor()),
+        None => core,
+    };
     // The lease timer: a tenth of the lease is plenty for renewals at half term.
     let lease_timer = (settings.lease_ms > 0).then(|| {
         let mut t = tokio::time::interval(Duration::from_millis(
@@ -149,7 +157,8 @@ where
         transport,
         server.reachable,
         metrics,
-    );
+    )
+    .with_membership(membership, tcfg.epoch.clone(), peer_service.clone());
     driver.start(restore).await?;
     // Each batch's lines are written together by the driver's flush. If the driver returns
     // early with an error (or a panic unwinds it), the lines still held describe messages
@@ -372,7 +381,10 @@ pub(super) fn transport_config(
         awaits_floor: false,
         floor,
         // The cluster file's configuration until membership changes give the node a newer one.
-        epoch: Arc::default(),
+        // The configuration's epoch (its Hellos say it), kept current by the driver.
+        epoch: Arc::new(AtomicU64::new(
+            settings.membership.as_ref().map_or(0, |m| m.epoch),
+        )),
         liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
         peers,
         gate: settings.security.gate(),

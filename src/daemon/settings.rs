@@ -120,6 +120,10 @@ pub struct NodeSettings {
     pub metrics_addr: Option<String>,
     /// The clock, disk and seed the node takes from outside ([`Env::real`] for a process).
     pub env: Env,
+    /// The cluster configuration to start from when the node has none of its own
+    /// (`node-<id>.cluster.json`): `None` for `config` itself; a node joining the cluster
+    /// (`--listen`, not in the file) gets the file's, without itself.
+    pub membership: Option<crate::daemon::membership::Membership>,
 }
 
 /// How an entry confirms its fencing token with its voters when leases are on (DESIGN.md,

@@ -465,6 +465,7 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
         MsgKind::Fenced => wire::Kind::Fenced,
         MsgKind::Revoked => wire::Kind::Revoked,
         MsgKind::Floor => wire::Kind::Floor,
+        MsgKind::Config => wire::Kind::Config,
     };
     wire::Envelope {
         seq,
@@ -483,7 +484,7 @@ pub(crate) fn to_envelope(seq: u64, lock: &LockName, msg: &Message) -> wire::Env
         },
         token: msg.token.0,
         echo: msg.echo,
-        req_epoch: 0,
+        req_epoch: msg.req.epoch.0,
         config: Vec::new(),
     }
 }

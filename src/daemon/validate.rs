@@ -195,9 +195,9 @@ pub fn check_envelope(
     ] {
         below_bound(field, value)?;
     }
-    if env.req_ts == 0 && !matches!(kind, MsgKind::Sync | MsgKind::Floor) {
+    if env.req_ts == 0 && !matches!(kind, MsgKind::Sync | MsgKind::Floor | MsgKind::Config) {
         return Err(Refusal::new(format!(
-            "req_ts 0 in a {kind}: only a Sync or a Floor may carry no request"
+            "req_ts 0 in a {kind}: only a Sync, a Floor or a Config may carry no request"
         )));
     }
     let req_node = NodeId(env.req_node);
@@ -230,6 +230,7 @@ pub fn check_envelope(
             ts: Lamport(env.req_ts),
             node: req_node,
             inc: Incarnation(env.req_inc),
+            epoch: maekawa_core::id::Epoch(env.req_epoch),
         },
         holds_grant: env.holds_grant,
         to_inc: Incarnation(env.to_inc),
@@ -262,11 +263,7 @@ pub fn check_kind(kind: i32) -> Result<MsgKind, Refusal> {
         wire::Kind::Fenced => MsgKind::Fenced,
         wire::Kind::Revoked => MsgKind::Revoked,
         wire::Kind::Floor => MsgKind::Floor,
-        wire::Kind::Config => {
-            return Err(Refusal::new(
-                "kind 13 (KIND_CONFIG) is not served by this version",
-            ))
-        }
+        wire::Kind::Config => MsgKind::Config,
     })
 }
 

@@ -178,6 +178,20 @@ impl Driver {
             Control::Status(reply) => {
                 let _ = reply.send(self.status());
             }
+            Control::Membership(reply) => {
+                let _ = reply.send(self.membership_json());
+            }
+            Control::Drained {
+                epoch,
+                exempt,
+                reply,
+            } => {
+                let _ = reply.send(self.drained(epoch, exempt));
+            }
+            Control::Propose { json, reply } => {
+                let outcome = self.propose(&json)?;
+                let _ = reply.send(outcome);
+            }
         }
         Ok(())
     }

@@ -54,6 +54,7 @@ use std::path::{Path, PathBuf};
 
 mod cs_order;
 mod entries;
+mod membership;
 mod named;
 mod node_log;
 mod summary;
@@ -92,6 +93,9 @@ pub enum CheckError {
 
 /// Checks the run whose logs are in `log_dir` against the quorums of `config`.
 pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError> {
+    // Across membership changes: every node that was a member, every system the cluster had.
+    let (wide, systems) = membership::widen(log_dir, config);
+    let config = &wide;
     let cs_lines = cslog::read_cs_log(&logdir::cs_log(log_dir))?;
     let mut report = CheckReport::default();
     for id in config.ids() {
@@ -112,7 +116,7 @@ pub fn check(log_dir: &Path, config: &Config) -> Result<CheckReport, CheckError>
     }
     report.node_logs = node_logs.keys().copied().collect();
 
-    let cs_enters = cs_order::check(&cs_lines, config, &node_logs, &mut report);
+    let cs_enters = cs_order::check(&cs_lines, config, &systems, &node_logs, &mut report);
     entries::check(&cs_enters, &node_logs, &mut report.violations);
     report.named_locks = named.check(&mut report.violations);
     Ok(report)

@@ -126,6 +126,7 @@ impl SimNode {
                 pid: 0,
                 flaws: setup.flaws,
             },
+            membership: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         self.pause.send_replace(false);

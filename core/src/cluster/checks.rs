@@ -25,6 +25,28 @@ pub enum Violation {
         /// The largest token of an earlier entry.
         max: Token,
     },
+    /// A membership change: an entry whose votes hold no quorum of the configuration its
+    /// request was made in (for the joint one: of the old or of the new).
+    #[error("{req} of node {node} entered with the votes of {voters:?}, no quorum of its configuration (epoch {})", req.epoch)]
+    EntryWithoutQuorum {
+        /// The node.
+        node: NodeId,
+        /// Its request.
+        req: RequestId,
+        /// The voters whose grants it held.
+        voters: BTreeSet<NodeId>,
+    },
+    /// A membership change: an entry of a configuration older than the two newest proposed
+    /// (its quorums need not meet the newest's).
+    #[error("{req} of node {node} entered in epoch {}, but epoch {proposed} was proposed already", req.epoch)]
+    StaleConfiguration {
+        /// The node.
+        node: NodeId,
+        /// Its request.
+        req: RequestId,
+        /// The newest proposed epoch.
+        proposed: crate::id::Epoch,
+    },
     /// Safety: two nodes in the CS of a lock at once.
     #[error(
         "lock {lock}: nodes {nodes:?} are in the CS at the same time (with leases: both unexpired)"
@@ -98,7 +120,7 @@ impl Cluster {
     /// CS; a node in the CS holds a grant from its whole quorum; every grant a requester counts
     /// is the voter's current lock (so no vote is held by two requests).
     pub fn check_safety(&self) -> Result<(), Violation> {
-        if let Some(e) = &self.token_error {
+        if let Some(e) = self.token_error.as_ref().or(self.config_error.as_ref()) {
             return Err(e.clone());
         }
         for name in self.names.iter() {

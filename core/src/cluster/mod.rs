@@ -8,11 +8,14 @@
 //! `checks`.
 
 mod checks;
+mod crash;
 mod lost;
+mod reconfig;
 
 pub use checks::Violation;
+pub use reconfig::{Change, ChangeModel, Plan};
 
-use crate::id::{Incarnation, NodeId, RequestId, Token};
+use crate::id::{Epoch, Incarnation, NodeId, RequestId, Token};
 use crate::member::{LockAction, LockName, Member};
 use crate::protocol::{Action, Message, MsgKind, Options, Phase};
 use crate::quorum::QuorumSystem;
@@ -70,6 +73,9 @@ pub enum Step {
         /// Suspects (true) or lifts the suspicion (false).
         on: bool,
     },
+    /// The administrator proposes the next configuration of the run's membership change
+    /// ([`Plan`]): a live node adopts it and tells the others.
+    Propose,
 }
 
 impl Step {
@@ -84,7 +90,7 @@ impl Step {
             | Step::Stop(id)
             | Step::Crash { node: id, .. } => Some(id),
             Step::Suspect { node, .. } => Some(node),
-            Step::Tick => None,
+            Step::Tick | Step::Propose => None,
         }
     }
 }
@@ -114,6 +120,7 @@ impl fmt::Display for Step {
             ),
             Step::Stop(n) => write!(f, "node {n} dies for good"),
             Step::Tick => write!(f, "time passes"),
+            Step::Propose => write!(f, "the next configuration is proposed"),
             Step::Wake(n) => write!(f, "node {n} reads the clock"),
             Step::Suspect { node, peer, on } => write!(
                 f,
@@ -142,6 +149,8 @@ pub struct StepEffect {
     pub entered: Option<RequestId>,
     /// The lock (an index into [`Cluster::lock_names`]) and fencing token of that entry.
     pub entered_lock: Option<(usize, Token)>,
+    /// Waiting requests withdrawn because their node left the configuration: owed no entry.
+    pub withdrawn: u32,
 }
 
 /// What travels on a link: a protocol message, or the transport's Hello that opens a link
@@ -151,8 +160,8 @@ pub enum Item {
     /// A protocol message about the lock with this index in [`Cluster::lock_names`].
     Msg(u8, Message),
     /// The sender is this incarnation, with this token floor; true when it lost its journal
-    /// and waits for floor witnesses.
-    Hello(Incarnation, Token, bool),
+    /// and waits for floor witnesses; in this configuration epoch.
+    Hello(Incarnation, Token, bool, Epoch),
 }
 
 /// The explorer's time bound: a holder wrongly suspected by a voter renews its lease forever
@@ -202,6 +211,8 @@ struct Journal {
     /// learned from witnesses and waited out its quiet period: the next process starts as one
     /// that lost its journal ([`Member::lost_journal`]).
     lost: bool,
+    /// The configuration epoch the node adopted last (its configuration file).
+    epoch: Epoch,
 }
 
 /// Nodes `0..n`, their cores, and a FIFO queue per ordered pair (self-links included).
@@ -238,6 +249,17 @@ pub struct Cluster {
     /// Self-messages wait on the self-link like any other (more interleavings) instead of
     /// being handled within the step that sent them (what the daemon does).
     queued_self: bool,
+    /// The run's membership change, if any.
+    plan: Option<Arc<Plan>>,
+    /// The configuration epoch proposed last.
+    proposed: Epoch,
+    /// The token floor each proposed configuration carries, by epoch.
+    config_floors: Vec<Token>,
+    /// The first entry that broke what a membership change asks of it.
+    config_error: Option<Violation>,
+    /// A proposal waits for the epoch before the current one to be drained (off only to
+    /// show the checkers catch the overlap that follows).
+    drain_proposal: bool,
 }
 
 impl Cluster {
@@ -311,6 +333,7 @@ impl Cluster {
                     votes: vec![None; locks],
                     floor: Token(0),
                     lost: false,
+                    epoch: Epoch(0),
                 };
                 n
             ],
@@ -321,6 +344,11 @@ impl Cluster {
             stopped: BTreeSet::new(),
             queued_self,
             cancels: 0,
+            plan: None,
+            proposed: Epoch(0),
+            config_floors: vec![Token(0)],
+            config_error: None,
+            drain_proposal: true,
         }
     }
 
@@ -466,7 +494,9 @@ impl Cluster {
             .filter(|m| !self.stopped.contains(&m.id()))
         {
             match self.phase(node.id()) {
-                Phase::Idle if self.remaining[node.id().0 as usize] > 0 => {
+                Phase::Idle
+                    if self.remaining[node.id().0 as usize] > 0 && self.is_member(node.id()) =>
+                {
                     out.push(Step::Request(node.id()))
                 }
                 Phase::InCs(_) => out.push(Step::Exit(node.id())),
@@ -486,6 +516,9 @@ impl Cluster {
         }
         if self.waits_for_time() && self.time < self.time_limit {
             out.push(Step::Tick);
+        }
+        if self.may_propose().is_some() {
+            out.push(Step::Propose);
         }
         for &id in &live {
             if self.node(id).wants_tick(self.time) {
@@ -535,95 +568,12 @@ impl Cluster {
         self.crash.crashes
     }
 
-    fn crash_restart(&mut self, c: NodeId, keep: (bool, bool), lose_disk: bool) -> Vec<LockAction> {
-        let (keep_inbound, keep_outbound) = keep;
-        self.crash.crashes -= 1;
-        let n = self.nodes.len();
-        let old = self.node(c);
-        let (system, options, incarnation) =
-            (old.system().clone(), old.options(), old.incarnation());
-        if lose_disk {
-            self.crash.disk_losses -= 1;
-            let locks = self.names.len();
-            self.journals[c.0 as usize] = Journal {
-                votes: vec![None; locks],
-                floor: Token(0),
-                lost: true,
-            };
-        }
-        let journal = &self.journals[c.0 as usize];
-        let votes: Vec<(LockName, RequestId)> = if self.crash.journal {
-            journal
-                .votes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|r| (self.names[i].clone(), r)))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let floor = if self.crash.journal_token {
-            journal.floor
-        } else {
-            Token(0)
-        };
-        let lost = journal.lost;
-        let (mut restored, mut actions) = Member::restore_in(
-            c,
-            system,
-            incarnation.next(),
-            &votes,
-            floor,
-            options,
-            self.time,
-        );
-        if lost {
-            restored.lost_journal(self.time);
-        }
-        let wants_floor = restored.awaits_floor();
-        // What it suspected is gone with the process; it learns again.
-        for peer in self.stopped.iter().copied().filter(|&p| p != c) {
-            actions.extend(restored.set_suspected(peer, true));
-        }
-        self.nodes[c.0 as usize] = Arc::new(restored);
-        for x in 0..n as u32 {
-            let x = NodeId(x);
-            let (to_c, from_c) = (self.link_index(x, c), self.link_index(c, x));
-            if x == c {
-                Arc::make_mut(&mut self.links[to_c]).clear();
-                continue;
-            }
-            let inbound = Arc::make_mut(&mut self.links[to_c]);
-            let dead = self.stopped.contains(&x);
-            // A dead peer resends nothing and opens no link: what it had sent the old
-            // process is gone with that process's connections.
-            if !keep_inbound || dead {
-                inbound.clear();
-            }
-            let peer = &self.nodes[x.0 as usize];
-            if !dead {
-                // The Hello announces the floor the peer's journal holds, as the daemon's does.
-                let wants = peer.awaits_floor();
-                inbound.push_front(Item::Hello(peer.incarnation(), peer.journal_floor(), wants));
-            }
-            let outbound = Arc::make_mut(&mut self.links[from_c]);
-            if !keep_outbound {
-                outbound.clear();
-            }
-            if !self.stopped.contains(&x) {
-                outbound.push_back(Item::Hello(incarnation.next(), floor, wants_floor));
-            }
-        }
-        // The restored votes' Resyncs were sent by the new process: they follow its Hellos.
-        actions
-    }
-
     /// Performs `step`, which must be enabled.
     pub fn apply(&mut self, step: Step) -> StepEffect {
         let mut effect = StepEffect::default();
         let time = self.time;
         let actor = match step {
-            Step::Crash { .. } | Step::Stop(_) => None,
+            Step::Crash { .. } | Step::Stop(_) | Step::Propose => None,
             _ => step.actor(),
         };
         // A node reads the clock at every input (its timer is [`Step::Wake`]).
@@ -649,6 +599,10 @@ impl Cluster {
             Step::Tick => {
                 self.time += 1;
                 return None;
+            }
+            Step::Propose => {
+                let floor = self.may_propose().expect("an enabled proposal");
+                self.propose(floor)
             }
             Step::Wake(id) => (id, self.node_mut(id).tick(time)),
             Step::Suspect { node, peer, on } => {
@@ -716,11 +670,15 @@ impl Cluster {
             Item::Msg(lock, msg) => {
                 effect.delivered = Some(msg);
                 let lock = self.names[lock as usize].clone();
-                self.node_mut(to).handle(from, &lock, msg)
+                let mut out = self.catch_up(to, msg.req.epoch);
+                out.extend(self.node_mut(to).handle(from, &lock, msg));
+                out
             }
-            Item::Hello(inc, floor, wants_floor) => {
+            Item::Hello(inc, floor, wants_floor, epoch) => {
+                let mut out = self.catch_up(to, epoch);
                 let node = self.node_mut(to);
-                let mut out = node.peer_incarnation(from, inc, floor);
+                out.extend(node.peer_epoch(from, epoch));
+                out.extend(node.peer_incarnation(from, inc, floor));
                 if wants_floor {
                     out.extend(node.peer_wants_floor(from));
                 }
@@ -743,7 +701,11 @@ impl Cluster {
                 }
                 let ix = match action {
                     // About the node, not a lock: any lock's link carries it.
-                    Action::Send { msg, .. } if msg.kind == MsgKind::Floor => 0,
+                    Action::Send { msg, .. }
+                        if matches!(msg.kind, MsgKind::Floor | MsgKind::Config) =>
+                    {
+                        0
+                    }
                     _ => self.lock_index(&lock),
                 };
                 match action {
@@ -762,11 +724,19 @@ impl Cluster {
                         effect.entered = Some(req);
                         effect.entered_lock = Some((ix as usize, token));
                         self.entered(ix as usize, req, token);
+                        let voters = self
+                            .node(actor)
+                            .lock(lock.as_str())
+                            .map(|n| n.requester().granted.clone());
+                        self.check_entry_config(actor, req, &voters.unwrap_or_default());
                     }
                     Action::Persist { lock, floor } => {
                         let journal = &mut self.journals[actor.0 as usize];
                         journal.votes[ix as usize] = lock;
                         journal.floor = floor;
+                    }
+                    Action::Log(crate::protocol::LogEvent::Withdrawn { .. }) => {
+                        effect.withdrawn += 1
                     }
                     Action::LeaseExpired { .. } | Action::Log(_) | Action::PersistFloor { .. } => {}
                 }

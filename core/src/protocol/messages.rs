@@ -46,11 +46,17 @@ pub enum MsgKind {
     /// its floor again: what such a node waits for before it grants (DESIGN.md, "A lost
     /// disk"). Not about any lock.
     Floor,
+    /// Node → node, about no request (`req.ts == 0`, `req.node` the sender, `req.epoch` the
+    /// sender's configuration epoch): my configuration is newer than yours, adopt it (the
+    /// daemon attaches the configuration itself). Sent to every node of the old and the new
+    /// configuration when a node adopts a new one, to a peer whose Hello or request shows an
+    /// older epoch, and in answer to an older `Config`. Not about any lock.
+    Config,
 }
 
 impl MsgKind {
     /// All kinds, in a fixed order (used for per-kind counters).
-    pub const ALL: [MsgKind; 12] = [
+    pub const ALL: [MsgKind; 13] = [
         MsgKind::Request,
         MsgKind::Grant,
         MsgKind::Failed,
@@ -63,6 +69,7 @@ impl MsgKind {
         MsgKind::Fenced,
         MsgKind::Revoked,
         MsgKind::Floor,
+        MsgKind::Config,
     ];
 
     /// Position in [`MsgKind::ALL`], for array-indexed counters.
@@ -84,7 +91,8 @@ impl MsgKind {
             | MsgKind::Release
             | MsgKind::Sync
             | MsgKind::Fence
-            | MsgKind::Floor => true,
+            | MsgKind::Floor
+            | MsgKind::Config => true,
             MsgKind::Grant
             | MsgKind::Failed
             | MsgKind::Inquire
@@ -109,6 +117,7 @@ impl MsgKind {
             MsgKind::Fenced => "Fenced",
             MsgKind::Revoked => "Revoked",
             MsgKind::Floor => "Floor",
+            MsgKind::Config => "Config",
         }
     }
 }
@@ -280,6 +289,13 @@ pub enum LogEvent {
         from: Vec<NodeId>,
         /// The quorum it uses now.
         to: Vec<NodeId>,
+    },
+    /// A waiting request was withdrawn because the configuration this node adopted no longer
+    /// has it as a member (`maekawa cluster remove`): it cannot be granted any more, so whoever
+    /// waits for it must be told.
+    Withdrawn {
+        /// The request.
+        req: RequestId,
     },
     /// An INQUIRE is held back: this node has no reason yet to think it will lose.
     InquiryDeferred {

@@ -17,6 +17,7 @@
 //! `revote` (reconciliation with a peer's new incarnation, PROTOCOL.md §3) and `suspicion`
 //! (routing around suspected nodes).
 
+mod epoch;
 mod leases;
 mod messages;
 mod rejoin;
@@ -28,7 +29,7 @@ mod voter;
 pub use messages::{Action, LogEvent, Message, MsgKind, RevoteKind};
 pub(crate) use suspicion::mark_suspected;
 
-use crate::id::{Incarnation, Lamport, NodeId, RequestId, Token};
+use crate::id::{Epoch, Incarnation, Lamport, NodeId, RequestId, Token};
 use crate::quorum::QuorumSystem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -58,6 +59,13 @@ pub enum ProtocolError {
     /// `exit_cs` while not in the CS.
     #[error("node {node} is not in the critical section")]
     NotInCs {
+        /// This node.
+        node: NodeId,
+    },
+    /// `request_cs` on a node the current configuration does not have as a member (it was
+    /// removed, or has not been added yet).
+    #[error("node {node} is not a member of the cluster's current configuration")]
+    NotMember {
         /// This node.
         node: NodeId,
     },
@@ -228,6 +236,9 @@ pub struct VoterView {
 pub(crate) struct Shared {
     pub(crate) me: NodeId,
     pub(crate) incarnation: Incarnation,
+    /// The epoch of the configuration `system` belongs to: requests are made in it, and only
+    /// requests made in it are granted (DESIGN.md, "Membership changes").
+    pub(crate) epoch: Epoch,
     // Shared (cheap to clone): the explorer copies states by the million.
     /// Every quorum this node may use.
     pub(crate) system: Arc<QuorumSystem>,
@@ -261,6 +272,7 @@ impl Shared {
         Shared {
             me,
             incarnation: Incarnation(1),
+            epoch: Epoch(0),
             system,
             suspected: Arc::default(),
             now: 0,
@@ -726,7 +738,7 @@ impl<'a> NodeMut<'a> {
             MsgKind::Fenced => self.on_fenced(&mut out, from, msg),
             MsgKind::Revoked => self.on_revoked(&mut out, from, msg),
             // About the node, not a lock: a Member takes it before any lock sees it.
-            MsgKind::Floor => {}
+            MsgKind::Floor | MsgKind::Config => {}
         }
         out
     }

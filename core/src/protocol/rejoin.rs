@@ -56,6 +56,7 @@ impl Shared {
                 ts: Lamport(0),
                 node: self.me,
                 inc: self.incarnation,
+                epoch: self.epoch,
             },
             holds_grant: false,
             to_inc: Incarnation(0),

@@ -20,12 +20,16 @@ impl NodeMut<'_> {
                 req,
             });
         }
+        if self.s.system.quorum(self.s.me).is_empty() {
+            return Err(ProtocolError::NotMember { node: self.s.me });
+        }
         // Above the floor: the timestamp may serve as the entry's token (fast grants).
         self.s.clock = self.s.clock.max(self.s.floor.as_lamport()).next();
         let req = RequestId {
             ts: self.s.clock,
             node: self.s.me,
             inc: self.s.incarnation,
+            epoch: self.s.epoch,
         };
         self.l.phase = Phase::Wanting(req);
         self.l.req = RequesterView {

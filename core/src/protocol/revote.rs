@@ -90,6 +90,7 @@ impl NodeMut<'_> {
                 ts: Lamport(0),
                 node: self.s.me,
                 inc: self.s.incarnation,
+                epoch: self.s.epoch,
             },
         };
         self.send(out, peer, MsgKind::Sync, req);

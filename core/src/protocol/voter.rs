@@ -27,6 +27,9 @@ impl NodeMut<'_> {
     /// The REQUEST rule proper (also used to re-queue a request a restart lost).
     pub(super) fn take_request(&mut self, out: &mut Vec<Action>, from: NodeId, msg: Message) {
         let r = msg.req;
+        if self.refuse_other_epoch(r) {
+            return;
+        }
         let Some(lock) = self.l.voter.lock else {
             let suspect = r.node != self.s.me && self.s.suspected.contains(&r.node);
             if (suspect && self.s.options.leases) || self.s.quiet() {

@@ -42,6 +42,7 @@ fn settings(dir: &Path) -> NodeSettings {
         log_rotation: (0, 0),
         metrics_addr: None,
         env: crate::daemon::Env::real(),
+        membership: None,
     }
 }
 

@@ -117,6 +117,7 @@ fn numbered(i: u64) -> Message {
             ts: Lamport(i),
             node: NodeId(0),
             inc: Incarnation(1),
+            epoch: maekawa_core::id::Epoch(0),
         },
         holds_grant: false,
         to_inc: Incarnation(0),

@@ -49,6 +49,7 @@ fn envelope(kind: MsgKind) -> wire::Envelope {
             ts: Lamport(3),
             node,
             inc: Incarnation(2),
+            epoch: maekawa_core::id::Epoch(0),
         },
         holds_grant: kind == MsgKind::Sync,
         to_inc: Incarnation(if kind == MsgKind::Sync { 4 } else { 0 }),
@@ -828,7 +829,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                         let checked = check_envelope(&env, from, to, &nodes);
                         prop_assert_eq!(checked, Ok((lock.clone(), msg)), "{} -> {}", from, to);
                     }
-                    Some(Item::Hello(incarnation, token, _)) => {
+                    Some(Item::Hello(incarnation, token, _, _)) => {
                         hellos.set(hellos.get() + 1);
                         let h = wire::Hello {
                             from: from.0,

@@ -24,11 +24,13 @@ pub(super) type CsEnters = BTreeMap<(NodeId, Option<u64>), Vec<Entry>>;
 pub(super) fn check(
     lines: &[CsLine],
     config: &Config,
+    systems: &[maekawa_core::quorum::QuorumSystem],
     node_logs: &BTreeMap<NodeId, NodeLog>,
     report: &mut CheckReport,
 ) -> CsEnters {
     let mut walk = Walk {
         config,
+        systems,
         node_logs,
         known: config.ids().into_iter().collect(),
         reclaimed_at: reclaimed_at(node_logs),
@@ -106,6 +108,8 @@ fn lease_ends(lines: &[CsLine]) -> BTreeMap<usize, SystemTime> {
 /// The state of the walk through the CS log.
 struct Walk<'a> {
     config: &'a Config,
+    /// The quorum systems of the configurations the logs show (membership changes).
+    systems: &'a [maekawa_core::quorum::QuorumSystem],
     node_logs: &'a BTreeMap<NodeId, NodeLog>,
     /// The nodes of the config.
     known: BTreeSet<NodeId>,
@@ -345,7 +349,8 @@ impl Walk<'_> {
         sorted.sort();
         sorted.dedup();
         let quorums = &self.config.quorums;
-        if self.known.contains(&node) && !quorums.is_quorum(&sorted) {
+        let in_some = self.systems.iter().any(|s| s.is_quorum(&sorted));
+        if self.known.contains(&node) && !quorums.is_quorum(&sorted) && !in_some {
             let rule = Rule::NotAQuorum {
                 node,
                 entry,

@@ -118,6 +118,7 @@ pub(super) fn malformed(path: &Path, line: usize, problem: &LineError) -> CheckE
 fn req_of(req: RequestId) -> RequestId {
     RequestId {
         inc: Incarnation(0),
+        epoch: maekawa_core::id::Epoch(0),
         ..req
     }
 }
@@ -198,6 +199,7 @@ impl Reader<'_> {
                         ts: Lamport(*req_ts),
                         node: *req_node,
                         inc: Incarnation(0),
+                        epoch: maekawa_core::id::Epoch(0),
                     },
                     token: *token,
                 };

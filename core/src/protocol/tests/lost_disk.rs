@@ -16,6 +16,7 @@ fn floor(from: u32, floor: u64) -> Message {
             ts: Lamport(0),
             node: n(from),
             inc: Incarnation(1),
+            epoch: crate::id::Epoch(0),
         },
         token: Token(floor),
         ..msg(MsgKind::Floor, 1, 0, from)

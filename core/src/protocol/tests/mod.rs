@@ -30,6 +30,7 @@ fn rid(ts: u64, node: u32) -> RequestId {
         ts: Lamport(ts),
         node: n(node),
         inc: Incarnation(1),
+        epoch: crate::id::Epoch(0),
     }
 }
 
@@ -125,6 +126,7 @@ fn rid_inc(ts: u64, node: u32, inc: u64) -> RequestId {
         ts: Lamport(ts),
         node: n(node),
         inc: Incarnation(inc),
+        epoch: crate::id::Epoch(0),
     }
 }
 

@@ -8,7 +8,7 @@ use super::*;
 // Sync with `ts == 0` carries no request.
 #[test]
 fn sync_is_the_seventh_kind_and_ts_zero_means_no_request() {
-    assert_eq!(MsgKind::ALL.len(), 12);
+    assert_eq!(MsgKind::ALL.len(), 13);
     assert_eq!(MsgKind::ALL[6], MsgKind::Sync);
     assert_eq!(MsgKind::ALL[7], MsgKind::Resync);
     assert_eq!(
@@ -17,7 +17,8 @@ fn sync_is_the_seventh_kind_and_ts_zero_means_no_request() {
             MsgKind::Fence,
             MsgKind::Fenced,
             MsgKind::Revoked,
-            MsgKind::Floor
+            MsgKind::Floor,
+            MsgKind::Config
         ]
     );
     assert_eq!(MsgKind::Resync.name(), "Resync");

@@ -74,6 +74,7 @@ impl<'a> Story<'a> {
                 ts: Lamport(*ts),
                 node: me,
                 inc: Incarnation(inc.unwrap_or(0)),
+                epoch: maekawa_core::id::Epoch(0),
             },
             inc,
         };
