@@ -191,7 +191,10 @@ fn joining(
     id: NodeId,
     args: &NodeArgs,
 ) -> anyhow::Result<Option<daemon::membership::Membership>> {
-    let kept = daemon::membership::Membership::load(&args.log_dir, id)?
+    // Unreadable here (no log directory yet, say): the daemon reports it once it opens it.
+    let kept = daemon::membership::Membership::load(&args.log_dir, id)
+        .ok()
+        .flatten()
         .and_then(|m| m.addresses().get(&id).cloned());
     let listen = args.listen.clone().or(kept);
     let Some(addr) = listen else {

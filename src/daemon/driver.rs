@@ -311,12 +311,16 @@ impl Driver {
                 incarnation,
                 floor,
                 wants_floor,
+                addr,
             } => {
                 self.log.log(&NodeEvent::PeerIncarnation {
                     peer,
                     incarnation,
                     token_floor: floor,
                 });
+                // A new process of the peer listening elsewhere (a new host for its id): reach
+                // it there (`maekawa cluster replace` makes the move durable).
+                self.follow_peer(peer, addr);
                 self.transport.kick(peer);
                 let mut actions =
                     self.core

@@ -380,12 +380,16 @@ pub(super) fn transport_config(
         boot: boot_nonce(settings),
         awaits_floor: false,
         floor,
-        // The cluster file's configuration until membership changes give the node a newer one.
         // The configuration's epoch (its Hellos say it), kept current by the driver.
         epoch: Arc::new(AtomicU64::new(
             settings.membership.as_ref().map_or(0, |m| m.epoch),
         )),
         liveness: Liveness::new(peers.iter().map(|(p, _)| *p), settings.suspect_after),
+        listen: settings
+            .config
+            .node(me)
+            .map(|n| n.addr.clone())
+            .unwrap_or_default(),
         peers,
         gate: settings.security.gate(),
         log: log.clone(),

@@ -169,6 +169,21 @@ impl Driver {
         }
     }
 
+    /// `peer`'s newest process says it listens at `addr`: the link to it goes there, if that
+    /// is not where the configuration has it. Only a newer incarnation moves a link, so an old
+    /// process of the id that still runs somewhere cannot pull it back; under mutual TLS only
+    /// the id's certificate can say it.
+    pub(super) fn follow_peer(&mut self, peer: NodeId, addr: String) {
+        let Some(state) = &self.membership else {
+            return;
+        };
+        let known = state.current.addresses();
+        if addr.is_empty() || known.get(&peer).is_none_or(|a| *a == addr) {
+            return;
+        }
+        self.transport.readdress(peer, addr);
+    }
+
     /// What a message to a peer carries besides itself: a `Config` its configuration.
     pub(super) fn attachment(&self, msg: &Message) -> Option<std::sync::Arc<[u8]>> {
         let state = self.membership.as_ref()?;

@@ -93,6 +93,8 @@ pub enum TransportEvent {
         floor: u64,
         /// It lost its journal and waits for its peers' floors.
         wants_floor: bool,
+        /// Where it listens, as its Hello says ("" when it does not say).
+        addr: String,
     },
     /// Our outgoing link to `peer` broke; unacknowledged messages will be resent.
     PeerDown {
@@ -184,6 +186,9 @@ pub struct TransportConfig {
     /// This process lost its journal (sent in every Hello): its peers answer with their
     /// token floor (a `Floor` message).
     pub awaits_floor: bool,
+    /// Where this node listens, sent in every Hello: a new host for a node id is reached at
+    /// its new address as soon as it greets its peers (`maekawa cluster replace` records it).
+    pub listen: String,
     /// This process's token floor (its journal's: no token it used or knows of is larger), kept
     /// current by the driver and sent in every Hello. A restarted process starts from its
     /// journal's, which is what lets a peer free its dead votes safely (DESIGN.md).
@@ -272,6 +277,7 @@ impl Transport {
             awaits_floor: cfg.awaits_floor,
             floor: cfg.floor.clone(),
             epoch: cfg.epoch.clone(),
+            listen: cfg.listen.clone(),
             liveness: cfg.liveness.clone(),
             drop_resend: cfg.drop_resend_on_reconnect,
             connector,

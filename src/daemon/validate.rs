@@ -102,7 +102,14 @@ pub fn check_hello(hello: &wire::Hello) -> Result<(), Refusal> {
     }
     below_bound("incarnation", hello.incarnation)?;
     below_bound("token", hello.token)?;
-    below_bound("epoch", hello.epoch)
+    below_bound("epoch", hello.epoch)?;
+    if hello.addr.len() > 256 {
+        return Err(Refusal::new(format!(
+            "an address of {} bytes (at most 256)",
+            hello.addr.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A frame after a link's Hello, checked.

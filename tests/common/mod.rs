@@ -319,6 +319,7 @@ pub fn hello_frame(from: u32, to: u32, incarnation: u64) -> maekawa::daemon::wir
             boot: 0,
             awaits_floor: false,
             epoch: 0,
+            addr: String::new(),
         })),
     }
 }

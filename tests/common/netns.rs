@@ -163,7 +163,16 @@ impl NetnsCluster {
 
     /// Namespaces, links and a cluster file for `n` nodes, of which none runs yet.
     pub fn prepare(n: usize) -> NetnsCluster {
-        assert!((1..=250).contains(&n), "{n} nodes: one /24 holds 1 to 250");
+        NetnsCluster::prepare_with_spares(n, 0)
+    }
+
+    /// As [`NetnsCluster::prepare`], with `spares` more hosts (namespaces `n..n + spares`, with
+    /// their addresses) that the cluster file does not list: new hosts for membership changes.
+    pub fn prepare_with_spares(n: usize, spares: usize) -> NetnsCluster {
+        assert!(
+            (1..=250).contains(&(n + spares)),
+            "{n} nodes: one /24 holds 1 to 250"
+        );
         let pid = std::process::id();
         let k = NEXT_CLUSTER.fetch_add(1, Ordering::Relaxed);
         // The namespaces isolate each cluster already; distinct subnets per process and
@@ -173,7 +182,7 @@ impl NetnsCluster {
             prefix: format!("mkw{pid}-{k}"),
             made: Vec::new(),
         };
-        if let Err(e) = net.build(n, &subnet) {
+        if let Err(e) = net.build(n + spares, &subnet) {
             panic!("building the test network: {e}");
         }
         let addrs: Vec<String> = (0..n).map(|id| node_addr(&subnet, id)).collect();
@@ -227,6 +236,58 @@ impl NetnsCluster {
         self.cluster.children[id] = Some(child);
         self.args[id] = args.iter().map(|s| s.to_string()).collect();
         self.paused[id] = false;
+    }
+
+    /// Starts node `id` on host `host` (a spare's namespace: a new host for the id), listening
+    /// at that host's address (`--listen`).
+    #[allow(dead_code)]
+    pub fn start_node_on(&mut self, id: usize, host: usize, args: &[&str]) {
+        assert!(
+            self.cluster.children[id].is_none(),
+            "node {id} runs already"
+        );
+        let addr = self.addr(host);
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.net.node(host), BIN])
+            .args(self.cluster.node_args(id))
+            .args(["--listen", &addr])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ip netns exec maekawa node");
+        self.cluster.children[id] = Some(child);
+        self.args[id] = args.iter().map(|s| s.to_string()).collect();
+        self.paused[id] = false;
+    }
+
+    /// Runs `maekawa ARGS` on host `host` (in its namespace), as an operator or a client there.
+    #[allow(dead_code)]
+    pub fn maekawa_on(&self, host: usize, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.net.node(host), BIN])
+            .args(args)
+            .output()
+            .expect("run ip netns exec maekawa")
+    }
+
+    /// The cluster file.
+    #[allow(dead_code)]
+    pub fn config(&self) -> &std::path::Path {
+        &self.cluster.config
+    }
+
+    /// The log directory every node writes to (their disks).
+    #[allow(dead_code)]
+    pub fn log_dir(&self) -> &std::path::Path {
+        &self.cluster.log_dir
+    }
+
+    /// The cluster's directory (scratch space for a test's fenced resource).
+    #[allow(dead_code)]
+    pub fn dir(&self) -> &std::path::Path {
+        self.cluster.dir.path()
     }
 
     /// The PID of running node `id`.

@@ -26,6 +26,8 @@ pub(super) struct LinkCommon {
     pub(super) awaits_floor: bool,
     pub(super) floor: Arc<AtomicU64>,
     pub(super) epoch: Arc<AtomicU64>,
+    /// Where this node listens (sent in every Hello).
+    pub(super) listen: String,
     pub(super) liveness: Liveness,
     /// The injected defect: a reconnect forgets the unacknowledged.
     pub(super) drop_resend: bool,
@@ -270,6 +272,7 @@ async fn open(
             boot: common.boot,
             awaits_floor: common.awaits_floor,
             epoch: common.epoch.load(Ordering::Relaxed),
+            addr: common.listen.clone(),
         })),
     };
     frames

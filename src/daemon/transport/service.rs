@@ -203,6 +203,7 @@ impl PeerService {
                 incarnation: hello.incarnation,
                 floor: hello.token,
                 wants_floor: hello.awaits_floor,
+                addr: hello.addr.clone(),
             };
             self.events.send(news).await.map_err(stopping)?;
         }

@@ -98,6 +98,7 @@ fn config(me: u32, peers: &[(u32, &str)]) -> TransportConfig {
         awaits_floor: false,
         floor: Arc::default(),
         epoch: Arc::default(),
+        listen: String::new(),
         peers: peers
             .iter()
             .map(|(p, addr)| (NodeId(*p), addr.to_string()))

@@ -35,6 +35,7 @@ fn hello(incarnation: u64, token: u64) -> wire::Hello {
         boot: 1,
         awaits_floor: false,
         epoch: 0,
+        addr: String::new(),
     }
 }
 
@@ -243,7 +244,7 @@ fn only_a_sync_may_carry_no_request() {
     assert_eq!(msg.synced_request(), None);
     for kind in MsgKind::ALL
         .into_iter()
-        .filter(|k| !matches!(k, MsgKind::Sync | MsgKind::Floor))
+        .filter(|k| !matches!(k, MsgKind::Sync | MsgKind::Floor | MsgKind::Config))
     {
         let env = wire::Envelope {
             req_ts: 0,
@@ -251,7 +252,7 @@ fn only_a_sync_may_carry_no_request() {
         };
         assert_eq!(
             refused(&env),
-            format!("req_ts 0 in a {kind}: only a Sync or a Floor may carry no request")
+            format!("req_ts 0 in a {kind}: only a Sync, a Floor or a Config may carry no request")
         );
     }
 }
@@ -450,7 +451,7 @@ fn any_envelope(n: u32, number: BoxedStrategy<u64>) -> impl Strategy<Value = wir
 fn any_frame() -> impl Strategy<Value = wire::LinkFrame> {
     let body = prop_oneof![
         1 => (0u32..6, 0u32..6, hostile_number(), hostile_number()).prop_map(|(from, to, incarnation, token)| {
-            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1, awaits_floor: false, epoch: 0 }))
+            Some(wire::link_frame::Body::Hello(wire::Hello { from, to, incarnation, token, boot: 1, awaits_floor: false, epoch: 0, addr: String::new() }))
         }),
         2 => any_envelope(5, hostile_number()).prop_map(|e| Some(wire::link_frame::Body::Envelope(e))),
         // Sane numbers about the request the kind is about (node 1 sends to node 0), so that
@@ -758,6 +759,7 @@ fn checked_envelopes_never_panic_a_member_and_its_answers_pass_the_checks() {
                             boot: 1,
                             awaits_floor: false,
                             epoch: 0,
+                            addr: String::new(),
                         };
                         match check_hello(&h) {
                             Ok(()) => member.peer_incarnation(
@@ -839,6 +841,7 @@ fn no_message_of_a_random_cluster_schedule_is_refused() {
                             boot: incarnation.0,
                             awaits_floor: false,
                             epoch: 0,
+                            addr: String::new(),
                         };
                         prop_assert_eq!(check_hello(&h), Ok(()));
                     }
