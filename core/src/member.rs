@@ -372,6 +372,13 @@ impl Member {
         if !s.heard_floor_from(Some(from)) {
             return Vec::new();
         }
+        self.floor_wait_ended()
+    }
+
+    /// The wait for floor witnesses just ended: the floor is recorded, every peer is told it
+    /// (this member is a witness now) and the requests that queued meanwhile are served.
+    fn floor_wait_ended(&mut self) -> Vec<LockAction> {
+        let s = &mut self.shared;
         if s.floor > s.reserved {
             s.reserved = s.floor.plus(crate::protocol::TOKEN_BLOCK - 1);
         }

@@ -140,7 +140,15 @@ impl Driver {
         });
         let system = m.system();
         self.health.quorums = (*system).clone();
+        let heard = self.core.floor_witnesses().cloned();
         let actions = self.core.adopt(m.epoch(), system, m.token_floor());
+        if let Some(witnesses) = heard.filter(|_| !self.core.awaits_floor()) {
+            // The witnesses heard already meet every quorum of the new configuration.
+            self.log.log(&NodeEvent::FloorLearned {
+                floor: self.core.floor().0,
+                witnesses: witnesses.into_iter().collect(),
+            });
+        }
         let state = self.membership.as_mut().expect("checked above");
         state.current = m;
         self.execute(actions)?;

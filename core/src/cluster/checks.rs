@@ -260,6 +260,29 @@ impl Cluster {
                 v.queue
             ));
         }
+        if self.plan.is_some() {
+            // A membership change: where each node stands, and what is still owed to it.
+            for m in self.nodes.iter() {
+                let id = m.id();
+                parts.push(format!(
+                    "node {id}: epoch {} (proposed {}), member {}, {} request(s) to make{}{}",
+                    m.epoch(),
+                    self.proposed,
+                    self.is_member(id),
+                    self.remaining[id.0 as usize],
+                    if self.stopped.contains(&id) {
+                        ", dead"
+                    } else {
+                        ""
+                    },
+                    if m.awaits_floor() {
+                        ", awaits its floor"
+                    } else {
+                        ""
+                    },
+                ));
+            }
+        }
         parts.join("\n")
     }
 }

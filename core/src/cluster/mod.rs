@@ -601,8 +601,8 @@ impl Cluster {
                 return None;
             }
             Step::Propose => {
-                let floor = self.may_propose().expect("an enabled proposal");
-                self.propose(floor)
+                let (epoch, floor) = self.may_propose().expect("an enabled proposal");
+                self.propose(epoch, floor)
             }
             Step::Wake(id) => (id, self.node_mut(id).tick(time)),
             Step::Suspect { node, peer, on } => {

@@ -125,23 +125,28 @@ impl Cluster {
         self.proposed
     }
 
-    /// When the administrator may propose the next epoch: there is one, and a set of live
-    /// nodes drained of the epoch before the current one meets every quorum of it. Returns
-    /// the floor the new configuration carries.
-    pub(super) fn may_propose(&self) -> Option<Token> {
+    /// What the administrator may propose now, with the floor it carries: the next epoch,
+    /// once a set of live nodes drained of the epoch before the current one meets every quorum
+    /// of it; or the current one again, when no live node has it any more (the only node that
+    /// had adopted it lost its disk), as `maekawa cluster` run again does.
+    pub(super) fn may_propose(&self) -> Option<(Epoch, Token)> {
         let plan = self.plan.as_ref()?;
-        let next = self.proposed.0 + 1;
-        if next as usize >= plan.systems.len() {
-            return None;
-        }
         let live = || {
             self.nodes
                 .iter()
                 .filter(|m| !self.stopped.contains(&m.id()))
         };
+        if self.proposed.0 > 0 && live().all(|m| m.epoch() < self.proposed) {
+            let floor = self.config_floors[self.proposed.0 as usize];
+            return Some((self.proposed, floor));
+        }
+        let next = Epoch(self.proposed.0 + 1);
+        if next.0 as usize >= plan.systems.len() {
+            return None;
+        }
         let floor = live().map(|m| m.journal_floor()).max().unwrap_or(Token(0));
         if self.proposed.0 == 0 || !self.drain_proposal {
-            return Some(floor);
+            return Some((next, floor));
         }
         let before = Epoch(self.proposed.0 - 1);
         let drained: Vec<&Member> = live()
@@ -150,21 +155,19 @@ impl Cluster {
             .collect();
         let set: BTreeSet<NodeId> = drained.iter().map(|m| m.id()).collect();
         plan.system(before).blocks(&set).then(|| {
-            drained
-                .iter()
-                .map(|m| m.journal_floor())
-                .max()
-                .unwrap_or(Token(0))
+            let floor = drained.iter().map(|m| m.journal_floor()).max();
+            (next, floor.unwrap_or(Token(0)))
         })
     }
 
-    /// The administrator proposes the next epoch: the lowest live node adopts it (and tells
-    /// every other). Returns that node and what it does.
-    pub(super) fn propose(&mut self, floor: Token) -> (NodeId, Vec<LockAction>) {
+    /// The administrator proposes `epoch` (the next, or the current again): the lowest live
+    /// node adopts it (and tells every other). Returns that node and what it does.
+    pub(super) fn propose(&mut self, epoch: Epoch, floor: Token) -> (NodeId, Vec<LockAction>) {
         let plan = self.plan.clone().expect("a plan");
-        self.proposed = Epoch(self.proposed.0 + 1);
-        self.config_floors.push(floor);
-        let epoch = self.proposed;
+        if epoch > self.proposed {
+            self.proposed = epoch;
+            self.config_floors.push(floor);
+        }
         let coordinator = (0..self.nodes.len() as u32)
             .map(NodeId)
             .find(|id| !self.stopped.contains(id))

@@ -60,6 +60,10 @@ impl Member {
             })
             .collect();
         out.extend(self.for_every_lock(|rules, out| rules.adopt_epoch(out)));
+        // A node waiting for floor witnesses counts those it heard against the new quorums.
+        if self.shared.heard_floor_from(None) {
+            out.extend(self.floor_wait_ended());
+        }
         out
     }
 
