@@ -170,6 +170,7 @@ impl Driver {
             return;
         };
         for id in std::mem::take(&mut state.departed) {
+            self.health.suspected.remove(&id);
             self.transport.remove_peer(id);
             if let Some(service) = &self.peer_service {
                 service.remove_peer(id);
