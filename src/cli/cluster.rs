@@ -163,9 +163,16 @@ impl Coordinator {
         let options = LockOptions::default()
             .timeout(self.deadline.saturating_duration_since(Instant::now()))
             .client_label("maekawa cluster");
-        let guard = lock.lock(CONFIG_LOCK, options).await.map_err(change)?;
+        let mut guard = lock.lock(CONFIG_LOCK, options).await.map_err(change)?;
         let exempt = own_request(&mut lock).await;
-        let result = self.walk(via, &addr, exempt, target).await;
+        // The change goes on only while the reserved lock is held: once it is lost (its lease
+        // ran out, the node went away), another change may start, so this one stops at once.
+        let result = tokio::select! {
+            result = self.walk(via, &addr, exempt, target) => result,
+            lost = guard.lost() => Err(change(format!(
+                "lost the reserved lock {CONFIG_LOCK} ({lost}); run the command again to finish the change"
+            ))),
+        };
         let _ = guard.release().await;
         let done = result?;
         self.rewrite_file(&done)?;

@@ -90,6 +90,12 @@ impl NodeMut<'_> {
                 "yield for a request that does not hold the vote",
             );
         }
+        if r.epoch < self.s.epoch {
+            // Made in an older configuration than this voter's: the vote comes back, and the
+            // request is not queued again (its node makes it again in the new one).
+            self.grant_next(out);
+            return;
+        }
         self.l.voter.queue.insert(r);
         // A requester that yielded keeps us in its `yielded` set until we grant it again, which
         // makes it yield to any INQUIRE exactly as a FAILED would: it needs no FAILED from us.

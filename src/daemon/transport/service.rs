@@ -193,6 +193,14 @@ impl PeerService {
         }
         self.liveness.heard_from(from, &self.events).await;
         let stopping = |_| tonic::Status::unavailable("node is stopping");
+        // On every link, before any of its messages (the lock is held until they may come),
+        // and before the news of a new incarnation: a peer that is behind gets this node's
+        // configuration before the Sync and the Floor that answer its restart.
+        let epoch = TransportEvent::PeerEpoch {
+            peer: from,
+            epoch: hello.epoch,
+        };
+        self.events.send(epoch).await.map_err(stopping)?;
         if hello.incarnation > s.incarnation {
             // A new process on the sender's side numbers its link from 1 again.
             s.incarnation = hello.incarnation;
@@ -207,12 +215,6 @@ impl PeerService {
             };
             self.events.send(news).await.map_err(stopping)?;
         }
-        // On every link, before any of its messages (the lock is held until they may come).
-        let epoch = TransportEvent::PeerEpoch {
-            peer: from,
-            epoch: hello.epoch,
-        };
-        self.events.send(epoch).await.map_err(stopping)?;
         if let Some(older) = s.current.replace(superseded) {
             older.notify_one();
         }
