@@ -188,12 +188,19 @@ impl Coordinator {
             None => self.config.ids(),
         };
         let mut last = String::from("the cluster file lists no node");
+        let tried = candidates.len();
         for id in candidates {
             let addr = self.config.node(id).map_err(input)?.addr.clone();
             match self.membership_at(id, &addr).await {
                 Ok(m) => return Ok((id, addr, m)),
                 Err(e) => last = e,
             }
+        }
+        if tried > 1 {
+            last = format!(
+                "no node of {} answers (the last: {last}); start one, or pass --node ID",
+                self.config.path.display()
+            );
         }
         Err(input(last))
     }
