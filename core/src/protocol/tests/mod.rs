@@ -8,6 +8,7 @@
 use super::*;
 use std::collections::{BTreeMap, VecDeque};
 
+mod epoch;
 mod fast;
 mod forget;
 mod leases;
