@@ -29,7 +29,7 @@ impl Member {
     /// the same epoch changes nothing. The caller has made the configuration durable first.
     ///
     /// Every node of the old and the new configuration gets a `Config` (the caller attaches
-    /// the configuration), every lock moves ([`NodeMut::adopt_epoch`]): waiting requests are
+    /// the configuration), every lock moves (`NodeMut::adopt_epoch`): waiting requests are
     /// made again in the new configuration, holders keep the CS, and from now on only
     /// requests of `epoch` are granted here.
     #[must_use = "the actions must be carried out"]
