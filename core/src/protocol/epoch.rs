@@ -11,8 +11,8 @@
 //! gather its votes, so live entries come from at most two neighbouring epochs and pairwise
 //! share a voter.
 
-use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase, RequesterView, Shared};
-use crate::id::{Incarnation, Lamport, RequestId};
+use super::{Action, LogEvent, Message, MsgKind, NodeMut, Phase, Shared};
+use crate::id::RequestId;
 use std::collections::BTreeSet;
 
 impl NodeMut<'_> {
@@ -35,27 +35,10 @@ impl NodeMut<'_> {
         }
         match self.l.phase {
             Phase::Wanting(r) if r.epoch < epoch => {
-                let from = self.l.quorum.to_vec();
-                for i in 0..self.l.quorum.len() {
-                    let to = self.l.quorum[i];
-                    self.send(out, to, MsgKind::Release, r);
-                }
-                self.l.phase = Phase::Idle;
-                self.l.req = RequesterView::default();
-                self.l.quorum = self.pick_quorum(&BTreeSet::new());
-                let Ok(more) = self.request_cs() else {
+                if self.start_over(out, r).is_err() {
                     // Not a member of the new configuration: the request is withdrawn.
                     out.push(Action::Log(LogEvent::Withdrawn { req: r }));
-                    return;
-                };
-                if let Phase::Wanting(new) = self.l.phase {
-                    out.push(Action::Log(LogEvent::QuorumSwitch {
-                        req: new,
-                        from,
-                        to: self.l.quorum.to_vec(),
-                    }));
                 }
-                out.extend(more);
             }
             Phase::Idle => self.l.quorum = self.pick_quorum(&BTreeSet::new()),
             Phase::Wanting(_) | Phase::InCs(_) => {}
@@ -77,19 +60,6 @@ impl Shared {
     /// configuration itself), about no request.
     pub(crate) fn config_message(&mut self) -> Message {
         self.clock = self.clock.next();
-        Message {
-            kind: MsgKind::Config,
-            lamport: self.clock,
-            req: RequestId {
-                ts: Lamport(0),
-                node: self.me,
-                inc: self.incarnation,
-                epoch: self.epoch,
-            },
-            holds_grant: false,
-            to_inc: Incarnation(0),
-            token: self.journal_floor(),
-            echo: 0,
-        }
+        self.about_this_node(MsgKind::Config)
     }
 }

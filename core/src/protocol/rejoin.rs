@@ -49,8 +49,15 @@ impl Shared {
     /// A `Floor` message to `to`: this node's journal floor, about no request.
     pub(crate) fn floor_message(&mut self) -> Message {
         self.clock = self.clock.max(self.floor.as_lamport()).next();
+        self.about_this_node(MsgKind::Floor)
+    }
+
+    /// A message of `kind` about no request but this node itself (`req.ts == 0`, `req.node`
+    /// this node, its incarnation and epoch), stamped with the clock as it is and carrying the
+    /// journal floor: a `Floor` or a `Config`.
+    pub(crate) fn about_this_node(&self, kind: MsgKind) -> Message {
         Message {
-            kind: MsgKind::Floor,
+            kind,
             lamport: self.clock,
             req: RequestId {
                 ts: Lamport(0),

@@ -82,6 +82,34 @@ impl NodeMut<'_> {
         Ok(out)
     }
 
+    /// Starts the waiting request `r` over: RELEASE to every voter of its quorum, then a new
+    /// request to a quorum picked afresh (a `QuorumSwitch` says which), as when every quorum
+    /// without suspects needs a voter it left, or a newer configuration was adopted. `Err`
+    /// (the node left idle) when this node may make no request: it is no member any more.
+    pub(super) fn start_over(
+        &mut self,
+        out: &mut Vec<Action>,
+        r: RequestId,
+    ) -> Result<(), ProtocolError> {
+        let from = self.l.quorum.to_vec();
+        for i in 0..self.l.quorum.len() {
+            let to = self.l.quorum[i];
+            self.send(out, to, MsgKind::Release, r);
+        }
+        self.l.phase = Phase::Idle;
+        self.l.req = RequesterView::default();
+        let more = self.request_cs()?;
+        if let Phase::Wanting(new) = self.l.phase {
+            out.push(Action::Log(LogEvent::QuorumSwitch {
+                req: new,
+                from,
+                to: self.l.quorum.to_vec(),
+            }));
+        }
+        out.extend(more);
+        Ok(())
+    }
+
     /// Every vote of the quorum is held: take the next token and, with leases, confirm it
     /// with the voters before entering; without, enter now.
     pub(super) fn complete_if_granted(&mut self, out: &mut Vec<Action>, r: RequestId) {

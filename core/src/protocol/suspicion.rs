@@ -3,7 +3,7 @@
 //! ([`QuorumSystem::choose`](crate::quorum::QuorumSystem::choose)); a voter skips a suspect's
 //! queued requests. Who is suspected, and when, is the caller's call.
 
-use super::{Action, LogEvent, MsgKind, NodeMut, Phase, RequesterView};
+use super::{Action, LogEvent, MsgKind, NodeMut, Phase};
 use crate::id::{NodeId, RequestId};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -90,23 +90,8 @@ impl NodeMut<'_> {
             if self.try_pick_quorum(&BTreeSet::new()).is_none() {
                 return; // no quorum without suspects: wait
             }
-            // Start over: withdraw everywhere, then ask the new quorum with a new request.
-            let from = self.l.quorum.to_vec();
-            for i in 0..self.l.quorum.len() {
-                let to = self.l.quorum[i];
-                self.send(out, to, MsgKind::Release, r);
-            }
-            self.l.phase = Phase::Idle;
-            self.l.req = RequesterView::default();
-            let more = self.request_cs().expect("idle after the withdrawal");
-            if let Phase::Wanting(new) = self.l.phase {
-                out.push(Action::Log(LogEvent::QuorumSwitch {
-                    req: new,
-                    from,
-                    to: self.l.quorum.to_vec(),
-                }));
-            }
-            out.extend(more);
+            self.start_over(out, r)
+                .expect("a member: it had a waiting request");
             return;
         };
         let from = self.l.quorum.to_vec();
