@@ -35,6 +35,9 @@ enum Command {
     /// in MAEKAWA_LOCK_TOKEN), or print the token and hold the lock until SIGINT/SIGTERM. If
     /// the lock is lost, CMD gets SIGTERM, then SIGKILL, and the exit code is 125.
     Lock(cli::lock::LockArgs),
+    /// Leader election on a named lock: campaign with a VALUE and run CMD while leading (hot
+    /// standbys wait; a lost lead stops CMD, exit 125), or --watch the leader and every change.
+    Elect(cli::elect::ElectArgs),
     /// List the named locks in use at one node or every node (the default): holder session
     /// and client, fencing token, waiting sessions; --json for scripts.
     Locks(cli::locks::LocksArgs),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cli::cluster::run(args),
         Command::Lock(args) => cli::lock::run(args),
         Command::Locks(args) => cli::locks::run(args),
+        Command::Elect(args) => cli::elect::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Timeline(args) => cli::timeline::run(args),
         Command::Bench(args) => cli::bench::run(args),

@@ -479,6 +479,10 @@ pub enum NodeEvent {
         /// tracing writer left it out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
+        /// A semaphore's number of slots: the session waits for any one of the locks
+        /// `LOCK#1` .. `LOCK#limit`. Absent for a mutex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
     },
     /// The session that held a lock ended.
     SessionRelease {

@@ -90,6 +90,7 @@ impl wire::lock_server::Lock for FakeLock {
                 token,
                 node: state.node,
                 session: token - 10,
+                slot: 0,
             };
             let _ = tx.send(reply(ServerBody::Acquired(acquired))).await;
             tokio::select! {

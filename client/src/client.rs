@@ -55,6 +55,8 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest lock name, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
+/// The most slots a semaphore may have ([`LockOptions::limit`]).
+pub const MAX_LIMIT: u32 = 64;
 
 /// Why a lock could not be taken, kept, released or listed. Every message is one line.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,12 @@ pub enum LockError {
         name: String,
         /// What is wrong with it.
         why: String,
+    },
+    /// A semaphore's limit is out of range.
+    #[error("invalid limit {limit}: a semaphore has 1 to {MAX_LIMIT} slots")]
+    InvalidLimit {
+        /// The limit as given.
+        limit: u32,
     },
     /// The address does not parse as `host:port` or a URI.
     #[error("invalid daemon address {addr:?}: {why}; give it as HOST:PORT (e.g. 127.0.0.1:50051)")]
@@ -152,6 +160,7 @@ pub fn validate_name(name: &str) -> Result<(), LockError> {
 pub struct LockOptions {
     timeout: Option<Duration>,
     client: String,
+    limit: Option<u32>,
 }
 
 impl LockOptions {
@@ -165,6 +174,15 @@ impl LockOptions {
     /// Take the lock only if it is free now (a timeout of zero).
     pub fn try_once(self) -> LockOptions {
         self.timeout(Duration::ZERO)
+    }
+
+    /// Take a semaphore: any one of `limit` slots of `name` (the locks `NAME#1` ..
+    /// `NAME#limit`, 2 to [`MAX_LIMIT`]), so that at most `limit` sessions hold it at once;
+    /// [`LockGuard::slot`] says which, and the token is that slot's. 1 is the plain mutex.
+    /// Every holder of one semaphore must give the same limit.
+    pub fn limit(mut self, limit: u32) -> LockOptions {
+        self.limit = (limit > 1).then_some(limit);
+        self
     }
 
     /// Free text that `maekawa locks` shows for this session (say, `pid 4242 on host`).
@@ -261,6 +279,9 @@ impl LockClient {
     /// ([`LockGuard::lost`]).
     pub async fn lock(&mut self, name: &str, options: LockOptions) -> Result<LockGuard, LockError> {
         validate_name(name)?;
+        if let Some(limit) = options.limit.filter(|&n| n > MAX_LIMIT) {
+            return Err(LockError::InvalidLimit { limit });
+        }
         let (tx, rx) = mpsc::channel(2);
         let acquire = wire::LockClientMsg {
             body: Some(ClientBody::Acquire(wire::Acquire {
@@ -269,6 +290,7 @@ impl LockClient {
                     .timeout
                     .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
                 client: options.client,
+                limit: options.limit,
             })),
         };
         // The channel has room: the Acquire is queued before the call starts, so a server
@@ -291,6 +313,7 @@ impl LockClient {
                 token: a.token,
                 node: NodeId(a.node),
                 session: a.session,
+                slot: (a.slot > 0).then_some(a.slot),
                 tx: Some(tx),
                 stream,
                 lost: None,
@@ -360,6 +383,7 @@ pub struct LockGuard {
     token: u64,
     node: NodeId,
     session: u64,
+    slot: Option<u32>,
     /// The client half of the session; dropped to close it.
     tx: Option<mpsc::Sender<wire::LockClientMsg>>,
     stream: tonic::Streaming<wire::LockServerMsg>,
@@ -388,6 +412,12 @@ impl LockGuard {
     /// The session's id at that daemon (as `maekawa locks` shows it).
     pub fn session(&self) -> u64 {
         self.session
+    }
+
+    /// The semaphore's slot this session holds (1 to its limit; the lock `NAME#slot`, whose
+    /// fencing token [`LockGuard::token`] is), or `None` for a mutex.
+    pub fn slot(&self) -> Option<u32> {
+        self.slot
     }
 
     /// Resolves when the lock is lost: the session ended (the daemon died, the network broke

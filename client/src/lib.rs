@@ -1,8 +1,9 @@
 //! maekawa-client: what a program links to take named locks from a maekawa cluster, and
 //! nothing of the daemon.
 //!
-//! [`client`] takes, holds and releases named locks through a daemon's `Lock` service (the
-//! wire of crate `maekawa-wire`); [`config`] reads the cluster file (`quorums.json`) that
+//! [`client`] takes, holds and releases named locks and semaphores through a daemon's `Lock`
+//! service (the wire of crate `maekawa-wire`); [`election`] campaigns for a named lock and
+//! watches who leads; [`config`] reads the cluster file (`quorums.json`) that
 //! [`client::LockClient::connect_node`] looks a node up in; [`tls`] decides between mutual TLS
 //! and plaintext from the certificates directory and loads the client's identity. The daemon
 //! (crate `maekawa`) builds on the same three modules and re-exports them under its own paths
@@ -25,6 +26,7 @@
 
 pub mod client;
 pub mod config;
+pub mod election;
 pub mod tls;
 
 pub use client::{LockClient, LockError, LockGuard, LockInfo, LockOptions, NodeLocks};

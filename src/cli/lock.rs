@@ -66,10 +66,50 @@ pub(crate) struct LockArgs {
     /// When the lock is lost, how long CMD has to exit after SIGTERM before SIGKILL.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     grace: Duration,
+    /// A semaphore: at most N holders of NAME at once. Each holds one of N slots, the locks
+    /// NAME#1 .. NAME#N (MAEKAWA_LOCK_SLOT says which), with that slot's fencing token. Give
+    /// every holder the same N (2 to 64; 1 is the plain lock).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    limit: Option<u32>,
     /// The command to run while holding the lock, after `--`. It gets MAEKAWA_LOCK_NAME,
-    /// MAEKAWA_LOCK_TOKEN (the fencing token), MAEKAWA_LOCK_NODE and MAEKAWA_LOCK_SESSION.
+    /// MAEKAWA_LOCK_TOKEN (the fencing token), MAEKAWA_LOCK_NODE, MAEKAWA_LOCK_SESSION and, for
+    /// a semaphore, MAEKAWA_LOCK_SLOT.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<OsString>,
+    /// The label `maekawa locks` shows (an election's value); by default who runs what.
+    #[arg(skip)]
+    label: Option<String>,
+}
+
+impl LockArgs {
+    /// The flags of `maekawa elect NAME VALUE`: a lock waited for with no timeout, held under
+    /// the label VALUE.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn for_election(
+        name: String,
+        value: String,
+        node: Option<u32>,
+        addr: Option<String>,
+        config: PathBuf,
+        tls: super::TlsArgs,
+        identity: super::IdentityArgs,
+        grace: Duration,
+        command: Vec<OsString>,
+    ) -> LockArgs {
+        LockArgs {
+            name,
+            node,
+            addr,
+            config,
+            tls,
+            identity,
+            timeout: None,
+            grace,
+            limit: None,
+            command,
+            label: Some(value),
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -140,9 +180,13 @@ async fn lock(args: LockArgs, node: Option<(Config, NodeId)>, security: Security
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let mut options = LockOptions::default().client_label(label(&args.command));
+    let label = args.label.clone().unwrap_or_else(|| label(&args.command));
+    let mut options = LockOptions::default().client_label(label);
     if let Some(t) = args.timeout {
         options = options.timeout(t);
+    }
+    if let Some(n) = args.limit {
+        options = options.limit(n);
     }
     let acquired = tokio::select! {
         r = client.lock(&args.name, options) => r,
@@ -175,9 +219,13 @@ fn label(command: &[OsString]) -> String {
     label
 }
 
-/// Without CMD: print `NAME TOKEN`, hold until SIGINT/SIGTERM, release, exit 0.
+/// Without CMD: print `NAME TOKEN` (`NAME#SLOT TOKEN` for a semaphore, the slot's lock and
+/// its token), hold until SIGINT/SIGTERM, release, exit 0.
 async fn hold(mut guard: LockGuard, stops: &mut Stops) -> ExitCode {
-    outln!("{} {}", guard.name(), guard.token());
+    match guard.slot() {
+        Some(slot) => outln!("{}#{slot} {}", guard.name(), guard.token()),
+        None => outln!("{} {}", guard.name(), guard.token()),
+    }
     let lost = tokio::select! {
         e = guard.lost() => Some(e),
         _ = stops.recv() => None,
@@ -291,6 +339,9 @@ async fn run_command(
         .env("MAEKAWA_LOCK_NODE", guard.node().to_string())
         .env("MAEKAWA_LOCK_SESSION", guard.session().to_string())
         .process_group(0);
+    if let Some(slot) = guard.slot() {
+        cmd.env("MAEKAWA_LOCK_SLOT", slot.to_string());
+    }
     die_with_parent(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(c) => c,

@@ -33,6 +33,7 @@ pub(crate) mod certs;
 pub(crate) mod check;
 pub(crate) mod cluster;
 pub(crate) mod ctl;
+pub(crate) mod elect;
 pub(crate) mod explore;
 pub(crate) mod lock;
 pub(crate) mod locks;

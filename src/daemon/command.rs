@@ -231,6 +231,8 @@ pub enum LockCommand {
         name: String,
         /// How long to wait (`None`: forever; zero: try once).
         timeout: Option<std::time::Duration>,
+        /// A semaphore's number of slots (`None` or 1: a mutex).
+        limit: Option<u32>,
         /// What the client says it is (shown by `maekawa locks`).
         client: String,
         /// Where the driver reports to the session.
@@ -253,8 +255,10 @@ pub enum LockCommand {
 pub enum SessionNotice {
     /// The session holds the lock, with this fencing token.
     Acquired {
-        /// The fencing token.
+        /// The fencing token (of the slot, for a semaphore).
         token: u64,
+        /// The semaphore's slot held (1 to its limit), 0 for a mutex.
+        slot: u32,
     },
     /// The session gave up waiting.
     TimedOut {

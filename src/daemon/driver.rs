@@ -14,7 +14,7 @@ use super::journal::Journal;
 use super::metrics::Metrics;
 use super::node::{Durable, NodeError};
 use super::node_log::NodeLog;
-use super::sessions::{Ended, Sessions};
+use super::sessions::{slot_locks, Ended, Sessions};
 use super::settings::NodeSettings;
 use super::transport::{Transport, TransportEvent};
 use super::workload::CsWorkload;
@@ -415,26 +415,30 @@ impl Driver {
                 session,
                 name,
                 timeout,
+                limit,
                 client,
                 notices,
             } => {
-                let lock = LockName::from(name.as_str());
+                let wants = slot_locks(&name, limit);
                 self.log.log(&NodeEvent::SessionAcquire {
                     session,
-                    lock: lock.clone(),
+                    lock: LockName::from(name.as_str()),
                     client: client.clone(),
                     timeout_ms: timeout.map(|t| t.as_millis() as u64),
+                    limit: limit.filter(|&n| n > 1),
                 });
                 let queued = self.sessions.acquire(
                     session,
-                    lock.clone(),
+                    wants.clone(),
                     timeout,
                     client,
                     notices,
                     Instant::now(),
                 );
                 if queued {
-                    self.request_lock(&lock)?;
+                    for lock in &wants {
+                        self.request_lock(lock)?;
+                    }
                 }
             }
             LockCommand::Release { session, explicit } => {
@@ -448,7 +452,7 @@ impl Driver {
                         });
                         self.leave_lock(&lock, token)?;
                     }
-                    Ended::Waited { lock } => self.withdraw_abandoned([lock])?,
+                    Ended::Waited { locks } => self.withdraw_abandoned(locks)?,
                     Ended::Nothing => {}
                 }
             }
@@ -535,7 +539,7 @@ impl Driver {
     /// has a request nobody will use: withdraw it while it still waits for votes, so its votes
     /// go on now rather than after a pointless entry. An entry that already happened (the
     /// request won the race) is left at once as an orphan instead ([`Driver::flush`]).
-    fn withdraw_abandoned(
+    pub(super) fn withdraw_abandoned(
         &mut self,
         locks: impl IntoIterator<Item = LockName>,
     ) -> Result<(), NodeError> {

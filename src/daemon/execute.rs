@@ -385,7 +385,7 @@ impl Driver {
             token: Some(token),
         });
         self.metrics.entered(lock.as_str());
-        self.sessions.entered(&lock, token);
-        Ok(())
+        let abandoned = self.sessions.entered(&lock, token);
+        self.withdraw_abandoned(abandoned)
     }
 }

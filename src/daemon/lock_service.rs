@@ -11,6 +11,7 @@
 
 use crate::daemon::command::{LockCommand, LockInfo, SessionId, SessionNotice};
 use crate::daemon::limits;
+use crate::daemon::sessions::MAX_LIMIT;
 use crate::daemon::wire;
 use crate::tls::{Gate, Role};
 use maekawa_core::id::RequestId;
@@ -64,6 +65,25 @@ pub fn shape_problem(name: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// Why a semaphore's limit is refused, or `None`: 1 to [`MAX_LIMIT`] slots, and its last
+/// slot's lock name (`NAME#LIMIT`) must fit the rules of every lock name.
+fn limit_problem(acquire: &wire::Acquire) -> Option<String> {
+    let limit = acquire.limit?;
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Some(format!(
+            "limit {limit}: a semaphore has 1 to {MAX_LIMIT} slots"
+        ));
+    }
+    let last = format!("{}#{limit}", acquire.name);
+    (limit > 1 && last.len() > MAX_NAME_LEN).then(|| {
+        format!(
+            "lock name of {} bytes with limit {limit}: its slots are named NAME#1 .. NAME#{limit}, so NAME may have at most {} bytes",
+            acquire.name.len(),
+            MAX_NAME_LEN - (last.len() - acquire.name.len())
+        )
+    })
 }
 
 /// The gRPC face of a node's driver for lock clients.
@@ -200,12 +220,13 @@ fn notice_body(
 ) -> Result<(wire::lock_server_msg::Body, bool), tonic::Status> {
     let name = name.to_string();
     Ok(match notice {
-        SessionNotice::Acquired { token } => (
+        SessionNotice::Acquired { token, slot } => (
             wire::lock_server_msg::Body::Acquired(wire::Acquired {
                 name,
                 token,
                 node,
                 session,
+                slot,
             }),
             false,
         ),
@@ -251,7 +272,7 @@ impl wire::lock_server::Lock for LockService {
                 "a session starts with Acquire",
             ));
         };
-        if let Some(problem) = name_problem(&acquire.name) {
+        if let Some(problem) = name_problem(&acquire.name).or_else(|| limit_problem(&acquire)) {
             return Err(tonic::Status::invalid_argument(problem));
         }
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
@@ -261,6 +282,7 @@ impl wire::lock_server::Lock for LockService {
                 session,
                 name: acquire.name.clone(),
                 timeout: acquire.timeout_ms.map(Duration::from_millis),
+                limit: acquire.limit,
                 client: acquire.client,
                 notices: notices_tx,
             })

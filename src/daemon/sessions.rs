@@ -5,6 +5,12 @@
 //! when its holder is done, and withdraws the request when the last session waiting for it
 //! gave up; this module decides which session is served next and tells sessions what happened.
 //! One protocol entry serves one session, so every acquisition gets its own token.
+//!
+//! A semaphore session (`limit` N > 1) waits for any one of N slot locks, `NAME#1` ..
+//! `NAME#N`, each a mutex of its own: it waits in every slot's queue, takes the first slot this
+//! node enters for it, and leaves the other queues then (the driver withdraws a request nobody
+//! waits for any more). At most N sessions hold NAME at once because each slot is a mutex, and
+//! each slot's tokens grow as any lock's do.
 
 use super::command::{LockInfo, LockState, SessionId, SessionNotice};
 use maekawa_core::member::LockName;
@@ -16,9 +22,27 @@ use tokio::time::{Duration, Instant};
 /// round trips on a LAN, so a free lock is still taken.
 pub const TRY_ONCE_LIMIT: Duration = Duration::from_millis(500);
 
+/// The most slots a semaphore may have: each waiting session makes one protocol request per
+/// slot.
+pub const MAX_LIMIT: u32 = 64;
+
+/// The locks a session with `limit` waits for: `name` itself for a mutex (no limit, or 1), the
+/// slots `name#1` .. `name#limit` for a semaphore.
+pub fn slot_locks(name: &str, limit: Option<u32>) -> Vec<LockName> {
+    match limit {
+        Some(n) if n > 1 => (1..=n)
+            .map(|k| LockName::from(format!("{name}#{k}").as_str()))
+            .collect(),
+        _ => vec![LockName::from(name)],
+    }
+}
+
 /// One session as the driver knows it.
 struct Session {
-    lock: LockName,
+    /// The locks it waits for: one for a mutex, the slots of a semaphore.
+    wants: Vec<LockName>,
+    /// The one it holds, once it does.
+    holds: Option<LockName>,
     client: String,
     notices: UnboundedSender<SessionNotice>,
     since: Instant,
@@ -44,11 +68,11 @@ pub enum Ended {
         /// Its token.
         token: u64,
     },
-    /// The session only waited for `lock`: nothing to leave, but if no other session waits,
-    /// the node's request for it has nobody to serve.
+    /// The session only waited for `locks` (one, or a semaphore's slots): nothing to leave,
+    /// but where no other session waits, the node's request has nobody to serve.
     Waited {
-        /// The lock.
-        lock: LockName,
+        /// The locks.
+        locks: Vec<LockName>,
     },
     /// The session was unknown (already ended or timed out): nothing to do.
     Nothing,
@@ -79,31 +103,43 @@ impl Sessions {
         self.sessions.len()
     }
 
-    /// A session wants `lock`. Returns false when it was turned away at once (a try-once
-    /// session that would have to wait behind another session of this node).
+    /// A session wants any one of `wants` (one lock, or a semaphore's slots, [`slot_locks`]).
+    /// Returns false when it was turned away at once (a try-once session that would have to
+    /// wait behind other sessions of this node for every one of them).
     pub fn acquire(
         &mut self,
         session: SessionId,
-        lock: LockName,
+        wants: Vec<LockName>,
         timeout: Option<Duration>,
         client: String,
         notices: UnboundedSender<SessionNotice>,
         now: Instant,
     ) -> bool {
         let try_once = timeout == Some(Duration::ZERO);
-        let queue = self.locks.entry(lock.clone()).or_default();
-        if try_once && (queue.holder.is_some() || !queue.waiting.is_empty()) {
+        let busy = |lock: &LockName| {
+            self.locks
+                .get(lock)
+                .is_some_and(|q| q.holder.is_some() || !q.waiting.is_empty())
+        };
+        if try_once && wants.iter().all(busy) {
             let _ = notices.send(SessionNotice::TimedOut { waited_ms: 0 });
             return false;
         }
-        queue.waiting.push_back(session);
+        for lock in &wants {
+            self.locks
+                .entry(lock.clone())
+                .or_default()
+                .waiting
+                .push_back(session);
+        }
         if try_once {
             self.try_once.insert(session);
         }
         self.sessions.insert(
             session,
             Session {
-                lock,
+                wants,
+                holds: None,
                 client,
                 notices,
                 since: now,
@@ -127,10 +163,12 @@ impl Sessions {
     }
 
     /// This node entered `lock` with `token`: the first waiting session holds it now. With no
-    /// session left to take it, the entry is an orphan the driver leaves at once.
-    pub fn entered(&mut self, lock: &LockName, token: u64) {
-        let queue = self.locks.entry(lock.clone()).or_default();
+    /// session left to take it, the entry is an orphan the driver leaves at once. Returns the
+    /// other slots the new holder no longer waits for: the driver withdraws the requests
+    /// nobody else here waits for.
+    pub fn entered(&mut self, lock: &LockName, token: u64) -> Vec<LockName> {
         loop {
+            let queue = self.locks.entry(lock.clone()).or_default();
             let next = if self.lifo {
                 queue.waiting.pop_back()
             } else {
@@ -138,20 +176,52 @@ impl Sessions {
             };
             let Some(s) = next else { break };
             self.try_once.remove(&s);
-            let Some(session) = self.sessions.get(&s) else {
+            let Some(session) = self.sessions.get_mut(&s) else {
                 continue;
+            };
+            let slot = match session.wants.len() {
+                1 => 0,
+                _ => session
+                    .wants
+                    .iter()
+                    .position(|l| l == lock)
+                    .map_or(0, |k| k as u32 + 1),
             };
             if session
                 .notices
-                .send(SessionNotice::Acquired { token })
+                .send(SessionNotice::Acquired { token, slot })
                 .is_ok()
             {
+                session.holds = Some(lock.clone());
+                let others: Vec<LockName> = session
+                    .wants
+                    .iter()
+                    .filter(|l| *l != lock)
+                    .cloned()
+                    .collect();
                 queue.holder = Some((s, token));
-                return;
+                self.leave_queues(s, &others);
+                return others;
             }
-            self.sessions.remove(&s);
+            let others = self
+                .sessions
+                .remove(&s)
+                .map(|s| s.wants)
+                .unwrap_or_default();
+            self.leave_queues(s, &others);
         }
-        queue.orphan = Some(token);
+        self.locks.entry(lock.clone()).or_default().orphan = Some(token);
+        Vec::new()
+    }
+
+    /// Takes session `id` out of the waiting queues of `locks`.
+    fn leave_queues(&mut self, id: SessionId, locks: &[LockName]) {
+        for lock in locks {
+            if let Some(q) = self.locks.get_mut(lock) {
+                q.waiting.retain(|&w| w != id);
+            }
+        }
+        self.tidy();
     }
 
     /// True when some entry has nobody to take it.
@@ -178,26 +248,22 @@ impl Sessions {
         let Some(s) = self.sessions.remove(&session) else {
             return Ended::Nothing;
         };
-        let queue = self
-            .locks
-            .get_mut(&s.lock)
-            .expect("a session's lock has a queue");
-        let ended = match queue.holder {
-            Some((holder, token)) if holder == session => {
-                queue.holder = None;
+        let held = s.holds.as_ref().and_then(|lock| {
+            let queue = self.locks.get_mut(lock)?;
+            let (_, token) = queue.holder.filter(|(h, _)| *h == session)?;
+            queue.holder = None;
+            Some((lock.clone(), token))
+        });
+        let ended = match held {
+            Some((lock, token)) => {
                 if explicit {
                     let _ = s.notices.send(SessionNotice::Released { token });
                 }
-                Ended::Held {
-                    lock: s.lock.clone(),
-                    token,
-                }
+                Ended::Held { lock, token }
             }
-            _ => {
-                queue.waiting.retain(|&w| w != session);
-                Ended::Waited {
-                    lock: s.lock.clone(),
-                }
+            None => {
+                self.leave_queues(session, &s.wants);
+                Ended::Waited { locks: s.wants }
             }
         };
         self.tidy();
@@ -219,10 +285,10 @@ impl Sessions {
 
     /// When the next waiting session's patience runs out.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.locks
+        self.sessions
             .values()
-            .flat_map(|q| q.waiting.iter())
-            .filter_map(|s| self.sessions.get(s).and_then(|s| s.deadline))
+            .filter(|s| s.holds.is_none())
+            .filter_map(|s| s.deadline)
             .min()
     }
 
@@ -232,20 +298,17 @@ impl Sessions {
         let expired: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(id, s)| {
-                s.deadline.is_some_and(|d| d <= now)
-                    && self.locks[&s.lock].holder.map(|h| h.0) != Some(**id)
-            })
+            .filter(|(_, s)| s.deadline.is_some_and(|d| d <= now) && s.holds.is_none())
             .map(|(id, _)| *id)
             .collect();
         expired
             .into_iter()
-            .filter_map(|id| self.time_out(id, now))
+            .flat_map(|id| self.time_out(id, now))
             .collect()
     }
 
-    /// Try-once sessions waiting for a lock whose request has been refused somewhere (`lost`
-    /// says which locks): they time out now. Returns the locks they waited for.
+    /// Try-once sessions waiting for locks whose requests have all been refused somewhere
+    /// (`lost` says which locks): they time out now. Returns the locks they waited for.
     pub fn give_up_try_once(
         &mut self,
         lost: impl Fn(&str) -> bool,
@@ -254,12 +317,16 @@ impl Sessions {
         let giving_up: Vec<SessionId> = self
             .try_once
             .iter()
-            .filter(|id| self.sessions.get(id).is_some_and(|s| lost(s.lock.as_str())))
+            .filter(|id| {
+                self.sessions
+                    .get(id)
+                    .is_some_and(|s| s.wants.iter().all(|l| lost(l.as_str())))
+            })
             .copied()
             .collect();
         giving_up
             .into_iter()
-            .filter_map(|id| self.time_out(id, now))
+            .flat_map(|id| self.time_out(id, now))
             .collect()
     }
 
@@ -268,17 +335,17 @@ impl Sessions {
         !self.try_once.is_empty()
     }
 
-    /// The waiting session `id` gives up: it is told so and forgotten. Returns its lock.
-    fn time_out(&mut self, id: SessionId, now: Instant) -> Option<LockName> {
+    /// The waiting session `id` gives up: it is told so and forgotten. Returns the locks it
+    /// waited for.
+    fn time_out(&mut self, id: SessionId, now: Instant) -> Vec<LockName> {
         self.try_once.remove(&id);
-        let s = self.sessions.remove(&id)?;
+        let Some(s) = self.sessions.remove(&id) else {
+            return Vec::new();
+        };
         let waited_ms = now.saturating_duration_since(s.since).as_millis() as u64;
         let _ = s.notices.send(SessionNotice::TimedOut { waited_ms });
-        if let Some(q) = self.locks.get_mut(&s.lock) {
-            q.waiting.retain(|&w| w != id);
-        }
-        self.tidy();
-        Some(s.lock)
+        self.leave_queues(id, &s.wants);
+        s.wants
     }
 
     /// Every session, for a stop: the held locks to leave, and every session forgotten (their
@@ -352,13 +419,21 @@ mod tests {
         let mut rx = Vec::new();
         for id in 1..=3 {
             let (tx, r) = unbounded_channel();
-            assert!(s.acquire(id, lock(), None, format!("c{id}"), tx, now));
+            assert!(s.acquire(id, vec![lock()], None, format!("c{id}"), tx, now));
             rx.push(r);
         }
-        assert_eq!(s.end(2, false), Ended::Waited { lock: lock() });
+        assert_eq!(
+            s.end(2, false),
+            Ended::Waited {
+                locks: vec![lock()]
+            }
+        );
         assert_eq!(s.end(2, false), Ended::Nothing, "already ended");
         s.entered(&lock(), 7);
-        assert_eq!(rx[0].try_recv(), Ok(SessionNotice::Acquired { token: 7 }));
+        assert_eq!(
+            rx[0].try_recv(),
+            Ok(SessionNotice::Acquired { token: 7, slot: 0 })
+        );
         assert_eq!(
             s.end(1, true),
             Ended::Held {
@@ -372,7 +447,10 @@ mod tests {
             rx[1].try_recv().is_err(),
             "the departed session gets nothing"
         );
-        assert_eq!(rx[2].try_recv(), Ok(SessionNotice::Acquired { token: 8 }));
+        assert_eq!(
+            rx[2].try_recv(),
+            Ok(SessionNotice::Acquired { token: 8, slot: 0 })
+        );
         assert!(!s.has_orphans());
     }
 
@@ -381,7 +459,7 @@ mod tests {
         let now = Instant::now();
         let mut s = Sessions::default();
         let (tx, mut first) = unbounded_channel();
-        assert!(s.acquire(1, lock(), Some(Duration::ZERO), "a".into(), tx, now));
+        assert!(s.acquire(1, vec![lock()], Some(Duration::ZERO), "a".into(), tx, now));
         assert_eq!(s.next_deadline(), Some(now + TRY_ONCE_LIMIT));
         assert_eq!(
             s.expire(now + TRY_ONCE_LIMIT),
@@ -399,10 +477,10 @@ mod tests {
             })
         );
         let (tx, _held) = unbounded_channel();
-        assert!(s.acquire(2, lock(), None, "b".into(), tx, now));
+        assert!(s.acquire(2, vec![lock()], None, "b".into(), tx, now));
         s.entered(&lock(), 3);
         let (tx, mut second) = unbounded_channel();
-        assert!(!s.acquire(3, lock(), Some(Duration::ZERO), "c".into(), tx, now));
+        assert!(!s.acquire(3, vec![lock()], Some(Duration::ZERO), "c".into(), tx, now));
         assert_eq!(
             second.try_recv(),
             Ok(SessionNotice::TimedOut { waited_ms: 0 })
@@ -414,12 +492,90 @@ mod tests {
         let now = Instant::now();
         let mut s = Sessions::default();
         let (tx, rx) = unbounded_channel();
-        assert!(s.acquire(1, lock(), None, "a".into(), tx, now));
+        assert!(s.acquire(1, vec![lock()], None, "a".into(), tx, now));
         drop(rx); // the client went away before its lock came
         s.entered(&lock(), 5);
         assert!(s.has_orphans());
         assert_eq!(s.take_orphans(), vec![(lock(), 5)]);
         assert!(!s.has_orphans());
         assert_eq!(s.lock_names().count(), 0);
+    }
+
+    #[test]
+    fn a_semaphore_session_takes_the_first_slot_entered_and_leaves_the_other_queues() {
+        let now = Instant::now();
+        let mut s = Sessions::default();
+        let slots = slot_locks("jobs", Some(2));
+        assert_eq!(
+            slots,
+            vec![LockName::from("jobs#1"), LockName::from("jobs#2")]
+        );
+        assert_eq!(slot_locks("jobs", Some(1)), vec![LockName::from("jobs")]);
+        let mut rx = Vec::new();
+        for id in 1..=3 {
+            let (tx, r) = unbounded_channel();
+            assert!(s.acquire(id, slots.clone(), None, String::new(), tx, now));
+            rx.push(r);
+        }
+        assert_eq!(s.entered(&slots[1], 4), vec![slots[0].clone()]);
+        assert_eq!(
+            rx[0].try_recv(),
+            Ok(SessionNotice::Acquired { token: 4, slot: 2 })
+        );
+        assert!(s.has_waiters("jobs#1"), "sessions 2 and 3 still wait there");
+        s.entered(&slots[0], 9);
+        assert_eq!(
+            rx[1].try_recv(),
+            Ok(SessionNotice::Acquired { token: 9, slot: 1 })
+        );
+        assert!(
+            s.has_waiters("jobs#1") && s.has_waiters("jobs#2"),
+            "session 3"
+        );
+        assert_eq!(
+            s.end(3, false),
+            Ended::Waited {
+                locks: slots.clone()
+            }
+        );
+        assert!(
+            !s.has_waiters("jobs#2"),
+            "nobody waits: the driver withdraws"
+        );
+        assert_eq!(
+            s.end(1, true),
+            Ended::Held {
+                lock: slots[1].clone(),
+                token: 4
+            }
+        );
+        let (tx, mut late) = unbounded_channel();
+        assert!(
+            !s.acquire(
+                4,
+                vec![slots[0].clone()],
+                Some(Duration::ZERO),
+                String::new(),
+                tx,
+                now
+            ),
+            "try once behind a local holder of its only slot"
+        );
+        assert_eq!(
+            late.try_recv(),
+            Ok(SessionNotice::TimedOut { waited_ms: 0 })
+        );
+        let (tx, _free) = unbounded_channel();
+        assert!(
+            s.acquire(
+                5,
+                slots.clone(),
+                Some(Duration::ZERO),
+                String::new(),
+                tx,
+                now
+            ),
+            "slot 2 is free here: a try-once semaphore session may wait for it"
+        );
     }
 }

@@ -113,6 +113,7 @@ fn a_waiting_for_ever_session_has_no_timeout_and_strings_are_escaped() {
             lock: LockName::from("db"),
             client: "a \"quoted\"\nname".into(),
             timeout_ms: None,
+            limit: None,
         },
     );
     assert!(
@@ -222,6 +223,7 @@ fn every_event_reads_back_as_written() {
             lock: LockName::from("db"),
             client: "c".into(),
             timeout_ms: Some(0),
+            limit: Some(3),
         },
         NodeEvent::SessionRelease {
             session: 1,

@@ -1,0 +1,144 @@
+//! `maekawa elect NAME VALUE [-- CMD]` and `maekawa elect NAME --watch`: leader election on
+//! a named lock (docs/CLIENTS.md, "Leader election").
+//!
+//! A candidate waits for the lock NAME with VALUE as its session's label (hot standbys are
+//! the sessions waiting behind the leader) and runs CMD while it leads, exactly as `maekawa
+//! lock` runs a command: the same exit codes, signals and loss handling (125 when the term
+//! is lost, CMD stopped). `--watch` prints the leader and every change, by polling every node
+//! of the cluster file (`maekawa_client::election::LeaderWatch`).
+
+use super::fail;
+use super::lock::LockArgs;
+use clap::Args;
+use maekawa::config::Config;
+use maekawa_client::election::{Leader, LeaderWatch};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Flags of `maekawa elect`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Campaign: maekawa elect NAME VALUE --node ID -- CMD runs CMD while this \
+candidate leads (MAEKAWA_LOCK_TOKEN is the term's fencing token); without CMD it prints \
+`NAME TOKEN` once it leads and holds the lead until SIGINT/SIGTERM.\n\
+Watch: maekawa elect NAME --watch prints `TOKEN NODE VALUE` for the leader and for every new \
+one (--json: one object a line), until SIGINT.\n\
+Exit codes as maekawa lock's: CMD's own; 2 bad input or no daemon; 125 the lead was lost."
+)]
+pub(crate) struct ElectArgs {
+    /// The election's name: the lock its candidates wait for.
+    name: String,
+    /// This candidate's value (its address, host name…), shown to watchers and by `maekawa
+    /// locks` while it leads.
+    #[arg(required_unless_present = "watch")]
+    value: Option<String>,
+    /// Print the current leader and every change instead of campaigning.
+    #[arg(long, conflicts_with_all = ["value", "node", "addr", "command"])]
+    watch: bool,
+    /// With --watch: one JSON object a line ({"name","value","node","token","session"}).
+    #[arg(long, requires = "watch")]
+    json: bool,
+    /// With --watch: how often every node is asked (100ms, 1s).
+    #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = parse_duration)]
+    interval: Duration,
+    /// Campaign through the daemon of node ID (its address comes from the cluster file).
+    #[arg(long, value_name = "ID", conflicts_with = "addr")]
+    node: Option<u32>,
+    /// Campaign through the daemon at this address instead.
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+    /// The cluster file (with --node, and for --watch).
+    #[arg(long, default_value = "quorums.json")]
+    config: PathBuf,
+    #[command(flatten)]
+    tls: super::TlsArgs,
+    #[command(flatten)]
+    identity: super::IdentityArgs,
+    /// When the lead is lost, how long CMD has to exit after SIGTERM before SIGKILL.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    grace: Duration,
+    /// The command to run while leading, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(s)
+}
+
+/// Campaigns or watches; see the module's exit codes.
+pub(crate) fn run(args: ElectArgs) -> ExitCode {
+    if let Err(e) = maekawa::client::validate_name(&args.name) {
+        return fail(&e);
+    }
+    if args.watch {
+        return watch(args);
+    }
+    let Some(value) = args.value else {
+        return fail(&"elect needs a VALUE (or --watch)");
+    };
+    if args.node.is_none() && args.addr.is_none() {
+        return fail(&"elect needs --node ID or --addr HOST:PORT to campaign (or --watch)");
+    }
+    super::lock::run(LockArgs::for_election(
+        args.name,
+        value,
+        args.node,
+        args.addr,
+        args.config,
+        args.tls,
+        args.identity,
+        args.grace,
+        args.command,
+    ))
+}
+
+/// Prints the leader and every new one until SIGINT/SIGTERM.
+fn watch(args: ElectArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let security = match args
+        .tls
+        .security(&config, args.identity.stem(maekawa::tls::CLIENT))
+    {
+        Ok((s, _)) => s,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    runtime.block_on(async {
+        let mut watch = LeaderWatch::start(&config, &args.name, &security, args.interval);
+        loop {
+            tokio::select! {
+                leader = watch.next() => print_leader(&args.name, &leader, args.json),
+                _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+            }
+        }
+    })
+}
+
+/// One line for a new leader: `TOKEN NODE VALUE` (the value last: it may hold spaces), or a
+/// JSON object.
+fn print_leader(name: &str, l: &Leader, json: bool) {
+    if json {
+        let line = serde_json::json!({
+            "name": name,
+            "value": l.value,
+            "node": l.node.0,
+            "token": l.token,
+            "session": l.session,
+        });
+        outln!("{line}");
+    } else {
+        outln!("{} {} {}", l.token, l.node, l.value);
+    }
+}
