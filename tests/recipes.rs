@@ -24,24 +24,32 @@ const FAILOVER_BOUND: Duration = Duration::from_secs(6);
 const HOLDER: &str = "trap 'rm -f h.$$; exit 143' TERM; touch h.$$; n=$(ls h.* | wc -l); \
 echo \"$n $MAEKAWA_LOCK_SLOT $MAEKAWA_LOCK_TOKEN\" >> seen; sleep 0.02; rm -f h.$$";
 
-/// Runs `rounds` holds of semaphore `jobs` (limit 2) through node `node`, one after another;
-/// returns how many of them ran the command to its end.
+/// Holds semaphore `jobs` (limit 2) through node `node` until `rounds` holds ran their command
+/// to its end, trying again 100 ms after a failure (the daemon is dead, or the lock was lost);
+/// returns the number of failures.
 fn semaphore_client(config: &Path, dir: &Path, node: usize, rounds: usize) -> usize {
-    (0..rounds)
-        .filter(|_| {
-            Command::new(BIN)
-                .args(["lock", "jobs", "--limit", "2", "--node", &node.to_string()])
-                .arg("--config")
-                .arg(config)
-                .args(["--", "sh", "-c", HOLDER])
-                .current_dir(dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap()
-                .success()
-        })
-        .count()
+    let (mut done, mut failed) = (0, 0);
+    while done < rounds {
+        let ok = Command::new(BIN)
+            .args(["lock", "jobs", "--limit", "2", "--node", &node.to_string()])
+            .arg("--config")
+            .arg(config)
+            .args(["--", "sh", "-c", HOLDER])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if ok {
+            done += 1;
+        } else {
+            failed += 1;
+            assert!(failed < 300, "node {node}: 300 failed holds");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    failed
 }
 
 /// Checks what the holders noted: never more than 2 at once, 2 at least once, slots 1 and 2
@@ -85,7 +93,7 @@ fn six_clients_of_a_semaphore_of_two_never_make_three_holders_and_slot_tokens_gr
             })
             .collect();
         for c in clients {
-            assert_eq!(c.join().unwrap(), 5, "every hold ran to its end");
+            assert_eq!(c.join().unwrap(), 0, "every hold ran to its end");
         }
     });
     assert_eq!(assert_semaphore_held(&dir), 30);
@@ -98,11 +106,11 @@ fn a_semaphore_of_two_keeps_its_bound_while_a_daemon_is_killed_and_restarted() {
     cluster.wait_for_lock_services(3);
     let dir = cluster.dir.path().to_path_buf();
     let config = cluster.config.clone();
-    let holds = std::thread::scope(|s| {
+    let failed = std::thread::scope(|s| {
         let clients: Vec<_> = (0..6)
             .map(|i| {
                 let (config, dir) = (&config, &dir);
-                s.spawn(move || semaphore_client(config, dir, i % 3, 12))
+                s.spawn(move || semaphore_client(config, dir, i % 3, 8))
             })
             .collect();
         wait_for("holds through node 2", Duration::from_secs(20), || {
@@ -117,9 +125,8 @@ fn a_semaphore_of_two_keeps_its_bound_while_a_daemon_is_killed_and_restarted() {
             .sum::<usize>()
     });
     let noted = assert_semaphore_held(&dir);
-    println!("{holds} of 72 holds ran to their end, {noted} noted, across a kill -9 of node 2");
-    assert!(holds >= 50, "only {holds} of 72 holds ran to their end");
-    assert!(noted >= holds, "{noted} holds noted, {holds} ended");
+    println!("48 holds ran to their end and {failed} failed (node 2 dead, or lost), {noted} noted");
+    assert!(noted >= 48, "{noted} holds noted");
     common::assert_check_passed(&cluster.check());
 }
 
@@ -184,10 +191,9 @@ fn killing_the_leaders_daemon_makes_the_standby_lead_and_watch_prints_both_in_or
         .expect("a first leader");
     assert_eq!(first["value"], "host-a", "{first}");
     assert_eq!(first["node"], 0, "{first}");
-    assert!(
-        dir.join("host-a.leads").exists(),
-        "A runs its command while it leads"
-    );
+    wait_for("A to run its command", Duration::from_secs(10), || {
+        dir.join("host-a.leads").exists()
+    });
     let mut b = candidate(&cluster, 1, "host-b");
     wait_for("B to stand by", Duration::from_secs(10), || {
         waiting_at(&cluster, 1) == 1
