@@ -76,3 +76,44 @@ fn two_thousand_seeds_of_three_to_nine_daemons_pass_every_check() {
     assert!(f.cuts > 0 && f.slow_disks > 0 && f.journal_losses > 0);
     assert!(totals.cs_entries > 10_000 && totals.lock_entries > 10_000);
 }
+
+/// Issue 28: clients also take a semaphore of limit 2, whose slots the same checks judge as
+/// locks (no two holders of a slot in the client view or the logs, each slot's tokens grow),
+/// through the same kills, pauses, partitions and lost disks.
+#[test]
+fn five_hundred_seeds_with_a_semaphore_pass_every_check() {
+    let nodes: Vec<usize> = (3..=9).collect();
+    let leases = vec![0, 300, 1000];
+    let sweep = Sweep {
+        first: 100_001,
+        count: 500,
+        template: SimdConfig {
+            faults: FaultMix {
+                journal_loss: true,
+                ..FaultMix::default()
+            },
+            semaphores: true,
+            ..SimdConfig::for_seed(1, &nodes, &leases)
+        },
+        nodes,
+        leases,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        max_failures: 5,
+    };
+    let totals = run_many(&sweep, &|_| {}).expect("every run could be carried out");
+    let failures: Vec<String> = totals
+        .failures
+        .iter()
+        .map(|(cfg, o)| {
+            format!("seed {}: {}", cfg.seed, o.violations.join("\n  "))
+                + &format!("\n  replay: {}", cfg.replay_command())
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(totals.seeds, 500);
+    assert!(
+        totals.lock_entries > 2_000,
+        "{} lock entries",
+        totals.lock_entries
+    );
+}

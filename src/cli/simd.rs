@@ -37,6 +37,10 @@ pub(crate) struct SimdArgs {
     /// and learn their token floor from their peers.
     #[arg(long)]
     journal_loss: bool,
+    /// Clients also take a semaphore of limit 2 (`s`): each slot (`s#1`, `s#2`) is checked as
+    /// a lock, so no slot has two holders and each slot's tokens grow.
+    #[arg(long)]
+    semaphores: bool,
     /// Inject a defect the checks must catch (repeatable).
     #[arg(long, value_enum)]
     flaw: Vec<FlawArg>,
@@ -96,6 +100,7 @@ pub(crate) fn run(args: SimdArgs) -> ExitCode {
             ..FaultMix::default()
         },
         flaws: flaws(&args.flaw),
+        semaphores: args.semaphores,
         ..SimdConfig::for_seed(args.seed, &nodes, &args.lease_ms)
     };
     if let Some(dir) = &args.keep_logs {

@@ -47,7 +47,7 @@ pub(super) fn check_run(dir: &Path, config: &Config, held: &[Held]) -> Findings 
 fn client_view(held: &[Held], out: &mut Vec<String>) {
     let mut by_lock: BTreeMap<&str, Vec<&Held>> = BTreeMap::new();
     for h in held {
-        by_lock.entry(h.lock).or_default().push(h);
+        by_lock.entry(h.lock.as_str()).or_default().push(h);
     }
     for (lock, hs) in by_lock {
         let mut seen: BTreeMap<u64, &Held> = BTreeMap::new();

@@ -16,11 +16,14 @@ use tokio::time::Instant;
 
 /// The named locks the sessions take.
 pub(super) const LOCKS: [&str; 2] = ["a", "b"];
+/// The semaphore the sessions take with `--semaphores`, and its limit.
+const SEMAPHORE: (&str, u32) = ("s", 2);
 
 /// One session that was told `Acquired`.
 #[derive(Debug, Clone)]
 pub(super) struct Held {
-    pub(super) lock: &'static str,
+    /// The lock, or the semaphore's slot (`s#1`) whose token this is.
+    pub(super) lock: String,
     pub(super) token: u64,
     pub(super) node: NodeId,
     pub(super) client: usize,
@@ -67,16 +70,18 @@ pub(super) enum Phase {
 }
 
 /// One lock client: a loop of sessions at random nodes, drawing from `seed`; one hold in ten
-/// lasts up to `long_hold_ms`.
+/// lasts up to `long_hold_ms`; with `semaphores`, one session in three takes the semaphore
+/// (drawn from a second generator, so the other draws stay those of a run without).
 pub(super) async fn lock_client(
     me: usize,
     net: Net,
     addrs: Vec<(NodeId, String)>,
-    (seed, long_hold_ms): (u64, u64),
+    (seed, long_hold_ms, semaphores): (u64, u64, bool),
     rec: Record,
     mut phase: watch::Receiver<Phase>,
 ) {
     let mut rng = SplitMix64::new(seed);
+    let mut sem_rng = SplitMix64::new(seed ^ 0x5E3A);
     loop {
         let now = *phase.borrow_and_update();
         if now == Phase::Done {
@@ -97,6 +102,11 @@ pub(super) async fn lock_client(
             _ => LockOptions::default().timeout(Duration::from_millis(rng.between(20, 400))),
         };
         let options = options.client_label(format!("sim-client-{me}"));
+        let (lock, options) = if semaphores && sem_rng.below(3) == 0 {
+            (SEMAPHORE.0, options.limit(SEMAPHORE.1))
+        } else {
+            (lock, options)
+        };
         // Some sessions vanish: the client goes away mid-acquire.
         let vanish_after =
             (!calm && rng.below(10) == 0).then(|| Duration::from_millis(rng.between(0, 100)));
@@ -120,7 +130,10 @@ pub(super) async fn lock_client(
         let index = {
             let mut r = record(&rec);
             r.held.push(Held {
-                lock,
+                lock: match guard.slot() {
+                    Some(slot) => format!("{lock}#{slot}"),
+                    None => lock.to_string(),
+                },
                 token: guard.token(),
                 node: *node,
                 client: me,

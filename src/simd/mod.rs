@@ -46,6 +46,9 @@ pub struct SimdConfig {
     pub faults: FaultMix,
     /// Which defects the daemons carry (none for a real check).
     pub flaws: Flaws,
+    /// Clients also take the semaphore `s` of limit 2 (its slots `s#1`, `s#2` are checked as
+    /// locks); off by default, so that the seeds of earlier runs replay as they did.
+    pub semaphores: bool,
 }
 
 impl SimdConfig {
@@ -64,6 +67,7 @@ impl SimdConfig {
             calm_limit: Duration::from_secs(30),
             faults: FaultMix::default(),
             flaws: Flaws::default(),
+            semaphores: false,
         }
     }
 
@@ -79,6 +83,9 @@ impl SimdConfig {
         );
         if self.faults.journal_loss {
             cmd.push_str(" --journal-loss");
+        }
+        if self.semaphores {
+            cmd.push_str(" --semaphores");
         }
         for (on, name) in flaw_names(&self.flaws) {
             if on {

@@ -162,7 +162,7 @@ fn spawn_clients(
             c,
             net.clone(),
             addrs.clone(),
-            (rng.next_u64(), long_hold),
+            (rng.next_u64(), long_hold, cfg.semaphores),
             rec.clone(),
             phase_rx.clone(),
         );
