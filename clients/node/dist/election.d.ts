@@ -1,0 +1,51 @@
+/**
+ * Leader election on top of named locks, with no new protocol: a candidate is a session on
+ * lock NAME that waits forever with its VALUE as the session's client label, so the leader is
+ * the holder and its fencing token orders leaders in time. Watching reads `Lock.List` of every
+ * node, since only the node that serves the leader's session knows its label.
+ *
+ * @module
+ */
+import { type HeldLock, type LockOptions } from "./lock";
+import { type SecurityOptions } from "./security";
+/** The options of {@link elect}: a lock's, without those an election fixes. */
+export type ElectOptions = Omit<LockOptions, "timeoutMs" | "limit" | "client">;
+/**
+ * Stands as a candidate for leadership of `name` with `value` (what watchers see: an
+ * address, a host name), and resolves when this candidate leads. Leadership lasts until the
+ * returned lock is released or {@link HeldLock.lost} aborts; its token is the leader's term,
+ * larger than every earlier leader's (use it to fence the leader's writes). To stand again
+ * after a loss, call `elect` again. Waits forever; `signal` abandons the candidacy.
+ */
+export declare function elect(name: string, value: string, opts?: ElectOptions): Promise<HeldLock>;
+/** A leader as watchers see it. */
+export interface Leader {
+    /** The value its candidate stood with. */
+    value: string;
+    /** The node whose daemon serves the leader's session. */
+    node: number;
+    /** Its token: a leader with a larger token is a later one. */
+    token: number;
+    /** Its session's id at that node. */
+    session: number;
+}
+/** The options of {@link leaders}. */
+export interface LeadersOptions extends SecurityOptions {
+    /** How often every node is asked, in ms (default 200). */
+    intervalMs?: number;
+    /** Stops the watch: the iteration ends (without an error). */
+    signal?: AbortSignal;
+}
+/**
+ * Watches who leads `name`: yields the current leader when the watch starts (if there is
+ * one), then every new leader, in term order. Every `intervalMs` it asks `Lock.List` of every
+ * node of the cluster file at once (1 s deadline each; nodes that do not answer are skipped
+ * that round), takes the holder of `name` with the largest token, and yields it when that
+ * token is larger than the last yielded one: a leader seen late, after its successor, is
+ * never yielded. Ends when `signal` aborts or the loop is left (`break`).
+ *
+ * ```ts
+ * for await (const leader of leaders("scheduler", { signal })) console.log(leader.value);
+ * ```
+ */
+export declare function leaders(name: string, opts?: LeadersOptions): AsyncGenerator<Leader, void, undefined>;

@@ -1,0 +1,138 @@
+/**
+ * The wire: the `maekawa.v1.Lock` service of proto/maekawa.proto (a byte-identical copy of
+ * wire/proto/maekawa.proto, checked by test/proto.test.mjs), loaded at run time by
+ * `@grpc/proto-loader` so that no protoc step exists, and the channels to one daemon with the
+ * keepalive every client of maekawa uses.
+ *
+ * Only this module sees message shapes as the proto loader gives them (camelCase fields,
+ * 64-bit integers as decimal strings); the rest of the package sees numbers.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { join } from "node:path";
+import { ProtocolError } from "./errors";
+import type { Security } from "./security";
+
+/** The proto file inside the package (`dist/../proto`). */
+export const PROTO_PATH = join(__dirname, "..", "proto", "maekawa.proto");
+
+/**
+ * How often the channel pings the daemon, idle or not, and how long a ping may go unanswered
+ * before the connection is dropped: a daemon whose host vanished is noticed within about 3 s
+ * (a killed daemon closes its connections and is noticed at once). The daemon allows pings
+ * this often: its own clients send them.
+ */
+export const KEEPALIVE_OPTIONS: grpc.ChannelOptions = {
+  "grpc.keepalive_time_ms": 1000,
+  "grpc.keepalive_timeout_ms": 2000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.max_pings_without_data": 0,
+  // A leader watcher keeps its channels across a node's restart: find it again within 1 s,
+  // not after grpc's default backoff of up to two minutes.
+  "grpc.initial_reconnect_backoff_ms": 200,
+  "grpc.max_reconnect_backoff_ms": 1000,
+};
+
+/** How long opening the connection may take before the daemon is reported unreachable. */
+export const CONNECT_TIMEOUT_MS = 2000;
+
+/** A message the client sends on a session (`LockClientMsg`). */
+export interface ClientMsg {
+  acquire?: {
+    name: string;
+    timeoutMs?: number;
+    client: string;
+    limit?: number;
+  };
+  release?: Record<string, never>;
+}
+
+/** A message the daemon sends on a session (`LockServerMsg`), as loaded. */
+export interface ServerMsg {
+  body?: "acquired" | "timedOut" | "released";
+  acquired?: { name: string; token: string; node: number; session: string; slot?: number };
+  timedOut?: { name: string; waitedMs: string };
+  released?: { name: string; token: string };
+}
+
+/** A `LockInfo` of `Lock.List`, as loaded. */
+export interface WireLockInfo {
+  name: string;
+  state: string;
+  holderSession: string;
+  holderClient: string;
+  token: string;
+  waitingSessions: string[];
+  waitingClients: string[];
+}
+
+/** `ListLocksReply`, as loaded. */
+export interface WireListReply {
+  node: number;
+  locks: WireLockInfo[];
+}
+
+/** The generated client of service Lock, typed as this package uses it. */
+export interface LockServiceClient extends grpc.Client {
+  Session(options?: grpc.CallOptions): grpc.ClientDuplexStream<ClientMsg, ServerMsg>;
+  List(
+    request: Record<string, never>,
+    options: grpc.CallOptions,
+    callback: (err: grpc.ServiceError | null, reply?: WireListReply) => void,
+  ): grpc.ClientUnaryCall;
+}
+
+type LockServiceConstructor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ChannelOptions,
+) => LockServiceClient;
+
+let constructor: LockServiceConstructor | undefined;
+
+/** The Lock service's client class, loading the proto on first use. */
+function lockService(): LockServiceConstructor {
+  if (constructor === undefined) {
+    const definition = protoLoader.loadSync(PROTO_PATH, {
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+      maekawa: { v1: { Lock: LockServiceConstructor } };
+    };
+    constructor = pkg.maekawa.v1.Lock;
+  }
+  return constructor;
+}
+
+/** A new channel to the daemon at `addr`; the caller closes it. */
+export function openClient(addr: string, security: Security): LockServiceClient {
+  const Lock = lockService();
+  return new Lock(addr, security.credentials, { ...KEEPALIVE_OPTIONS, ...security.options });
+}
+
+/**
+ * A 64-bit integer from the wire as a number. Tokens, sessions and times stay far below 2^53
+ * in practice (a token grows by about one per lock acquisition in the cluster); a larger one
+ * is refused rather than rounded, since two tokens rounded to one number would break fencing.
+ */
+export function u64(value: string | number | undefined, field: string, daemon: string): number {
+  const n = Number(value ?? 0);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new ProtocolError(daemon, `${field} ${value} is beyond 2^53 - 1, the largest integer this client represents exactly`);
+  }
+  return n;
+}
+
+/** A status's text: its details, or its code's name when it has none. */
+export function statusText(e: Partial<grpc.StatusObject>): string {
+  const details = (e.details ?? "").trim();
+  if (details !== "") return details;
+  return e.code !== undefined ? (grpc.status[e.code] ?? `status ${e.code}`) : "unknown error";
+}
