@@ -218,3 +218,12 @@ export function run(cmd, args, { ms = 60000, ...opts } = {}) {
 export function since(t0) {
   return Math.round((performance.now() - t0) * 10) / 10;
 }
+
+/** `promise`, or a rejection naming `what` if it takes longer than `ms`. */
+export function within(what, ms, promise) {
+  let timer;
+  const deadline = new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
