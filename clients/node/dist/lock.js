@@ -207,6 +207,11 @@ function refusal(daemon, s) {
  * on one line.
  */
 function connectionWhy(details) {
+    // OpenSSL's `809C...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:...`
+    const ssl = /SSL routines:[^:]*:([^:]+):/.exec(details);
+    if (ssl !== null) {
+        return `the TLS handshake failed (${ssl[1]}): does the daemon run with this cluster's certificates?`;
+    }
     let why = details.replace(/^No connection established\. Last error: (?:Error: )?/, "");
     why = why.replace(/\.? Resolution note:.*$/s, "").replace(/ \(\d{4}-\d\d-\d\dT[^)]*\)$/, "");
     return why.replace(/\s+/g, " ").trim() || details;

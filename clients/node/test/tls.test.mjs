@@ -3,10 +3,11 @@
 // identity; a node's certificate may not hold locks; a missing certificate is a TlsError.
 
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { leaders, listLocks, lock, Refused, TlsError, Unreachable } from "maekawa-client";
-import { Cluster, waitFor } from "./cluster.mjs";
+import { Cluster, freePorts, waitFor } from "./cluster.mjs";
 
 let cluster;
 before(async () => {
@@ -55,4 +56,25 @@ test("a node certificate is refused, a missing one is a TlsError, plaintext does
     const { locks } = await listLocks({ node: 0, config: cluster.config });
     return !locks.some((l) => l.name === "secure" && l.holder);
   });
+});
+
+test("TLS to something that does not speak it: Unreachable saying the handshake failed", async () => {
+  const [port] = await freePorts(1);
+  const sockets = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+  });
+  await new Promise((res) => server.listen(port, "127.0.0.1", res));
+  try {
+    const err = await lock("secure", { addr: `127.0.0.1:${port}`, certs: join(cluster.dir, "certs") }).catch((e) => e);
+    assert.ok(err instanceof Unreachable, String(err));
+    assert.match(
+      err.message,
+      /^cannot reach the daemon at 127\.0\.0\.1:\d+: the TLS handshake failed \(wrong version number\): does the daemon run with this cluster's certificates\?; is the node running\?$/,
+    );
+  } finally {
+    sockets.forEach((s) => s.destroy());
+    await new Promise((res) => server.close(res));
+  }
 });
