@@ -48,9 +48,11 @@ export interface LockOptions extends DaemonOptions {
 }
 /** The daemon a lock call talks to: its address, its name in messages and how to reach it. */
 export interface Target {
+    /** `HOST:PORT`, without a scheme. */
     addr: string;
-    /** `the daemon at ADDR` or `node N at ADDR`. */
+    /** `the daemon at ADDR` or `node N at ADDR`: how every message names it. */
     daemon: string;
+    /** Plaintext or mutual TLS, as chosen for the addresses involved. */
     security: Security;
 }
 /** Finds the daemon of `opts` and how to talk to it; throws ConfigError or TlsError. */

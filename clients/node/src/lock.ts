@@ -72,9 +72,11 @@ export interface LockOptions extends DaemonOptions {
 
 /** The daemon a lock call talks to: its address, its name in messages and how to reach it. */
 export interface Target {
+  /** `HOST:PORT`, without a scheme. */
   addr: string;
-  /** `the daemon at ADDR` or `node N at ADDR`. */
+  /** `the daemon at ADDR` or `node N at ADDR`: how every message names it. */
   daemon: string;
+  /** Plaintext or mutual TLS, as chosen for the addresses involved. */
   security: Security;
 }
 
@@ -239,7 +241,7 @@ export function connectionWhy(details: string): string {
   return why.replace(/\s+/g, " ").trim() || details;
 }
 
-/** @internal What a HeldLock is made of. */
+/** @internal What a HeldLock is made of: what Acquired said, and the open stream. */
 export interface HeldParts {
   name: string;
   token: number;

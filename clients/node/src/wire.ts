@@ -39,26 +39,30 @@ export const KEEPALIVE_OPTIONS: grpc.ChannelOptions = {
 /** How long opening the connection may take before the daemon is reported unreachable. */
 export const CONNECT_TIMEOUT_MS = 2000;
 
-/** A message the client sends on a session (`LockClientMsg`). */
+/** A message the client sends on a session (`LockClientMsg`: one of its two bodies). */
 export interface ClientMsg {
+  /** The first message: which lock, how long to wait (absent: forever), who asks. */
   acquire?: {
     name: string;
     timeoutMs?: number;
     client: string;
+    /** A semaphore's slot count; absent for a mutex. */
     limit?: number;
   };
+  /** Release the held lock; the daemon answers Released and ends the stream. */
   release?: Record<string, never>;
 }
 
 /** A message the daemon sends on a session (`LockServerMsg`), as loaded. */
 export interface ServerMsg {
+  /** Which of the oneof's fields is set (the loader's `oneofs: true`). */
   body?: "acquired" | "timedOut" | "released";
   acquired?: { name: string; token: string; node: number; session: string; slot?: number };
   timedOut?: { name: string; waitedMs: string };
   released?: { name: string; token: string };
 }
 
-/** A `LockInfo` of `Lock.List`, as loaded. */
+/** A `LockInfo` of `Lock.List`, as loaded (64-bit fields as strings; see proto/maekawa.proto). */
 export interface WireLockInfo {
   name: string;
   state: string;
@@ -69,15 +73,20 @@ export interface WireLockInfo {
   waitingClients: string[];
 }
 
-/** `ListLocksReply`, as loaded. */
+/** `ListLocksReply`, as loaded: the answering node and its locks in use. */
 export interface WireListReply {
   node: number;
   locks: WireLockInfo[];
 }
 
-/** The generated client of service Lock, typed as this package uses it. */
+/**
+ * The generated client of service Lock, typed as this package uses it (the loader's classes
+ * are untyped).
+ */
 export interface LockServiceClient extends grpc.Client {
+  /** Opens a session stream (one lock). */
   Session(options?: grpc.CallOptions): grpc.ClientDuplexStream<ClientMsg, ServerMsg>;
+  /** Asks for every lock in use at the daemon. */
   List(
     request: Record<string, never>,
     options: grpc.CallOptions,

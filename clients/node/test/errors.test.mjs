@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -121,6 +122,12 @@ describe("without a daemon", () => {
     rmSync(dir, { recursive: true });
   });
 
+  test("a timeoutMs or limit that is not a count throws RangeError", async () => {
+    for (const opts of [{ timeoutMs: -1 }, { timeoutMs: NaN }, { limit: 1.5 }, { limit: 0 }]) {
+      await assert.rejects(lock("counter", { addr: "127.0.0.1:1", ...opts }), RangeError, JSON.stringify(opts));
+    }
+  });
+
   test("plaintext to a non-loopback cluster without certificates raises TlsError naming the fix", async () => {
     const dir = tempDir();
     const config = join(dir, "quorums.json");
@@ -205,6 +212,12 @@ describe("against real daemons", () => {
       assert.equal(held.slot, undefined);
       assert.ok(Number.isSafeInteger(held.session) && held.session > 0);
       assert.equal(held.lost.aborted, false);
+      // The default label tells an operator (`maekawa locks`) which process holds it.
+      const { locks } = await listLocks({ node: 1, config: cluster.config });
+      assert.deepEqual(locks.find((l) => l.name === "released")?.holder, {
+        session: held.session,
+        client: `node pid ${process.pid} on ${hostname()}`,
+      });
     } finally {
       await held.release();
     }
