@@ -86,6 +86,16 @@ export function tempDir(prefix = "maekawa-node-test-") {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Every daemon started and not yet seen to exit: killed (by PID) if the test process exits. */
+const running = new Set();
+process.on("exit", () => {
+  for (const child of running) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {}
+  }
+});
+
 /** A cluster of `n` real daemons on 127.0.0.1. */
 export class Cluster {
   /** Starts it; `tls` runs `maekawa certs init` first. */
@@ -119,7 +129,13 @@ export class Cluster {
       ["node", "--id", String(id), "--config", this.config, "--log-dir", this.logDir, "--workload", "manual"],
       { stdio: ["ignore", out, out] },
     );
-    child.exited = new Promise((res) => child.once("exit", (code, signal) => res({ code, signal })));
+    running.add(child);
+    child.exited = new Promise((res) =>
+      child.once("exit", (code, signal) => {
+        running.delete(child);
+        res({ code, signal });
+      }),
+    );
     this.procs.set(id, child);
     return child;
   }
