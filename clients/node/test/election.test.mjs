@@ -53,7 +53,7 @@ test("A leads, kill -9 its daemon: A is lost, B leads within 8 s, the watcher sa
   }
 });
 
-test("a watcher started after the election yields the current leader first; `maekawa elect` candidates are seen too", { skip: binHelpHas(["elect"]) ? false : "the maekawa binary has no `elect` yet" }, async () => {
+test("a watcher started after the election yields the current leader first; `maekawa elect` and this package see each other's candidates", { skip: binHelpHas(["elect"]) ? false : "the maekawa binary has no `elect` yet" }, async () => {
   const cluster = await Cluster.start();
   const cli = spawn(maekawaBin(), ["elect", "svc", "from-the-cli", "--node", "2", "--config", cluster.config], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -71,6 +71,25 @@ test("a watcher started after the election yields the current leader first; `mae
       assert.equal(watcher.seen[0].token, Number(out.trim().split(" ")[1]));
     } finally {
       await watcher.stop();
+    }
+    // And the other way: this package's candidate, as `maekawa elect --watch --json` sees it.
+    const ours = await elect("svc2", "from-node", { node: 0, config: cluster.config });
+    const cliWatch = spawn(maekawaBin(), ["elect", "svc2", "--watch", "--json", "--config", cluster.config], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let seen = "";
+    cliWatch.stdout.on("data", (d) => (seen += d));
+    const watcherExited = new Promise((res) => cliWatch.once("exit", res));
+    try {
+      await waitFor("`maekawa elect --watch` to print our candidate", 5000, () => seen.includes("\n"));
+      const first = JSON.parse(seen.split("\n")[0]);
+      assert.equal(first.value, "from-node");
+      assert.equal(first.node, 0);
+      assert.equal(first.token, ours.token);
+    } finally {
+      cliWatch.kill("SIGTERM");
+      await watcherExited;
+      await ours.release();
     }
   } finally {
     cli.kill("SIGTERM");
