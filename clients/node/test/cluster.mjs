@@ -34,12 +34,6 @@ export function maekawaBin() {
   return (bin = built);
 }
 
-/** Whether the binary has a subcommand or flag (features that land later: elect, --limit). */
-export function binHelpHas(args, text) {
-  const out = spawnSync(maekawaBin(), [...args, "--help"], { encoding: "utf8" });
-  return out.status === 0 && (text === undefined || out.stdout.includes(text));
-}
-
 /** Waits until `check()` returns a truthy value (returned), polling; throws after `ms`. */
 export async function waitFor(what, ms, check, pollMs = 20) {
   const deadline = Date.now() + ms;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { elect, leaders, LockLost } from "maekawa-client";
-import { binHelpHas, Cluster, maekawaBin, since, waitFor, within } from "./cluster.mjs";
+import { Cluster, maekawaBin, since, waitFor, within } from "./cluster.mjs";
 
 /** Runs `leaders` in the background, collecting what it yields, until `stop()`. */
 function watch(name, opts) {
@@ -53,7 +53,7 @@ test("A leads, kill -9 its daemon: A is lost, B leads within 8 s, the watcher sa
   }
 });
 
-test("a watcher started after the election yields the current leader first; `maekawa elect` and this package see each other's candidates", { skip: binHelpHas(["elect"]) ? false : "the maekawa binary has no `elect` yet" }, async () => {
+test("a watcher started after the election yields the current leader first; `maekawa elect` and this package see each other's candidates", async () => {
   const cluster = await Cluster.start();
   const cli = spawn(maekawaBin(), ["elect", "svc", "from-the-cli", "--node", "2", "--config", cluster.config], {
     stdio: ["ignore", "pipe", "pipe"],

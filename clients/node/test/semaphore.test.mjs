@@ -3,23 +3,12 @@
 // each slot's tokens growing from one holder to the next.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { lock } from "maekawa-client";
-import { binHelpHas, Cluster, PKG, since } from "./cluster.mjs";
+import { Cluster, since } from "./cluster.mjs";
 
-/** Why the semaphore cannot be tested with this binary or proto copy, if it cannot. */
-function unsupported() {
-  if (!readFileSync(join(PKG, "proto", "maekawa.proto"), "utf8").includes("optional uint32 limit")) {
-    return "the proto has no Acquire.limit yet";
-  }
-  if (!binHelpHas(["lock"], "--limit")) return "the maekawa binary has no semaphores yet (lock --limit)";
-  return false;
-}
-
-test("limit 2, 6 clients x 5: at most 2 holders, slot tokens increasing", { skip: unsupported() }, async (t) => {
+test("limit 2, 6 clients x 5: at most 2 holders, slot tokens increasing", async (t) => {
   const cluster = await Cluster.start();
   try {
     let holders = 0;
