@@ -60,6 +60,20 @@ def test_an_unreachable_daemon_raises_unreachable_quickly_naming_it():
     assert "\n" not in msg
 
 
+def test_a_peer_that_never_answers_is_unreachable_after_the_2_s_connect_timeout():
+    with socket.socket() as silent:  # the kernel accepts connections; nobody speaks HTTP/2
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        addr = "127.0.0.1:%d" % silent.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(maekawa.Unreachable) as e:
+            maekawa.lock("counter", addr=addr).acquire()
+        took = time.monotonic() - start
+    print(f"\nsilent peer: unreachable after {took:.2f} s: {e.value}")
+    assert 1.5 < took < 4, f"took {took:.2f}s"
+    assert str(e.value).startswith(f"cannot reach the daemon at {addr}: ")
+
+
 def test_an_unknown_node_id_is_a_config_error_naming_the_file_and_its_ids(tmp_path):
     config = tmp_path / "q.json"
     config.write_text(
