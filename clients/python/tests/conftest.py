@@ -192,24 +192,6 @@ def python():
     return sys.executable
 
 
-def cli_help(*subcommand: str) -> str:
-    """``maekawa SUBCOMMAND --help`` (empty when the subcommand does not exist)."""
-    out = subprocess.run([maekawa_bin(), *subcommand, "--help"], capture_output=True, text=True)
-    return out.stdout if out.returncode == 0 else ""
-
-
-def needs_semaphores():
-    """Skip unless the daemon binary knows semaphores (``maekawa lock --limit``)."""
-    if "--limit" not in cli_help("lock"):
-        pytest.skip(f"{maekawa_bin()} has no semaphores (maekawa lock --limit)")
-
-
-def needs_elections():
-    """Skip unless the daemon binary has ``maekawa elect``."""
-    if not cli_help("elect"):
-        pytest.skip(f"{maekawa_bin()} has no `maekawa elect`")
-
-
 def within(what: str, deadline: float, fn: Callable[[], object]):
     """``fn()``'s value, failing the test if it has not returned within ``deadline`` seconds
     (for calls that block, such as reading a line from a process or the next leader)."""

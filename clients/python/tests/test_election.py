@@ -8,7 +8,7 @@ import threading
 import time
 
 import maekawa
-from conftest import needs_elections, wait_for, within
+from conftest import wait_for, within
 
 
 def waiting_clients(cluster, node, name):
@@ -74,7 +74,6 @@ def test_elect_is_a_lock_labelled_with_the_value(cluster):
 
 
 def test_python_and_maekawa_elect_see_each_other(cluster):
-    needs_elections()
     watch = cluster.cli(
         "elect",
         "mixed",

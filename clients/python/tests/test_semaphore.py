@@ -9,11 +9,10 @@ import time
 import pytest
 
 import maekawa
-from conftest import needs_semaphores, within
+from conftest import within
 
 
 def test_six_clients_share_a_semaphore_of_two(cluster):
-    needs_semaphores()
     guard = threading.Lock()
     state = {"holders": 0, "most": 0}
     by_slot = {}  # slot -> tokens in the order the slot was held
@@ -57,7 +56,6 @@ def test_six_clients_share_a_semaphore_of_two(cluster):
 
 
 def test_a_full_semaphore_turns_a_third_try_once_away(cluster):
-    needs_semaphores()
     with maekawa.lock("pool2", node=0, config=cluster.config, limit=2) as a:
         with maekawa.lock("pool2", node=1, config=cluster.config, limit=2, timeout=5) as b:
             assert {a.slot, b.slot} == {1, 2}
@@ -66,7 +64,6 @@ def test_a_full_semaphore_turns_a_third_try_once_away(cluster):
 
 
 def test_python_and_maekawa_lock_limit_share_one_semaphore(cluster):
-    needs_semaphores()
     holder = cluster.cli(
         "lock",
         "mixed",
