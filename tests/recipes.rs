@@ -226,3 +226,34 @@ fn killing_the_leaders_daemon_makes_the_standby_lead_and_watch_prints_both_in_or
     let _ = watch.wait();
     common::assert_check_passed(&cluster.check());
 }
+
+/// A leader and its standby on one daemon, which is paused past the leader's lease (1 s here)
+/// but not past the clients' keepalive: the leader's term ends (exit 125) and the standby,
+/// which waited at the same node, is asked for again and leads (it once waited for ever: the
+/// node's request ended with the lease and nothing asked again).
+#[test]
+fn a_standby_of_the_paused_daemon_leads_after_its_leaders_lease_ran_out() {
+    let cluster = Cluster::start(3, &[&["--workload", "manual"][..], &QUICK_FAULTS].concat());
+    cluster.wait_for_lock_services(3);
+    let dir = cluster.dir.path().to_path_buf();
+    let mut a = candidate(&cluster, 1, "host-a");
+    wait_for("A to lead", Duration::from_secs(10), || {
+        dir.join("host-a.leads").exists()
+    });
+    let mut b = candidate(&cluster, 1, "host-b");
+    wait_for("B to stand by", Duration::from_secs(10), || {
+        waiting_at(&cluster, 1) == 1
+    });
+    let node1 = cluster.children[1].as_ref().unwrap().id();
+    signal(node1, "STOP");
+    std::thread::sleep(Duration::from_millis(1500)); // past the lease, within keepalive
+    signal(node1, "CONT");
+    let status = wait_exit(&mut a, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(125), "A's lease ran out: {status:?}");
+    wait_for("B to lead", Duration::from_secs(10), || {
+        dir.join("host-b.leads").exists()
+    });
+    signal(b.id(), "TERM");
+    wait_exit(&mut b, Duration::from_secs(10));
+    common::assert_check_passed(&cluster.check());
+}

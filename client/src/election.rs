@@ -93,12 +93,20 @@ impl LeaderWatch {
     /// new one, in the order of their terms.
     pub async fn next(&mut self) -> Leader {
         loop {
-            let Some((node, leader)) = self.seen.recv().await else {
+            let Some(first) = self.seen.recv().await else {
                 // No node to poll: nobody will ever lead.
                 return std::future::pending().await;
             };
-            if let Some(slot) = self.current.iter_mut().find(|(n, _)| *n == node) {
-                slot.1 = leader;
+            // Every report that waited, oldest first, so that a caller who comes back after
+            // a long while judges by each node's latest answer, not by its first.
+            let mut reports = vec![first];
+            while let Ok(r) = self.seen.try_recv() {
+                reports.push(r);
+            }
+            for (node, leader) in reports {
+                if let Some(slot) = self.current.iter_mut().find(|(n, _)| *n == node) {
+                    slot.1 = leader;
+                }
             }
             let newest = self
                 .current

@@ -11,7 +11,7 @@ use super::fail;
 use super::lock::LockArgs;
 use clap::Args;
 use maekawa::config::Config;
-use maekawa_client::election::{Leader, LeaderWatch};
+use maekawa_client::election::{Leader, LeaderWatch, DEFAULT_INTERVAL};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,11 +38,11 @@ pub(crate) struct ElectArgs {
     #[arg(long, conflicts_with_all = ["value", "node", "addr", "command"])]
     watch: bool,
     /// With --watch: one JSON object a line ({"name","value","node","token","session"}).
-    #[arg(long, requires = "watch")]
+    #[arg(long)]
     json: bool,
-    /// With --watch: how often every node is asked (100ms, 1s).
-    #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = parse_duration)]
-    interval: Duration,
+    /// With --watch: how often every node is asked (100ms, 1s) [default: 200ms].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    interval: Option<Duration>,
     /// Campaign through the daemon of node ID (its address comes from the cluster file).
     #[arg(long, value_name = "ID", conflicts_with = "addr")]
     node: Option<u32>,
@@ -75,6 +75,9 @@ pub(crate) fn run(args: ElectArgs) -> ExitCode {
     }
     if args.watch {
         return watch(args);
+    }
+    if args.json || args.interval.is_some() {
+        return fail(&"--json and --interval go with --watch (see maekawa elect --help)");
     }
     let Some(value) = args.value else {
         return fail(&"elect needs a VALUE (or --watch)");
@@ -116,11 +119,25 @@ fn watch(args: ElectArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     runtime.block_on(async {
-        let mut watch = LeaderWatch::start(&config, &args.name, &security, args.interval);
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut int, mut term) = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => return fail(&format!("cannot handle signals: {e}")),
+        };
+        let mut watch = LeaderWatch::start(
+            &config,
+            &args.name,
+            &security,
+            args.interval.unwrap_or(DEFAULT_INTERVAL),
+        );
         loop {
             tokio::select! {
                 leader = watch.next() => print_leader(&args.name, &leader, args.json),
-                _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+                _ = int.recv() => return ExitCode::SUCCESS,
+                _ = term.recv() => return ExitCode::SUCCESS,
             }
         }
     })

@@ -539,13 +539,30 @@ impl Driver {
     /// has a request nobody will use: withdraw it while it still waits for votes, so its votes
     /// go on now rather than after a pointless entry. An entry that already happened (the
     /// request won the race) is left at once as an orphan instead ([`Driver::flush`]).
-    pub(super) fn withdraw_abandoned(
+    fn withdraw_abandoned(
         &mut self,
         locks: impl IntoIterator<Item = LockName>,
     ) -> Result<(), NodeError> {
         for lock in locks {
             if !self.sessions.has_waiters(lock.as_str()) && !self.sessions.is_held(lock.as_str()) {
                 self.cancel(&lock)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Locks whose sessions changed under the driver (a holder's lease ran out, a semaphore
+    /// session took another slot): ask again for those sessions still wait for, withdraw the
+    /// requests nobody waits for any more.
+    pub(super) fn reconsider(
+        &mut self,
+        locks: impl IntoIterator<Item = LockName>,
+    ) -> Result<(), NodeError> {
+        for lock in locks {
+            if self.sessions.has_waiters(lock.as_str()) {
+                self.request_lock(&lock)?;
+            } else {
+                self.withdraw_abandoned([lock])?;
             }
         }
         Ok(())

@@ -268,6 +268,8 @@ impl Driver {
         if self.sessions.has_orphans() {
             self.leave_orphans()?;
         }
+        let reconsider = self.sessions.take_reconsider();
+        self.reconsider(reconsider)?;
         if !self.batch.outgoing.is_empty() || !self.batch.entering.is_empty() {
             Box::pin(self.flush()).await?;
         }
@@ -385,7 +387,7 @@ impl Driver {
             token: Some(token),
         });
         self.metrics.entered(lock.as_str());
-        let abandoned = self.sessions.entered(&lock, token);
-        self.withdraw_abandoned(abandoned)
+        self.sessions.entered(&lock, token);
+        Ok(())
     }
 }

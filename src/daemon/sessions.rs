@@ -84,6 +84,10 @@ pub struct Sessions {
     locks: BTreeMap<LockName, Queue>,
     sessions: BTreeMap<SessionId, Session>,
     try_once: BTreeSet<SessionId>,
+    /// Locks whose queues changed outside the driver's own calls (a holder lost its lease, a
+    /// session took another slot or was found gone): the driver asks again for those with
+    /// waiters and withdraws those without, once the batch's lines and messages are out.
+    reconsider: BTreeSet<LockName>,
     /// The injected defect [`crate::daemon::Flaws::sessions_lifo`].
     lifo: bool,
 }
@@ -163,10 +167,10 @@ impl Sessions {
     }
 
     /// This node entered `lock` with `token`: the first waiting session holds it now. With no
-    /// session left to take it, the entry is an orphan the driver leaves at once. Returns the
-    /// other slots the new holder no longer waits for: the driver withdraws the requests
-    /// nobody else here waits for.
-    pub fn entered(&mut self, lock: &LockName, token: u64) -> Vec<LockName> {
+    /// session left to take it, the entry is an orphan the driver leaves at once. The other
+    /// slots the new holder (or a session found gone) no longer waits for are to be
+    /// reconsidered ([`Sessions::take_reconsider`]).
+    pub fn entered(&mut self, lock: &LockName, token: u64) {
         loop {
             let queue = self.locks.entry(lock.clone()).or_default();
             let next = if self.lifo {
@@ -201,7 +205,8 @@ impl Sessions {
                     .collect();
                 queue.holder = Some((s, token));
                 self.leave_queues(s, &others);
-                return others;
+                self.reconsider.extend(others);
+                return;
             }
             let others = self
                 .sessions
@@ -209,9 +214,16 @@ impl Sessions {
                 .map(|s| s.wants)
                 .unwrap_or_default();
             self.leave_queues(s, &others);
+            self.reconsider
+                .extend(others.into_iter().filter(|l| l != lock));
         }
         self.locks.entry(lock.clone()).or_default().orphan = Some(token);
-        Vec::new()
+    }
+
+    /// The locks to reconsider (forgotten here): ask again where sessions wait and nobody
+    /// here holds, withdraw where nobody waits or holds.
+    pub fn take_reconsider(&mut self) -> BTreeSet<LockName> {
+        std::mem::take(&mut self.reconsider)
     }
 
     /// Takes session `id` out of the waiting queues of `locks`.
@@ -280,6 +292,8 @@ impl Sessions {
                 let _ = s.notices.send(SessionNotice::Lost { token });
             }
         }
+        // Sessions still waiting for it need a new request: the core's ended with the lease.
+        self.reconsider.insert(lock.clone());
         self.tidy();
     }
 
@@ -308,7 +322,8 @@ impl Sessions {
     }
 
     /// Try-once sessions waiting for locks whose requests have all been refused somewhere
-    /// (`lost` says which locks): they time out now. Returns the locks they waited for.
+    /// (`lost` says which locks) or that another session of this node holds: they time out
+    /// now. Returns the locks they waited for.
     pub fn give_up_try_once(
         &mut self,
         lost: impl Fn(&str) -> bool,
@@ -318,9 +333,11 @@ impl Sessions {
             .try_once
             .iter()
             .filter(|id| {
-                self.sessions
-                    .get(id)
-                    .is_some_and(|s| s.wants.iter().all(|l| lost(l.as_str())))
+                self.sessions.get(id).is_some_and(|s| {
+                    s.wants
+                        .iter()
+                        .all(|l| lost(l.as_str()) || self.is_held(l.as_str()))
+                })
             })
             .copied()
             .collect();
@@ -517,7 +534,8 @@ mod tests {
             assert!(s.acquire(id, slots.clone(), None, String::new(), tx, now));
             rx.push(r);
         }
-        assert_eq!(s.entered(&slots[1], 4), vec![slots[0].clone()]);
+        s.entered(&slots[1], 4);
+        assert_eq!(s.take_reconsider(), BTreeSet::from([slots[0].clone()]));
         assert_eq!(
             rx[0].try_recv(),
             Ok(SessionNotice::Acquired { token: 4, slot: 2 })
@@ -576,6 +594,50 @@ mod tests {
                 now
             ),
             "slot 2 is free here: a try-once semaphore session may wait for it"
+        );
+    }
+
+    #[test]
+    fn a_lost_lease_and_a_busy_slot_are_reconsidered_and_try_once_gives_up_on_local_holders() {
+        let now = Instant::now();
+        let mut s = Sessions::default();
+        let (tx, _holder) = unbounded_channel();
+        assert!(s.acquire(1, vec![lock()], None, String::new(), tx, now));
+        s.entered(&lock(), 3);
+        let (tx, _waiter) = unbounded_channel();
+        assert!(s.acquire(2, vec![lock()], None, String::new(), tx, now));
+        assert!(s.take_reconsider().is_empty());
+        s.lost(&lock());
+        assert_eq!(
+            s.take_reconsider(),
+            BTreeSet::from([lock()]),
+            "session 2 still waits: the driver must ask again, the core's request ended"
+        );
+        // A try-once semaphore session whose one free slot was refused, the other held here.
+        let slots = slot_locks("jobs", Some(2));
+        let (tx, _h) = unbounded_channel();
+        assert!(s.acquire(3, vec![slots[0].clone()], None, String::new(), tx, now));
+        s.entered(&slots[0], 5);
+        let (tx, mut once) = unbounded_channel();
+        assert!(s.acquire(
+            4,
+            slots.clone(),
+            Some(Duration::ZERO),
+            String::new(),
+            tx,
+            now
+        ));
+        assert!(
+            s.give_up_try_once(|_| false, now).is_empty(),
+            "slot 2 not refused yet"
+        );
+        assert_eq!(
+            s.give_up_try_once(|l| l == "jobs#2", now),
+            slots.iter().cloned().collect::<BTreeSet<_>>()
+        );
+        assert_eq!(
+            once.try_recv(),
+            Ok(SessionNotice::TimedOut { waited_ms: 0 })
         );
     }
 }
