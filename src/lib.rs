@@ -22,6 +22,7 @@ pub mod node_event;
 pub mod scale;
 pub mod simd;
 pub mod tls;
+pub mod watch;
 
 // The client crate's modules under their old paths, so `maekawa::client` and
 // `maekawa::config` name what `maekawa_client` has (`tls` re-exports its half of TLS too).

@@ -45,6 +45,10 @@ enum Command {
     /// about that request on both sides, in causal order, with the votes and any
     /// FAILED/INQUIRE/YIELD detours; without --entry a summary per node and overall.
     Report(cli::report::ReportArgs),
+    /// Watch it live in a browser: the grid, phases, votes, queues and every message as it
+    /// travels, from every daemon of the cluster file, or replayed from a run's logs (--log-dir)
+    /// with a step-through of one entry's messages.
+    Watch(cli::watch::WatchArgs),
     /// Draw who was in the CS when, as an SVG picture: one lane per node, CS intervals,
     /// waiting intervals, kills and restarts, re-votes.
     Timeline(cli::timeline::TimelineArgs),
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Elect(args) => cli::elect::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Timeline(args) => cli::timeline::run(args),
+        Command::Watch(args) => cli::watch::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Scale(args) => cli::scale::run(args),
         Command::Check(args) => cli::check::run(args),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module of the library and binary, with its layer (a module may use only
 /// its own layer's modules or lower ones).
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 13] = [
     ("logdir", 1),
     ("node_event", 1),
     ("tls", 1),
@@ -26,6 +26,7 @@ const LAYERS: [(&str, u8); 12] = [
     ("bench", 3),
     ("scale", 3),
     ("simd", 3),
+    ("watch", 3),
     ("cli", 4),
     ("main", 4),
     ("lib", 4),

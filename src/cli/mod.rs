@@ -45,6 +45,7 @@ pub(crate) mod scale;
 pub(crate) mod simd;
 pub(crate) mod simulate;
 pub(crate) mod timeline;
+pub(crate) mod watch;
 
 use clap::Args;
 use maekawa::config::Config;

@@ -7,6 +7,7 @@
 //! this module and `transport`.
 
 use crate::daemon::command::{Control, CtlOutcome, Status};
+use crate::daemon::node_log::NodeLog;
 use crate::daemon::settings::Workload;
 use crate::daemon::wire;
 use crate::tls::{Gate, Role, Security};
@@ -21,13 +22,15 @@ use wire::control_server::ControlServer;
 pub struct ControlService {
     driver: mpsc::Sender<Control>,
     gate: Gate,
+    log: NodeLog,
 }
 
 impl ControlService {
     /// A service forwarding to the driver behind `driver`; under mutual TLS (`gate`) only an
-    /// admin certificate may move the node, and any certificate of the cluster may read.
-    pub fn new(driver: mpsc::Sender<Control>, gate: Gate) -> ControlService {
-        ControlService { driver, gate }
+    /// admin certificate may move the node, and any certificate of the cluster may read (also
+    /// the lines of `log` as they are written).
+    pub fn new(driver: mpsc::Sender<Control>, gate: Gate, log: NodeLog) -> ControlService {
+        ControlService { driver, gate, log }
     }
 
     /// Lets an admin through (everyone in plaintext).
@@ -94,6 +97,32 @@ fn ids(v: &[NodeId]) -> Vec<u32> {
 
 #[tonic::async_trait]
 impl wire::control_server::Control for ControlService {
+    type EventsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<wire::EventLines, tonic::Status>> + Send>,
+    >;
+
+    async fn events(
+        &self,
+        request: tonic::Request<wire::EventsRequest>,
+    ) -> Result<tonic::Response<Self::EventsStream>, tonic::Status> {
+        use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+        use tokio_stream::StreamExt as _;
+        self.gate.caller(&request)?;
+        let lines = BroadcastStream::new(self.log.subscribe()).map(|r| {
+            Ok(match r {
+                Ok(lines) => wire::EventLines {
+                    lines: lines.to_vec(),
+                    dropped: 0,
+                },
+                Err(BroadcastStreamRecvError::Lagged(n)) => wire::EventLines {
+                    lines: Vec::new(),
+                    dropped: n,
+                },
+            })
+        });
+        Ok(tonic::Response::new(Box::pin(lines)))
+    }
+
     async fn request(
         &self,
         request: tonic::Request<wire::CtlEmpty>,

@@ -121,7 +121,7 @@ where
     let peer_service = PeerService::new(&tcfg, events_tx.clone());
     let services = Services {
         peers: peer_service.clone(),
-        control: ControlService::new(control_tx, settings.security.gate()),
+        control: ControlService::new(control_tx, settings.security.gate(), log.clone()),
         locks: LockService::new(me.0, lock_tx, settings.security.gate()),
     };
     let server = serve(&settings, services, incoming, log.clone())?;

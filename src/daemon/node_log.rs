@@ -28,6 +28,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
+use tokio::sync::broadcast;
 
 /// Why the node log cannot be set up. Each message names the path and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +63,13 @@ struct Sink {
     out: Box<dyn io::Write + Send>,
     held: bool,
     buf: Vec<u8>,
+    /// Readers of the lines as they are written (`maekawa watch`), made at the first one.
+    tap: Option<broadcast::Sender<Arc<[u8]>>>,
 }
+
+/// How many writes a slow reader of the tap may fall behind before it loses lines (it is told
+/// how many).
+const TAP_BACKLOG: usize = 4096;
 
 impl fmt::Debug for NodeLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,6 +106,7 @@ impl NodeLog {
                 out: Box::new(out),
                 held: false,
                 buf: Vec::with_capacity(16 * 1024),
+                tap: None,
             })),
         }
     }
@@ -134,6 +142,7 @@ impl NodeLog {
             write_line(&mut line, time, self.node, event);
             // One write of the whole line; a failing log must not take the node down.
             let _ = sink.out.write_all(&line);
+            sink.to_tap(&line);
         }
     }
 
@@ -184,6 +193,21 @@ impl NodeLog {
         sink.write_held_before(usize::MAX);
     }
 
+    /// Every line written from now on, in writes of whole lines (a held batch comes as one),
+    /// for a reader that follows the node live (`Control.Events`). A reader that falls more than
+    /// a few thousand writes behind loses the oldest (the receiver says how many).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[u8]>> {
+        let mut sink = self.sink();
+        match &sink.tap {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = broadcast::channel(TAP_BACKLOG);
+                sink.tap = Some(tx);
+                rx
+            }
+        }
+    }
+
     fn sink(&self) -> MutexGuard<'_, Sink> {
         // A panic while holding the lock cannot leave the sink inconsistent: keep going.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -195,7 +219,15 @@ impl Sink {
         let mark = mark.min(self.buf.len());
         if mark > 0 {
             let _ = self.out.write_all(&self.buf[..mark]);
+            self.to_tap(&self.buf[..mark]);
             self.buf.drain(..mark);
+        }
+    }
+
+    /// Hands written lines to the tap's readers, if any (a copy only when someone reads).
+    fn to_tap(&self, lines: &[u8]) {
+        if let Some(tx) = self.tap.as_ref().filter(|tx| tx.receiver_count() > 0) {
+            let _ = tx.send(Arc::from(lines));
         }
     }
 }

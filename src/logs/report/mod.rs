@@ -24,6 +24,7 @@
 //! This module only reads the log directory: it never writes, truncates or locks a file there,
 //! never talks to a running node, and does not judge the run (that is `maekawa check`).
 
+mod json;
 mod markdown;
 mod mermaid;
 mod node_logs;
@@ -55,6 +56,8 @@ pub enum Format {
     /// A Mermaid sequence diagram of one entry (GitHub renders it in a mermaid code block).
     /// The summary has no picture: asking for one is an error.
     Mermaid,
+    /// One JSON object with the entry's steps, for programs (`maekawa watch`). Entries only.
+    Json,
 }
 
 /// Which CS entry to tell: entry numbers restart at 1 in every process (incarnation) of a node,
@@ -141,7 +144,7 @@ pub enum ReportError {
         have: String,
     },
     /// Mermaid draws the messages of one entry; the whole run has no sequence to draw.
-    #[error("--format mermaid draws the messages of one entry: add --node N --entry K, or use --format text or markdown for the summary")]
+    #[error("--format mermaid and json tell one entry: add --node N --entry K, or use --format text or markdown for the summary")]
     MermaidSummary,
 }
 
@@ -170,6 +173,7 @@ pub fn entry_report(
         Format::Text => text::story(&story),
         Format::Markdown => markdown::story(&story),
         Format::Mermaid => mermaid::story(&story),
+        Format::Json => json::story(&story),
     })
 }
 
@@ -177,7 +181,7 @@ pub fn entry_report(
 /// and restarts. `Format::Mermaid` is refused with [`ReportError::MermaidSummary`] (a run has
 /// no single sequence to draw; a chart of counts would add nothing the table lacks).
 pub fn summary_report(log_dir: &Path, format: Format) -> Result<String, ReportError> {
-    if format == Format::Mermaid {
+    if matches!(format, Format::Mermaid | Format::Json) {
         return Err(ReportError::MermaidSummary);
     }
     let paths = node_logs::paths(log_dir)?;

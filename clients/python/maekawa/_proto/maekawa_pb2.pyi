@@ -160,6 +160,18 @@ class ProposeRequest(_message.Message):
     json: str
     def __init__(self, json: _Optional[str] = ...) -> None: ...
 
+class EventsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EventLines(_message.Message):
+    __slots__ = ("lines", "dropped")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    lines: bytes
+    dropped: int
+    def __init__(self, lines: _Optional[bytes] = ..., dropped: _Optional[int] = ...) -> None: ...
+
 class CtlEmpty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -204,6 +204,11 @@ class ControlStub:
                 request_serializer=maekawa__pb2.ProposeRequest.SerializeToString,
                 response_deserializer=maekawa__pb2.CtlReply.FromString,
                 _registered_method=True)
+        self.Events = channel.unary_stream(
+                '/maekawa.v1.Control/Events',
+                request_serializer=maekawa__pb2.EventsRequest.SerializeToString,
+                response_deserializer=maekawa__pb2.EventLines.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -259,6 +264,14 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Events(self, request, context):
+        """Every line of the node's log as it is written (flat JSON, README "Logs"), from the moment
+        of the call on, for `maekawa watch`; any certificate of the cluster may read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -296,6 +309,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.Propose,
                     request_deserializer=maekawa__pb2.ProposeRequest.FromString,
                     response_serializer=maekawa__pb2.CtlReply.SerializeToString,
+            ),
+            'Events': grpc.unary_stream_rpc_method_handler(
+                    servicer.Events,
+                    request_deserializer=maekawa__pb2.EventsRequest.FromString,
+                    response_serializer=maekawa__pb2.EventLines.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +507,33 @@ class Control:
             '/maekawa.v1.Control/Propose',
             maekawa__pb2.ProposeRequest.SerializeToString,
             maekawa__pb2.CtlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Events(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/maekawa.v1.Control/Events',
+            maekawa__pb2.EventsRequest.SerializeToString,
+            maekawa__pb2.EventLines.FromString,
             options,
             channel_credentials,
             insecure,
