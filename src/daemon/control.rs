@@ -108,7 +108,14 @@ impl wire::control_server::Control for ControlService {
         use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
         use tokio_stream::StreamExt as _;
         self.gate.caller(&request)?;
-        let lines = BroadcastStream::new(self.log.subscribe()).map(|r| {
+        let (start, rx) = self.log.subscribe();
+        let first = tokio_stream::iter(start.map(|line| {
+            Ok(wire::EventLines {
+                lines: line.to_vec(),
+                dropped: 0,
+            })
+        }));
+        let lines = BroadcastStream::new(rx).map(|r| {
             Ok(match r {
                 Ok(lines) => wire::EventLines {
                     lines: lines.to_vec(),
@@ -120,7 +127,7 @@ impl wire::control_server::Control for ControlService {
                 },
             })
         });
-        Ok(tonic::Response::new(Box::pin(lines)))
+        Ok(tonic::Response::new(Box::pin(first.chain(lines))))
     }
 
     async fn request(

@@ -65,6 +65,9 @@ struct Sink {
     buf: Vec<u8>,
     /// Readers of the lines as they are written (`maekawa watch`), made at the first one.
     tap: Option<broadcast::Sender<Arc<[u8]>>>,
+    /// This process's `start` line, which a reader joining later gets first: it says which
+    /// process it is and with what quorum.
+    start_line: Option<Arc<[u8]>>,
 }
 
 /// How many writes a slow reader of the tap may fall behind before it loses lines (it is told
@@ -107,6 +110,7 @@ impl NodeLog {
                 held: false,
                 buf: Vec::with_capacity(16 * 1024),
                 tap: None,
+                start_line: None,
             })),
         }
     }
@@ -135,6 +139,11 @@ impl NodeLog {
     /// Logs `event` stamped `time`.
     pub fn log_at(&self, time: SystemTime, event: &NodeEvent) {
         let mut sink = self.sink();
+        if matches!(event, NodeEvent::Start { .. }) {
+            let mut line = Vec::with_capacity(512);
+            write_line(&mut line, time, self.node, event);
+            sink.start_line = Some(Arc::from(line.as_slice()));
+        }
         if sink.held {
             write_line(&mut sink.buf, time, self.node, event);
         } else {
@@ -193,19 +202,22 @@ impl NodeLog {
         sink.write_held_before(usize::MAX);
     }
 
-    /// Every line written from now on, in writes of whole lines (a held batch comes as one),
-    /// for a reader that follows the node live (`Control.Events`). A reader that falls more than
-    /// a few thousand writes behind loses the oldest (the receiver says how many).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[u8]>> {
+    /// This process's `start` line (if it logged one yet), then every line written from now
+    /// on, in writes of whole lines (a held batch comes as one), for a reader that follows the
+    /// node live (`Control.Events`). A reader that falls more than a few thousand writes
+    /// behind loses the oldest (the receiver says how many).
+    pub fn subscribe(&self) -> (Option<Arc<[u8]>>, broadcast::Receiver<Arc<[u8]>>) {
         let mut sink = self.sink();
-        match &sink.tap {
+        let start = sink.start_line.clone();
+        let rx = match &sink.tap {
             Some(tx) => tx.subscribe(),
             None => {
                 let (tx, rx) = broadcast::channel(TAP_BACKLOG);
                 sink.tap = Some(tx);
                 rx
             }
-        }
+        };
+        (start, rx)
     }
 
     fn sink(&self) -> MutexGuard<'_, Sink> {

@@ -265,8 +265,8 @@ class ControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Events(self, request, context):
-        """Every line of the node's log as it is written (flat JSON, README "Logs"), from the moment
-        of the call on, for `maekawa watch`; any certificate of the cluster may read.
+        """The node process's `start` line, then every line of its log as it is written (flat JSON,
+        README "Logs"), for `maekawa watch`; any certificate of the cluster may read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
