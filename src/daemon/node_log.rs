@@ -70,6 +70,9 @@ struct Sink {
     start_line: Option<Arc<[u8]>>,
 }
 
+/// Whole log lines, as one write put them out (shared by every reader of the tap).
+pub type Lines = Arc<[u8]>;
+
 /// How many writes a slow reader of the tap may fall behind before it loses lines (it is told
 /// how many).
 const TAP_BACKLOG: usize = 4096;
@@ -206,7 +209,7 @@ impl NodeLog {
     /// on, in writes of whole lines (a held batch comes as one), for a reader that follows the
     /// node live (`Control.Events`). A reader that falls more than a few thousand writes
     /// behind loses the oldest (the receiver says how many).
-    pub fn subscribe(&self) -> (Option<Arc<[u8]>>, broadcast::Receiver<Arc<[u8]>>) {
+    pub fn subscribe(&self) -> (Option<Lines>, broadcast::Receiver<Lines>) {
         let mut sink = self.sink();
         let start = sink.start_line.clone();
         let rx = match &sink.tap {
