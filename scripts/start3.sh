@@ -78,10 +78,12 @@ done
 cat <<MSG
 
 All nodes are up. Logs are in $LOG_DIR:
+  $BIN watch --config $CONFIG      # watch it live: open the address it prints in a browser
   tail -f $LOG_DIR/critical_section.log        # who is in the critical section
   jq -c 'select(.event=="enter_cs")' $LOG_DIR/node-0.log   # node 0's entries and votes
   scripts/kill-node.sh 1 && scripts/start-node.sh 1     # crash and restart a node
   $BIN ctl status --all --config $CONFIG          # every node's state
   $BIN check --log-dir $LOG_DIR --config $CONFIG   # verify the run
+  $BIN watch --log-dir $LOG_DIR --config $CONFIG --addr 127.0.0.1:8081   # replay the run in a browser
   scripts/stop.sh                                  # stop them all
 MSG

@@ -86,6 +86,11 @@ fn start3_refuse_twice_and_stop() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(" watch --config "),
+        "start3.sh names `maekawa watch`: {said}"
+    );
     let pids: Vec<u32> = (0..3).map(|id| pid_of(&logs, id)).collect();
     for &pid in &pids {
         assert_runs_this_build(pid);
