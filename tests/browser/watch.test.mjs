@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { Cluster, maekawaBin, openBrowser, tsMs, waitFor } from "./harness.mjs";
 
 const ENTRY_MS = 1000; // an entry is drawn within 1 s of its enter_cs line
@@ -20,10 +20,12 @@ const DOWN_MS = 3000; // a kill -9 shows as down within 3 s
 const UP_MS = 5000; // a restart shows as back within 5 s
 const MEASURED = 8; // entries whose latency is measured
 
-const cleanups = [];
-after(async () => {
-  for (const f of cleanups.reverse()) await f().catch(() => {});
-});
+/** Runs `fs` (newest first) when test `t` ends, passed or failed. */
+function cleanup(t, ...fs) {
+  t.after(async () => {
+    for (const f of fs.reverse()) await f().catch(() => {});
+  });
+}
 
 const state = async (page, id) => page.getAttribute(`#board g.node[data-node="${id}"]`, "data-state");
 const nodeIds = (page) =>
@@ -47,15 +49,15 @@ async function waitAllLive(page, n, ms = 10000) {
 // The live 3-node run; its logs are replayed by the next test.
 let run3 = null;
 
-test("live, 3 nodes: every node, entries within 1 s, kill -9 down, restart back, screenshot", async () => {
+test("live, 3 nodes: every node, entries within 1 s, kill -9 down, restart back, screenshot", async (t) => {
   const c = await Cluster.start(3);
-  cleanups.push(async () => {
+  let b = null;
+  cleanup(t, async () => {
     await c.stopAll();
     if (!run3) c.remove();
-  });
+  }, async () => b?.close());
   const url = await c.startWatch();
-  const b = await openBrowser();
-  cleanups.push(() => b.close());
+  b = await openBrowser();
   const { page } = b;
   const t0 = Date.now();
   await page.goto(url);
@@ -144,13 +146,13 @@ test("live, 3 nodes: every node, entries within 1 s, kill -9 down, restart back,
 test("replay of that run: loads, shows the kill, steps through entries as maekawa report tells them", async (t) => {
   if (!run3) return t.skip("the live 3-node run failed");
   const c = run3;
-  cleanups.push(async () => {
+  let b = null;
+  cleanup(t, async () => {
     await c.stopWatch();
     c.remove();
-  });
+  }, async () => b?.close());
   const url = await c.startWatch({ logDir: c.logDir });
-  const b = await openBrowser();
-  cleanups.push(() => b.close());
+  b = await openBrowser();
   const { page } = b;
   await page.goto(url);
   await waitFor("replay mode", 10000, async () =>
@@ -228,18 +230,18 @@ test("replay of that run: loads, shows the kill, steps through entries as maekaw
   assert.deepEqual(b.problems, [], "no console errors");
 });
 
-test("live, 9 nodes (grid 3×3): every node appears, fitted on the board", async () => {
+test("live, 9 nodes (grid 3×3): every node appears, fitted on the board", async (t) => {
   const c = await Cluster.start(9);
-  cleanups.push(async () => {
+  let b = null;
+  cleanup(t, async () => {
     await c.stopAll();
     c.remove();
-  });
+  }, async () => b?.close());
   const url = await c.startWatch();
   const cfg = await (await fetch(`${url}api/config`)).json();
   assert.equal(cfg.system, "grid");
   assert.deepEqual([cfg.rows, cfg.cols], [3, 3]);
-  const b = await openBrowser();
-  cleanups.push(() => b.close());
+  b = await openBrowser();
   const { page } = b;
   await page.goto(url);
   await waitAllLive(page, 9);
