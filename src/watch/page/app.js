@@ -11,8 +11,11 @@
 const SVGNS = 'http://www.w3.org/2000/svg';
 
 // Geometry of the picture, in SVG units (the svg scales to fit its box). A cell is one place
-// of the grid; the card inside it leaves room for messages to travel between cards.
-const CELL_W = 210, CELL_H = 142, CARD_W = 178, CARD_H = 112;
+// of the grid; the card inside it leaves room for messages to travel between cards. Small
+// grids get wider gaps (room for arrows and their labels); a 5×5 grid keeps them narrow so
+// that its text stays legible once the svg is scaled to the page (buildBoard).
+const CARD_W = 178, CARD_H = 112;
+let CELL_W = 226, CELL_H = 156;
 const LEFT = 62, TOP = 72, RIGHT = 18;
 
 // One colour per message kind (legend). Picked to stay apart for the common kinds.
@@ -231,7 +234,8 @@ function describe(l) {
     case 'unsuspect': return [`node ${l.node} hears ${l.peer} again`, 'good'];
     case 'quorum_switch': return [`node ${l.node} switches quorum {${(l.from_quorum || []).join(', ')}} → {${(l.to_quorum || []).join(', ')}}${lk}`, 'bad'];
     case 'revote': return [`voter ${l.node} re-votes: ${l.what}${r}${lk} — ${l.why || ''}`, ''];
-    case 'peer_incarnation': return [`node ${l.node} meets incarnation ${l.incarnation} of ${l.peer}`, ''];
+    // Every link's first contact says incarnation 1; only a later one means a restart.
+    case 'peer_incarnation': return l.incarnation > 1 ? [`node ${l.node} meets incarnation ${l.incarnation} of ${l.peer}: re-voting`, ''] : null;
     case 'send':
       if (l.msg === 'Inquire' || l.msg === 'Yield' || l.msg === 'Revoked')
         return [`${l.msg} ${l.from} → ${l.to}${r}${lk}`, ''];
@@ -290,6 +294,8 @@ function buildBoard() {
   const svg = $('board');
   svg.textContent = '';
   const { rows, cols } = W.config;
+  CELL_W = CARD_W + (cols <= 2 ? 130 : cols <= 3 ? 96 : 48);
+  CELL_H = CARD_H + (rows <= 2 ? 96 : rows <= 3 ? 76 : 44);
   boardW = LEFT + cols * CELL_W + RIGHT;
   gridH = TOP + rows * CELL_H;
 
@@ -526,7 +532,11 @@ function renderFlights() {
     const a = bez(f.path, Math.max(0, ease - 0.22)), b = bez(f.path, ease);
     f.trail.setAttribute('d', `M${a.x.toFixed(1)},${a.y.toFixed(1)} L${b.x.toFixed(1)},${b.y.toFixed(1)}`);
     f.dot.setAttribute('cx', b.x.toFixed(1)); f.dot.setAttribute('cy', b.y.toFixed(1));
-    if (f.label) { f.label.setAttribute('x', (b.x + 9).toFixed(1)); f.label.setAttribute('y', (b.y - 8).toFixed(1)); }
+    if (f.label) {
+      // The name shows on the way, not at either end, where it would cover a card's text.
+      f.label.setAttribute('x', (b.x + 9).toFixed(1)); f.label.setAttribute('y', (b.y - 8).toFixed(1));
+      f.label.setAttribute('opacity', Math.max(0, Math.min(1, (ease - 0.08) * 8, (0.8 - ease) * 8)).toFixed(2));
+    }
     return true;
   });
   pulses = pulses.filter(p => {
@@ -779,20 +789,22 @@ async function pngDataUrl() {
 async function clipDataUrl() {
   if (!story) throw new Error('load an entry first');
   const steps = story.data.steps, keep = story.at;
-  const COLS = Math.min(4, steps.length), CAP = 54, HEAD = 40, S = 1;
-  const fw = boardW * S, fh = boardH * S;
+  // Each frame is the grid only; the legend is drawn once, below the last row.
+  const COLS = Math.min(4, steps.length), CAP = 54, HEAD = 40;
+  const fw = boardW, fh = gridH + 6, legendH = boardH - gridH;
   const rows = Math.ceil(steps.length / COLS);
   const c = document.createElement('canvas');
-  c.width = COLS * fw; c.height = HEAD + rows * (fh + CAP);
+  c.width = COLS * fw; c.height = HEAD + rows * (fh + CAP) + legendH;
   const ctx = c.getContext('2d');
   ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, c.width, c.height);
   ctx.fillStyle = '#1d2730'; ctx.font = 'bold 20px "DejaVu Sans", sans-serif';
   ctx.fillText(story.data.headline || `node ${story.data.node}, entry ${story.data.entry}`, 12, 27);
+  let img = null;
   for (let i = 0; i < steps.length; i++) {
     showStep(i);
-    const img = await svgImage(svgText());
+    img = await svgImage(svgText());
     const x = (i % COLS) * fw, y = HEAD + Math.floor(i / COLS) * (fh + CAP);
-    ctx.drawImage(img, x, y, fw, fh);
+    ctx.drawImage(img, 0, 0, fw, fh, x, y, fw, fh);
     ctx.strokeStyle = '#c5ccd3'; ctx.strokeRect(x + 0.5, y + 0.5, fw - 1, fh + CAP - 1);
     const st = steps[i];
     ctx.fillStyle = '#1d2730'; ctx.font = 'bold 15px "DejaVu Sans", sans-serif';
@@ -800,6 +812,7 @@ async function clipDataUrl() {
     ctx.font = '14px "DejaVu Sans", sans-serif'; ctx.fillStyle = '#3e4c59';
     ctx.fillText(st.note || '', x + 10, y + fh + 41, fw - 20);
   }
+  if (img) ctx.drawImage(img, 0, gridH, fw, legendH, 0, HEAD + rows * (fh + CAP), fw, legendH);
   showStep(keep);
   return c.toDataURL('image/png');
 }
