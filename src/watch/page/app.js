@@ -422,7 +422,7 @@ function renderNodes() {
     e.g.classList.toggle('csglow', st === 'in-cs');
     e.pillText.textContent = st === 'in-cs' ? 'in CS' : st;
     // Line 1: the requester's side: what it waits with, or holds.
-    if (st === 'down') e.l1.textContent = n.why ? `(${n.why})` : '';
+    if (st === 'down') e.l1.textContent = (n.why ? `(${n.why})` : '') + (suspected.has(n.id) ? ` suspected by ${suspected.get(n.id).join(',')}` : '');
     else if (s.phase === 'wanting') e.l1.textContent = `wants ${reqStr(s.req)}: ${s.held.size}/${s.asked.size || '?'} votes`;
     else if (s.phase === 'in-cs') e.l1.textContent = `holds ${reqStr(s.req)}`;
     else e.l1.textContent = 'no request';
@@ -673,6 +673,7 @@ async function loadStory() {
     li.children[1].textContent = what;
     li.children[1].style.color = st.msg ? kindColour(st.msg) : '';
     li.children[2].textContent = st.note || '';
+    if (st.stands_out) li.classList.add('odd');   // a detour or a surprise: report marks it too
     li.addEventListener('click', () => showStep(i));
     ol.appendChild(li);
   });
