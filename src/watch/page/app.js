@@ -288,13 +288,19 @@ async function startReplay() {
   $('story-box').hidden = false;
   const entries = await getJSON('/api/entries');
   const sel = $('entry');
-  // Entry numbers restart with each process of a node, so (node, entry) can repeat: the
-  // option's value stays NODE:ENTRY (the browser test reads it) and the process goes in
-  // data-inc, read from the selected option itself.
-  for (const e of entries) {
-    if ((e.lock || 'cs') !== 'cs' || e.entry === undefined) continue; // stories are of cs entries
+  // Entry numbers restart with each process of a node, so (node, entry) can repeat. As in
+  // `maekawa report`, NODE:ENTRY names the last process that has that entry; an earlier
+  // process's option is NODE:ENTRY:INC. The process itself is in data-inc.
+  const cs = entries.filter(e => (e.lock || 'cs') === 'cs' && e.entry !== undefined); // stories are of cs entries
+  const lastInc = new Map();
+  for (const e of cs) {
+    const k = `${e.node}:${e.entry}`;
+    lastInc.set(k, Math.max(lastInc.get(k) ?? 0, e.inc ?? 1));
+  }
+  for (const e of cs) {
     const o = document.createElement('option');
-    o.value = `${e.node}:${e.entry}`;
+    const k = `${e.node}:${e.entry}`;
+    o.value = (e.inc ?? 1) === lastInc.get(k) ? k : `${k}:${e.inc}`;
     o.dataset.inc = e.inc ?? 1;
     o.textContent = `node ${e.node} · entry ${e.entry}${e.inc > 1 ? ` (process ${e.inc})` : ''} · token ${e.token ?? '–'}`;
     sel.appendChild(o);
@@ -303,6 +309,7 @@ async function startReplay() {
   $('slider').addEventListener('input', () => {
     dragging = true;
     if (story) closeStory();
+    setPlaying(false);   // a seek shows that moment; play goes on from it
     seekTime(t0 + (tEnd - t0) * $('slider').value / 1000);
   });
   $('slider').addEventListener('change', () => { dragging = false; });
