@@ -30,7 +30,7 @@ let tNow = 0;          // replay: the clock, in ms of the run
 let t0 = 0, tEnd = 0;
 let playing = false, speed = 1;
 const liveQueue = [];  // live: {line, at} not applied yet
-const LIVE_MAX_WAIT = 600; // live: no line waits longer than this for its dot (test: < 1 s)
+const LIVE_MAX_WAIT = 400; // live: no line waits longer than this for its dot (the test allows 1 s)
 
 function step(dt) {
   if (W.mode === 'replay') {
@@ -338,7 +338,7 @@ async function startReplay() {
 
 let backlogLeft = 0;   // live: lines of the server's backlog still to come (applied silently)
 function startLive() {
-  flightMs = 420;  // live lines wait for their dot at most LIVE_MAX_WAIT: keep dots quick
+  flightMs = 380;  // live lines wait for their dot at most LIVE_MAX_WAIT: keep dots quick
   const es = new EventSource('/api/events');
   es.onopen = () => { streamOk = true; };
   es.onerror = () => { streamOk = false; };  // EventSource reconnects by itself

@@ -308,6 +308,7 @@ function renderFlights() {
       // The name shows on the way, not at either end, where it would cover a card's text.
       const lx = b.x + 9, ly = b.y - 8, lw = 7 * f.label.textContent.length;
       let op = Math.max(0, Math.min(1, (ease - 0.08) * 8, (0.8 - ease) * 8));
+      if (flights.length > 12) op = 0;   // a crowd of names reads worse than none
       if (op > 0 && placed.some(q => lx < q.x + q.w && q.x < lx + lw && Math.abs(ly - q.y) < 14)) op = 0;
       if (op > 0) placed.push({ x: lx, y: ly, w: lw });
       f.label.setAttribute('x', lx.toFixed(1)); f.label.setAttribute('y', ly.toFixed(1));
