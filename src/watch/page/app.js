@@ -88,7 +88,9 @@ function seekIndex(n) {
     cursor++;
   }
   tNow = cursor > 0 ? log[cursor - 1]._t : t0;
-  dirty = true;
+  // Draw now rather than on the next frame, so that the picture and the test hooks agree
+  // with the slider as soon as it moved.
+  renderNodes(); dirty = false;
 }
 function seekTime(t) {
   let n = 0;

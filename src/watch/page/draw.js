@@ -40,19 +40,28 @@ function centre(id) {
 }
 
 // The path between two cards: from the edge of one to the edge of the other, bent a little
-// so that A→B and B→A do not overlap and a message along a row does not cross the card in
-// between. Returns the quadratic Bézier's three points.
+// so that A→B and B→A do not overlap (each bows to its own side). Returns the quadratic
+// Bézier's three points.
 function route(from, to, bend = 0.18) {
   const a = centre(from), b = centre(to);
   const dx = b.x - a.x, dy = b.y - a.y, d = Math.hypot(dx, dy) || 1;
   const ux = dx / d, uy = dy / d;
-  const edge = (hw, hh) => Math.min(hw / Math.max(Math.abs(ux), 1e-6), hh / Math.max(Math.abs(uy), 1e-6));
-  const e = edge(CARD_W / 2 + 3, CARD_H / 2 + 3);
-  const p0 = { x: a.x + ux * e, y: a.y + uy * e }, p2 = { x: b.x - ux * e, y: b.y - uy * e };
-  // Longer hops bend more, so that they clear the cards they pass.
-  const k = bend * d * (d > CELL_W * 1.5 || d > CELL_H * 1.5 ? 1.4 : 1);
-  const p1 = { x: (p0.x + p2.x) / 2 - uy * k * 0.5, y: (p0.y + p2.y) / 2 + ux * k * 0.5 };
-  return [p0, p1, p2];
+  // How far the control point stands off the straight line.
+  let off = bend * d * 0.5;
+  // A hop along a row or a column that skips cards goes round them, through the gap between
+  // two rows (columns): the curve's middle, half the control point's offset, is half a cell
+  // off the line.
+  const na = W.nodes.get(from), nb = W.nodes.get(to);
+  if (na.row === nb.row && Math.abs(na.col - nb.col) >= 2) off = Math.sign(bend) * CELL_H;
+  else if (na.col === nb.col && Math.abs(na.row - nb.row) >= 2) off = Math.sign(bend) * CELL_W;
+  const p1 = { x: (a.x + b.x) / 2 - uy * off, y: (a.y + b.y) / 2 + ux * off };
+  // Leave and arrive at the card's edge, in the direction of the curve there.
+  const atEdge = (c) => {
+    const vx = p1.x - c.x, vy = p1.y - c.y, v = Math.hypot(vx, vy) || 1;
+    const e = Math.min((CARD_W / 2 + 3) / Math.max(Math.abs(vx / v), 1e-6), (CARD_H / 2 + 3) / Math.max(Math.abs(vy / v), 1e-6));
+    return { x: c.x + vx / v * e, y: c.y + vy / v * e };
+  };
+  return [atEdge(a), p1, atEdge(b)];
 }
 const bez = ([p0, p1, p2], t) => ({
   x: (1 - t) * (1 - t) * p0.x + 2 * (1 - t) * t * p1.x + t * t * p2.x,

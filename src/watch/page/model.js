@@ -74,6 +74,9 @@ function apply(l, live) {
   if (l.lock) W.locks.add(l.lock);
   if (!node) return;
   const req = l.req_ts !== undefined ? { ts: l.req_ts, node: l.req_node } : null;
+  // A line from a node means the watch hears it: the watch_up that said so may have left the
+  // server's backlog long ago (it keeps the last lines only).
+  if (l.event !== 'watch_down' && l.event !== 'stop') { node.connected = true; node.down = false; }
   switch (l.event) {
     case 'start': {
       node.down = false; node.why = ''; node.connected = true;
