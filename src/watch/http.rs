@@ -18,6 +18,8 @@ type Body = BoxBody<Bytes, Infallible>;
 /// The page's files, built into the binary.
 const INDEX: &str = include_str!("page/index.html");
 const APP: &str = include_str!("page/app.js");
+const MODEL: &str = include_str!("page/model.js");
+const DRAW: &str = include_str!("page/draw.js");
 const STYLE: &str = include_str!("page/style.css");
 
 /// Serves `watch` on `listener` until the task is dropped.
@@ -53,6 +55,8 @@ fn respond<B>(watch: &Watch, req: &Request<B>) -> Response<Body> {
     match (req.uri().path(), &watch.source) {
         ("/", _) | ("/index.html", _) => ok("text/html; charset=utf-8", INDEX.into()),
         ("/app.js", _) => ok("text/javascript; charset=utf-8", APP.into()),
+        ("/model.js", _) => ok("text/javascript; charset=utf-8", MODEL.into()),
+        ("/draw.js", _) => ok("text/javascript; charset=utf-8", DRAW.into()),
         ("/style.css", _) => ok("text/css; charset=utf-8", STYLE.into()),
         ("/api/config", _) => ok(json, watch.config_json.clone()),
         ("/api/log", Source::Replay(r)) => ok(json, r.log_json.clone()),

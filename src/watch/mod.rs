@@ -2,7 +2,8 @@
 //! queues and every message as it travels, live from the daemons or replayed from a run's logs
 //! (README, "Watch it live").
 //!
-//! The page (`page/`: one HTML file, one script, one style sheet) is embedded in the binary, so
+//! The page (`page/`: one HTML file, three scripts (`model.js` builds the state from the
+//! lines, `draw.js` the SVG picture, `app.js` the controls and feeds), one style sheet) is embedded in the binary, so
 //! nothing is built or fetched: it works on a machine with no network. It reads JSON from this
 //! server: the layout (`/api/config`), the node-log lines (live: `/api/events`, Server-Sent
 //! Events, from [`live`]; replay: `/api/log`, from [`replay`]), the CS entries
