@@ -85,17 +85,20 @@ pub(crate) fn run(args: ElectArgs) -> ExitCode {
     if args.node.is_none() && args.addr.is_none() {
         return fail(&"elect needs --node ID or --addr HOST:PORT to campaign (or --watch)");
     }
-    super::lock::run(LockArgs::for_election(
-        args.name,
-        value,
-        args.node,
-        args.addr,
-        args.config,
-        args.tls,
-        args.identity,
-        args.grace,
-        args.command,
-    ))
+    // A candidate is a lock waited for with no timeout, held under the label VALUE.
+    super::lock::run(LockArgs {
+        name: args.name,
+        node: args.node,
+        addr: args.addr,
+        config: args.config,
+        tls: args.tls,
+        identity: args.identity,
+        timeout: None,
+        grace: args.grace,
+        limit: None,
+        command: args.command,
+        label: Some(value),
+    })
 }
 
 /// Prints the leader and every new one until SIGINT/SIGTERM.

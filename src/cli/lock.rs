@@ -46,70 +46,39 @@ Example: maekawa lock counter --node 0 -- sh -c 'echo \"token $MAEKAWA_LOCK_TOKE
 )]
 pub(crate) struct LockArgs {
     /// The lock's name: 1 to 128 bytes of printable ASCII without spaces.
-    name: String,
+    pub(super) name: String,
     /// Ask the daemon of node ID (its address comes from the cluster file).
     #[arg(long, value_name = "ID")]
-    node: Option<u32>,
+    pub(super) node: Option<u32>,
     /// Ask the daemon at this address instead (no cluster file needed).
     #[arg(long, value_name = "HOST:PORT")]
-    addr: Option<String>,
+    pub(super) addr: Option<String>,
     /// The cluster file (with --node).
     #[arg(long, default_value = "quorums.json")]
-    config: PathBuf,
+    pub(super) config: PathBuf,
     #[command(flatten)]
-    tls: super::TlsArgs,
+    pub(super) tls: super::TlsArgs,
     #[command(flatten)]
-    identity: super::IdentityArgs,
+    pub(super) identity: super::IdentityArgs,
     /// Wait at most this long for the lock (500ms, 5s, 2m; 0 = try once). Default: forever.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    timeout: Option<Duration>,
+    pub(super) timeout: Option<Duration>,
     /// When the lock is lost, how long CMD has to exit after SIGTERM before SIGKILL.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
-    grace: Duration,
+    pub(super) grace: Duration,
     /// A semaphore: at most N holders of NAME at once. Each holds one of N slots, the locks
     /// NAME#1 .. NAME#N (MAEKAWA_LOCK_SLOT says which), with that slot's fencing token. Give
     /// every holder the same N (2 to 64; 1 is the plain lock).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
-    limit: Option<u32>,
+    pub(super) limit: Option<u32>,
     /// The command to run while holding the lock, after `--`. It gets MAEKAWA_LOCK_NAME,
     /// MAEKAWA_LOCK_TOKEN (the fencing token), MAEKAWA_LOCK_NODE, MAEKAWA_LOCK_SESSION and, for
     /// a semaphore, MAEKAWA_LOCK_SLOT.
     #[arg(last = true, value_name = "CMD")]
-    command: Vec<OsString>,
+    pub(super) command: Vec<OsString>,
     /// The label `maekawa locks` shows (an election's value); by default who runs what.
     #[arg(skip)]
-    label: Option<String>,
-}
-
-impl LockArgs {
-    /// The flags of `maekawa elect NAME VALUE`: a lock waited for with no timeout, held under
-    /// the label VALUE.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn for_election(
-        name: String,
-        value: String,
-        node: Option<u32>,
-        addr: Option<String>,
-        config: PathBuf,
-        tls: super::TlsArgs,
-        identity: super::IdentityArgs,
-        grace: Duration,
-        command: Vec<OsString>,
-    ) -> LockArgs {
-        LockArgs {
-            name,
-            node,
-            addr,
-            config,
-            tls,
-            identity,
-            timeout: None,
-            grace,
-            limit: None,
-            command,
-            label: Some(value),
-        }
-    }
+    pub(super) label: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
