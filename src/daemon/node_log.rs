@@ -75,7 +75,7 @@ pub type Lines = Arc<[u8]>;
 
 /// How many writes a slow reader of the tap may fall behind before it loses lines (it is told
 /// how many).
-const TAP_BACKLOG: usize = 4096;
+const TAP_BACKLOG: usize = 1024;
 
 impl fmt::Debug for NodeLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

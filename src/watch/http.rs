@@ -27,6 +27,8 @@ pub async fn serve(listener: tokio::net::TcpListener, watch: Watch) {
     let watch = Arc::new(watch);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: let some close instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let watch = watch.clone();
@@ -133,7 +135,8 @@ fn story(dir: &std::path::Path, query: &str) -> Response<Body> {
             .find(|(k, _)| *k == name)
             .and_then(|(_, v)| v.parse::<u64>().ok())
     };
-    let (Some(node), Some(entry)) = (param("node"), param("entry")) else {
+    let node = param("node").and_then(|n| u32::try_from(n).ok());
+    let (Some(node), Some(entry)) = (node, param("entry")) else {
         return text(
             StatusCode::BAD_REQUEST,
             "text/plain",
@@ -141,7 +144,7 @@ fn story(dir: &std::path::Path, query: &str) -> Response<Body> {
         );
     };
     let sel = EntrySelector {
-        node: node as u32,
+        node,
         entry,
         incarnation: param("inc"),
     };

@@ -32,8 +32,11 @@ pub struct Live {
 struct Feed {
     backlog: VecDeque<Arc<str>>,
     tx: broadcast::Sender<Arc<str>>,
-    /// The `enter_cs` lines seen, for `/api/entries`.
-    entries: Vec<Value>,
+    /// The last [`BACKLOG`] `enter_cs` lines seen, for `/api/entries`.
+    entries: VecDeque<Value>,
+    /// Each node's newest `start` line, given first to a new page: the backlog may have lost
+    /// it, and it tells which process and quorum the node has.
+    starts: std::collections::BTreeMap<u64, Arc<str>>,
 }
 
 impl Live {
@@ -44,7 +47,8 @@ impl Live {
             inner: Arc::new(Mutex::new(Feed {
                 backlog: VecDeque::new(),
                 tx,
-                entries: Vec::new(),
+                entries: VecDeque::new(),
+                starts: Default::default(),
             })),
         };
         for node in &config.nodes {
@@ -59,15 +63,23 @@ impl Live {
         live
     }
 
-    /// The kept lines, and every line from then on (no gap, no repeat between the two).
+    /// Each node's newest `start` line and the kept lines, then every line from then on (no
+    /// gap, no repeat between the two).
     pub fn subscribe(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
         let feed = self.feed();
-        (feed.backlog.iter().cloned().collect(), feed.tx.subscribe())
+        let kept = feed
+            .starts
+            .values()
+            .chain(feed.backlog.iter())
+            .cloned()
+            .collect();
+        (kept, feed.tx.subscribe())
     }
 
-    /// The CS entries seen so far, as a JSON array.
+    /// The CS entries seen lately (the last [`BACKLOG`]), as a JSON array.
     pub fn entries_json(&self) -> String {
-        Value::Array(self.feed().entries.clone()).to_string()
+        let entries: Vec<Value> = self.feed().entries.iter().cloned().collect();
+        Value::Array(entries).to_string()
     }
 
     fn feed(&self) -> std::sync::MutexGuard<'_, Feed> {
@@ -80,10 +92,18 @@ impl Live {
         if line.is_empty() {
             return;
         }
+        // Parsed outside the lock, and only the lines that may be entries or starts.
+        let parsed = (line.contains("\"enter_cs\"") || line.contains("\"start\""))
+            .then(|| serde_json::from_str::<Value>(&line).ok())
+            .flatten();
         let mut feed = self.feed();
-        if line.contains("\"enter_cs\"") {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                feed.entries.push(json!({
+        match parsed.as_ref().and_then(|v| v["event"].as_str()) {
+            Some("enter_cs") => {
+                let v = parsed.as_ref().expect("parsed, matched above");
+                if feed.entries.len() == BACKLOG {
+                    feed.entries.pop_front();
+                }
+                feed.entries.push_back(json!({
                     "node": v["node"],
                     "entry": v["entry"],
                     "timestamp": v["timestamp"],
@@ -91,6 +111,12 @@ impl Live {
                     "lock": v.get("lock").cloned().unwrap_or(json!("cs")),
                 }));
             }
+            Some("start") => {
+                if let Some(node) = parsed.as_ref().and_then(|v| v["node"].as_u64()) {
+                    feed.starts.insert(node, line.clone());
+                }
+            }
+            _ => {}
         }
         if feed.backlog.len() == BACKLOG {
             feed.backlog.pop_front();

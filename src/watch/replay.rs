@@ -3,11 +3,11 @@
 //!
 //! No process logs its own death, so a kill is inferred as `maekawa report` infers it: a
 //! process that wrote no `stop` before its node's next `start` was killed; a `watch_down` line
-//! is put at its last line. Only the current file of each node log is read (`node-<id>.log`,
-//! not its rotated predecessors).
+//! is put at its last line. Each node log is read with the files rotated out of it before it,
+//! oldest first, as `maekawa report` reads it.
 
 use super::own_line;
-use crate::logdir;
+use crate::logs::reader;
 use maekawa_core::id::NodeId;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -46,16 +46,11 @@ pub enum ReplayError {
 impl Replay {
     /// Reads every `node-<id>.log` of `dir`.
     pub fn read(dir: &Path) -> Result<Replay, ReplayError> {
-        let listing = std::fs::read_dir(dir).map_err(|e| ReplayError::Unreadable {
+        let paths = reader::node_log_paths(dir).map_err(|e| ReplayError::Unreadable {
             dir: dir.to_path_buf(),
             why: e.to_string(),
         })?;
-        let mut ids: Vec<NodeId> = listing
-            .filter_map(Result::ok)
-            .filter_map(|e| logdir::node_of_log_name(&e.file_name().to_string_lossy()))
-            .collect();
-        ids.sort();
-        if ids.is_empty() {
+        if paths.is_empty() {
             return Err(ReplayError::Empty {
                 dir: dir.to_path_buf(),
             });
@@ -63,8 +58,8 @@ impl Replay {
         let mut lines: Vec<Value> = Vec::new();
         let mut entries: Vec<Value> = Vec::new();
         let mut nodes = Vec::new();
-        for &id in &ids {
-            let text = std::fs::read_to_string(logdir::node_log(dir, id)).unwrap_or_default();
+        for (&id, path) in &paths {
+            let text = reader::read_node_log(path).unwrap_or_default();
             let node_lines = with_kills(id, &text, &mut entries);
             let addr = node_lines
                 .iter()
@@ -97,13 +92,19 @@ fn time_of(line: &Value) -> &str {
 /// `entries`.
 fn with_kills(id: NodeId, text: &str, entries: &mut Vec<Value>) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    let mut stopped = true;
-    let mut inc = 0;
+    // A log whose first process's `start` was rotated away still began with a process.
+    let mut stopped = false;
+    let mut inc: Option<u64> = None;
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        if v["timestamp"].is_null() {
+        // Merging sorts by this text: a line without a real time would sort first and stall
+        // the page's clock.
+        if v["timestamp"]
+            .as_str()
+            .is_none_or(|t| humantime::parse_rfc3339(t).is_err())
+        {
             continue;
         }
         match v["event"].as_str() {
@@ -121,7 +122,7 @@ fn with_kills(id: NodeId, text: &str, entries: &mut Vec<Value>) -> Vec<Value> {
                     }
                 }
                 stopped = false;
-                inc = v["incarnation"].as_u64().unwrap_or(inc + 1);
+                inc = v["incarnation"].as_u64().or(inc.map(|i| i + 1));
             }
             Some("stop") => stopped = true,
             Some("enter_cs") => entries.push(json!({
@@ -137,4 +138,49 @@ fn with_kills(id: NodeId, text: &str, entries: &mut Vec<Value>) -> Vec<Value> {
         out.push(v);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(t: u32, event: &str) -> String {
+        format!(
+            r#"{{"timestamp":"2026-12-07T10:00:{t:02}.000000Z","node":1,"event":"{event}","incarnation":{t}}}"#
+        )
+    }
+
+    #[test]
+    fn a_kill_is_marked_where_the_killed_process_ends_also_for_a_process_rotated_away() {
+        let text = [
+            line(1, "recv"), // the first process's start was rotated out
+            line(2, "start"),
+            line(3, "stop"),
+            line(4, "start"),
+            line(5, "enter_cs"),
+            r#"{"timestamp":7,"node":1,"event":"recv"}"#.to_string(),
+            line(6, "start"),
+        ]
+        .join("\n");
+        let mut entries = Vec::new();
+        let out = with_kills(NodeId(1), &text, &mut entries);
+        let events: Vec<&str> = out.iter().map(|l| l["event"].as_str().unwrap()).collect();
+        assert_eq!(
+            events,
+            [
+                "recv",
+                "watch_down",
+                "start",
+                "stop",
+                "start",
+                "enter_cs",
+                "watch_down",
+                "start"
+            ],
+            "killed before 2 and before 6, stopped before 4; the line without a time skipped"
+        );
+        assert_eq!(out[1]["timestamp"], out[0]["timestamp"]);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["inc"], 4);
+    }
 }

@@ -364,6 +364,16 @@ function startLive() {
       return;
     }
     if (line.event === 'watch_dropped') { feed(line); return; }
+    // A hidden tab gets no animation frames, so the queue would only grow; and a queue far
+    // behind cannot be animated anyway. Apply what waits at once, without dots.
+    if (document.hidden || liveQueue.length > 2000) {
+      for (const q of liveQueue) { apply(q.line, false); feed(q.line); }
+      liveQueue.length = 0;
+      clearFlights();
+      apply(line, false); feed(line);
+      dirty = true;
+      return;
+    }
     liveQueue.push({ line, at: performance.now() });
   };
 }
