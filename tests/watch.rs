@@ -93,7 +93,11 @@ fn live_it_follows_every_daemon_and_shows_a_killed_one_down_and_back() {
     assert_eq!(config["nodes"].as_array().unwrap().len(), 3);
     let feed = follow_events(&addr);
     wait_line(&feed, "watch_hello", |v| v["event"] == "watch_hello");
-    wait_line(&feed, "an enter_cs", |v| v["event"] == "enter_cs");
+    // Node 1's own entry: its follower is connected (a node still starting, or not followed
+    // yet, would have no new watch_down to give when it is killed).
+    wait_line(&feed, "an enter_cs of node 1", |v| {
+        v["event"] == "enter_cs" && v["node"] == 1
+    });
     cluster.kill9(1);
     let killed = Instant::now();
     wait_line(&feed, "node 1 down", |v| {
