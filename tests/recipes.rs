@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{signal, wait_exit, wait_for, Cluster, BIN, QUICK_FAULTS};
+use common::{signal, wait_exit, wait_for, Cluster, KillOnDrop, BIN, QUICK_FAULTS};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -130,9 +130,10 @@ fn a_semaphore_of_two_keeps_its_bound_while_a_daemon_is_killed_and_restarted() {
     common::assert_check_passed(&cluster.check());
 }
 
-/// Starts `maekawa elect leader VALUE --node NODE -- sh -c 'touch VALUE.leads; sleep 600'`.
-fn candidate(cluster: &Cluster, node: usize, value: &str) -> Child {
-    Command::new(BIN)
+/// Starts `maekawa elect leader VALUE --node NODE -- sh -c 'touch VALUE.leads; sleep 600'`
+/// (killed when dropped).
+fn candidate(cluster: &Cluster, node: usize, value: &str) -> KillOnDrop {
+    let child = Command::new(BIN)
         .args(["elect", "leader", value, "--node", &node.to_string()])
         .arg("--config")
         .arg(&cluster.config)
@@ -146,7 +147,8 @@ fn candidate(cluster: &Cluster, node: usize, value: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    KillOnDrop(child)
 }
 
 /// The number of sessions of `node` waiting for lock `leader`.
@@ -170,15 +172,17 @@ fn waiting_at(cluster: &Cluster, node: usize) -> usize {
 fn killing_the_leaders_daemon_makes_the_standby_lead_and_watch_prints_both_in_order() {
     let mut cluster = Cluster::start(3, &["--workload", "manual"]);
     cluster.wait_for_lock_services(3);
-    let mut watch = Command::new(BIN)
-        .args(["elect", "leader", "--watch", "--json", "--config"])
-        .arg(&cluster.config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watch = KillOnDrop(
+        Command::new(BIN)
+            .args(["elect", "leader", "--watch", "--json", "--config"])
+            .arg(&cluster.config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, leaders) = mpsc::channel::<serde_json::Value>();
-    let out = watch.stdout.take().unwrap();
+    let out = watch.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             let _ = tx.send(serde_json::from_str(&line).expect("a JSON line"));
@@ -209,7 +213,7 @@ fn killing_the_leaders_daemon_makes_the_standby_lead_and_watch_prints_both_in_or
         failover.as_millis()
     );
     assert!(failover <= FAILOVER_BOUND, "standby led after {failover:?}");
-    let status = wait_exit(&mut a, Duration::from_secs(10));
+    let status = wait_exit(&mut a.0, Duration::from_secs(10));
     assert_eq!(status.code(), Some(125), "A lost its lead: {status:?}");
     let second = leaders
         .recv_timeout(Duration::from_secs(10))
@@ -220,10 +224,9 @@ fn killing_the_leaders_daemon_makes_the_standby_lead_and_watch_prints_both_in_or
         second["token"].as_u64() > first["token"].as_u64(),
         "{first} then {second}"
     );
-    signal(b.id(), "TERM");
-    wait_exit(&mut b, Duration::from_secs(10));
-    let _ = watch.kill();
-    let _ = watch.wait();
+    signal(b.0.id(), "TERM");
+    wait_exit(&mut b.0, Duration::from_secs(10));
+    drop(watch);
     common::assert_check_passed(&cluster.check());
 }
 
@@ -248,12 +251,12 @@ fn a_standby_of_the_paused_daemon_leads_after_its_leaders_lease_ran_out() {
     signal(node1, "STOP");
     std::thread::sleep(Duration::from_millis(1500)); // past the lease, within keepalive
     signal(node1, "CONT");
-    let status = wait_exit(&mut a, Duration::from_secs(10));
+    let status = wait_exit(&mut a.0, Duration::from_secs(10));
     assert_eq!(status.code(), Some(125), "A's lease ran out: {status:?}");
     wait_for("B to lead", Duration::from_secs(10), || {
         dir.join("host-b.leads").exists()
     });
-    signal(b.id(), "TERM");
-    wait_exit(&mut b, Duration::from_secs(10));
+    signal(b.0.id(), "TERM");
+    wait_exit(&mut b.0, Duration::from_secs(10));
     common::assert_check_passed(&cluster.check());
 }

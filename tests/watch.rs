@@ -6,16 +6,17 @@
 
 mod common;
 
-use common::{free_ports, signal, wait_for, Cluster, BIN};
+use common::{free_ports, signal, wait_for, Cluster, KillOnDrop, BIN};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Starts `maekawa watch ARGS --addr 127.0.0.1:<free port>`; returns it and its address.
-fn start_watch(args: &[&std::ffi::OsStr]) -> (Child, String) {
+/// Starts `maekawa watch ARGS --addr 127.0.0.1:<free port>`; returns it (killed when dropped)
+/// and its address.
+fn start_watch(args: &[&std::ffi::OsStr]) -> (KillOnDrop, String) {
     let addr = format!("127.0.0.1:{}", free_ports(1)[0]);
     let mut child = Command::new(BIN)
         .arg("watch")
@@ -29,6 +30,7 @@ fn start_watch(args: &[&std::ffi::OsStr]) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
+    let child = KillOnDrop(child);
     assert!(first.contains(&format!("open http://{addr}/")), "{first}");
     (child, addr)
 }
@@ -119,8 +121,8 @@ fn live_it_follows_every_daemon_and_shows_a_killed_one_down_and_back() {
     });
     let entries = get_json(&addr, "/api/entries");
     assert!(!entries.as_array().unwrap().is_empty());
-    signal(watch.id(), "TERM");
-    assert!(common::wait_exit(&mut watch, Duration::from_secs(5)).success());
+    signal(watch.0.id(), "TERM");
+    assert!(common::wait_exit(&mut watch.0, Duration::from_secs(5)).success());
 }
 
 #[test]
@@ -195,6 +197,6 @@ fn replay_serves_every_line_the_kill_every_entry_and_the_reports_stories() {
         page.contains("<html") || page.contains("<!doctype"),
         "{page}"
     );
-    signal(watch.id(), "TERM");
-    assert!(common::wait_exit(&mut watch, Duration::from_secs(5)).success());
+    signal(watch.0.id(), "TERM");
+    assert!(common::wait_exit(&mut watch.0, Duration::from_secs(5)).success());
 }

@@ -323,3 +323,14 @@ pub fn hello_frame(from: u32, to: u32, incarnation: u64) -> maekawa::daemon::wir
         })),
     }
 }
+
+/// A child process killed (by PID) and reaped when dropped, also when the test panics first:
+/// a failed test leaves nothing running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
