@@ -97,12 +97,9 @@ pub(crate) fn run(args: ClusterArgs) -> ExitCode {
         Ok((s, _)) => s,
         Err(e) => return fail(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(code) => return code,
     };
     let coordinator = Coordinator {
         config,

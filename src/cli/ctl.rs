@@ -87,12 +87,9 @@ pub(crate) fn run(args: CtlArgs) -> ExitCode {
         Ok((s, _)) => s,
         Err(e) => return fail(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(code) => return code,
     };
     if let CtlAction::Health { all } = action {
         return health(&runtime, &config, &security, node, all);

@@ -114,12 +114,9 @@ fn watch(args: ElectArgs) -> ExitCode {
         Ok((s, _)) => s,
         Err(e) => return fail(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(code) => return code,
     };
     runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};

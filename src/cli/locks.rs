@@ -84,12 +84,9 @@ pub(crate) fn run(args: LocksArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(code) => return code,
     };
     let answers: Vec<Answer> = runtime.block_on(async {
         let mut answers = Vec::new();

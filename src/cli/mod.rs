@@ -266,6 +266,15 @@ impl Mutations {
     }
 }
 
+/// The single-threaded runtime a client command runs its calls on, or the exit of a command
+/// that cannot make one (one `error:` line, exit code 2).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(&e))
+}
+
 /// Bad input or a failed start: one line on stderr, exit code 2.
 pub(crate) fn fail(e: &dyn std::fmt::Display) -> ExitCode {
     errln!("error: {e}");
